@@ -1,0 +1,225 @@
+//! config_value: `key <delimiter> value` files with drop-ins, and the shared parsing used by
+//! sysctl, modprobe and sshd.
+
+use std::collections::BTreeMap;
+
+use crate::facts::{FactKey, FileEntry, FileKind};
+use crate::rule::{ConfigValue, MatchOrder};
+
+use super::compare::{compare, describe};
+use super::files::content_key;
+use super::{Context, Outcome, Status};
+
+/// One `key value` line found in a config file.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Setting {
+    pub file: String,
+    pub line: usize,
+    pub key: String,
+    pub value: String,
+}
+
+impl Setting {
+    pub fn location(&self) -> String {
+        format!("{}:{}", self.file, self.line)
+    }
+}
+
+/// Split a line into key and value. `None` delimiter means the first run of whitespace.
+pub fn split_line<'a>(line: &'a str, delimiter: Option<&str>) -> Option<(&'a str, &'a str)> {
+    let (k, v) = match delimiter {
+        None => {
+            let i = line.find(char::is_whitespace)?;
+            (&line[..i], &line[i..])
+        }
+        Some(d) => line.split_once(d)?,
+    };
+    let v = v.trim();
+    let v = v
+        .strip_prefix('"')
+        .and_then(|s| s.strip_suffix('"'))
+        .or_else(|| v.strip_prefix('\'').and_then(|s| s.strip_suffix('\'')))
+        .unwrap_or(v);
+    Some((k.trim(), v))
+}
+
+/// Every setting in `files`, in order, skipping blank and comment lines.
+pub fn settings(files: &[&FileEntry], delimiter: Option<&str>, comment: &str) -> Vec<Setting> {
+    let mut out = Vec::new();
+    for f in files {
+        let Some(text) = &f.content else { continue };
+        for (i, raw) in text.lines().enumerate() {
+            let line = raw.trim();
+            if line.is_empty() || (!comment.is_empty() && line.starts_with(comment)) {
+                continue;
+            }
+            if let Some((k, v)) = split_line(line, delimiter) {
+                out.push(Setting { file: f.path.clone(), line: i + 1, key: k.to_owned(), value: v.to_owned() });
+            }
+        }
+    }
+    out
+}
+
+/// Files of several drop-in directories in effective order: sorted by file name, and a file
+/// name present in an earlier directory hides the same name in later ones (systemd and
+/// modprobe semantics: /etc overrides /run overrides /usr/lib).
+pub fn merge_dirs<'a>(dirs: &[&'a [FileEntry]]) -> Vec<&'a FileEntry> {
+    let mut by_name: BTreeMap<&str, &FileEntry> = BTreeMap::new();
+    for entries in dirs {
+        for e in entries.iter().filter(|e| e.kind == FileKind::Regular) {
+            let name = e.path.rsplit('/').next().unwrap_or(&e.path);
+            by_name.entry(name).or_insert(e);
+        }
+    }
+    by_name.into_values().collect()
+}
+
+pub fn needs(c: &ConfigValue, out: &mut Vec<FactKey>) {
+    out.push(content_key(c.path.as_str()));
+    out.extend(c.dropins.iter().map(|d| content_key(d.as_str())));
+}
+
+pub fn evaluate(c: &ConfigValue, ctx: &Context<'_>) -> Outcome {
+    let path = c.path.as_str();
+    let mut files: Vec<&FileEntry> = match ctx.facts.files(path, true) {
+        Ok(e) => e.iter().filter(|e| e.kind == FileKind::Regular).collect(),
+        Err(e) => return Outcome::error(e),
+    };
+    for d in &c.dropins {
+        match ctx.facts.files(d.as_str(), true) {
+            Ok(entries) => {
+                let mut sorted: Vec<&FileEntry> =
+                    entries.iter().filter(|e| e.kind == FileKind::Regular).collect();
+                sorted.sort_by(|a, b| a.path.cmp(&b.path));
+                files.extend(sorted);
+            }
+            Err(e) => return Outcome::error(e),
+        }
+    }
+    if let Some(f) = files.iter().find(|f| f.content.is_none()) {
+        return Outcome::error(format!("{} exists but could not be read", f.path));
+    }
+    let expected = match ctx.resolve(&c.value) {
+        Ok(v) => v,
+        Err(e) => return Outcome::error(e),
+    };
+    let want = format!("{} {}", c.key, describe(c.comparator, &expected));
+    let key = c.key.as_str();
+    let all = settings(&files, c.delimiter.as_deref(), &c.comment);
+    let matching: Vec<&Setting> = all
+        .iter()
+        .filter(|s| if c.case_insensitive_key { s.key.eq_ignore_ascii_case(key) } else { s.key == key })
+        .collect();
+    let chosen = match c.r#match {
+        MatchOrder::First => matching.first(),
+        MatchOrder::Last => matching.last(),
+    };
+    let sources = files.iter().map(|f| f.path.as_str()).collect::<Vec<_>>().join(", ");
+    let Some(setting) = chosen else {
+        let reason = if files.is_empty() {
+            format!("{path} does not exist")
+        } else {
+            format!("{key} is not set in {sources}")
+        };
+        return Outcome::new(c.missing.into(), reason)
+            .with(ctx.evidence("config_value", if sources.is_empty() { path } else { &sources }, want, "not set", ""));
+    };
+    let observed: Vec<String> = matching.iter().map(|s| format!("{}: {} {}", s.location(), s.key, s.value)).collect();
+    let ev = ctx.evidence("config_value", setting.location(), &want, &setting.value, &observed.join("\n"));
+    match compare(&setting.value, c.comparator, &expected, false) {
+        Ok(ok) => Outcome::judge(
+            ok,
+            format!("{key} is {} at {}", setting.value, setting.location()),
+            format!("{key} is {} at {}, expected {}", setting.value, setting.location(), describe(c.comparator, &expected)),
+        )
+        .with(ev),
+        Err(e) => Outcome { status: Status::Fail, reason: format!("{key} at {}: {e}", setting.location()), evidence: vec![ev] },
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::Status;
+    use crate::testkit::{Fixture, entry};
+    use super::*;
+
+    #[test]
+    fn split_handles_delimiters_and_quotes() {
+        assert_eq!(split_line("PASS_MAX_DAYS   365", None), Some(("PASS_MAX_DAYS", "365")));
+        assert_eq!(split_line("minlen = 14", Some("=")), Some(("minlen", "14")));
+        assert_eq!(split_line("TMOUT=\"900\"", Some("=")), Some(("TMOUT", "900")));
+        assert_eq!(split_line("lonely", None), None);
+    }
+
+    fn login_defs() -> Fixture {
+        Fixture::new().file(
+            "/etc/login.defs",
+            0o644,
+            "# PASS_MAX_DAYS 99999\nPASS_MAX_DAYS\t99999\nPASS_MAX_DAYS 365\nUMASK 022\n",
+        )
+    }
+
+    #[test]
+    fn last_match_wins_by_default_and_first_on_request() {
+        let f = login_defs();
+        f.expect("config_value: {path: /etc/login.defs, key: PASS_MAX_DAYS, comparator: '<=', value: 365}", Status::Pass);
+        f.expect(
+            "config_value: {path: /etc/login.defs, key: PASS_MAX_DAYS, comparator: '<=', value: 365, match: first}",
+            Status::Fail,
+        );
+        f.expect("config_value: {path: /etc/login.defs, key: umask, value: '027'}", Status::Fail);
+        f.expect("config_value: {path: /etc/login.defs, key: umask, value: '022', case_insensitive_key: false}", Status::Fail);
+    }
+
+    #[test]
+    fn missing_key_and_missing_file_follow_missing() {
+        let f = login_defs().absent(&["/etc/security/pwquality.conf", "/etc/security/pwquality.conf.d/*.conf"]);
+        f.expect("config_value: {path: /etc/login.defs, key: PASS_MIN_DAYS, comparator: '>=', value: 1}", Status::Fail);
+        f.expect(
+            "config_value: {path: /etc/login.defs, key: PASS_MIN_DAYS, comparator: '>=', value: 1, missing: pass}",
+            Status::Pass,
+        );
+        f.expect(
+            "config_value: {path: /etc/security/pwquality.conf, dropins: [/etc/security/pwquality.conf.d/*.conf], key: minlen, delimiter: '=', comparator: '>=', value: 14}",
+            Status::Fail,
+        );
+    }
+
+    #[test]
+    fn dropins_override_the_main_file_in_name_order() {
+        let f = Fixture::new()
+            .file("/etc/security/pwquality.conf", 0o644, "minlen = 8\n")
+            .entries(
+                "/etc/security/pwquality.conf.d/*.conf",
+                vec![
+                    entry("/etc/security/pwquality.conf.d/90-late.conf", 0o644, Some("minlen = 9\n")),
+                    entry("/etc/security/pwquality.conf.d/50-cis.conf", 0o644, Some("minlen = 14\n")),
+                ],
+            );
+        let out = f.expect(
+            "config_value: {path: /etc/security/pwquality.conf, dropins: [/etc/security/pwquality.conf.d/*.conf], key: minlen, delimiter: '=', comparator: '>=', value: 14}",
+            Status::Fail,
+        );
+        assert!(out.reason.contains("90-late.conf"), "{}", out.reason);
+    }
+
+    #[test]
+    fn non_numeric_value_for_numeric_comparison_fails_with_reason() {
+        let f = Fixture::new().file("/etc/x.conf", 0o644, "limit abc\n");
+        let out = f.expect("config_value: {path: /etc/x.conf, key: limit, comparator: '>', value: 1}", Status::Fail);
+        assert!(out.reason.contains("not an integer"));
+    }
+
+    #[test]
+    fn merge_dirs_lets_earlier_directories_hide_same_names() {
+        let etc = vec![entry("/etc/sysctl.d/10-a.conf", 0o644, Some("x=1"))];
+        let usr = vec![
+            entry("/usr/lib/sysctl.d/10-a.conf", 0o644, Some("x=2")),
+            entry("/usr/lib/sysctl.d/05-b.conf", 0o644, Some("x=3")),
+        ];
+        let merged = merge_dirs(&[&etc, &usr]);
+        let paths: Vec<&str> = merged.iter().map(|e| e.path.as_str()).collect();
+        assert_eq!(paths, ["/usr/lib/sysctl.d/05-b.conf", "/etc/sysctl.d/10-a.conf"]);
+    }
+}

@@ -1,0 +1,18 @@
+//! OpenWatch's rule engine, free of I/O: rules are parsed and validated from text, compiled
+//! into one deduplicated plan of facts, and evaluated against the facts a transport
+//! collected. Nothing here touches the network, the file system, a clock or a database; the
+//! `purity` test enforces that.
+
+pub mod capability;
+pub mod eval;
+pub mod facts;
+pub mod library;
+pub mod plan;
+pub mod report;
+pub mod rule;
+pub mod select;
+pub mod vars;
+
+#[cfg(test)]
+#[path = "eval/testkit.rs"]
+mod testkit;

@@ -1,0 +1,179 @@
+//! Running the engine over collected facts, and the `openwatch.scan/v1` document.
+
+use std::collections::BTreeMap;
+
+use serde::Serialize;
+
+use crate::capability::CapabilitySet;
+use crate::eval::{self, Context, Evidence, Status};
+use crate::facts::FactSet;
+use crate::plan::OS_RELEASE;
+use crate::rule::{HostPlatform, References, Rule, Severity};
+use crate::vars::{Overrides, bindings_for};
+
+pub const SCHEMA: &str = "openwatch.scan/v1";
+
+/// The verdict for one rule on one host.
+#[derive(Debug, Clone, Serialize)]
+pub struct RuleResult {
+    pub rule_id: String,
+    pub title: String,
+    pub severity: Severity,
+    pub verdict: Status,
+    pub reason: String,
+    /// The capability gate of the implementation used (`default` for the fallback).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub implementation: Option<String>,
+    pub references: References,
+    pub evidence: Vec<Evidence>,
+}
+
+/// Options for one evaluation.
+#[derive(Debug, Clone, Default)]
+pub struct EvalOptions {
+    pub overrides: Overrides,
+    pub walks_enabled: bool,
+}
+
+/// What evaluation learnt about the host itself.
+#[derive(Debug, Clone, Serialize)]
+pub struct HostFacts {
+    pub platform: HostPlatform,
+    pub capabilities: CapabilitySet,
+}
+
+pub fn host_facts(facts: &FactSet) -> HostFacts {
+    let platform = facts
+        .file(OS_RELEASE)
+        .ok()
+        .flatten()
+        .and_then(|e| e.content.as_deref())
+        .map(HostPlatform::from_os_release)
+        .unwrap_or_default();
+    let capabilities = facts.probes().map(|p| p.capabilities()).unwrap_or_default();
+    HostFacts { platform, capabilities }
+}
+
+/// Evaluate each rule; results come in the order of `rules`.
+pub fn evaluate<'a>(
+    rules: impl IntoIterator<Item = &'a Rule>,
+    facts: &FactSet,
+    host: &HostFacts,
+    opts: &EvalOptions,
+) -> Vec<RuleResult> {
+    rules.into_iter().map(|rule| evaluate_rule(rule, facts, host, opts)).collect()
+}
+
+pub fn evaluate_rule(rule: &Rule, facts: &FactSet, host: &HostFacts, opts: &EvalOptions) -> RuleResult {
+    let raw = &rule.raw;
+    let result = |verdict: Status, reason: String, implementation: Option<String>, evidence: Vec<Evidence>| RuleResult {
+        rule_id: rule.id().to_owned(),
+        title: raw.title.as_str().to_owned(),
+        severity: raw.severity,
+        verdict,
+        reason,
+        implementation,
+        references: raw.references.clone(),
+        evidence,
+    };
+    if !raw.platforms.iter().any(|p| p.matches(&host.platform)) {
+        let wanted: Vec<String> = raw.platforms.iter().map(ToString::to_string).collect();
+        return result(
+            Status::NotApplicable,
+            format!("host runs {}; rule targets {}", host.platform.label(), wanted.join(", ")),
+            None,
+            Vec::new(),
+        );
+    }
+    let Some(imp) = rule.select_implementation(&host.capabilities) else {
+        let gates: Vec<String> = raw
+            .implementations
+            .iter()
+            .filter_map(|i| i.value.when.as_ref().map(ToString::to_string))
+            .collect();
+        return result(
+            Status::NotApplicable,
+            format!("host lacks what every implementation requires: {}", gates.join(" | ")),
+            None,
+            Vec::new(),
+        );
+    };
+    let bindings = bindings_for(rule, &opts.overrides);
+    let ctx = Context {
+        facts,
+        capabilities: &host.capabilities,
+        platform: &host.platform,
+        bindings: &bindings,
+        walks_enabled: opts.walks_enabled,
+    };
+    let outcome = eval::evaluate(&imp.check, &ctx);
+    let gate = imp.when.as_ref().map_or_else(|| "default".to_owned(), ToString::to_string);
+    result(outcome.status, outcome.reason, Some(gate), outcome.evidence)
+}
+
+/// Count of each verdict; every verdict appears, zero or not.
+pub fn summarize(results: &[RuleResult]) -> BTreeMap<&'static str, usize> {
+    let mut s: BTreeMap<&'static str, usize> = Status::ALL.iter().map(|v| (v.as_str(), 0)).collect();
+    for r in results {
+        *s.entry(r.verdict.as_str()).or_default() += 1;
+    }
+    s
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct PlatformInfo {
+    pub family: Option<String>,
+    pub version: Option<String>,
+    pub id: Option<String>,
+    pub id_like: Vec<String>,
+    pub pretty_name: Option<String>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct HostInfo {
+    pub name: String,
+    pub address: String,
+    pub platform: PlatformInfo,
+    pub capabilities: CapabilitySet,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Stats {
+    pub rules_evaluated: usize,
+    pub facts_collected: usize,
+    pub round_trips: u32,
+    pub bytes_transferred: u64,
+    pub duration_ms: u64,
+    pub collect_ms: u64,
+    pub evaluate_ms: u64,
+}
+
+/// One host's scan, as printed by `--format json`.
+#[derive(Debug, Clone, Serialize)]
+pub struct ScanReport {
+    pub schema: &'static str,
+    pub host: HostInfo,
+    pub started_at: String,
+    pub finished_at: String,
+    pub stats: Stats,
+    pub summary: BTreeMap<&'static str, usize>,
+    pub results: Vec<RuleResult>,
+}
+
+impl HostInfo {
+    pub fn new(name: String, address: String, host: &HostFacts) -> HostInfo {
+        let p = &host.platform;
+        HostInfo {
+            name,
+            address,
+            platform: PlatformInfo {
+                family: p.family().map(str::to_owned),
+                version: p.version_id.clone(),
+                id: p.id.clone(),
+                id_like: p.id_like.clone(),
+                pretty_name: p.pretty_name.clone(),
+            },
+            capabilities: host.capabilities.clone(),
+        }
+    }
+}
