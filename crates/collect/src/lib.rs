@@ -1,0 +1,13 @@
+//! Fact collection around the pure engine: the engine's plan becomes one shell script,
+//! a [`Transport`] runs it on a host, and the framed output becomes a fact set.
+
+pub mod collector;
+pub mod local;
+pub mod parse;
+pub mod quote;
+pub mod script;
+pub mod transport;
+
+pub use collector::{CollectError, Collected, collect, now_rfc3339};
+pub use local::LocalTransport;
+pub use transport::{ScriptOutput, Transport, TransportError};

@@ -1,0 +1,159 @@
+//! Turning a fact plan into one POSIX shell script whose output is framed by markers that
+//! carry a per-scan random nonce, so file contents cannot forge a frame.
+
+use std::fmt::Write as _;
+
+use openwatch_core::facts::{FactKey, ProbeResult};
+use openwatch_core::plan::FactPlan;
+
+use crate::quote::{QuoteError, quote, quote_glob};
+
+/// Largest file content or command output kept per item; one more byte is read to detect
+/// truncation.
+pub const CONTENT_CAP: usize = 1 << 20;
+pub const STDERR_CAP: usize = 16 << 10;
+
+/// File system types the walk covers: local, persistent file systems (and tmpfs, which CIS
+/// includes). Network, pseudo and read-only image file systems are skipped.
+pub const WALK_FSTYPES: &[&str] = &[
+    "ext2", "ext3", "ext4", "xfs", "btrfs", "zfs", "f2fs", "jfs", "reiserfs", "vfat", "exfat",
+    "tmpfs", "overlay",
+];
+
+/// The script and the nonce its frames carry.
+#[derive(Debug, Clone)]
+pub struct Script {
+    pub text: String,
+    pub nonce: String,
+    /// The fact each section index stands for.
+    pub keys: Vec<FactKey>,
+}
+
+const PRELUDE: &str = r#"export LC_ALL=C
+export PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin
+umask 077
+ow_tmp=$(mktemp -d 2>/dev/null) || { echo "mktemp failed" >&2; exit 70; }
+trap 'rm -rf "$ow_tmp"' EXIT
+trap 'exit 71' INT TERM HUP
+if command -v timeout >/dev/null 2>&1; then ow_to="timeout 120"; else ow_to=""; fi
+ow_begin() { printf '\n@@OW:%s:BEGIN %s %s\n' "$ow_n" "$1" "$2"; }
+ow_end() { printf '\n@@OW:%s:END %s %s %s\n' "$ow_n" "$1" "$2" "$3"; }
+ow_stat() {
+  stat -L --printf '%f\t%u\t%g\t%U\t%G\t%s\t%F\t%n' -- "$2" >"$ow_tmp/st" 2>/dev/null || return 0
+  ow_begin "$1" stat; cat "$ow_tmp/st"; ow_end "$1" stat 0
+  if [ "$3" = 1 ] && [ -f "$2" ]; then
+    ow_begin "$1" data; head -c __CAP1__ -- "$2" 2>"$ow_tmp/re"; ow_end "$1" data $?
+  fi
+}
+ow_files() {
+  ow_i=$1; ow_c=$2; shift 2
+  ow_begin "$ow_i" files; ow_end "$ow_i" files 0
+  for ow_f in "$@"; do
+    if [ -e "$ow_f" ] || [ -L "$ow_f" ]; then ow_stat "$ow_i" "$ow_f" "$ow_c"; fi
+  done
+}
+ow_cmd() {
+  ow_i=$1; shift
+  $ow_to "$@" </dev/null >"$ow_tmp/out" 2>"$ow_tmp/err"; ow_rc=$?
+  ow_begin "$ow_i" out; head -c __CAP1__ "$ow_tmp/out"; ow_end "$ow_i" out "$ow_rc"
+  ow_begin "$ow_i" err; head -c __ERRCAP__ "$ow_tmp/err"; ow_end "$ow_i" err "$ow_rc"
+}
+"#;
+
+const SHADOW: &str = r#"awk -F: 'NF>=2 { p=$2; c=substr(p,1,1);
+  s = (p=="") ? "empty" : ((c=="!" || c=="*") ? "locked" : "hashed");
+  print $1 "\t" s "\t" $3 "\t" $4 "\t" $5 "\t" $6 "\t" $7 }' /etc/shadow"#;
+
+const HOMES: &str = r#"awk -F: '{print $6}' /etc/passwd | sort -u > "$ow_tmp/homes"
+  while IFS= read -r ow_h; do
+    [ -n "$ow_h" ] && [ -e "$ow_h" ] && ow_stat "$ow_i" "$ow_h" 0
+  done < "$ow_tmp/homes""#;
+
+const MODULES: &str = r#"ow_d=/lib/modules/$(uname -r)
+  [ -r "$ow_d/modules.dep" ] || { echo "no $ow_d/modules.dep" >&2; exit 1; }
+  sed -e 's/:.*//' -e 's#.*/##' -e 's/\.ko.*$//' -e 's/^/available /' "$ow_d/modules.dep"
+  if [ -r "$ow_d/modules.builtin" ]; then
+    sed -e 's#.*/##' -e 's/\.ko.*$//' -e 's/^/builtin /' "$ow_d/modules.builtin"
+  fi"#;
+
+const WALK: &str = r#"while read -r ow_dev ow_mp ow_type ow_rest; do
+    case " __FSTYPES__ " in *" $ow_type "*) printf '%b\n' "$ow_mp" ;; esac
+  done < /proc/self/mounts | sort -u > "$ow_tmp/roots"
+  printf 'R\t' ; tr '\n' '\t' < "$ow_tmp/roots"; printf '\0'
+  while IFS= read -r ow_r; do
+    find "$ow_r" -xdev \( -path /proc -o -path /sys -o -path /dev \) -prune -o \
+      \( -type f -perm -0002 -printf 'W\t%m\t%U\t%G\t%p\0' \) , \
+      \( -type d -perm -0002 ! -perm -1000 -printf 'D\t%m\t%U\t%G\t%p\0' \) , \
+      \( -nouser -printf 'U\t%m\t%U\t%G\t%p\0' \) , \
+      \( -nogroup -printf 'G\t%m\t%U\t%G\t%p\0' \) , \
+      \( -type f -perm -4000 -printf 'S\t%m\t%U\t%G\t%p\0' \) , \
+      \( -type f -perm -2000 -printf 's\t%m\t%U\t%G\t%p\0' \) 2>/dev/null
+  done < "$ow_tmp/roots"
+  exit 0"#;
+
+/// Run a block in a subshell as section `i`, capturing stdout, stderr and status.
+fn block(out: &mut String, i: usize, body: &str) {
+    let _ = writeln!(
+        out,
+        "( {body}\n) </dev/null >\"$ow_tmp/out\" 2>\"$ow_tmp/err\"; ow_rc=$?\n\
+         ow_begin {i} out; cat \"$ow_tmp/out\"; ow_end {i} out $ow_rc\n\
+         ow_begin {i} err; head -c {STDERR_CAP} \"$ow_tmp/err\"; ow_end {i} err $ow_rc"
+    );
+}
+
+/// Build the collection script for `plan`.
+pub fn build(plan: &FactPlan, nonce: &str) -> Result<Script, QuoteError> {
+    let mut text = String::from("#!/bin/sh\n");
+    let _ = writeln!(text, "ow_n={}", quote(nonce)?);
+    text.push_str(
+        &PRELUDE
+            .replace("__CAP1__", &(CONTENT_CAP + 1).to_string())
+            .replace("__ERRCAP__", &STDERR_CAP.to_string()),
+    );
+    let mut keys = Vec::new();
+    for (i, key) in plan.keys.iter().enumerate() {
+        keys.push(key.clone());
+        match key {
+            FactKey::Files { pattern, content } => {
+                let _ = writeln!(text, "ow_files {i} {} {}", u8::from(*content), quote_glob(pattern)?);
+            }
+            FactKey::Command { argv } => {
+                let args: Result<Vec<String>, _> = argv.iter().map(|a| quote(a)).collect();
+                let _ = writeln!(text, "ow_cmd {i} {}", args?.join(" "));
+            }
+            FactKey::Probes => {
+                let (commands, paths) = ProbeResult::wanted();
+                let mut body = String::new();
+                for c in commands {
+                    let q = quote(c)?;
+                    let _ = writeln!(body, "  if command -v {q} >/dev/null 2>&1; then echo \"C 1 \"{q}; else echo \"C 0 \"{q}; fi");
+                }
+                for p in paths {
+                    let q = quote(p)?;
+                    let _ = writeln!(body, "  if [ -e {q} ]; then echo \"P 1 \"{q}; else echo \"P 0 \"{q}; fi");
+                }
+                body.push_str("  echo \"U $(id -u)\"");
+                block(&mut text, i, &body);
+            }
+            FactKey::ShadowSummary => block(&mut text, i, SHADOW),
+            FactKey::HomeDirs => {
+                let _ = writeln!(text, "ow_i={i}; ow_begin {i} files; ow_end {i} files 0");
+                let _ = writeln!(text, "{{ {HOMES}\n}}");
+            }
+            FactKey::Processes => block(&mut text, i, "cat /proc/[0-9]*/comm 2>/dev/null; exit 0"),
+            FactKey::ModuleIndex => block(&mut text, i, MODULES),
+            FactKey::FilesystemWalk => {
+                block(&mut text, i, &WALK.replace("__FSTYPES__", &WALK_FSTYPES.join(" ")));
+            }
+        }
+    }
+    text.push_str("exit 0\n");
+    Ok(Script { text, nonce: nonce.to_owned(), keys })
+}
+
+/// A fresh random nonce (128 bits, hex).
+pub fn new_nonce() -> String {
+    let mut bytes = [0u8; 16];
+    getrandom::fill(&mut bytes).expect("the OS random source is available");
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
