@@ -20,7 +20,11 @@ pub enum CollectError {
     #[error(transparent)]
     Parse(#[from] ParseError),
     #[error("the collection script failed on {host} (exit {code:?}): {stderr}")]
-    Script { host: String, code: Option<i32>, stderr: String },
+    Script {
+        host: String,
+        code: Option<i32>,
+        stderr: String,
+    },
 }
 
 /// Facts from one host and what collecting them cost.
@@ -33,7 +37,9 @@ pub struct Collected {
 
 /// The current time in RFC 3339, UTC.
 pub fn now_rfc3339() -> String {
-    OffsetDateTime::now_utc().format(&Rfc3339).unwrap_or_else(|_| "1970-01-01T00:00:00Z".to_owned())
+    OffsetDateTime::now_utc()
+        .format(&Rfc3339)
+        .unwrap_or_else(|_| "1970-01-01T00:00:00Z".to_owned())
 }
 
 /// Collect every fact of `plan` from the host behind `transport`, in one script run.
@@ -46,7 +52,11 @@ pub fn collect(plan: &FactPlan, transport: &mut dyn Transport) -> Result<Collect
         return Err(CollectError::Script {
             host: transport.host_name(),
             code: out.exit_code,
-            stderr: String::from_utf8_lossy(&out.stderr).trim().chars().take(2000).collect(),
+            stderr: String::from_utf8_lossy(&out.stderr)
+                .trim()
+                .chars()
+                .take(2000)
+                .collect(),
         });
     }
     let facts = parse(&script, &out.stdout, collected_at)?;

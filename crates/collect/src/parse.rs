@@ -30,7 +30,10 @@ fn find(hay: &[u8], needle: &[u8], from: usize) -> Option<usize> {
     if from > hay.len() {
         return None;
     }
-    hay[from..].windows(needle.len()).position(|w| w == needle).map(|p| p + from)
+    hay[from..]
+        .windows(needle.len())
+        .position(|w| w == needle)
+        .map(|p| p + from)
 }
 
 fn sections<'a>(out: &'a [u8], nonce: &str) -> Result<Vec<Section<'a>>, ParseError> {
@@ -40,19 +43,42 @@ fn sections<'a>(out: &'a [u8], nonce: &str) -> Result<Vec<Section<'a>>, ParseErr
     let mut found = Vec::new();
     while let Some(b) = find(out, begin.as_bytes(), pos) {
         let header_start = b + begin.len();
-        let header_end = find(out, b"\n", header_start).ok_or_else(|| ParseError::Frame("unterminated header".into()))?;
-        let header = std::str::from_utf8(&out[header_start..header_end]).map_err(|_| ParseError::Frame("header is not UTF-8".into()))?;
-        let (index, stream) = header.split_once(' ').ok_or_else(|| ParseError::Frame(format!("bad header `{header}`")))?;
-        let index: usize = index.parse().map_err(|_| ParseError::Frame(format!("bad index `{index}`")))?;
+        let header_end = find(out, b"\n", header_start)
+            .ok_or_else(|| ParseError::Frame("unterminated header".into()))?;
+        let header = std::str::from_utf8(&out[header_start..header_end])
+            .map_err(|_| ParseError::Frame("header is not UTF-8".into()))?;
+        let (index, stream) = header
+            .split_once(' ')
+            .ok_or_else(|| ParseError::Frame(format!("bad header `{header}`")))?;
+        let index: usize = index
+            .parse()
+            .map_err(|_| ParseError::Frame(format!("bad index `{index}`")))?;
         let body_start = header_end + 1;
-        let e = find(out, end.as_bytes(), body_start.saturating_sub(1))
-            .ok_or_else(|| ParseError::Frame(format!("section {index} {stream} has no end (output cut short?)")))?;
+        let e = find(out, end.as_bytes(), body_start.saturating_sub(1)).ok_or_else(|| {
+            ParseError::Frame(format!(
+                "section {index} {stream} has no end (output cut short?)"
+            ))
+        })?;
         let trailer_start = e + end.len();
         let trailer_end = find(out, b"\n", trailer_start).unwrap_or(out.len());
-        let trailer = std::str::from_utf8(&out[trailer_start..trailer_end]).map_err(|_| ParseError::Frame("trailer is not UTF-8".into()))?;
-        let status = trailer.rsplit(' ').next().and_then(|s| s.parse().ok()).unwrap_or(-1);
-        let body = if e < body_start { &out[body_start..body_start] } else { &out[body_start..e] };
-        found.push(Section { index, stream, status, body });
+        let trailer = std::str::from_utf8(&out[trailer_start..trailer_end])
+            .map_err(|_| ParseError::Frame("trailer is not UTF-8".into()))?;
+        let status = trailer
+            .rsplit(' ')
+            .next()
+            .and_then(|s| s.parse().ok())
+            .unwrap_or(-1);
+        let body = if e < body_start {
+            &out[body_start..body_start]
+        } else {
+            &out[body_start..e]
+        };
+        found.push(Section {
+            index,
+            stream,
+            status,
+            body,
+        });
         pos = trailer_end;
     }
     Ok(found)
@@ -87,7 +113,18 @@ fn parse_stat(body: &[u8]) -> Option<FileEntry> {
         _ => FileKind::Other,
     };
     let path = f.next()?.to_owned();
-    Some(FileEntry { path, kind, mode: raw_mode & 0o7777, uid, gid, user, group, size, content: None, truncated: false })
+    Some(FileEntry {
+        path,
+        kind,
+        mode: raw_mode & 0o7777,
+        uid,
+        gid,
+        user,
+        group,
+        size,
+        content: None,
+        truncated: false,
+    })
 }
 
 fn files(sections: &[&Section<'_>]) -> FactValue {
@@ -96,7 +133,9 @@ fn files(sections: &[&Section<'_>]) -> FactValue {
         match s.stream {
             "stat" => match parse_stat(s.body) {
                 Some(e) => entries.push(e),
-                None => return FactValue::Error(format!("unreadable stat output: {}", text(s.body))),
+                None => {
+                    return FactValue::Error(format!("unreadable stat output: {}", text(s.body)));
+                }
             },
             "data" => {
                 if let Some(last) = entries.last_mut()
@@ -114,14 +153,29 @@ fn files(sections: &[&Section<'_>]) -> FactValue {
 }
 
 fn command(sections: &[&Section<'_>]) -> Result<CommandOutput, String> {
-    let out = sections.iter().find(|s| s.stream == "out").ok_or("no output section")?;
-    let err = sections.iter().find(|s| s.stream == "err").map(|s| text(s.body)).unwrap_or_default();
+    let out = sections
+        .iter()
+        .find(|s| s.stream == "out")
+        .ok_or("no output section")?;
+    let err = sections
+        .iter()
+        .find(|s| s.stream == "err")
+        .map(|s| text(s.body))
+        .unwrap_or_default();
     let (stdout, truncated) = capped(out.body);
-    Ok(CommandOutput { exit_code: out.status, stdout, stderr: err, truncated })
+    Ok(CommandOutput {
+        exit_code: out.status,
+        stdout,
+        stderr: err,
+        truncated,
+    })
 }
 
 fn probes(out: &CommandOutput) -> ProbeResult {
-    let mut p = ProbeResult { euid: u32::MAX, ..ProbeResult::default() };
+    let mut p = ProbeResult {
+        euid: u32::MAX,
+        ..ProbeResult::default()
+    };
     for line in out.stdout.lines() {
         let mut f = line.splitn(3, ' ');
         match (f.next(), f.next(), f.next()) {
@@ -170,7 +224,11 @@ fn walk(bytes: &[u8]) -> WalkResult {
     for rec in bytes.split(|b| *b == 0).filter(|r| !r.is_empty()) {
         let rec = text(rec);
         if let Some(roots) = rec.strip_prefix("R\t") {
-            result.roots = roots.split('\t').filter(|r| !r.is_empty()).map(str::to_owned).collect();
+            result.roots = roots
+                .split('\t')
+                .filter(|r| !r.is_empty())
+                .map(str::to_owned)
+                .collect();
             continue;
         }
         let f: Vec<&str> = rec.splitn(5, '\t').collect();
@@ -186,8 +244,18 @@ fn walk(bytes: &[u8]) -> WalkResult {
             "s" => SearchKind::Sgid,
             _ => continue,
         };
-        let (Ok(mode), Ok(uid), Ok(gid)) = (u32::from_str_radix(f[1], 8), f[2].parse(), f[3].parse()) else { continue };
-        result.entries.push(WalkEntry { kind, path: f[4].to_owned(), mode, uid, gid });
+        let (Ok(mode), Ok(uid), Ok(gid)) =
+            (u32::from_str_radix(f[1], 8), f[2].parse(), f[3].parse())
+        else {
+            continue;
+        };
+        result.entries.push(WalkEntry {
+            kind,
+            path: f[4].to_owned(),
+            mode,
+            uid,
+            gid,
+        });
     }
     result
 }
@@ -200,10 +268,16 @@ pub fn parse(script: &Script, stdout: &[u8], collected_at: String) -> Result<Fac
     for s in &all {
         by_index.entry(s.index).or_default().push(s);
     }
-    let mut facts = FactSet { collected_at, facts: BTreeMap::new() };
+    let mut facts = FactSet {
+        collected_at,
+        facts: BTreeMap::new(),
+    };
     for (i, key) in script.keys.iter().enumerate() {
         let Some(secs) = by_index.get(&i) else {
-            facts.facts.insert(key.clone(), FactValue::Error("not collected: the collection script stopped early".into()));
+            facts.facts.insert(
+                key.clone(),
+                FactValue::Error("not collected: the collection script stopped early".into()),
+            );
             continue;
         };
         let value = match key {
@@ -242,7 +316,8 @@ mod tests {
 
     #[test]
     fn sections_survive_forged_markers_without_the_nonce() {
-        let out = b"\n@@OW:abc:BEGIN 0 out\nhello\n@@OW:xyz:END 0 out 0\nworld\n@@OW:abc:END 0 out 3\n";
+        let out =
+            b"\n@@OW:abc:BEGIN 0 out\nhello\n@@OW:xyz:END 0 out 0\nworld\n@@OW:abc:END 0 out 3\n";
         let s = sections(out, "abc").unwrap();
         assert_eq!(s.len(), 1);
         assert_eq!(s[0].body, b"hello\n@@OW:xyz:END 0 out 0\nworld");
@@ -260,7 +335,8 @@ mod tests {
 
     #[test]
     fn stat_lines_parse() {
-        let e = parse_stat(b"81a4\t0\t42\troot\tshadow\t1024\tregular file\t/etc/sha\tdow").unwrap();
+        let e =
+            parse_stat(b"81a4\t0\t42\troot\tshadow\t1024\tregular file\t/etc/sha\tdow").unwrap();
         assert_eq!(e.mode, 0o644);
         assert_eq!(e.gid, 42);
         assert_eq!(e.path, "/etc/sha\tdow");

@@ -115,7 +115,12 @@ pub fn build(plan: &FactPlan, nonce: &str) -> Result<Script, QuoteError> {
         keys.push(key.clone());
         match key {
             FactKey::Files { pattern, content } => {
-                let _ = writeln!(text, "ow_files {i} {} {}", u8::from(*content), quote_glob(pattern)?);
+                let _ = writeln!(
+                    text,
+                    "ow_files {i} {} {}",
+                    u8::from(*content),
+                    quote_glob(pattern)?
+                );
             }
             FactKey::Command { argv } => {
                 let args: Result<Vec<String>, _> = argv.iter().map(|a| quote(a)).collect();
@@ -126,11 +131,17 @@ pub fn build(plan: &FactPlan, nonce: &str) -> Result<Script, QuoteError> {
                 let mut body = String::new();
                 for c in commands {
                     let q = quote(c)?;
-                    let _ = writeln!(body, "  if command -v {q} >/dev/null 2>&1; then echo \"C 1 \"{q}; else echo \"C 0 \"{q}; fi");
+                    let _ = writeln!(
+                        body,
+                        "  if command -v {q} >/dev/null 2>&1; then echo \"C 1 \"{q}; else echo \"C 0 \"{q}; fi"
+                    );
                 }
                 for p in paths {
                     let q = quote(p)?;
-                    let _ = writeln!(body, "  if [ -e {q} ]; then echo \"P 1 \"{q}; else echo \"P 0 \"{q}; fi");
+                    let _ = writeln!(
+                        body,
+                        "  if [ -e {q} ]; then echo \"P 1 \"{q}; else echo \"P 0 \"{q}; fi"
+                    );
                 }
                 body.push_str("  echo \"U $(id -u)\"");
                 block(&mut text, i, &body);
@@ -143,12 +154,20 @@ pub fn build(plan: &FactPlan, nonce: &str) -> Result<Script, QuoteError> {
             FactKey::Processes => block(&mut text, i, "cat /proc/[0-9]*/comm 2>/dev/null; exit 0"),
             FactKey::ModuleIndex => block(&mut text, i, MODULES),
             FactKey::FilesystemWalk => {
-                block(&mut text, i, &WALK.replace("__FSTYPES__", &WALK_FSTYPES.join(" ")));
+                block(
+                    &mut text,
+                    i,
+                    &WALK.replace("__FSTYPES__", &WALK_FSTYPES.join(" ")),
+                );
             }
         }
     }
     text.push_str("exit 0\n");
-    Ok(Script { text, nonce: nonce.to_owned(), keys })
+    Ok(Script {
+        text,
+        nonce: nonce.to_owned(),
+        keys,
+    })
 }
 
 /// A fresh random nonce (128 bits, hex).

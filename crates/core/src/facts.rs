@@ -92,10 +92,12 @@ impl ProbeResult {
         CAPABILITIES
             .iter()
             .filter(|(_, probe, _)| match probe {
-                Probe::Command(names) => {
-                    names.iter().any(|n| self.commands.get(*n).copied().unwrap_or(false))
-                }
-                Probe::Path(paths) => paths.iter().any(|p| self.paths.get(*p).copied().unwrap_or(false)),
+                Probe::Command(names) => names
+                    .iter()
+                    .any(|n| self.commands.get(*n).copied().unwrap_or(false)),
+                Probe::Path(paths) => paths
+                    .iter()
+                    .any(|p| self.paths.get(*p).copied().unwrap_or(false)),
                 Probe::Root => self.euid == 0,
             })
             .map(|(name, _, _)| (*name).to_owned())
@@ -186,8 +188,14 @@ impl FactSet {
 
     /// Entries of a Files fact, whether collected with or without content.
     pub fn files(&self, pattern: &str, content: bool) -> Result<&[FileEntry], String> {
-        let with = FactKey::Files { pattern: pattern.to_owned(), content: true };
-        let without = FactKey::Files { pattern: pattern.to_owned(), content: false };
+        let with = FactKey::Files {
+            pattern: pattern.to_owned(),
+            content: true,
+        };
+        let without = FactKey::Files {
+            pattern: pattern.to_owned(),
+            content: false,
+        };
         let value = if content {
             self.facts.get(&with)
         } else {
@@ -207,7 +215,9 @@ impl FactSet {
     }
 
     pub fn command(&self, argv: &[&str]) -> Result<&CommandOutput, String> {
-        let key = FactKey::Command { argv: argv.iter().map(|s| (*s).to_owned()).collect() };
+        let key = FactKey::Command {
+            argv: argv.iter().map(|s| (*s).to_owned()).collect(),
+        };
         match self.facts.get(&key) {
             Some(FactValue::Command(out)) => Ok(out),
             Some(FactValue::Error(e)) => Err(format!("could not run {}: {e}", argv.join(" "))),
@@ -254,6 +264,9 @@ mod entries {
     pub fn deserialize<'de, D: Deserializer<'de>>(
         d: D,
     ) -> Result<BTreeMap<FactKey, FactValue>, D::Error> {
-        Ok(Vec::<Entry>::deserialize(d)?.into_iter().map(|e| (e.key, e.value)).collect())
+        Ok(Vec::<Entry>::deserialize(d)?
+            .into_iter()
+            .map(|e| (e.key, e.value))
+            .collect())
     }
 }

@@ -27,11 +27,21 @@ impl Library {
                 file: rule.source_name.clone(),
                 line: rule.raw.id.referenced.line(),
                 column: rule.raw.id.referenced.column(),
-                source_line: text.lines().nth(rule.raw.id.referenced.line().saturating_sub(1) as usize).unwrap_or("").to_owned(),
+                source_line: text
+                    .lines()
+                    .nth(rule.raw.id.referenced.line().saturating_sub(1) as usize)
+                    .unwrap_or("")
+                    .to_owned(),
                 message,
             };
             if let Some(first) = seen.get(rule.id()) {
-                lib.findings.push(at(&rule, format!("duplicate rule id `{}` (first defined in {first})", rule.id())));
+                lib.findings.push(at(
+                    &rule,
+                    format!(
+                        "duplicate rule id `{}` (first defined in {first})",
+                        rule.id()
+                    ),
+                ));
                 continue;
             }
             let mut clash = None;
@@ -62,7 +72,9 @@ impl Library {
     }
 
     pub fn errors(&self) -> impl Iterator<Item = &Finding> {
-        self.findings.iter().filter(|f| f.level == FindingLevel::Error)
+        self.findings
+            .iter()
+            .filter(|f| f.level == FindingLevel::Error)
     }
 
     pub fn get(&self, id: &str) -> Option<&Rule> {

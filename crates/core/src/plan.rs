@@ -21,7 +21,10 @@ impl FactPlan {
     pub fn for_rules<'a>(rules: impl IntoIterator<Item = &'a Rule>, walks: bool) -> FactPlan {
         let mut wanted = vec![
             FactKey::Probes,
-            FactKey::Files { pattern: OS_RELEASE.to_owned(), content: true },
+            FactKey::Files {
+                pattern: OS_RELEASE.to_owned(),
+                content: true,
+            },
         ];
         for rule in rules {
             for imp in &rule.raw.implementations {
@@ -36,12 +39,18 @@ impl FactPlan {
         let with_content: Vec<String> = keys
             .iter()
             .filter_map(|k| match k {
-                FactKey::Files { pattern, content: true } => Some(pattern.clone()),
+                FactKey::Files {
+                    pattern,
+                    content: true,
+                } => Some(pattern.clone()),
                 _ => None,
             })
             .collect();
         for pattern in with_content {
-            keys.remove(&FactKey::Files { pattern, content: false });
+            keys.remove(&FactKey::Files {
+                pattern,
+                content: false,
+            });
         }
         FactPlan { keys }
     }

@@ -51,7 +51,10 @@ pub fn host_facts(facts: &FactSet) -> HostFacts {
         .map(HostPlatform::from_os_release)
         .unwrap_or_default();
     let capabilities = facts.probes().map(|p| p.capabilities()).unwrap_or_default();
-    HostFacts { platform, capabilities }
+    HostFacts {
+        platform,
+        capabilities,
+    }
 }
 
 /// Evaluate each rule; results come in the order of `rules`.
@@ -61,12 +64,23 @@ pub fn evaluate<'a>(
     host: &HostFacts,
     opts: &EvalOptions,
 ) -> Vec<RuleResult> {
-    rules.into_iter().map(|rule| evaluate_rule(rule, facts, host, opts)).collect()
+    rules
+        .into_iter()
+        .map(|rule| evaluate_rule(rule, facts, host, opts))
+        .collect()
 }
 
-pub fn evaluate_rule(rule: &Rule, facts: &FactSet, host: &HostFacts, opts: &EvalOptions) -> RuleResult {
+pub fn evaluate_rule(
+    rule: &Rule,
+    facts: &FactSet,
+    host: &HostFacts,
+    opts: &EvalOptions,
+) -> RuleResult {
     let raw = &rule.raw;
-    let result = |verdict: Status, reason: String, implementation: Option<String>, evidence: Vec<Evidence>| RuleResult {
+    let result = |verdict: Status,
+                  reason: String,
+                  implementation: Option<String>,
+                  evidence: Vec<Evidence>| RuleResult {
         rule_id: rule.id().to_owned(),
         title: raw.title.as_str().to_owned(),
         severity: raw.severity,
@@ -80,7 +94,11 @@ pub fn evaluate_rule(rule: &Rule, facts: &FactSet, host: &HostFacts, opts: &Eval
         let wanted: Vec<String> = raw.platforms.iter().map(ToString::to_string).collect();
         return result(
             Status::NotApplicable,
-            format!("host runs {}; rule targets {}", host.platform.label(), wanted.join(", ")),
+            format!(
+                "host runs {}; rule targets {}",
+                host.platform.label(),
+                wanted.join(", ")
+            ),
             None,
             Vec::new(),
         );
@@ -93,7 +111,10 @@ pub fn evaluate_rule(rule: &Rule, facts: &FactSet, host: &HostFacts, opts: &Eval
             .collect();
         return result(
             Status::NotApplicable,
-            format!("host lacks what every implementation requires: {}", gates.join(" | ")),
+            format!(
+                "host lacks what every implementation requires: {}",
+                gates.join(" | ")
+            ),
             None,
             Vec::new(),
         );
@@ -107,13 +128,17 @@ pub fn evaluate_rule(rule: &Rule, facts: &FactSet, host: &HostFacts, opts: &Eval
         walks_enabled: opts.walks_enabled,
     };
     let outcome = eval::evaluate(&imp.check, &ctx);
-    let gate = imp.when.as_ref().map_or_else(|| "default".to_owned(), ToString::to_string);
+    let gate = imp
+        .when
+        .as_ref()
+        .map_or_else(|| "default".to_owned(), ToString::to_string);
     result(outcome.status, outcome.reason, Some(gate), outcome.evidence)
 }
 
 /// Count of each verdict; every verdict appears, zero or not.
 pub fn summarize(results: &[RuleResult]) -> BTreeMap<&'static str, usize> {
-    let mut s: BTreeMap<&'static str, usize> = Status::ALL.iter().map(|v| (v.as_str(), 0)).collect();
+    let mut s: BTreeMap<&'static str, usize> =
+        Status::ALL.iter().map(|v| (v.as_str(), 0)).collect();
     for r in results {
         *s.entry(r.verdict.as_str()).or_default() += 1;
     }

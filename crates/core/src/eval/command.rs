@@ -28,8 +28,19 @@ pub fn evaluate(c: &CommandCheck, ctx: &Context<'_>) -> Outcome {
             problems.push("stdout does not match".to_owned());
         }
     }
-    let ev = ctx.evidence("command", &shown, expected.join(", "), format!("exit {}", out.exit_code), &out.stdout);
-    Outcome::judge(problems.is_empty(), format!("`{shown}` met {}", expected.join(", ")), format!("`{shown}` {}", problems.join(", "))).with(ev)
+    let ev = ctx.evidence(
+        "command",
+        &shown,
+        expected.join(", "),
+        format!("exit {}", out.exit_code),
+        &out.stdout,
+    );
+    Outcome::judge(
+        problems.is_empty(),
+        format!("`{shown}` met {}", expected.join(", ")),
+        format!("`{shown}` {}", problems.join(", ")),
+    )
+    .with(ev)
 }
 
 #[cfg(test)]
@@ -39,10 +50,22 @@ mod tests {
 
     #[test]
     fn exit_and_stdout() {
-        let f = Fixture::new().command(&["aa-status", "--enabled"], 0, "").command(&["ufw", "status"], 0, "Status: active\n").command(&["nope"], 127, "");
-        f.expect("command: {argv: [aa-status, --enabled], expect_exit: 0}", Status::Pass);
-        f.expect("command: {argv: [ufw, status], expect_stdout: '^Status: active'}", Status::Pass);
-        f.expect("command: {argv: [ufw, status], expect_stdout: 'inactive'}", Status::Fail);
+        let f = Fixture::new()
+            .command(&["aa-status", "--enabled"], 0, "")
+            .command(&["ufw", "status"], 0, "Status: active\n")
+            .command(&["nope"], 127, "");
+        f.expect(
+            "command: {argv: [aa-status, --enabled], expect_exit: 0}",
+            Status::Pass,
+        );
+        f.expect(
+            "command: {argv: [ufw, status], expect_stdout: '^Status: active'}",
+            Status::Pass,
+        );
+        f.expect(
+            "command: {argv: [ufw, status], expect_stdout: 'inactive'}",
+            Status::Fail,
+        );
         f.expect("command: {argv: [nope], expect_exit: 0}", Status::Fail);
         Fixture::new().expect("command: {argv: [x], expect_exit: 0}", Status::Error);
     }

@@ -54,7 +54,12 @@ pub fn settings(files: &[&FileEntry], delimiter: Option<&str>, comment: &str) ->
                 continue;
             }
             if let Some((k, v)) = split_line(line, delimiter) {
-                out.push(Setting { file: f.path.clone(), line: i + 1, key: k.to_owned(), value: v.to_owned() });
+                out.push(Setting {
+                    file: f.path.clone(),
+                    line: i + 1,
+                    key: k.to_owned(),
+                    value: v.to_owned(),
+                });
             }
         }
     }
@@ -89,8 +94,10 @@ pub fn evaluate(c: &ConfigValue, ctx: &Context<'_>) -> Outcome {
     for d in &c.dropins {
         match ctx.facts.files(d.as_str(), true) {
             Ok(entries) => {
-                let mut sorted: Vec<&FileEntry> =
-                    entries.iter().filter(|e| e.kind == FileKind::Regular).collect();
+                let mut sorted: Vec<&FileEntry> = entries
+                    .iter()
+                    .filter(|e| e.kind == FileKind::Regular)
+                    .collect();
                 sorted.sort_by(|a, b| a.path.cmp(&b.path));
                 files.extend(sorted);
             }
@@ -109,46 +116,85 @@ pub fn evaluate(c: &ConfigValue, ctx: &Context<'_>) -> Outcome {
     let all = settings(&files, c.delimiter.as_deref(), &c.comment);
     let matching: Vec<&Setting> = all
         .iter()
-        .filter(|s| if c.case_insensitive_key { s.key.eq_ignore_ascii_case(key) } else { s.key == key })
+        .filter(|s| {
+            if c.case_insensitive_key {
+                s.key.eq_ignore_ascii_case(key)
+            } else {
+                s.key == key
+            }
+        })
         .collect();
     let chosen = match c.r#match {
         MatchOrder::First => matching.first(),
         MatchOrder::Last => matching.last(),
     };
-    let sources = files.iter().map(|f| f.path.as_str()).collect::<Vec<_>>().join(", ");
+    let sources = files
+        .iter()
+        .map(|f| f.path.as_str())
+        .collect::<Vec<_>>()
+        .join(", ");
     let Some(setting) = chosen else {
         let reason = if files.is_empty() {
             format!("{path} does not exist")
         } else {
             format!("{key} is not set in {sources}")
         };
-        return Outcome::new(c.missing.into(), reason)
-            .with(ctx.evidence("config_value", if sources.is_empty() { path } else { &sources }, want, "not set", ""));
+        return Outcome::new(c.missing.into(), reason).with(ctx.evidence(
+            "config_value",
+            if sources.is_empty() { path } else { &sources },
+            want,
+            "not set",
+            "",
+        ));
     };
-    let observed: Vec<String> = matching.iter().map(|s| format!("{}: {} {}", s.location(), s.key, s.value)).collect();
-    let ev = ctx.evidence("config_value", setting.location(), &want, &setting.value, &observed.join("\n"));
+    let observed: Vec<String> = matching
+        .iter()
+        .map(|s| format!("{}: {} {}", s.location(), s.key, s.value))
+        .collect();
+    let ev = ctx.evidence(
+        "config_value",
+        setting.location(),
+        &want,
+        &setting.value,
+        &observed.join("\n"),
+    );
     match compare(&setting.value, c.comparator, &expected, false) {
         Ok(ok) => Outcome::judge(
             ok,
             format!("{key} is {} at {}", setting.value, setting.location()),
-            format!("{key} is {} at {}, expected {}", setting.value, setting.location(), describe(c.comparator, &expected)),
+            format!(
+                "{key} is {} at {}, expected {}",
+                setting.value,
+                setting.location(),
+                describe(c.comparator, &expected)
+            ),
         )
         .with(ev),
-        Err(e) => Outcome { status: Status::Fail, reason: format!("{key} at {}: {e}", setting.location()), evidence: vec![ev] },
+        Err(e) => Outcome {
+            status: Status::Fail,
+            reason: format!("{key} at {}: {e}", setting.location()),
+            evidence: vec![ev],
+        },
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::super::Status;
-    use crate::testkit::{Fixture, entry};
     use super::*;
+    use crate::testkit::{Fixture, entry};
 
     #[test]
     fn split_handles_delimiters_and_quotes() {
-        assert_eq!(split_line("PASS_MAX_DAYS   365", None), Some(("PASS_MAX_DAYS", "365")));
+        assert_eq!(
+            split_line("PASS_MAX_DAYS   365", None),
+            Some(("PASS_MAX_DAYS", "365"))
+        );
         assert_eq!(split_line("minlen = 14", Some("=")), Some(("minlen", "14")));
-        assert_eq!(split_line("TMOUT=\"900\"", Some("=")), Some(("TMOUT", "900")));
+        assert_eq!(
+            split_line("TMOUT=\"900\"", Some("=")),
+            Some(("TMOUT", "900"))
+        );
         assert_eq!(split_line("lonely", None), None);
     }
 
@@ -168,14 +214,23 @@ mod tests {
             "config_value: {path: /etc/login.defs, key: PASS_MAX_DAYS, comparator: '<=', value: 365, match: first}",
             Status::Fail,
         );
-        f.expect("config_value: {path: /etc/login.defs, key: umask, value: '027'}", Status::Fail);
+        f.expect(
+            "config_value: {path: /etc/login.defs, key: umask, value: '027'}",
+            Status::Fail,
+        );
         f.expect("config_value: {path: /etc/login.defs, key: umask, value: '022', case_insensitive_key: false}", Status::Fail);
     }
 
     #[test]
     fn missing_key_and_missing_file_follow_missing() {
-        let f = login_defs().absent(&["/etc/security/pwquality.conf", "/etc/security/pwquality.conf.d/*.conf"]);
-        f.expect("config_value: {path: /etc/login.defs, key: PASS_MIN_DAYS, comparator: '>=', value: 1}", Status::Fail);
+        let f = login_defs().absent(&[
+            "/etc/security/pwquality.conf",
+            "/etc/security/pwquality.conf.d/*.conf",
+        ]);
+        f.expect(
+            "config_value: {path: /etc/login.defs, key: PASS_MIN_DAYS, comparator: '>=', value: 1}",
+            Status::Fail,
+        );
         f.expect(
             "config_value: {path: /etc/login.defs, key: PASS_MIN_DAYS, comparator: '>=', value: 1, missing: pass}",
             Status::Pass,
@@ -193,8 +248,16 @@ mod tests {
             .entries(
                 "/etc/security/pwquality.conf.d/*.conf",
                 vec![
-                    entry("/etc/security/pwquality.conf.d/90-late.conf", 0o644, Some("minlen = 9\n")),
-                    entry("/etc/security/pwquality.conf.d/50-cis.conf", 0o644, Some("minlen = 14\n")),
+                    entry(
+                        "/etc/security/pwquality.conf.d/90-late.conf",
+                        0o644,
+                        Some("minlen = 9\n"),
+                    ),
+                    entry(
+                        "/etc/security/pwquality.conf.d/50-cis.conf",
+                        0o644,
+                        Some("minlen = 14\n"),
+                    ),
                 ],
             );
         let out = f.expect(
@@ -207,7 +270,10 @@ mod tests {
     #[test]
     fn non_numeric_value_for_numeric_comparison_fails_with_reason() {
         let f = Fixture::new().file("/etc/x.conf", 0o644, "limit abc\n");
-        let out = f.expect("config_value: {path: /etc/x.conf, key: limit, comparator: '>', value: 1}", Status::Fail);
+        let out = f.expect(
+            "config_value: {path: /etc/x.conf, key: limit, comparator: '>', value: 1}",
+            Status::Fail,
+        );
         assert!(out.reason.contains("not an integer"));
     }
 
@@ -220,6 +286,9 @@ mod tests {
         ];
         let merged = merge_dirs(&[&etc, &usr]);
         let paths: Vec<&str> = merged.iter().map(|e| e.path.as_str()).collect();
-        assert_eq!(paths, ["/usr/lib/sysctl.d/05-b.conf", "/etc/sysctl.d/10-a.conf"]);
+        assert_eq!(
+            paths,
+            ["/usr/lib/sysctl.d/05-b.conf", "/etc/sysctl.d/10-a.conf"]
+        );
     }
 }

@@ -38,8 +38,13 @@ pub enum Status {
 }
 
 impl Status {
-    pub const ALL: [Status; 5] =
-        [Status::Pass, Status::Fail, Status::Error, Status::NotApplicable, Status::Skipped];
+    pub const ALL: [Status; 5] = [
+        Status::Pass,
+        Status::Fail,
+        Status::Error,
+        Status::NotApplicable,
+        Status::Skipped,
+    ];
 
     pub fn as_str(self) -> &'static str {
         match self {
@@ -86,7 +91,11 @@ pub struct Outcome {
 
 impl Outcome {
     pub fn new(status: Status, reason: impl Into<String>) -> Outcome {
-        Outcome { status, reason: reason.into(), evidence: Vec::new() }
+        Outcome {
+            status,
+            reason: reason.into(),
+            evidence: Vec::new(),
+        }
     }
     pub fn pass(reason: impl Into<String>) -> Outcome {
         Outcome::new(Status::Pass, reason)
@@ -103,7 +112,11 @@ impl Outcome {
     }
     /// Pass or fail depending on `ok`, with the matching reason.
     pub fn judge(ok: bool, pass: impl Into<String>, fail: impl Into<String>) -> Outcome {
-        if ok { Outcome::pass(pass) } else { Outcome::fail(fail) }
+        if ok {
+            Outcome::pass(pass)
+        } else {
+            Outcome::fail(fail)
+        }
     }
 }
 
@@ -192,7 +205,9 @@ pub fn needs(check: &Check, out: &mut Vec<FactKey>) {
         Check::Accounts(c) => accounts::needs(c, out),
         Check::FilesystemSearch(_) => out.push(FactKey::FilesystemWalk),
         Check::SetCompare(c) => set::needs(c, out),
-        Check::Command(c) => out.push(FactKey::Command { argv: c.argv.clone() }),
+        Check::Command(c) => out.push(FactKey::Command {
+            argv: c.argv.clone(),
+        }),
     }
 }
 
@@ -224,12 +239,18 @@ pub fn evaluate(check: &Check, ctx: &Context<'_>) -> Outcome {
 }
 
 fn merge(outcomes: &[Outcome], status: Status, pick: impl Fn(&Outcome) -> bool) -> Outcome {
-    let reasons: Vec<&str> =
-        outcomes.iter().filter(|o| pick(o)).map(|o| o.reason.as_str()).collect();
+    let reasons: Vec<&str> = outcomes
+        .iter()
+        .filter(|o| pick(o))
+        .map(|o| o.reason.as_str())
+        .collect();
     Outcome {
         status,
         reason: reasons.join("; "),
-        evidence: outcomes.iter().flat_map(|o| o.evidence.iter().cloned()).collect(),
+        evidence: outcomes
+            .iter()
+            .flat_map(|o| o.evidence.iter().cloned())
+            .collect(),
     }
 }
 
@@ -287,28 +308,58 @@ mod tests {
 
     #[test]
     fn all_fails_on_any_failure_and_errors_before_passing() {
-        assert_eq!(combine_all(vec![o(Status::Pass), o(Status::Fail)]).status, Status::Fail);
-        assert_eq!(combine_all(vec![o(Status::Pass), o(Status::Error)]).status, Status::Error);
-        assert_eq!(combine_all(vec![o(Status::Fail), o(Status::Error)]).status, Status::Fail);
+        assert_eq!(
+            combine_all(vec![o(Status::Pass), o(Status::Fail)]).status,
+            Status::Fail
+        );
+        assert_eq!(
+            combine_all(vec![o(Status::Pass), o(Status::Error)]).status,
+            Status::Error
+        );
+        assert_eq!(
+            combine_all(vec![o(Status::Fail), o(Status::Error)]).status,
+            Status::Fail
+        );
         assert_eq!(
             combine_all(vec![o(Status::Pass), o(Status::NotApplicable)]).status,
             Status::Pass
         );
-        assert_eq!(combine_all(vec![o(Status::NotApplicable)]).status, Status::NotApplicable);
+        assert_eq!(
+            combine_all(vec![o(Status::NotApplicable)]).status,
+            Status::NotApplicable
+        );
     }
 
     #[test]
     fn any_passes_on_one_pass() {
-        assert_eq!(combine_any(vec![o(Status::Fail), o(Status::Pass)]).status, Status::Pass);
-        assert_eq!(combine_any(vec![o(Status::Fail), o(Status::Error)]).status, Status::Error);
-        assert_eq!(combine_any(vec![o(Status::Fail), o(Status::Fail)]).status, Status::Fail);
+        assert_eq!(
+            combine_any(vec![o(Status::Fail), o(Status::Pass)]).status,
+            Status::Pass
+        );
+        assert_eq!(
+            combine_any(vec![o(Status::Fail), o(Status::Error)]).status,
+            Status::Error
+        );
+        assert_eq!(
+            combine_any(vec![o(Status::Fail), o(Status::Fail)]).status,
+            Status::Fail
+        );
     }
 
     #[test]
     fn none_fails_when_one_holds() {
-        assert_eq!(combine_none(vec![o(Status::Fail), o(Status::Pass)]).status, Status::Fail);
-        assert_eq!(combine_none(vec![o(Status::Fail), o(Status::Fail)]).status, Status::Pass);
-        assert_eq!(combine_none(vec![o(Status::Fail), o(Status::Error)]).status, Status::Error);
+        assert_eq!(
+            combine_none(vec![o(Status::Fail), o(Status::Pass)]).status,
+            Status::Fail
+        );
+        assert_eq!(
+            combine_none(vec![o(Status::Fail), o(Status::Fail)]).status,
+            Status::Pass
+        );
+        assert_eq!(
+            combine_none(vec![o(Status::Fail), o(Status::Error)]).status,
+            Status::Error
+        );
     }
 
     #[test]

@@ -54,9 +54,17 @@ fn tokens(line: &str) -> Vec<String> {
     out
 }
 
-fn expand(files: &[FileEntry], service: &str, only: Option<&str>, depth: usize, out: &mut Vec<PamLine>) -> bool {
+fn expand(
+    files: &[FileEntry],
+    service: &str,
+    only: Option<&str>,
+    depth: usize,
+    out: &mut Vec<PamLine>,
+) -> bool {
     let path = format!("/etc/pam.d/{service}");
-    let Some(file) = files.iter().find(|f| f.path == path) else { return false };
+    let Some(file) = files.iter().find(|f| f.path == path) else {
+        return false;
+    };
     if depth > 8 {
         return true;
     }
@@ -104,8 +112,13 @@ pub fn evaluate(c: &PamModule, ctx: &Context<'_>) -> Outcome {
     let service = c.service.as_str();
     let mut lines = Vec::new();
     if !expand(files, service, None, 0, &mut lines) {
-        return Outcome::fail(format!("/etc/pam.d/{service} does not exist"))
-            .with(ctx.evidence("pam_module", format!("/etc/pam.d/{service}"), "exists", "absent", ""));
+        return Outcome::fail(format!("/etc/pam.d/{service} does not exist")).with(ctx.evidence(
+            "pam_module",
+            format!("/etc/pam.d/{service}"),
+            "exists",
+            "absent",
+            "",
+        ));
     }
     let mut wanted = Vec::new();
     for a in &c.args {
@@ -118,16 +131,24 @@ pub fn evaluate(c: &PamModule, ctx: &Context<'_>) -> Outcome {
     let kind = c.kind.as_str();
     let module = c.module.as_str();
     let arg_ok = |line: &PamLine, name: &str, cmp, value: &Option<crate::rule::Value>| {
-        line.args.iter().any(|arg| match (arg.split_once('='), value) {
-            (Some((k, v)), Some(want)) => k == name && compare(v, cmp, want, false).unwrap_or(false),
-            (None, None) => arg == name,
-            (Some((k, _)), None) => k == name,
-            (None, Some(_)) => false,
-        })
+        line.args
+            .iter()
+            .any(|arg| match (arg.split_once('='), value) {
+                (Some((k, v)), Some(want)) => {
+                    k == name && compare(v, cmp, want, false).unwrap_or(false)
+                }
+                (None, None) => arg == name,
+                (Some((k, _)), None) => k == name,
+                (None, Some(_)) => false,
+            })
     };
     let candidates: Vec<&PamLine> = lines
         .iter()
-        .filter(|l| l.kind == kind && l.module == module && c.control.as_deref().is_none_or(|ctl| ctl == l.control))
+        .filter(|l| {
+            l.kind == kind
+                && l.module == module
+                && c.control.as_deref().is_none_or(|ctl| ctl == l.control)
+        })
         .collect();
     let matching: Vec<&&PamLine> = candidates
         .iter()
@@ -145,7 +166,11 @@ pub fn evaluate(c: &PamModule, ctx: &Context<'_>) -> Outcome {
     } else {
         format!("{kind} {module} with {}", args_text.join(", "))
     };
-    let observed = candidates.iter().map(|l| format!("{}: {}", l.at, l.text)).collect::<Vec<_>>().join("\n");
+    let observed = candidates
+        .iter()
+        .map(|l| format!("{}: {}", l.at, l.text))
+        .collect::<Vec<_>>()
+        .join("\n");
     let actual = match matching.first() {
         Some(l) => format!("{}: {}", l.at, l.text),
         None if candidates.is_empty() => format!("no {kind} {module} line"),
@@ -155,15 +180,26 @@ pub fn evaluate(c: &PamModule, ctx: &Context<'_>) -> Outcome {
         Expect::Present => (what.clone(), !matching.is_empty()),
         Expect::Absent => (format!("no {what}"), matching.is_empty()),
     };
-    let ev = ctx.evidence("pam_module", format!("/etc/pam.d/{service}"), &expected, &actual, &observed);
-    Outcome::judge(ok, format!("{service}: {actual}"), format!("{service}: expected {expected}; found {actual}")).with(ev)
+    let ev = ctx.evidence(
+        "pam_module",
+        format!("/etc/pam.d/{service}"),
+        &expected,
+        &actual,
+        &observed,
+    );
+    Outcome::judge(
+        ok,
+        format!("{service}: {actual}"),
+        format!("{service}: expected {expected}; found {actual}"),
+    )
+    .with(ev)
 }
 
 #[cfg(test)]
 mod tests {
     use super::super::Status;
-    use crate::testkit::{Fixture, entry};
     use super::*;
+    use crate::testkit::{Fixture, entry};
 
     fn debian() -> Fixture {
         Fixture::new().entries(
@@ -183,20 +219,38 @@ mod tests {
     #[test]
     fn module_and_arguments_through_includes() {
         let f = debian();
-        f.expect("pam_module: {service: passwd, type: password, module: pam_pwquality.so}", Status::Pass);
+        f.expect(
+            "pam_module: {service: passwd, type: password, module: pam_pwquality.so}",
+            Status::Pass,
+        );
         f.expect("pam_module: {service: passwd, type: password, module: pam_pwquality.so, args: [{name: retry, comparator: '<=', value: 3}]}", Status::Pass);
         f.expect("pam_module: {service: passwd, type: password, module: pam_pwquality.so, args: [{name: minlen, comparator: '>=', value: 15}]}", Status::Fail);
         f.expect("pam_module: {service: passwd, type: password, module: pam_unix.so, args: [{name: yescrypt}]}", Status::Pass);
         f.expect("pam_module: {service: passwd, type: password, module: pam_unix.so, control: '[success=1 default=ignore]'}", Status::Pass);
-        f.expect("pam_module: {service: passwd, type: auth, module: pam_unix.so}", Status::Fail);
+        f.expect(
+            "pam_module: {service: passwd, type: auth, module: pam_unix.so}",
+            Status::Fail,
+        );
         f.expect("pam_module: {service: system-auth, type: auth, module: pam_unix.so, args: [{name: nullok}], expect: absent}", Status::Fail);
-        f.expect("pam_module: {service: system-auth, type: session, module: pam_systemd.so}", Status::Pass);
-        f.expect("pam_module: {service: common-password, type: password, module: pam_faillock.so}", Status::Fail);
+        f.expect(
+            "pam_module: {service: system-auth, type: session, module: pam_systemd.so}",
+            Status::Pass,
+        );
+        f.expect(
+            "pam_module: {service: common-password, type: password, module: pam_faillock.so}",
+            Status::Fail,
+        );
     }
 
     #[test]
     fn missing_service_fails_and_uncollected_errors() {
-        debian().expect("pam_module: {service: sshd, type: auth, module: pam_unix.so}", Status::Fail);
-        Fixture::new().expect("pam_module: {service: sshd, type: auth, module: pam_unix.so}", Status::Error);
+        debian().expect(
+            "pam_module: {service: sshd, type: auth, module: pam_unix.so}",
+            Status::Fail,
+        );
+        Fixture::new().expect(
+            "pam_module: {service: sshd, type: auth, module: pam_unix.so}",
+            Status::Error,
+        );
     }
 }

@@ -47,7 +47,10 @@ pub fn evaluate(c: &Sysctl, ctx: &Context<'_>) -> Outcome {
             None => return Outcome::error(format!("{proc} could not be read")),
         },
         Ok(None) => {
-            return Outcome::new(Status::NotApplicable, format!("kernel parameter {key} does not exist on this kernel"));
+            return Outcome::new(
+                Status::NotApplicable,
+                format!("kernel parameter {key} does not exist on this kernel"),
+            );
         }
         Err(e) => return Outcome::error(e),
     };
@@ -65,22 +68,40 @@ pub fn evaluate(c: &Sysctl, ctx: &Context<'_>) -> Outcome {
     // `;` also starts a comment in sysctl.d; settings are read in order, the last one wins.
     let persisted = settings(&files, Some("="), "#")
         .into_iter()
-        .filter(|s| !s.key.starts_with(';') && dotted(&s.key) == key)
-        .next_back();
+        .rfind(|s| !s.key.starts_with(';') && dotted(&s.key) == key);
     let mut out = Outcome::pass("");
-    out.evidence.push(ctx.evidence("sysctl", &proc, &want, &runtime, &runtime));
+    out.evidence
+        .push(ctx.evidence("sysctl", &proc, &want, &runtime, &runtime));
     let runtime_ok = match compare(&runtime, c.comparator, &expected, false) {
         Ok(ok) => ok,
         Err(e) => return Outcome::fail(format!("{key}: {e}")).with(out.evidence.remove(0)),
     };
     let (persist_ok, persist_text) = match &persisted {
         Some(s) => {
-            out.evidence.push(ctx.evidence("sysctl", s.location(), &want, normalize(&s.value), &format!("{} = {}", s.key, s.value)));
-            (compare(&normalize(&s.value), c.comparator, &expected, false).unwrap_or(false), format!("{} in {}", normalize(&s.value), s.location()))
+            out.evidence.push(ctx.evidence(
+                "sysctl",
+                s.location(),
+                &want,
+                normalize(&s.value),
+                &format!("{} = {}", s.key, s.value),
+            ));
+            (
+                compare(&normalize(&s.value), c.comparator, &expected, false).unwrap_or(false),
+                format!("{} in {}", normalize(&s.value), s.location()),
+            )
         }
         None => {
-            out.evidence.push(ctx.evidence("sysctl", "sysctl.d, /etc/sysctl.conf", &want, "not persisted", ""));
-            (false, "not persisted in any sysctl configuration file".to_owned())
+            out.evidence.push(ctx.evidence(
+                "sysctl",
+                "sysctl.d, /etc/sysctl.conf",
+                &want,
+                "not persisted",
+                "",
+            ));
+            (
+                false,
+                "not persisted in any sysctl configuration file".to_owned(),
+            )
         }
     };
     let shown = describe(c.comparator, &expected);
@@ -95,8 +116,8 @@ pub fn evaluate(c: &Sysctl, ctx: &Context<'_>) -> Outcome {
 #[cfg(test)]
 mod tests {
     use super::super::Status;
-    use crate::testkit::{Fixture, entry};
     use super::*;
+    use crate::testkit::{Fixture, entry};
 
     fn base(runtime: &str) -> Fixture {
         Fixture::new()
@@ -107,42 +128,106 @@ mod tests {
 
     #[test]
     fn runtime_and_persisted_must_agree() {
-        let ok = base("0\n").entries(DIRS[0], vec![entry("/etc/sysctl.d/60-net.conf", 0o644, Some("net.ipv4.ip_forward = 0\n"))]);
+        let ok = base("0\n").entries(
+            DIRS[0],
+            vec![entry(
+                "/etc/sysctl.d/60-net.conf",
+                0o644,
+                Some("net.ipv4.ip_forward = 0\n"),
+            )],
+        );
         ok.expect("sysctl: {key: net.ipv4.ip_forward, value: 0}", Status::Pass);
         let not_persisted = base("0\n").absent(&[DIRS[0]]);
-        let out = not_persisted.expect("sysctl: {key: net.ipv4.ip_forward, value: 0}", Status::Fail);
+        let out =
+            not_persisted.expect("sysctl: {key: net.ipv4.ip_forward, value: 0}", Status::Fail);
         assert!(out.reason.contains("not persisted"));
-        let running_wrong = base("1\n").entries(DIRS[0], vec![entry("/etc/sysctl.d/60-net.conf", 0o644, Some("net.ipv4.ip_forward=0\n"))]);
+        let running_wrong = base("1\n").entries(
+            DIRS[0],
+            vec![entry(
+                "/etc/sysctl.d/60-net.conf",
+                0o644,
+                Some("net.ipv4.ip_forward=0\n"),
+            )],
+        );
         running_wrong.expect("sysctl: {key: net.ipv4.ip_forward, value: 0}", Status::Fail);
     }
 
     #[test]
     fn sysctl_conf_is_read_last_and_etc_hides_usr_lib() {
         let f = base("0\n")
-            .entries(DIRS[0], vec![entry("/etc/sysctl.d/99-x.conf", 0o644, Some("net/ipv4/ip_forward = 0\n"))])
-            .entries(DIRS[3], vec![entry("/usr/lib/sysctl.d/99-x.conf", 0o644, Some("net.ipv4.ip_forward = 1\n"))])
+            .entries(
+                DIRS[0],
+                vec![entry(
+                    "/etc/sysctl.d/99-x.conf",
+                    0o644,
+                    Some("net/ipv4/ip_forward = 0\n"),
+                )],
+            )
+            .entries(
+                DIRS[3],
+                vec![entry(
+                    "/usr/lib/sysctl.d/99-x.conf",
+                    0o644,
+                    Some("net.ipv4.ip_forward = 1\n"),
+                )],
+            )
             .file(SYSCTL_CONF, 0o644, "net.ipv4.ip_forward = 1\n");
         let out = f.expect("sysctl: {key: net.ipv4.ip_forward, value: 0}", Status::Fail);
         assert!(out.reason.contains("/etc/sysctl.conf"), "{}", out.reason);
-        let g = base("0\n").entries(DIRS[0], vec![entry("/etc/sysctl.d/99-x.conf", 0o644, Some("net.ipv4.ip_forward = 0\n"))])
-            .entries(DIRS[3], vec![entry("/usr/lib/sysctl.d/99-x.conf", 0o644, Some("net.ipv4.ip_forward = 1\n"))]);
+        let g = base("0\n")
+            .entries(
+                DIRS[0],
+                vec![entry(
+                    "/etc/sysctl.d/99-x.conf",
+                    0o644,
+                    Some("net.ipv4.ip_forward = 0\n"),
+                )],
+            )
+            .entries(
+                DIRS[3],
+                vec![entry(
+                    "/usr/lib/sysctl.d/99-x.conf",
+                    0o644,
+                    Some("net.ipv4.ip_forward = 1\n"),
+                )],
+            );
         g.expect("sysctl: {key: net.ipv4.ip_forward, value: 0}", Status::Pass);
     }
 
     #[test]
     fn unknown_key_is_not_applicable_and_uncollected_is_error() {
         let f = Fixture::new().absent(&["/proc/sys/net/ipv6/conf/all/forwarding"]);
-        f.expect("sysctl: {key: net.ipv6.conf.all.forwarding, value: 0}", Status::NotApplicable);
-        Fixture::new().expect("sysctl: {key: kernel.randomize_va_space, value: 2}", Status::Error);
+        f.expect(
+            "sysctl: {key: net.ipv6.conf.all.forwarding, value: 0}",
+            Status::NotApplicable,
+        );
+        Fixture::new().expect(
+            "sysctl: {key: kernel.randomize_va_space, value: 2}",
+            Status::Error,
+        );
     }
 
     #[test]
     fn multi_value_whitespace_is_normalized() {
         let f = Fixture::new()
-            .file("/proc/sys/net/ipv4/ip_local_port_range", 0o644, "32768\t60999\n")
-            .entries(DIRS[0], vec![entry("/etc/sysctl.d/a.conf", 0o644, Some("net.ipv4.ip_local_port_range = 32768 60999\n"))])
+            .file(
+                "/proc/sys/net/ipv4/ip_local_port_range",
+                0o644,
+                "32768\t60999\n",
+            )
+            .entries(
+                DIRS[0],
+                vec![entry(
+                    "/etc/sysctl.d/a.conf",
+                    0o644,
+                    Some("net.ipv4.ip_local_port_range = 32768 60999\n"),
+                )],
+            )
             .absent(&DIRS[1..])
             .absent(&[SYSCTL_CONF]);
-        f.expect("sysctl: {key: net.ipv4.ip_local_port_range, value: '32768 60999'}", Status::Pass);
+        f.expect(
+            "sysctl: {key: net.ipv4.ip_local_port_range, value: '32768 60999'}",
+            Status::Pass,
+        );
     }
 }

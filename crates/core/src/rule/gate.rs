@@ -2,8 +2,8 @@
 
 use std::fmt;
 
-use serde::de::{self, Deserializer, MapAccess, SeqAccess, Visitor};
 use serde::Deserialize;
+use serde::de::{self, Deserializer, MapAccess, SeqAccess, Visitor};
 
 use crate::capability::{self, CapabilitySet};
 
@@ -30,7 +30,11 @@ impl Gate {
 impl fmt::Display for Gate {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let join = |gates: &[Gate], sep: &str| {
-            gates.iter().map(ToString::to_string).collect::<Vec<_>>().join(sep)
+            gates
+                .iter()
+                .map(ToString::to_string)
+                .collect::<Vec<_>>()
+                .join(sep)
         };
         match self {
             Gate::Has(name) => f.write_str(name),

@@ -23,7 +23,9 @@ pub use references::{
     framework_names, is_known_framework,
 };
 pub use remediation::{Mechanism, Remediation};
-pub use types::{AbsPath, Comparator, GlobPath, Ident, Mode, Pattern, Severity, Text, Token, WhenMissing};
+pub use types::{
+    AbsPath, Comparator, GlobPath, Ident, Mode, Pattern, Severity, Text, Token, WhenMissing,
+};
 pub use validate::{Finding, FindingLevel, RuleError, parse_rule};
 pub use value::{Bindings, Param, SpannedParam, Value, VarType, VariableDecl};
 
@@ -83,16 +85,24 @@ impl Rule {
         &self,
         caps: &crate::capability::CapabilitySet,
     ) -> Option<&Implementation> {
-        self.raw.implementations.iter().map(|i| &i.value).find(|i| match &i.when {
-            Some(gate) => gate.matches(caps),
-            None => i.default,
-        })
+        self.raw
+            .implementations
+            .iter()
+            .map(|i| &i.value)
+            .find(|i| match &i.when {
+                Some(gate) => gate.matches(caps),
+                None => i.default,
+            })
     }
 
     /// Does any implementation's check walk the whole filesystem?
     pub fn needs_walk(&self) -> bool {
         self.raw.implementations.iter().any(|i| {
-            i.value.check.leaves().iter().any(|c| matches!(c, Check::FilesystemSearch(_)))
+            i.value
+                .check
+                .leaves()
+                .iter()
+                .any(|c| matches!(c, Check::FilesystemSearch(_)))
         })
     }
 }

@@ -65,18 +65,33 @@ pub struct References {
 
 /// The CIS and STIG platform keys a rule may use (`<family><version without dots>`).
 pub const PLATFORM_KEYS: &[&str] = &[
-    "debian11", "debian12", "debian13", "ubuntu2004", "ubuntu2204", "ubuntu2404", "rhel8",
-    "rhel9", "rhel10",
+    "debian11",
+    "debian12",
+    "debian13",
+    "ubuntu2004",
+    "ubuntu2204",
+    "ubuntu2404",
+    "rhel8",
+    "rhel9",
+    "rhel10",
 ];
 
 impl References {
     /// The control ids this rule maps to in `framework` (e.g. `cis_debian12`, `nist_800_53`).
     pub fn controls(&self, framework: &str) -> Vec<String> {
         if let Some(platform) = framework.strip_prefix("cis_") {
-            return self.cis.get(platform).map(|c| vec![c.section.as_str().to_owned()]).unwrap_or_default();
+            return self
+                .cis
+                .get(platform)
+                .map(|c| vec![c.section.as_str().to_owned()])
+                .unwrap_or_default();
         }
         if let Some(platform) = framework.strip_prefix("stig_") {
-            return self.stig.get(platform).map(|s| vec![s.stig_id.as_str().to_owned(), s.vuln_id.as_str().to_owned()]).unwrap_or_default();
+            return self
+                .stig
+                .get(platform)
+                .map(|s| vec![s.stig_id.as_str().to_owned(), s.vuln_id.as_str().to_owned()])
+                .unwrap_or_default();
         }
         match framework {
             "nist_800_53" => self.nist_800_53.clone(),
@@ -91,15 +106,28 @@ impl References {
 
 /// Whether `name` is a framework the engine understands.
 pub fn is_known_framework(name: &str) -> bool {
-    matches!(name, "nist_800_53" | "nist_800_171" | "pci_dss_4" | "iso_27001_2022" | "ssg")
-        || name.strip_prefix("cis_").is_some_and(|p| PLATFORM_KEYS.contains(&p))
-        || name.strip_prefix("stig_").is_some_and(|p| PLATFORM_KEYS.contains(&p))
+    matches!(
+        name,
+        "nist_800_53" | "nist_800_171" | "pci_dss_4" | "iso_27001_2022" | "ssg"
+    ) || name
+        .strip_prefix("cis_")
+        .is_some_and(|p| PLATFORM_KEYS.contains(&p))
+        || name
+            .strip_prefix("stig_")
+            .is_some_and(|p| PLATFORM_KEYS.contains(&p))
 }
 
 /// Every framework name, for help and error messages.
 pub fn framework_names() -> Vec<String> {
-    let mut names: Vec<String> =
-        ["nist_800_53", "nist_800_171", "pci_dss_4", "iso_27001_2022", "ssg"].map(String::from).to_vec();
+    let mut names: Vec<String> = [
+        "nist_800_53",
+        "nist_800_171",
+        "pci_dss_4",
+        "iso_27001_2022",
+        "ssg",
+    ]
+    .map(String::from)
+    .to_vec();
     for p in PLATFORM_KEYS {
         names.push(format!("cis_{p}"));
         names.push(format!("stig_{p}"));
@@ -111,7 +139,9 @@ pub fn framework_names() -> Vec<String> {
 /// `5.2` matches `5.2` and `5.2.4` but not `5.20`.
 pub fn control_matches(control: &str, filter: &str) -> bool {
     let (c, f) = (control.to_ascii_uppercase(), filter.to_ascii_uppercase());
-    c == f || c.strip_prefix(&f).is_some_and(|rest| rest.starts_with(['.', '(', ' ']))
+    c == f
+        || c.strip_prefix(&f)
+            .is_some_and(|rest| rest.starts_with(['.', '(', ' ']))
 }
 
 #[cfg(test)]

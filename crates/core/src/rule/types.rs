@@ -124,14 +124,14 @@ impl GlobPath {
 impl<'de> Deserialize<'de> for AbsPath {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
         let s = String::deserialize(d)?;
-        AbsPath::new(s.clone()).map_err(|exp| string_visitor_error(&"path", &s, exp))
+        AbsPath::new(s.clone()).map_err(|exp| string_visitor_error("path", &s, exp))
     }
 }
 
 impl<'de> Deserialize<'de> for GlobPath {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
         let s = String::deserialize(d)?;
-        GlobPath::new(s.clone()).map_err(|exp| string_visitor_error(&"path", &s, exp))
+        GlobPath::new(s.clone()).map_err(|exp| string_visitor_error("path", &s, exp))
     }
 }
 
@@ -145,7 +145,10 @@ impl Mode {
         if s.is_empty() || s.len() > 5 || !s.bytes().all(|b| (b'0'..=b'7').contains(&b)) {
             return None;
         }
-        u32::from_str_radix(s, 8).ok().filter(|m| *m <= 0o7777).map(Mode)
+        u32::from_str_radix(s, 8)
+            .ok()
+            .filter(|m| *m <= 0o7777)
+            .map(Mode)
     }
 }
 
@@ -159,7 +162,11 @@ impl<'de> Deserialize<'de> for Mode {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
         let s = scalar_text(d)?;
         Mode::parse(&s).ok_or_else(|| {
-            string_visitor_error(&"mode", &s, "an octal mode of at most 4 digits such as \"0640\"")
+            string_visitor_error(
+                "mode",
+                &s,
+                "an octal mode of at most 4 digits such as \"0640\"",
+            )
         })
     }
 }
@@ -178,7 +185,9 @@ impl<'de> Deserialize<'de> for Pattern {
             .multi_line(true)
             .size_limit(1 << 20)
             .build()
-            .map_err(|e| de::Error::custom(format!("invalid regular expression `{source}`: {e}")))?;
+            .map_err(|e| {
+                de::Error::custom(format!("invalid regular expression `{source}`: {e}"))
+            })?;
         Ok(Pattern { source, regex })
     }
 }
@@ -213,7 +222,7 @@ impl<'de> Deserialize<'de> for Ident {
             Ok(Ident(s))
         } else {
             Err(string_visitor_error(
-                &"identifier",
+                "identifier",
                 &s,
                 "lowercase letters, digits and `_`, starting with a letter (at most 96)",
             ))
@@ -233,7 +242,8 @@ impl Token {
         let ok = !s.is_empty()
             && s.len() <= 256
             && !s.starts_with('-')
-            && s.chars().all(|c| c.is_ascii_alphanumeric() || "._-@:+/=,".contains(c));
+            && s.chars()
+                .all(|c| c.is_ascii_alphanumeric() || "._-@:+/=,".contains(c));
         if ok { Ok(Token(s)) } else { Err(s) }
     }
     pub fn as_str(&self) -> &str {
@@ -252,7 +262,7 @@ impl<'de> Deserialize<'de> for Token {
         let s = scalar_text(d)?;
         Token::new(s).map_err(|s| {
             string_visitor_error(
-                &"name",
+                "name",
                 &s,
                 "letters, digits and ._-@:+/=, only, not starting with `-`",
             )
@@ -317,7 +327,11 @@ impl Comparator {
     ];
 
     pub fn as_str(self) -> &'static str {
-        Self::NAMES.iter().find(|(_, c)| *c == self).map(|(n, _)| *n).unwrap_or("==")
+        Self::NAMES
+            .iter()
+            .find(|(_, c)| *c == self)
+            .map(|(n, _)| *n)
+            .unwrap_or("==")
     }
 
     pub fn is_numeric(self) -> bool {
@@ -332,13 +346,17 @@ impl Comparator {
 impl<'de> Deserialize<'de> for Comparator {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
         let s = String::deserialize(d)?;
-        Comparator::NAMES.iter().find(|(n, _)| *n == s).map(|(_, c)| *c).ok_or_else(|| {
-            string_visitor_error(
-                &"comparator",
-                &s,
-                "one of ==, !=, <, <=, >, >=, matches, subset_of, none_of, one_of",
-            )
-        })
+        Comparator::NAMES
+            .iter()
+            .find(|(n, _)| *n == s)
+            .map(|(_, c)| *c)
+            .ok_or_else(|| {
+                string_visitor_error(
+                    "comparator",
+                    &s,
+                    "one of ==, !=, <, <=, >, >=, matches, subset_of, none_of, one_of",
+                )
+            })
     }
 }
 

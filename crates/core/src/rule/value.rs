@@ -34,9 +34,11 @@ impl Value {
             Value::Bool(b) => if *b { "yes" } else { "no" }.to_owned(),
             Value::Int(i) => i.to_string(),
             Value::Str(s) => s.clone(),
-            Value::List(items) => {
-                items.iter().map(Value::to_text).collect::<Vec<_>>().join(",")
-            }
+            Value::List(items) => items
+                .iter()
+                .map(Value::to_text)
+                .collect::<Vec<_>>()
+                .join(","),
         }
     }
 
@@ -75,10 +77,14 @@ impl<'de> Visitor<'de> for ValueVisitor {
         Ok(Value::Int(v))
     }
     fn visit_u64<E: de::Error>(self, v: u64) -> Result<Value, E> {
-        i64::try_from(v).map(Value::Int).map_err(|_| E::custom("integer too large"))
+        i64::try_from(v)
+            .map(Value::Int)
+            .map_err(|_| E::custom("integer too large"))
     }
     fn visit_f64<E: de::Error>(self, v: f64) -> Result<Value, E> {
-        Err(E::custom(format!("unexpected number {v}, expected an integer or a quoted string")))
+        Err(E::custom(format!(
+            "unexpected number {v}, expected an integer or a quoted string"
+        )))
     }
     fn visit_str<E: de::Error>(self, v: &str) -> Result<Value, E> {
         Ok(Value::Str(v.to_owned()))
@@ -87,7 +93,9 @@ impl<'de> Visitor<'de> for ValueVisitor {
         let mut items = Vec::new();
         while let Some(item) = seq.next_element::<Value>()? {
             if matches!(item, Value::List(_)) {
-                return Err(de::Error::custom("nested lists are not allowed, expected a scalar"));
+                return Err(de::Error::custom(
+                    "nested lists are not allowed, expected a scalar",
+                ));
             }
             items.push(item);
         }
@@ -145,7 +153,9 @@ impl<'de> Deserialize<'de> for Param {
                 }
                 let name: String = map.next_value()?;
                 if map.next_key::<String>()?.is_some() {
-                    return Err(de::Error::custom("a variable reference has only the key `var`"));
+                    return Err(de::Error::custom(
+                        "a variable reference has only the key `var`",
+                    ));
                 }
                 Ok(Param::Var(name))
             }

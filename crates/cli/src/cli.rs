@@ -1,0 +1,139 @@
+//! Command-line arguments.
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "openwatch",
+    version,
+    about = "Agentless Linux compliance scanning",
+    propagate_version = true
+)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Scan this machine (or recorded facts) against the rule library.
+    Scan(ScanArgs),
+    /// List, show, lint and map the rules.
+    #[command(subcommand_required = true)]
+    Rules(RulesArgs),
+    /// Measure scan time and evaluation throughput on this machine.
+    Bench(BenchArgs),
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Format {
+    Table,
+    Json,
+    Jsonl,
+    Csv,
+}
+
+/// Which rules to use.
+#[derive(Debug, Clone, Args)]
+pub struct Filters {
+    /// Only this rule id (repeatable).
+    #[arg(long = "rule", value_name = "ID")]
+    pub rules: Vec<String>,
+    /// Only rules mapped to this framework, e.g. cis_debian12, stig_ubuntu2204, nist_800_53, pci_dss_4 (repeatable).
+    #[arg(long = "framework", value_name = "NAME")]
+    pub frameworks: Vec<String>,
+    /// Only rules mapped to this control, e.g. AC-6 (also matches AC-6(2)) or 5.1 (repeatable).
+    #[arg(long = "control", value_name = "ID")]
+    pub controls: Vec<String>,
+    /// Only rules of this severity: low, medium, high, critical (repeatable).
+    #[arg(long = "severity", value_name = "LEVEL")]
+    pub severities: Vec<String>,
+    /// Only rules with this tag or category (repeatable).
+    #[arg(long = "tag", value_name = "TAG")]
+    pub tags: Vec<String>,
+    /// Extra rule directory, loaded after the built-in library (repeatable).
+    #[arg(long = "rules", value_name = "DIR")]
+    pub rule_dirs: Vec<PathBuf>,
+}
+
+#[derive(Debug, Args)]
+pub struct ScanArgs {
+    /// Scan this machine.
+    #[arg(long, conflicts_with = "facts")]
+    pub local: bool,
+    /// Evaluate offline against facts saved with --save-facts.
+    #[arg(long, value_name = "FILE")]
+    pub facts: Option<PathBuf>,
+    /// Write every fact collected from the host to FILE (JSON).
+    #[arg(long, value_name = "FILE")]
+    pub save_facts: Option<PathBuf>,
+    #[command(flatten)]
+    pub filters: Filters,
+    /// Set a rule variable, e.g. --var sshd_max_auth_tries=3 (repeatable).
+    #[arg(long = "var", value_name = "KEY=VALUE")]
+    pub vars: Vec<String>,
+    /// Output format.
+    #[arg(long, value_enum, default_value_t = Format::Table)]
+    pub format: Format,
+    /// Lowest severity whose failure makes the exit code 1.
+    #[arg(long, value_name = "SEVERITY", default_value = "low")]
+    pub fail_on: String,
+    /// Skip filesystem-wide walks (world-writable, unowned, SUID/SGID searches); those rules become `skipped`.
+    #[arg(long)]
+    pub no_walk: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct RulesArgs {
+    #[command(subcommand)]
+    pub command: RulesCommand,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum RulesCommand {
+    /// List rules (filters as for scan).
+    List {
+        #[command(flatten)]
+        filters: Filters,
+        #[arg(long, value_enum, default_value_t = Format::Table)]
+        format: Format,
+    },
+    /// Show one rule: its metadata and its YAML source.
+    Show {
+        id: String,
+        #[arg(long = "rules", value_name = "DIR")]
+        rule_dirs: Vec<PathBuf>,
+    },
+    /// Validate rule files (default: the built-in library); exit 1 on any error.
+    Lint {
+        /// Directories of rule files to lint instead of the built-in library.
+        dirs: Vec<PathBuf>,
+        /// Treat warnings as errors.
+        #[arg(long)]
+        deny_warnings: bool,
+    },
+    /// Which controls of a framework the rules cover.
+    Coverage {
+        #[arg(long, value_name = "NAME")]
+        framework: String,
+        #[arg(long = "rules", value_name = "DIR")]
+        rule_dirs: Vec<PathBuf>,
+        #[arg(long, value_enum, default_value_t = Format::Table)]
+        format: Format,
+    },
+}
+
+#[derive(Debug, Args)]
+pub struct BenchArgs {
+    /// Full local scans to time.
+    #[arg(long, default_value_t = 5)]
+    pub iterations: usize,
+    /// Seconds to spend measuring evaluation throughput.
+    #[arg(long, default_value_t = 2.0)]
+    pub eval_seconds: f64,
+    /// Also time a scan that includes the filesystem-wide walk.
+    #[arg(long)]
+    pub with_walk: bool,
+}
