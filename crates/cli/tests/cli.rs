@@ -1,0 +1,180 @@
+//! End-to-end tests of the `openwatch` binary on this machine.
+
+use std::path::Path;
+use std::process::{Command, Output};
+
+use serde_json::Value;
+
+fn openwatch(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_openwatch")).args(args).output().expect("openwatch runs")
+}
+
+fn text(b: &[u8]) -> String {
+    String::from_utf8_lossy(b).into_owned()
+}
+
+fn write_rule(dir: &Path, id: &str, body: &str) {
+    std::fs::write(dir.join(format!("{id}.yml")), body).unwrap();
+}
+
+/// A valid rule with the given check (indented under `check:`) and optional variables.
+fn rule(id: &str, severity: &str, check: &str, variables: &str) -> String {
+    format!(
+        "id: {id}\ntitle: Test rule {id}\ndescription: A test.\nrationale: Testing.\nseverity: {severity}\ncategory: test\n\
+         references: {{nist_800_53: [CM-6]}}\nplatforms: [{{family: debian}}, {{family: ubuntu}}, {{family: rhel}}]\n{variables}\
+         implementations:\n  - default: true\n    check:\n      {check}\n    remediation: {{steps: [{{manual: {{guidance: Fix it.}}}}]}}\n"
+    )
+}
+
+#[test]
+fn builtin_library_lints_clean() {
+    let out = openwatch(&["rules", "lint"]);
+    assert!(out.status.success(), "{}", text(&out.stdout));
+    assert!(text(&out.stdout).contains(" 0 error(s)"));
+}
+
+#[test]
+fn broken_rules_get_precise_errors() {
+    let dir = tempfile::tempdir().unwrap();
+    let cases = [
+        ("unknown_key", rule("unknown_key", "low", "file_exists: {path: /etc/passwd}", "").replace("category: test", "category: test\ncolour: red"), ":7:1:", "unknown field `colour`"),
+        ("bad_mode", rule("bad_mode", "low", "file_permissions: {path: /etc/passwd, mode: \"0899\"}", ""), ":12:", "invalid mode `0899`"),
+        ("bad_method", rule("bad_method", "low", "file_exist: {path: /etc/passwd}", ""), ":12:7:", "unknown variant `file_exist`"),
+        ("bad_severity", rule("bad_severity", "urgent", "file_exists: {path: /etc/passwd}", ""), ":5:11:", "unknown variant `urgent`"),
+        ("wrong_type", rule("wrong_type", "low", "file_exists: {path: [a, b]}", ""), ":12:", "expected"),
+        ("undeclared_var", rule("undeclared_var", "low", "sysctl: {key: net.ipv4.ip_forward, value: {var: nope}}", ""), ":12:", "variable `nope` is not declared"),
+        ("relative_path", rule("relative_path", "low", "file_exists: {path: etc/passwd}", ""), ":12:", "absolute path"),
+        ("id_mismatch", rule("another_id", "low", "file_exists: {path: /etc/passwd}", ""), ":1:5:", "must equal the file name"),
+    ];
+    for (file, body, position, message) in &cases {
+        let d = dir.path().join(file);
+        std::fs::create_dir(&d).unwrap();
+        write_rule(&d, file, body);
+        let out = openwatch(&["rules", "lint", d.to_str().unwrap()]);
+        let stdout = text(&out.stdout);
+        assert_eq!(out.status.code(), Some(1), "{file}: {stdout}");
+        let expected_prefix = format!("{}/{file}.yml{position}", d.display());
+        assert!(stdout.contains(&expected_prefix), "{file}: expected `{expected_prefix}` in\n{stdout}");
+        assert!(stdout.contains(message), "{file}: expected `{message}` in\n{stdout}");
+        assert!(stdout.contains(" | ") && stdout.contains('^'), "{file}: the offending line with a caret:\n{stdout}");
+    }
+}
+
+#[test]
+fn scan_exit_codes_gate_ci() {
+    let dir = tempfile::tempdir().unwrap();
+    write_rule(dir.path(), "t_fail_low", &rule("t_fail_low", "low", "file_exists: {path: /nonexistent/openwatch}", ""));
+    write_rule(dir.path(), "t_pass", &rule("t_pass", "high", "file_exists: {path: /etc/passwd}", ""));
+    let d = dir.path().to_str().unwrap();
+    let fail = openwatch(&["scan", "--local", "--rules", d, "--tag", "test", "--no-walk"]);
+    assert_eq!(fail.status.code(), Some(1), "{}", text(&fail.stdout));
+    let gated = openwatch(&["scan", "--local", "--rules", d, "--tag", "test", "--no-walk", "--fail-on", "high"]);
+    assert_eq!(gated.status.code(), Some(0), "{}", text(&gated.stdout));
+    let pass = openwatch(&["scan", "--local", "--rules", d, "--rule", "t_pass", "--no-walk"]);
+    assert_eq!(pass.status.code(), Some(0));
+    for bad in [
+        vec!["scan"],
+        vec!["scan", "--local", "--framework", "cis_windows"],
+        vec!["scan", "--local", "--severity", "urgent"],
+        vec!["scan", "--local", "--rule", "no_such_rule"],
+        vec!["scan", "--local", "--bogus-flag"],
+        vec!["scan", "--local", "--var", "no_such_var=1"],
+    ] {
+        let out = openwatch(&bad);
+        assert_eq!(out.status.code(), Some(2), "{bad:?}: {}", text(&out.stderr));
+        assert!(!text(&out.stderr).is_empty());
+    }
+}
+
+#[test]
+fn variables_override_defaults_and_hostile_values_stay_data() {
+    let dir = tempfile::tempdir().unwrap();
+    let vars = "variables:\n  wanted_list: {type: list, default: [root], description: Accounts expected.}\n";
+    let check = "set_compare: {source: {file_field: {path: /etc/passwd, delimiter: ':', field: 1, where_field: 3, equals: '0'}}, relation: superset_of, expected: {var: wanted_list}}";
+    write_rule(dir.path(), "t_var", &rule("t_var", "low", check, vars));
+    let d = dir.path().to_str().unwrap();
+    let ok = openwatch(&["scan", "--local", "--rules", d, "--rule", "t_var", "--no-walk"]);
+    assert_eq!(ok.status.code(), Some(0), "{}", text(&ok.stdout));
+    let canary = dir.path().join("pwned");
+    let hostile = format!("$(touch {0});`touch {0}`'\"", canary.display());
+    let out = openwatch(&["scan", "--local", "--rules", d, "--rule", "t_var", "--no-walk", "--format", "json", "--var", &format!("wanted_list={hostile}")]);
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out.stderr));
+    assert!(!canary.exists(), "a variable value was executed");
+    let doc: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let expected = doc["results"][0]["evidence"][0]["expected"].as_str().unwrap();
+    assert!(expected.contains(&hostile), "value arrives verbatim: {expected}");
+    let bad_type = openwatch(&["scan", "--local", "--rules", d, "--rule", "t_var", "--var", "wanted_list"]);
+    assert_eq!(bad_type.status.code(), Some(2));
+}
+
+#[test]
+fn facts_replay_reproduces_the_scan() {
+    let dir = tempfile::tempdir().unwrap();
+    let facts = dir.path().join("host.facts.json");
+    let f = facts.to_str().unwrap();
+    let live = openwatch(&["scan", "--local", "--no-walk", "--format", "json", "--save-facts", f]);
+    assert!(live.status.code().is_some_and(|c| c < 2), "{}", text(&live.stderr));
+    let replay = openwatch(&["scan", "--facts", f, "--format", "json"]);
+    assert!(replay.status.code().is_some_and(|c| c < 2), "{}", text(&replay.stderr));
+    let a: Value = serde_json::from_slice(&live.stdout).unwrap();
+    let b: Value = serde_json::from_slice(&replay.stdout).unwrap();
+    assert_eq!(a["results"], b["results"]);
+    assert_eq!(b["stats"]["round_trips"], 0);
+    let saved = std::fs::read_to_string(&facts).unwrap();
+    assert!(!saved.contains("$y$") && !saved.contains("$6$"), "password hashes never leave the host");
+}
+
+#[test]
+fn full_local_scan_evaluates_every_rule_with_evidence() {
+    let out = openwatch(&["scan", "--local", "--format", "json"]);
+    assert!(out.status.code().is_some_and(|c| c < 2), "{}", text(&out.stderr));
+    let doc: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(doc["schema"], "openwatch.scan/v1");
+    for key in ["name", "address", "platform", "capabilities"] {
+        assert!(!doc["host"][key].is_null(), "host.{key}");
+    }
+    for key in ["rules_evaluated", "round_trips", "bytes_transferred", "duration_ms"] {
+        assert!(doc["stats"][key].is_u64(), "stats.{key}");
+    }
+    assert_eq!(doc["stats"]["round_trips"], 1);
+    let results = doc["results"].as_array().unwrap();
+    assert!(!results.is_empty());
+    let errors: Vec<&Value> = results.iter().filter(|r| r["verdict"] == "error").collect();
+    assert!(errors.len() * 20 < results.len(), "{} of {} verdicts are errors: {errors:#?}", errors.len(), results.len());
+    for r in results {
+        assert!(!r["reason"].as_str().unwrap().is_empty(), "{}", r["rule_id"]);
+        if r["verdict"] == "pass" || r["verdict"] == "fail" {
+            let ev = r["evidence"].as_array().unwrap();
+            assert!(!ev.is_empty(), "{} has no evidence", r["rule_id"]);
+            for e in ev {
+                for k in ["method", "source", "expected", "actual", "observed", "truncated", "collected_at"] {
+                    assert!(!e[k].is_null(), "{} evidence lacks {k}", r["rule_id"]);
+                }
+            }
+        }
+    }
+}
+
+#[test]
+fn output_formats() {
+    let csv = openwatch(&["scan", "--local", "--no-walk", "--format", "csv", "--severity", "high"]);
+    assert!(text(&csv.stdout).starts_with("host,rule_id,title,severity,verdict,reason"));
+    let jsonl = openwatch(&["scan", "--local", "--no-walk", "--format", "jsonl", "--severity", "high"]);
+    let lines: Vec<String> = text(&jsonl.stdout).lines().map(str::to_owned).collect();
+    assert_eq!(lines.len(), 1);
+    let _: Value = serde_json::from_str(&lines[0]).unwrap();
+    let table = openwatch(&["scan", "--local", "--no-walk", "--severity", "high"]);
+    assert!(text(&table.stdout).contains("VERDICT"));
+    let list = openwatch(&["rules", "list", "--format", "json"]);
+    let rules: Value = serde_json::from_slice(&list.stdout).unwrap();
+    for r in rules.as_array().unwrap() {
+        for k in ["id", "title", "severity", "platforms", "references"] {
+            assert!(!r[k].is_null(), "rules list lacks {k}");
+        }
+    }
+    let show = openwatch(&["rules", "show", "sshd_disable_root_login"]);
+    assert!(text(&show.stdout).contains("id: sshd_disable_root_login"));
+    let cov = openwatch(&["rules", "coverage", "--framework", "nist_800_53"]);
+    assert!(cov.status.success());
+    assert!(text(&cov.stdout).contains("AC-6(2)"));
+}
