@@ -6,8 +6,18 @@ use std::path::{Path, PathBuf};
 
 const ALLOWED_DEPENDENCIES: &[&str] = &["serde", "serde-saphyr", "regex", "thiserror"];
 const FORBIDDEN_IN_SOURCE: &[&str] = &[
-    "std::fs", "std::net", "std::process", "std::env", "std::time::SystemTime", "std::time::Instant",
-    "tokio", "sqlx", "russh", "reqwest", "std::io::stdin", "File::open",
+    "std::fs",
+    "std::net",
+    "std::process",
+    "std::env",
+    "std::time::SystemTime",
+    "std::time::Instant",
+    "tokio",
+    "sqlx",
+    "russh",
+    "reqwest",
+    "std::io::stdin",
+    "File::open",
 ];
 
 fn section<'a>(manifest: &'a str, name: &str) -> Vec<&'a str> {
@@ -24,13 +34,23 @@ fn section<'a>(manifest: &'a str, name: &str) -> Vec<&'a str> {
 
 #[test]
 fn core_depends_only_on_pure_crates() {
-    let manifest = std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("Cargo.toml")).unwrap();
+    let manifest =
+        std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("Cargo.toml")).unwrap();
     let deps = section(&manifest, "dependencies");
-    assert!(!deps.is_empty(), "could not find the [dependencies] section");
+    assert!(
+        !deps.is_empty(),
+        "could not find the [dependencies] section"
+    );
     for dep in deps {
-        assert!(ALLOWED_DEPENDENCIES.contains(&dep), "openwatch-core must not depend on `{dep}`: the core is pure");
+        assert!(
+            ALLOWED_DEPENDENCIES.contains(&dep),
+            "openwatch-core must not depend on `{dep}`: the core is pure"
+        );
     }
-    assert!(!manifest.contains("[features]"), "features could pull impure dependencies into the core");
+    assert!(
+        !manifest.contains("[features]"),
+        "features could pull impure dependencies into the core"
+    );
 }
 
 fn sources(dir: &Path, out: &mut Vec<PathBuf>) {
@@ -47,12 +67,19 @@ fn sources(dir: &Path, out: &mut Vec<PathBuf>) {
 #[test]
 fn core_sources_do_no_io() {
     let mut files = Vec::new();
-    sources(&Path::new(env!("CARGO_MANIFEST_DIR")).join("src"), &mut files);
+    sources(
+        &Path::new(env!("CARGO_MANIFEST_DIR")).join("src"),
+        &mut files,
+    );
     assert!(files.len() > 10);
     for f in files {
         let text = std::fs::read_to_string(&f).unwrap();
         for bad in FORBIDDEN_IN_SOURCE {
-            assert!(!text.contains(bad), "{} uses `{bad}`: the core must stay free of I/O", f.display());
+            assert!(
+                !text.contains(bad),
+                "{} uses `{bad}`: the core must stay free of I/O",
+                f.display()
+            );
         }
     }
 }
