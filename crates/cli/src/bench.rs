@@ -37,12 +37,8 @@ pub fn run(args: &BenchArgs) -> Result<ExitCode> {
         let collected = collect(&plan, &mut LocalTransport).context("collecting facts")?;
         let t1 = Instant::now();
         let host = report::host_facts(&collected.facts);
-        let results = report::evaluate(
-            rules.iter().copied(),
-            &collected.facts,
-            &host,
-            &EvalOptions::default(),
-        );
+        let results =
+            report::evaluate(rules.iter().copied(), facts, &host, &EvalOptions::default());
         let t2 = Instant::now();
         total.push(t2 - t0);
         coll.push(t1 - t0);
@@ -59,22 +55,30 @@ pub fn run(args: &BenchArgs) -> Result<ExitCode> {
         collected.bytes_transferred,
         ms(median(eval)),
     );
-    let host = report::host_facts(&collected.facts);
+    let replay = args
+        .facts
+        .as_deref()
+        .map(crate::facts_file::load)
+        .transpose()?;
+    let facts = replay
+        .as_ref()
+        .map_or(&collected.facts, |saved| &saved.facts);
+    let source = replay
+        .as_ref()
+        .map_or("this machine's facts".to_owned(), |s| {
+            format!("facts of {}", s.host)
+        });
+    let host = report::host_facts(facts);
     let deadline = Instant::now() + Duration::from_secs_f64(args.eval_seconds.max(0.1));
     let start = Instant::now();
     let mut evaluated = 0usize;
     while Instant::now() < deadline {
-        evaluated += report::evaluate(
-            rules.iter().copied(),
-            &collected.facts,
-            &host,
-            &EvalOptions::default(),
-        )
-        .len();
+        evaluated +=
+            report::evaluate(rules.iter().copied(), facts, &host, &EvalOptions::default()).len();
     }
     let secs = start.elapsed().as_secs_f64();
     println!(
-        "evaluation throughput over collected facts: {:.0} rules/s ({evaluated} evaluations in {secs:.2} s)",
+        "evaluation throughput over {source}: {:.0} rules/s ({evaluated} rule evaluations in {secs:.2} s)",
         evaluated as f64 / secs
     );
     if args.with_walk {

@@ -108,7 +108,7 @@ pub enum RulesCommand {
     },
     /// Validate rule files (default: the built-in library); exit 1 on any error.
     Lint {
-        /// Directories of rule files to lint instead of the built-in library.
+        /// Rule files or directories to lint instead of the built-in library.
         dirs: Vec<PathBuf>,
         /// Treat warnings as errors.
         #[arg(long)]
@@ -136,4 +136,7 @@ pub struct BenchArgs {
     /// Also time a scan that includes the filesystem-wide walk.
     #[arg(long)]
     pub with_walk: bool,
+    /// Measure evaluation throughput over these saved facts instead of this machine's.
+    #[arg(long, value_name = "FILE")]
+    pub facts: Option<PathBuf>,
 }

@@ -10,10 +10,13 @@ mod builtin {
     include!(concat!(env!("OUT_DIR"), "/builtin_rules.rs"));
 }
 
-/// Every `.yml`/`.yaml` file under `dir`, sorted.
+/// Every `.yml`/`.yaml` file under `dir` (or `dir` itself when it is a file), sorted.
 pub fn rule_files(dir: &Path) -> Result<Vec<PathBuf>> {
+    if dir.is_file() {
+        return Ok(vec![dir.to_path_buf()]);
+    }
     if !dir.is_dir() {
-        bail!("{} is not a directory", dir.display());
+        bail!("{} is neither a rule file nor a directory", dir.display());
     }
     let mut out = Vec::new();
     let mut stack = vec![dir.to_path_buf()];
