@@ -37,8 +37,12 @@ pub fn run(args: &BenchArgs) -> Result<ExitCode> {
         let collected = collect(&plan, &mut LocalTransport).context("collecting facts")?;
         let t1 = Instant::now();
         let host = report::host_facts(&collected.facts);
-        let results =
-            report::evaluate(rules.iter().copied(), facts, &host, &EvalOptions::default());
+        let results = report::evaluate(
+            rules.iter().copied(),
+            &collected.facts,
+            &host,
+            &EvalOptions::default(),
+        );
         let t2 = Instant::now();
         total.push(t2 - t0);
         coll.push(t1 - t0);
