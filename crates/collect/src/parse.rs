@@ -131,6 +131,8 @@ fn files(sections: &[&Section<'_>]) -> FactValue {
     let mut entries: Vec<FileEntry> = Vec::new();
     for s in sections {
         match s.stream {
+            // A path that vanished or is a dangling symlink has no stat: it does not exist.
+            "stat" if s.status != 0 || s.body.is_empty() => {}
             "stat" => match parse_stat(s.body) {
                 Some(e) => entries.push(e),
                 None => {

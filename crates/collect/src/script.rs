@@ -39,8 +39,7 @@ if command -v timeout >/dev/null 2>&1; then ow_to="timeout 120"; else ow_to=""; 
 ow_begin() { printf '\n@@OW:%s:BEGIN %s %s\n' "$ow_n" "$1" "$2"; }
 ow_end() { printf '\n@@OW:%s:END %s %s %s\n' "$ow_n" "$1" "$2" "$3"; }
 ow_stat() {
-  stat -L --printf '%f\t%u\t%g\t%U\t%G\t%s\t%F\t%n' -- "$2" >"$ow_tmp/st" 2>/dev/null || return 0
-  ow_begin "$1" stat; cat "$ow_tmp/st"; ow_end "$1" stat 0
+  ow_begin "$1" stat; stat -L --printf '%f\t%u\t%g\t%U\t%G\t%s\t%F\t%n' -- "$2" 2>/dev/null; ow_end "$1" stat $?
   if [ "$3" = 1 ] && [ -f "$2" ]; then
     ow_begin "$1" data; head -c __CAP1__ -- "$2" 2>"$ow_tmp/re"; ow_end "$1" data $?
   fi
