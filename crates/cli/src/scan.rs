@@ -100,6 +100,7 @@ pub fn run(args: &ScanArgs) -> Result<ExitCode> {
         },
         summary: report::summarize(&results),
         results,
+        error: None,
     };
     let mut stdout = std::io::stdout().lock();
     output::write_report(&mut stdout, &doc, args.format)?;

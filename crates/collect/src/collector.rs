@@ -8,8 +8,8 @@ use time::format_description::well_known::Rfc3339;
 
 use crate::parse::{ParseError, parse};
 use crate::quote::QuoteError;
-use crate::script::{build, new_nonce};
-use crate::transport::{Transport, TransportError};
+use crate::script::{Script, build, new_nonce};
+use crate::transport::{ScriptOutput, Transport, TransportError};
 
 #[derive(Debug, Error)]
 pub enum CollectError {
@@ -42,15 +42,27 @@ pub fn now_rfc3339() -> String {
         .unwrap_or_else(|_| "1970-01-01T00:00:00Z".to_owned())
 }
 
-/// Collect every fact of `plan` from the host behind `transport`, in one script run.
-pub fn collect(plan: &FactPlan, transport: &mut dyn Transport) -> Result<Collected, CollectError> {
-    let nonce = new_nonce();
-    let script = build(plan, &nonce)?;
-    let collected_at = now_rfc3339();
-    let out = transport.run_script(&script.text)?;
+/// A collection pass ready to send: the script and when it was built.
+#[derive(Debug)]
+pub struct Pending {
+    pub script: Script,
+    collected_at: String,
+}
+
+/// Build the script for `plan` (first half of a pass; any transport, sync or async).
+pub fn prepare(plan: &FactPlan) -> Result<Pending, CollectError> {
+    let script = build(plan, &new_nonce())?;
+    Ok(Pending {
+        script,
+        collected_at: now_rfc3339(),
+    })
+}
+
+/// Turn what the host printed into facts (second half of a pass).
+pub fn finish(pending: Pending, host: &str, out: &ScriptOutput) -> Result<Collected, CollectError> {
     if out.exit_code != Some(0) {
         return Err(CollectError::Script {
-            host: transport.host_name(),
+            host: host.to_owned(),
             code: out.exit_code,
             stderr: String::from_utf8_lossy(&out.stderr)
                 .trim()
@@ -59,10 +71,17 @@ pub fn collect(plan: &FactPlan, transport: &mut dyn Transport) -> Result<Collect
                 .collect(),
         });
     }
-    let facts = parse(&script, &out.stdout, collected_at)?;
+    let facts = parse(&pending.script, &out.stdout, pending.collected_at)?;
     Ok(Collected {
         facts,
         round_trips: out.round_trips,
-        bytes_transferred: (script.text.len() + out.stdout.len() + out.stderr.len()) as u64,
+        bytes_transferred: (pending.script.text.len() + out.stdout.len() + out.stderr.len()) as u64,
     })
+}
+
+/// Collect every fact of `plan` from the host behind `transport`, in one script run.
+pub fn collect(plan: &FactPlan, transport: &mut dyn Transport) -> Result<Collected, CollectError> {
+    let pending = prepare(plan)?;
+    let out = transport.run_script(&pending.script.text)?;
+    finish(pending, &transport.host_name(), &out)
 }

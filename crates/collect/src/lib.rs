@@ -8,6 +8,6 @@ pub mod quote;
 pub mod script;
 pub mod transport;
 
-pub use collector::{CollectError, Collected, collect, now_rfc3339};
+pub use collector::{CollectError, Collected, Pending, collect, finish, now_rfc3339, prepare};
 pub use local::LocalTransport;
 pub use transport::{ScriptOutput, Transport, TransportError};

@@ -36,7 +36,7 @@ pub struct EvalOptions {
 }
 
 /// What evaluation learnt about the host itself.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Default, Serialize)]
 pub struct HostFacts {
     pub platform: HostPlatform,
     pub capabilities: CapabilitySet,
@@ -145,7 +145,7 @@ pub fn summarize(results: &[RuleResult]) -> BTreeMap<&'static str, usize> {
     s
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Default, Serialize)]
 pub struct PlatformInfo {
     pub family: Option<String>,
     pub version: Option<String>,
@@ -160,6 +160,25 @@ pub struct HostInfo {
     pub address: String,
     pub platform: PlatformInfo,
     pub capabilities: CapabilitySet,
+    /// How the host's SSH key was trusted (absent for local scans).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub host_key: Option<HostKeyInfo>,
+}
+
+/// The SSH host key a scan trusted, and why.
+#[derive(Debug, Clone, Serialize)]
+pub struct HostKeyInfo {
+    pub fingerprint: String,
+    /// `known`, `pinned` or `accepted-new` (trusted on first use because the user asked).
+    pub status: String,
+}
+
+/// Why a host could not be scanned.
+#[derive(Debug, Clone, Serialize)]
+pub struct HostError {
+    /// `unreachable`, `timeout`, `host_key`, `auth`, `sudo`, `protocol` or `collection`.
+    pub kind: String,
+    pub message: String,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -183,6 +202,9 @@ pub struct ScanReport {
     pub stats: Stats,
     pub summary: BTreeMap<&'static str, usize>,
     pub results: Vec<RuleResult>,
+    /// Set when the host could not be scanned; `results` is then empty.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error: Option<HostError>,
 }
 
 impl HostInfo {
@@ -199,6 +221,7 @@ impl HostInfo {
                 pretty_name: p.pretty_name.clone(),
             },
             capabilities: host.capabilities.clone(),
+            host_key: None,
         }
     }
 }

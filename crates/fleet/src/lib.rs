@@ -1,0 +1,8 @@
+//! Fleet scanning: an inventory of hosts resolved into SSH targets, scanned concurrently,
+//! each host's failure reported without stopping the others.
+
+pub mod inventory;
+pub mod runner;
+
+pub use inventory::{HostSettings, Inventory, InventoryError, ResolvedHost};
+pub use runner::{ExecMode, FleetJob, FleetOptions, scan_fleet, scan_host};

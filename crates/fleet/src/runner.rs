@@ -1,0 +1,250 @@
+//! Scanning hosts concurrently: one SSH connection per host, one collection script per host
+//! (or, for comparison with the existing tools, one exec per check).
+
+use std::sync::Arc;
+use std::time::Instant;
+
+use openwatch_collect::{finish, now_rfc3339, prepare};
+use openwatch_core::plan::FactPlan;
+use openwatch_core::report::{
+    self, EvalOptions, HostError, HostFacts, HostInfo, HostKeyInfo, RuleResult, SCHEMA, ScanReport,
+    Stats,
+};
+use openwatch_core::rule::Rule;
+use openwatch_core::vars::Overrides;
+use openwatch_ssh::{SshError, SshSession};
+use tokio::sync::Semaphore;
+use tokio::task::JoinSet;
+
+use crate::inventory::ResolvedHost;
+
+/// How facts travel.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ExecMode {
+    /// Every fact of the scan in one script over one channel: one round trip.
+    Batched,
+    /// One exec per rule, each gathering that rule's facts again (the model of tools that
+    /// run a command per check). For benchmarks.
+    PerCheck,
+}
+
+#[derive(Debug, Clone)]
+pub struct FleetOptions {
+    pub concurrency: usize,
+    pub mode: ExecMode,
+    pub walks: bool,
+}
+
+/// One host to scan with its typed variable overrides.
+#[derive(Debug, Clone)]
+pub struct FleetJob {
+    pub host: ResolvedHost,
+    pub overrides: Overrides,
+}
+
+struct Collected {
+    results: Vec<RuleResult>,
+    host: HostFacts,
+    facts: usize,
+    round_trips: u32,
+    bytes: u64,
+    collect_ms: u64,
+    evaluate_ms: u64,
+}
+
+fn address(job: &FleetJob) -> String {
+    let e = &job.host.target.endpoint;
+    if e.host.contains(':') {
+        format!("[{}]:{}", e.host, e.port)
+    } else {
+        format!("{}:{}", e.host, e.port)
+    }
+}
+
+async fn collect_and_evaluate(
+    session: &mut SshSession,
+    job: &FleetJob,
+    rules: &[Rule],
+    plan: &FactPlan,
+    opts: &FleetOptions,
+) -> Result<Collected, HostError> {
+    let name = &job.host.target.name;
+    let eval_opts = EvalOptions {
+        overrides: job.overrides.clone(),
+        walks_enabled: opts.walks,
+    };
+    let collection = |e: openwatch_collect::CollectError| HostError {
+        kind: "collection".into(),
+        message: format!("{name}: {e}"),
+    };
+    let ssh = |e: SshError| HostError {
+        kind: e.kind.as_str().into(),
+        message: e.to_string(),
+    };
+    let t0 = Instant::now();
+    match opts.mode {
+        ExecMode::Batched => {
+            let pending = prepare(plan).map_err(collection)?;
+            let out = session
+                .run_script(&pending.script.text)
+                .await
+                .map_err(ssh)?;
+            let collected = finish(pending, name, &out).map_err(collection)?;
+            let collect_ms = t0.elapsed().as_millis() as u64;
+            let t1 = Instant::now();
+            let host = report::host_facts(&collected.facts);
+            let results = report::evaluate(rules, &collected.facts, &host, &eval_opts);
+            Ok(Collected {
+                results,
+                host,
+                facts: collected.facts.facts.len(),
+                round_trips: collected.round_trips,
+                bytes: collected.bytes_transferred,
+                collect_ms,
+                evaluate_ms: t1.elapsed().as_millis() as u64,
+            })
+        }
+        ExecMode::PerCheck => {
+            let mut c = Collected {
+                results: Vec::new(),
+                host: HostFacts::default(),
+                facts: 0,
+                round_trips: 0,
+                bytes: 0,
+                collect_ms: 0,
+                evaluate_ms: 0,
+            };
+            for rule in rules {
+                let one = FactPlan::for_rules([rule], opts.walks);
+                let pending = prepare(&one).map_err(collection)?;
+                let out = session
+                    .run_script(&pending.script.text)
+                    .await
+                    .map_err(ssh)?;
+                let collected = finish(pending, name, &out).map_err(collection)?;
+                c.host = report::host_facts(&collected.facts);
+                c.results.push(report::evaluate_rule(
+                    rule,
+                    &collected.facts,
+                    &c.host,
+                    &eval_opts,
+                ));
+                c.facts += collected.facts.facts.len();
+                c.round_trips += collected.round_trips;
+                c.bytes += collected.bytes_transferred;
+            }
+            c.collect_ms = t0.elapsed().as_millis() as u64;
+            Ok(c)
+        }
+    }
+}
+
+/// Scan one host; a failure becomes a report with `error` set, never a panic or an abort.
+pub async fn scan_host(
+    job: &FleetJob,
+    rules: &[Rule],
+    plan: &FactPlan,
+    opts: &FleetOptions,
+) -> ScanReport {
+    let started = Instant::now();
+    let started_at = now_rfc3339();
+    let target = &job.host.target;
+    let failed = |error: HostError, started_at: String| ScanReport {
+        schema: SCHEMA,
+        host: HostInfo::new(target.name.clone(), address(job), &HostFacts::default()),
+        started_at,
+        finished_at: now_rfc3339(),
+        stats: Stats {
+            rules_evaluated: 0,
+            facts_collected: 0,
+            round_trips: 0,
+            bytes_transferred: 0,
+            duration_ms: started.elapsed().as_millis() as u64,
+            collect_ms: 0,
+            evaluate_ms: 0,
+        },
+        summary: report::summarize(&[]),
+        results: Vec::new(),
+        error: Some(error),
+    };
+    let mut session = match SshSession::connect(target).await {
+        Ok(s) => s,
+        Err(e) => {
+            return failed(
+                HostError {
+                    kind: e.kind.as_str().into(),
+                    message: e.to_string(),
+                },
+                started_at,
+            );
+        }
+    };
+    let host_key = HostKeyInfo {
+        fingerprint: session.host_key().fingerprint().to_owned(),
+        status: session.host_key().label().to_owned(),
+    };
+    let outcome = collect_and_evaluate(&mut session, job, rules, plan, opts).await;
+    session.close().await;
+    match outcome {
+        Err(e) => {
+            let mut r = failed(e, started_at);
+            r.host.host_key = Some(host_key);
+            r
+        }
+        Ok(c) => {
+            let mut host = HostInfo::new(target.name.clone(), address(job), &c.host);
+            host.host_key = Some(host_key);
+            ScanReport {
+                schema: SCHEMA,
+                host,
+                started_at,
+                finished_at: now_rfc3339(),
+                stats: Stats {
+                    rules_evaluated: c.results.len(),
+                    facts_collected: c.facts,
+                    round_trips: c.round_trips,
+                    bytes_transferred: c.bytes,
+                    duration_ms: started.elapsed().as_millis() as u64,
+                    collect_ms: c.collect_ms,
+                    evaluate_ms: c.evaluate_ms,
+                },
+                summary: report::summarize(&c.results),
+                results: c.results,
+                error: None,
+            }
+        }
+    }
+}
+
+/// Scan every job, at most `opts.concurrency` at once. `on_done` sees each report as its
+/// host finishes; the returned reports are in job order.
+pub async fn scan_fleet(
+    jobs: Vec<FleetJob>,
+    rules: Arc<[Rule]>,
+    opts: FleetOptions,
+    mut on_done: impl FnMut(&ScanReport),
+) -> Vec<ScanReport> {
+    let plan = Arc::new(FactPlan::for_rules(rules.iter(), opts.walks));
+    let permits = Arc::new(Semaphore::new(opts.concurrency.max(1)));
+    let opts = Arc::new(opts);
+    let count = jobs.len();
+    let mut set = JoinSet::new();
+    for (i, job) in jobs.into_iter().enumerate() {
+        let (permits, rules, plan, opts) =
+            (permits.clone(), rules.clone(), plan.clone(), opts.clone());
+        set.spawn(async move {
+            let _permit = permits
+                .acquire_owned()
+                .await
+                .expect("the semaphore is never closed");
+            (i, scan_host(&job, &rules, &plan, &opts).await)
+        });
+    }
+    let mut out: Vec<Option<ScanReport>> = (0..count).map(|_| None).collect();
+    while let Some(joined) = set.join_next().await {
+        let (i, report) = joined.expect("a host scan task does not panic");
+        on_done(&report);
+        out[i] = Some(report);
+    }
+    out.into_iter().flatten().collect()
+}
