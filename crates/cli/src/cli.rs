@@ -60,6 +60,45 @@ pub struct Filters {
 
 #[derive(Debug, Args)]
 pub struct ScanArgs {
+    /// Hosts to scan over SSH: [user@]host[:port] (repeatable).
+    #[arg(value_name = "TARGET", conflicts_with_all = ["local", "facts"])]
+    pub targets: Vec<String>,
+    /// Scan the hosts of an inventory file (YAML; see docs/inventory.md).
+    #[arg(long, value_name = "FILE", conflicts_with_all = ["local", "facts"])]
+    pub inventory: Option<PathBuf>,
+    /// Hosts scanned at the same time.
+    #[arg(long, default_value_t = 32, value_name = "N")]
+    pub concurrency: usize,
+    /// Private key file for SSH (ed25519, ecdsa or rsa; encrypted keys need --identity-passphrase-env).
+    #[arg(long, value_name = "FILE")]
+    pub identity: Option<PathBuf>,
+    /// Environment variable holding the identity's passphrase.
+    #[arg(long, value_name = "VAR")]
+    pub identity_passphrase_env: Option<String>,
+    /// Environment variable holding the SSH login password.
+    #[arg(long, value_name = "VAR")]
+    pub password_env: Option<String>,
+    /// Become root with `sudo -n` (passwordless sudo).
+    #[arg(long)]
+    pub sudo: bool,
+    /// Become root with sudo, reading its password from this environment variable (sent on stdin).
+    #[arg(long, value_name = "VAR")]
+    pub sudo_password_env: Option<String>,
+    /// known_hosts file to verify host keys against (default ~/.ssh/known_hosts).
+    #[arg(long, value_name = "FILE")]
+    pub known_hosts: Option<PathBuf>,
+    /// Trust and record the key of a host not yet in known_hosts (reported in the output).
+    #[arg(long)]
+    pub accept_new_host_keys: bool,
+    /// Reach the hosts through this bastion: [user@]host[:port].
+    #[arg(long, value_name = "HOST")]
+    pub jump: Option<String>,
+    /// Seconds to wait for a host's SSH handshake.
+    #[arg(long, value_name = "SECONDS")]
+    pub connect_timeout: Option<u64>,
+    /// Benchmarking: run one SSH exec per rule instead of one script per host.
+    #[arg(long, hide = true)]
+    pub exec_per_check: bool,
     /// Scan this machine.
     #[arg(long, conflicts_with = "facts")]
     pub local: bool,

@@ -5,6 +5,7 @@
 mod bench;
 mod cli;
 mod facts_file;
+mod fleet_cmd;
 mod library;
 mod output;
 mod rules_cmd;

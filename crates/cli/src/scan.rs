@@ -15,7 +15,7 @@ use crate::cli::ScanArgs;
 use crate::select::parse_severity;
 use crate::{facts_file, library, output};
 
-fn parse_vars(vars: &[String]) -> Result<Vec<(String, String)>> {
+pub fn parse_vars(vars: &[String]) -> Result<Vec<(String, String)>> {
     vars.iter()
         .map(|v| match v.split_once('=') {
             Some((k, val)) if !k.is_empty() => Ok((k.to_owned(), val.to_owned())),
@@ -25,8 +25,13 @@ fn parse_vars(vars: &[String]) -> Result<Vec<(String, String)>> {
 }
 
 pub fn run(args: &ScanArgs) -> Result<ExitCode> {
+    if !args.targets.is_empty() || args.inventory.is_some() {
+        return crate::fleet_cmd::run(args);
+    }
     if !args.local && args.facts.is_none() {
-        bail!("nothing to scan: give --local (this machine) or --facts FILE (saved facts)");
+        bail!(
+            "nothing to scan: give hosts ([user@]host[:port]), --inventory FILE, --local (this machine) or --facts FILE"
+        );
     }
     let fail_on = parse_severity(&args.fail_on)?;
     let lib = library::load(&args.filters.rule_dirs, true)?;

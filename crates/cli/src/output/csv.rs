@@ -21,41 +21,56 @@ pub fn csv_row(fields: &[&str]) -> String {
         .join(",")
 }
 
+const HEADER: [&str; 9] = [
+    "host",
+    "rule_id",
+    "title",
+    "severity",
+    "verdict",
+    "reason",
+    "cis_debian12",
+    "nist_800_53",
+    "ssg",
+];
+
 pub fn write_report(out: &mut dyn Write, doc: &ScanReport) -> Result<()> {
-    writeln!(
-        out,
-        "{}",
-        csv_row(&[
-            "host",
-            "rule_id",
-            "title",
-            "severity",
-            "verdict",
-            "reason",
-            "cis_debian12",
-            "nist_800_53",
-            "ssg"
-        ])
-    )?;
+    writeln!(out, "{}", csv_row(&HEADER))?;
+    write_rows(out, doc)
+}
+
+/// One header, then every host's rows; a host that was not scanned gets one `error` row.
+pub fn write_fleet(out: &mut dyn Write, reports: &[ScanReport]) -> Result<()> {
+    writeln!(out, "{}", csv_row(&HEADER))?;
+    for doc in reports {
+        if let Some(e) = &doc.error {
+            writeln!(
+                out,
+                "{}",
+                csv_row(&[&doc.host.name, "", "", "", "error", &e.message, "", "", ""])
+            )?;
+        }
+        write_rows(out, doc)?;
+    }
+    Ok(())
+}
+
+fn write_rows(out: &mut dyn Write, doc: &ScanReport) -> Result<()> {
     for r in &doc.results {
         let cis = r.references.controls("cis_debian12").join(" ");
         let nist = r.references.nist_800_53.join(" ");
         let ssg = r.references.ssg.join(" ");
-        writeln!(
-            out,
-            "{}",
-            csv_row(&[
-                &doc.host.name,
-                &r.rule_id,
-                &r.title,
-                r.severity.as_str(),
-                r.verdict.as_str(),
-                &r.reason,
-                &cis,
-                &nist,
-                &ssg
-            ])
-        )?;
+        let row = [
+            doc.host.name.as_str(),
+            &r.rule_id,
+            &r.title,
+            r.severity.as_str(),
+            r.verdict.as_str(),
+            &r.reason,
+            &cis,
+            &nist,
+            &ssg,
+        ];
+        writeln!(out, "{}", csv_row(&row))?;
     }
     Ok(())
 }

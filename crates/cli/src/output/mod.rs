@@ -13,6 +13,47 @@ use crate::cli::Format;
 pub use csv::csv_row;
 pub use table::Table;
 
+/// Several hosts: `openwatch.fleet/v1` (JSON), one row per host and rule (CSV), or a
+/// table of hosts.
+pub fn write_fleet(
+    out: &mut dyn Write,
+    reports: &[ScanReport],
+    wall_ms: u64,
+    format: Format,
+) -> Result<()> {
+    let summary = fleet_summary(reports, wall_ms);
+    match format {
+        Format::Json | Format::Jsonl => {
+            let doc = serde_json::json!({"schema": "openwatch.fleet/v1", "hosts": reports, "summary": summary});
+            serde_json::to_writer_pretty(&mut *out, &doc)?;
+            writeln!(out)?;
+        }
+        Format::Csv => csv::write_fleet(out, reports)?,
+        Format::Table => table::write_fleet(out, reports, &summary)?,
+    }
+    Ok(())
+}
+
+/// Totals over the fleet.
+pub fn fleet_summary(reports: &[ScanReport], wall_ms: u64) -> serde_json::Value {
+    let mut verdicts = serde_json::Map::new();
+    for key in ["pass", "fail", "error", "not_applicable", "skipped"] {
+        let n: usize = reports
+            .iter()
+            .map(|r| r.summary.get(key).copied().unwrap_or(0))
+            .sum();
+        verdicts.insert(key.to_owned(), n.into());
+    }
+    let failed = reports.iter().filter(|r| r.error.is_some()).count();
+    serde_json::json!({
+        "hosts": reports.len(),
+        "hosts_scanned": reports.len() - failed,
+        "hosts_failed": failed,
+        "verdicts": verdicts,
+        "wall_ms": wall_ms,
+    })
+}
+
 pub fn write_report(out: &mut dyn Write, doc: &ScanReport, format: Format) -> Result<()> {
     match format {
         Format::Json => {

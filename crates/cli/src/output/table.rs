@@ -88,3 +88,41 @@ pub fn write_report(out: &mut dyn Write, doc: &ScanReport) -> Result<()> {
     )?;
     Ok(())
 }
+
+pub fn write_fleet(
+    out: &mut dyn Write,
+    reports: &[ScanReport],
+    summary: &serde_json::Value,
+) -> Result<()> {
+    let mut t = Table::new(&[
+        "HOST", "ADDRESS", "PASS", "FAIL", "ERROR", "N/A", "SKIPPED", "MS", "NOTE",
+    ]);
+    for r in reports {
+        let s = &r.summary;
+        let note = match (&r.error, &r.host.host_key) {
+            (Some(e), _) => format!("NOT SCANNED ({}): {}", e.kind, e.message),
+            (None, Some(k)) if k.status == "accepted-new" => {
+                format!("host key {} accepted on first use", k.fingerprint)
+            }
+            _ => String::new(),
+        };
+        t.row(vec![
+            r.host.name.clone(),
+            r.host.address.clone(),
+            s["pass"].to_string(),
+            s["fail"].to_string(),
+            s["error"].to_string(),
+            s["not_applicable"].to_string(),
+            s["skipped"].to_string(),
+            r.stats.duration_ms.to_string(),
+            note,
+        ]);
+    }
+    t.write(out)?;
+    writeln!(
+        out,
+        "\n{} host(s): {} scanned, {} not scanned, in {} ms",
+        summary["hosts"], summary["hosts_scanned"], summary["hosts_failed"], summary["wall_ms"]
+    )?;
+    Ok(())
+}

@@ -1,0 +1,30 @@
+#!/bin/bash
+# Build (once) the shared read-only Debian 12 root file system that every test host overlays.
+# Needs root, debootstrap and the Debian mirror this machine's apt uses. Idempotent: an
+# existing base is kept. Usage: testfleet/base.sh
+set -euo pipefail
+D=${OPENWATCH_TESTFLEET_DIR:-/var/cache/openwatch-testfleet}
+BASE=$D/rootfs
+MIRROR=${MIRROR:-$(awk '/^URIs:/{print $2; exit}' /etc/apt/sources.list.d/debian.sources 2>/dev/null || true)}
+MIRROR=${MIRROR:-http://deb.debian.org/debian}
+PKGS=openssh-server,sudo,procps,cron,linux-base,systemd,systemd-sysv,passwd,login
+
+[ "$(id -u)" = 0 ] || { echo "testfleet/base.sh: needs root" >&2; exit 2; }
+if [ -x "$BASE/usr/sbin/sshd" ] && [ -f "$BASE/.openwatch-base-ready" ]; then
+  echo "base ready: $BASE"; exit 0
+fi
+command -v debootstrap >/dev/null || { echo "testfleet/base.sh: install debootstrap (apt-get install debootstrap)" >&2; exit 2; }
+rm -rf "$BASE.tmp"
+mkdir -p "$D"
+debootstrap --variant=minbase --include="$PKGS" bookworm "$BASE.tmp" "$MIRROR" >"$D/debootstrap.log" 2>&1 \
+  || { tail -20 "$D/debootstrap.log" >&2; exit 1; }
+# Host keys are made per host; the base holds none.
+rm -f "$BASE.tmp"/etc/ssh/ssh_host_*
+# An unprivileged account for the sudo paths (keys and passwords are set per host).
+chroot "$BASE.tmp" useradd -m -s /bin/bash tester
+printf 'UseDNS no\nMaxStartups 200:30:400\nMaxSessions 64\n' > "$BASE.tmp/etc/ssh/sshd_config.d/10-testfleet.conf"
+: > "$BASE.tmp/etc/machine-id"
+chroot "$BASE.tmp" apt-get clean >/dev/null 2>&1 || true
+touch "$BASE.tmp/.openwatch-base-ready"
+rm -rf "$BASE"; mv "$BASE.tmp" "$BASE"
+echo "base ready: $BASE ($(du -sh "$BASE" | cut -f1))"
