@@ -18,8 +18,8 @@ pub struct Cli {
 
 #[derive(Debug, Subcommand)]
 pub enum Command {
-    /// Scan this machine (or recorded facts) against the rule library.
-    Scan(ScanArgs),
+    /// Scan hosts over SSH, this machine, or recorded facts against the rule library.
+    Scan(Box<ScanArgs>),
     /// List, show, lint and map the rules.
     #[command(subcommand_required = true)]
     Rules(RulesArgs),

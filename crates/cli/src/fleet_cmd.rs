@@ -74,7 +74,7 @@ pub fn run(args: &ScanArgs) -> Result<ExitCode> {
         .map(|host| {
             let mut pairs = host.vars.clone();
             pairs.extend(cli_vars.iter().cloned());
-            let overrides = parse_overrides(selected.iter().copied(), &pairs)
+            let overrides = parse_overrides(lib.rules.iter(), &pairs)
                 .map_err(|e| anyhow!("host {}: {e}", host.target.name))?;
             Ok(FleetJob { host, overrides })
         })

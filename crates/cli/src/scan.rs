@@ -39,8 +39,8 @@ pub fn run(args: &ScanArgs) -> Result<ExitCode> {
     if rules.is_empty() {
         bail!("no rule matches the filters");
     }
-    let overrides = parse_overrides(rules.iter().copied(), &parse_vars(&args.vars)?)
-        .map_err(anyhow::Error::msg)?;
+    let overrides =
+        parse_overrides(lib.rules.iter(), &parse_vars(&args.vars)?).map_err(anyhow::Error::msg)?;
     let started = Instant::now();
     let started_at = now_rfc3339();
     let (facts, name, address, round_trips, bytes, walks) = match &args.facts {

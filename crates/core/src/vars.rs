@@ -7,8 +7,9 @@ use crate::rule::{Bindings, Rule, Value, VarType};
 /// Overrides by variable name, already typed.
 pub type Overrides = BTreeMap<String, Value>;
 
-/// Parse `NAME=VALUE` texts against the types the rules declare. Unknown names are errors,
-/// so a typo cannot silently leave a default in force.
+/// Parse `NAME=VALUE` texts against the types `rules` declare (pass the whole library, so an
+/// inventory can carry values for rules a filtered scan leaves out). Unknown names are
+/// errors, so a typo cannot silently leave a default in force.
 pub fn parse_overrides<'a>(
     rules: impl IntoIterator<Item = &'a Rule> + Clone,
     pairs: &[(String, String)],
