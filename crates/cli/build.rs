@@ -19,10 +19,7 @@ fn collect(dir: &Path, out: &mut Vec<PathBuf>) {
 
 fn main() {
     let manifest = PathBuf::from(std::env::var("CARGO_MANIFEST_DIR").expect("set by cargo"));
-    let root = manifest
-        .join("../../rules")
-        .canonicalize()
-        .expect("rules/ exists at the repository root");
+    let root = manifest.join("../../rules").canonicalize().expect("rules/ exists at the repository root");
     println!("cargo:rerun-if-changed={}", root.display());
     let mut files = Vec::new();
     collect(&root, &mut files);
@@ -31,19 +28,10 @@ fn main() {
         "/// (path relative to rules/, YAML text) of every built-in rule.\npub static RULES: &[(&str, &str)] = &[\n",
     );
     for f in &files {
-        let rel = f
-            .strip_prefix(&root)
-            .expect("under rules/")
-            .display()
-            .to_string();
-        let _ = writeln!(
-            code,
-            "    ({rel:?}, include_str!({:?})),",
-            f.display().to_string()
-        );
+        let rel = f.strip_prefix(&root).expect("under rules/").display().to_string();
+        let _ = writeln!(code, "    ({rel:?}, include_str!({:?})),", f.display().to_string());
     }
     code.push_str("];\n");
-    let out =
-        PathBuf::from(std::env::var("OUT_DIR").expect("set by cargo")).join("builtin_rules.rs");
+    let out = PathBuf::from(std::env::var("OUT_DIR").expect("set by cargo")).join("builtin_rules.rs");
     std::fs::write(out, code).expect("OUT_DIR is writable");
 }

@@ -25,11 +25,7 @@ pub fn run(args: &BenchArgs) -> Result<ExitCode> {
     let lib = library::load(&[], true)?;
     let rules: Vec<_> = lib.rules.iter().collect();
     let plan = FactPlan::for_rules(rules.iter().copied(), false);
-    println!(
-        "library: {} rules, plan: {} facts (walks excluded)",
-        rules.len(),
-        plan.keys.len()
-    );
+    println!("library: {} rules, plan: {} facts (walks excluded)", rules.len(), plan.keys.len());
     let (mut total, mut coll, mut eval) = (Vec::new(), Vec::new(), Vec::new());
     let mut last = None;
     for _ in 0..args.iterations.max(1) {
@@ -37,12 +33,8 @@ pub fn run(args: &BenchArgs) -> Result<ExitCode> {
         let collected = collect(&plan, &mut LocalTransport).context("collecting facts")?;
         let t1 = Instant::now();
         let host = report::host_facts(&collected.facts);
-        let results = report::evaluate(
-            rules.iter().copied(),
-            &collected.facts,
-            &host,
-            &EvalOptions::default(),
-        );
+        let results =
+            report::evaluate(rules.iter().copied(), &collected.facts, &host, &EvalOptions::default());
         let t2 = Instant::now();
         total.push(t2 - t0);
         coll.push(t1 - t0);
@@ -59,26 +51,16 @@ pub fn run(args: &BenchArgs) -> Result<ExitCode> {
         collected.bytes_transferred,
         ms(median(eval)),
     );
-    let replay = args
-        .facts
-        .as_deref()
-        .map(crate::facts_file::load)
-        .transpose()?;
-    let facts = replay
-        .as_ref()
-        .map_or(&collected.facts, |saved| &saved.facts);
-    let source = replay
-        .as_ref()
-        .map_or("this machine's facts".to_owned(), |s| {
-            format!("facts of {}", s.host)
-        });
+    let replay = args.facts.as_deref().map(crate::facts_file::load).transpose()?;
+    let facts = replay.as_ref().map_or(&collected.facts, |saved| &saved.facts);
+    let source =
+        replay.as_ref().map_or("this machine's facts".to_owned(), |s| format!("facts of {}", s.host));
     let host = report::host_facts(facts);
     let deadline = Instant::now() + Duration::from_secs_f64(args.eval_seconds.max(0.1));
     let start = Instant::now();
     let mut evaluated = 0usize;
     while Instant::now() < deadline {
-        evaluated +=
-            report::evaluate(rules.iter().copied(), facts, &host, &EvalOptions::default()).len();
+        evaluated += report::evaluate(rules.iter().copied(), facts, &host, &EvalOptions::default()).len();
     }
     let secs = start.elapsed().as_secs_f64();
     println!(

@@ -33,16 +33,11 @@ pub fn save(path: &Path, host: &str, address: &str, facts: &FactSet) -> Result<(
 }
 
 pub fn load(path: &Path) -> Result<SavedFacts> {
-    let text =
-        std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
+    let text = std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
     let doc: SavedFacts = serde_json::from_str(&text)
         .with_context(|| format!("{} is not an OpenWatch facts file", path.display()))?;
     if doc.schema != SCHEMA {
-        bail!(
-            "{} has schema `{}`, expected `{SCHEMA}`",
-            path.display(),
-            doc.schema
-        );
+        bail!("{} has schema `{}`, expected `{SCHEMA}`", path.display(), doc.schema);
     }
     Ok(doc)
 }

@@ -11,9 +11,7 @@ use openwatch_core::eval::Status;
 use openwatch_core::rule::Rule;
 use openwatch_core::vars::parse_overrides;
 use openwatch_fleet::inventory::target;
-use openwatch_fleet::{
-    ExecMode, FleetJob, FleetOptions, HostSettings, Inventory, ResolvedHost, scan_fleet,
-};
+use openwatch_fleet::{ExecMode, FleetJob, FleetOptions, HostSettings, Inventory, ResolvedHost, scan_fleet};
 
 use crate::cli::{Format, ScanArgs};
 use crate::scan::parse_vars;
@@ -49,10 +47,7 @@ fn resolve_hosts(args: &ScanArgs) -> Result<Vec<ResolvedHost>> {
             let mut s = cli.clone();
             s.address = Some(t.clone());
             let target = target(t, &s, &cwd).map_err(|e| anyhow!("{t}: {e}"))?;
-            Ok(ResolvedHost {
-                target,
-                vars: Vec::new(),
-            })
+            Ok(ResolvedHost { target, vars: Vec::new() })
         })
         .collect()
 }
@@ -83,21 +78,15 @@ pub fn run(args: &ScanArgs) -> Result<ExitCode> {
     let rules: Arc<[Rule]> = selected.iter().map(|r| (*r).clone()).collect();
     let opts = FleetOptions {
         concurrency: args.concurrency.max(1),
-        mode: if args.exec_per_check {
-            ExecMode::PerCheck
-        } else {
-            ExecMode::Batched
-        },
+        mode: if args.exec_per_check { ExecMode::PerCheck } else { ExecMode::Batched },
         walks: !args.no_walk,
     };
     let progress = ProgressBar::new(jobs.len() as u64);
     if std::io::stderr().is_terminal() {
         progress.set_draw_target(ProgressDrawTarget::stderr());
         progress.set_style(
-            ProgressStyle::with_template(
-                "{spinner} [{elapsed_precise}] {bar:30} {pos}/{len} hosts {msg}",
-            )
-            .unwrap_or_else(|_| ProgressStyle::default_bar()),
+            ProgressStyle::with_template("{spinner} [{elapsed_precise}] {bar:30} {pos}/{len} hosts {msg}")
+                .unwrap_or_else(|_| ProgressStyle::default_bar()),
         );
     } else {
         progress.set_draw_target(ProgressDrawTarget::hidden());
@@ -114,10 +103,7 @@ pub fn run(args: &ScanArgs) -> Result<ExitCode> {
         progress.set_message(report.host.name.clone());
         if let Some(e) = &report.error {
             progress.suspend(|| {
-                eprintln!(
-                    "openwatch: {} not scanned ({}): {}",
-                    report.host.name, e.kind, e.message
-                )
+                eprintln!("openwatch: {} not scanned ({}): {}", report.host.name, e.kind, e.message)
             });
         }
         if jsonl && let Ok(line) = serde_json::to_string(report) {
@@ -140,10 +126,8 @@ pub fn run(args: &ScanArgs) -> Result<ExitCode> {
     }
     stdout.flush()?;
     let unscanned = reports.iter().any(|r| r.error.is_some());
-    let failed = reports
-        .iter()
-        .flat_map(|r| &r.results)
-        .any(|r| r.verdict == Status::Fail && r.severity >= fail_on);
+    let failed =
+        reports.iter().flat_map(|r| &r.results).any(|r| r.verdict == Status::Fail && r.severity >= fail_on);
     Ok(if unscanned {
         ExitCode::from(2)
     } else if failed {

@@ -39,8 +39,8 @@ pub fn read_dirs(dirs: &[PathBuf]) -> Result<Vec<(String, String)>> {
     let mut texts = Vec::new();
     for dir in dirs {
         for path in rule_files(dir)? {
-            let text = std::fs::read_to_string(&path)
-                .with_context(|| format!("reading {}", path.display()))?;
+            let text =
+                std::fs::read_to_string(&path).with_context(|| format!("reading {}", path.display()))?;
             texts.push((path.display().to_string(), text));
         }
     }
@@ -49,20 +49,13 @@ pub fn read_dirs(dirs: &[PathBuf]) -> Result<Vec<(String, String)>> {
 
 /// The built-in rules as (display name, text).
 pub fn builtin_sources() -> Vec<(String, String)> {
-    builtin::RULES
-        .iter()
-        .map(|(p, t)| (format!("rules/{p}"), (*t).to_owned()))
-        .collect()
+    builtin::RULES.iter().map(|(p, t)| (format!("rules/{p}"), (*t).to_owned())).collect()
 }
 
 /// Load the built-in library (unless `builtin` is false) and the extra directories; any
 /// rule error stops the command, with every finding printed.
 pub fn load(extra: &[PathBuf], builtin: bool) -> Result<Library> {
-    let mut sources = if builtin {
-        builtin_sources()
-    } else {
-        Vec::new()
-    };
+    let mut sources = if builtin { builtin_sources() } else { Vec::new() };
     sources.extend(read_dirs(extra)?);
     let lib = Library::load(sources.iter().map(|(n, t)| (n.as_str(), t.as_str())));
     let errors: Vec<String> = lib.errors().map(ToString::to_string).collect();

@@ -8,6 +8,7 @@ mod facts_file;
 mod fleet_cmd;
 mod library;
 mod output;
+mod resources;
 mod rules_cmd;
 mod scan;
 mod select;

@@ -36,15 +36,8 @@ pub fn run(args: &RulesArgs) -> Result<ExitCode> {
             )?;
             write!(out, "{}", rule.source_text)?;
         }
-        RulesCommand::Lint {
-            dirs,
-            deny_warnings,
-        } => return lint(&mut out, dirs, *deny_warnings),
-        RulesCommand::Coverage {
-            framework,
-            rule_dirs,
-            format,
-        } => {
+        RulesCommand::Lint { dirs, deny_warnings } => return lint(&mut out, dirs, *deny_warnings),
+        RulesCommand::Coverage { framework, rule_dirs, format } => {
             check_framework(framework)?;
             let lib = library::load(rule_dirs, true)?;
             coverage(&mut out, &lib.rules, framework, *format)?;
@@ -88,14 +81,7 @@ fn list(out: &mut dyn Write, rules: &[&Rule], format: Format) -> Result<()> {
             writeln!(
                 out,
                 "{}",
-                csv_row(&[
-                    "id",
-                    "severity",
-                    "category",
-                    "title",
-                    "cis_debian12",
-                    "nist_800_53"
-                ])
+                csv_row(&["id", "severity", "category", "title", "cis_debian12", "nist_800_53"])
             )?;
             for l in &listed {
                 let cis = l.references.controls("cis_debian12").join(" ");
@@ -131,11 +117,7 @@ fn list(out: &mut dyn Write, rules: &[&Rule], format: Format) -> Result<()> {
 }
 
 fn lint(out: &mut dyn Write, dirs: &[std::path::PathBuf], deny_warnings: bool) -> Result<ExitCode> {
-    let sources = if dirs.is_empty() {
-        library::builtin_sources()
-    } else {
-        library::read_dirs(dirs)?
-    };
+    let sources = if dirs.is_empty() { library::builtin_sources() } else { library::read_dirs(dirs)? };
     if sources.is_empty() {
         bail!("no rule files (*.yml, *.yaml) found");
     }
@@ -143,11 +125,7 @@ fn lint(out: &mut dyn Write, dirs: &[std::path::PathBuf], deny_warnings: bool) -
     for f in &lib.findings {
         writeln!(out, "{f}\n")?;
     }
-    let errors = lib
-        .findings
-        .iter()
-        .filter(|f| f.level == FindingLevel::Error)
-        .count();
+    let errors = lib.findings.iter().filter(|f| f.level == FindingLevel::Error).count();
     let warnings = lib.findings.len() - errors;
     writeln!(
         out,
@@ -155,11 +133,7 @@ fn lint(out: &mut dyn Write, dirs: &[std::path::PathBuf], deny_warnings: bool) -
         sources.len(),
         lib.rules.len()
     )?;
-    Ok(if errors > 0 || (deny_warnings && warnings > 0) {
-        ExitCode::from(1)
-    } else {
-        ExitCode::SUCCESS
-    })
+    Ok(if errors > 0 || (deny_warnings && warnings > 0) { ExitCode::from(1) } else { ExitCode::SUCCESS })
 }
 
 #[derive(Serialize)]
@@ -202,12 +176,7 @@ fn coverage(out: &mut dyn Write, rules: &[Rule], framework: &str, format: Format
             controls.entry(c).or_default().push(r.id());
         }
     }
-    let doc = Coverage {
-        framework,
-        controls,
-        rules_mapped: mapped,
-        rules_total: rules.len(),
-    };
+    let doc = Coverage { framework, controls, rules_mapped: mapped, rules_total: rules.len() };
     match format {
         Format::Json | Format::Jsonl => writeln!(out, "{}", serde_json::to_string_pretty(&doc)?)?,
         Format::Csv => {

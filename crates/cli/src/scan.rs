@@ -46,24 +46,13 @@ pub fn run(args: &ScanArgs) -> Result<ExitCode> {
     let (facts, name, address, round_trips, bytes, walks) = match &args.facts {
         Some(path) => {
             let saved = facts_file::load(path)?;
-            let walked = saved
-                .facts
-                .facts
-                .contains_key(&openwatch_core::facts::FactKey::FilesystemWalk);
-            (
-                saved.facts,
-                saved.host,
-                saved.address,
-                0,
-                0,
-                walked && !args.no_walk,
-            )
+            let walked = saved.facts.facts.contains_key(&openwatch_core::facts::FactKey::FilesystemWalk);
+            (saved.facts, saved.host, saved.address, 0, 0, walked && !args.no_walk)
         }
         None => {
             let plan = FactPlan::for_rules(rules.iter().copied(), !args.no_walk);
             let mut transport = LocalTransport;
-            let collected =
-                collect(&plan, &mut transport).context("collecting facts on this machine")?;
+            let collected = collect(&plan, &mut transport).context("collecting facts on this machine")?;
             (
                 collected.facts,
                 transport.host_name(),
@@ -80,15 +69,10 @@ pub fn run(args: &ScanArgs) -> Result<ExitCode> {
     }
     let eval_start = Instant::now();
     let host = report::host_facts(&facts);
-    let opts = EvalOptions {
-        overrides,
-        walks_enabled: walks,
-    };
+    let opts = EvalOptions { overrides, walks_enabled: walks };
     let results = report::evaluate(rules.iter().copied(), &facts, &host, &opts);
     let evaluate_ms = eval_start.elapsed().as_millis() as u64;
-    let failed = results
-        .iter()
-        .any(|r| r.verdict == Status::Fail && r.severity >= fail_on);
+    let failed = results.iter().any(|r| r.verdict == Status::Fail && r.severity >= fail_on);
     let doc = ScanReport {
         schema: SCHEMA,
         host: HostInfo::new(name, address, &host),
@@ -110,9 +94,5 @@ pub fn run(args: &ScanArgs) -> Result<ExitCode> {
     let mut stdout = std::io::stdout().lock();
     output::write_report(&mut stdout, &doc, args.format)?;
     stdout.flush()?;
-    Ok(if failed {
-        ExitCode::from(1)
-    } else {
-        ExitCode::SUCCESS
-    })
+    Ok(if failed { ExitCode::from(1) } else { ExitCode::SUCCESS })
 }

@@ -15,10 +15,7 @@ pub fn parse_severity(s: &str) -> Result<Severity> {
 
 pub fn check_framework(name: &str) -> Result<()> {
     if !is_known_framework(name) {
-        bail!(
-            "unknown framework `{name}`, expected one of: {}",
-            framework_names().join(", ")
-        );
+        bail!("unknown framework `{name}`, expected one of: {}", framework_names().join(", "));
     }
     Ok(())
 }
@@ -32,11 +29,7 @@ impl Filters {
             rule_ids: self.rules.clone(),
             frameworks: self.frameworks.clone(),
             controls: self.controls.clone(),
-            severities: self
-                .severities
-                .iter()
-                .map(|s| parse_severity(s))
-                .collect::<Result<_>>()?,
+            severities: self.severities.iter().map(|s| parse_severity(s)).collect::<Result<_>>()?,
             tags: self.tags.clone(),
         })
     }

@@ -6,10 +6,7 @@ use std::process::{Command, Output};
 use serde_json::Value;
 
 fn openwatch(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_openwatch"))
-        .args(args)
-        .output()
-        .expect("openwatch runs")
+    Command::new(env!("CARGO_BIN_EXE_openwatch")).args(args).output().expect("openwatch runs")
 }
 
 fn text(b: &[u8]) -> String {
@@ -49,12 +46,7 @@ fn broken_rules_get_precise_errors() {
         ),
         (
             "bad_mode",
-            rule(
-                "bad_mode",
-                "low",
-                "file_permissions: {path: /etc/passwd, mode: \"0899\"}",
-                "",
-            ),
+            rule("bad_mode", "low", "file_permissions: {path: /etc/passwd, mode: \"0899\"}", ""),
             ":12:",
             "invalid mode `0899`",
         ),
@@ -66,40 +58,20 @@ fn broken_rules_get_precise_errors() {
         ),
         (
             "bad_severity",
-            rule(
-                "bad_severity",
-                "urgent",
-                "file_exists: {path: /etc/passwd}",
-                "",
-            ),
+            rule("bad_severity", "urgent", "file_exists: {path: /etc/passwd}", ""),
             ":5:11:",
             "unknown variant `urgent`",
         ),
-        (
-            "wrong_type",
-            rule("wrong_type", "low", "file_exists: {path: [a, b]}", ""),
-            ":12:",
-            "expected",
-        ),
+        ("wrong_type", rule("wrong_type", "low", "file_exists: {path: [a, b]}", ""), ":12:", "expected"),
         (
             "undeclared_var",
-            rule(
-                "undeclared_var",
-                "low",
-                "sysctl: {key: net.ipv4.ip_forward, value: {var: nope}}",
-                "",
-            ),
+            rule("undeclared_var", "low", "sysctl: {key: net.ipv4.ip_forward, value: {var: nope}}", ""),
             ":12:",
             "variable `nope` is not declared",
         ),
         (
             "relative_path",
-            rule(
-                "relative_path",
-                "low",
-                "file_exists: {path: etc/passwd}",
-                "",
-            ),
+            rule("relative_path", "low", "file_exists: {path: etc/passwd}", ""),
             ":12:",
             "absolute path",
         ),
@@ -118,14 +90,8 @@ fn broken_rules_get_precise_errors() {
         let stdout = text(&out.stdout);
         assert_eq!(out.status.code(), Some(1), "{file}: {stdout}");
         let expected_prefix = format!("{}/{file}.yml{position}", d.display());
-        assert!(
-            stdout.contains(&expected_prefix),
-            "{file}: expected `{expected_prefix}` in\n{stdout}"
-        );
-        assert!(
-            stdout.contains(message),
-            "{file}: expected `{message}` in\n{stdout}"
-        );
+        assert!(stdout.contains(&expected_prefix), "{file}: expected `{expected_prefix}` in\n{stdout}");
+        assert!(stdout.contains(message), "{file}: expected `{message}` in\n{stdout}");
         assert!(
             stdout.contains(" | ") && stdout.contains('^'),
             "{file}: the offending line with a caret:\n{stdout}"
@@ -139,50 +105,16 @@ fn scan_exit_codes_gate_ci() {
     write_rule(
         dir.path(),
         "t_fail_low",
-        &rule(
-            "t_fail_low",
-            "low",
-            "file_exists: {path: /nonexistent/openwatch}",
-            "",
-        ),
+        &rule("t_fail_low", "low", "file_exists: {path: /nonexistent/openwatch}", ""),
     );
-    write_rule(
-        dir.path(),
-        "t_pass",
-        &rule("t_pass", "high", "file_exists: {path: /etc/passwd}", ""),
-    );
+    write_rule(dir.path(), "t_pass", &rule("t_pass", "high", "file_exists: {path: /etc/passwd}", ""));
     let d = dir.path().to_str().unwrap();
-    let fail = openwatch(&[
-        "scan",
-        "--local",
-        "--rules",
-        d,
-        "--tag",
-        "test",
-        "--no-walk",
-    ]);
+    let fail = openwatch(&["scan", "--local", "--rules", d, "--tag", "test", "--no-walk"]);
     assert_eq!(fail.status.code(), Some(1), "{}", text(&fail.stdout));
-    let gated = openwatch(&[
-        "scan",
-        "--local",
-        "--rules",
-        d,
-        "--tag",
-        "test",
-        "--no-walk",
-        "--fail-on",
-        "high",
-    ]);
+    let gated =
+        openwatch(&["scan", "--local", "--rules", d, "--tag", "test", "--no-walk", "--fail-on", "high"]);
     assert_eq!(gated.status.code(), Some(0), "{}", text(&gated.stdout));
-    let pass = openwatch(&[
-        "scan",
-        "--local",
-        "--rules",
-        d,
-        "--rule",
-        "t_pass",
-        "--no-walk",
-    ]);
+    let pass = openwatch(&["scan", "--local", "--rules", d, "--rule", "t_pass", "--no-walk"]);
     assert_eq!(pass.status.code(), Some(0));
     for bad in [
         vec!["scan"],
@@ -205,15 +137,7 @@ fn variables_override_defaults_and_hostile_values_stay_data() {
     let check = "set_compare: {source: {file_field: {path: /etc/passwd, delimiter: ':', field: 1, where_field: 3, equals: '0'}}, relation: superset_of, expected: {var: wanted_list}}";
     write_rule(dir.path(), "t_var", &rule("t_var", "low", check, vars));
     let d = dir.path().to_str().unwrap();
-    let ok = openwatch(&[
-        "scan",
-        "--local",
-        "--rules",
-        d,
-        "--rule",
-        "t_var",
-        "--no-walk",
-    ]);
+    let ok = openwatch(&["scan", "--local", "--rules", d, "--rule", "t_var", "--no-walk"]);
     assert_eq!(ok.status.code(), Some(0), "{}", text(&ok.stdout));
     let canary = dir.path().join("pwned");
     let hostile = format!("$(touch {0});`touch {0}`'\"", canary.display());
@@ -233,23 +157,9 @@ fn variables_override_defaults_and_hostile_values_stay_data() {
     assert_eq!(out.status.code(), Some(1), "{}", text(&out.stderr));
     assert!(!canary.exists(), "a variable value was executed");
     let doc: Value = serde_json::from_slice(&out.stdout).unwrap();
-    let expected = doc["results"][0]["evidence"][0]["expected"]
-        .as_str()
-        .unwrap();
-    assert!(
-        expected.contains(&hostile),
-        "value arrives verbatim: {expected}"
-    );
-    let bad_type = openwatch(&[
-        "scan",
-        "--local",
-        "--rules",
-        d,
-        "--rule",
-        "t_var",
-        "--var",
-        "wanted_list",
-    ]);
+    let expected = doc["results"][0]["evidence"][0]["expected"].as_str().unwrap();
+    assert!(expected.contains(&hostile), "value arrives verbatim: {expected}");
+    let bad_type = openwatch(&["scan", "--local", "--rules", d, "--rule", "t_var", "--var", "wanted_list"]);
     assert_eq!(bad_type.status.code(), Some(2));
 }
 
@@ -258,56 +168,28 @@ fn facts_replay_reproduces_the_scan() {
     let dir = tempfile::tempdir().unwrap();
     let facts = dir.path().join("host.facts.json");
     let f = facts.to_str().unwrap();
-    let live = openwatch(&[
-        "scan",
-        "--local",
-        "--no-walk",
-        "--format",
-        "json",
-        "--save-facts",
-        f,
-    ]);
-    assert!(
-        live.status.code().is_some_and(|c| c < 2),
-        "{}",
-        text(&live.stderr)
-    );
+    let live = openwatch(&["scan", "--local", "--no-walk", "--format", "json", "--save-facts", f]);
+    assert!(live.status.code().is_some_and(|c| c < 2), "{}", text(&live.stderr));
     let replay = openwatch(&["scan", "--facts", f, "--format", "json"]);
-    assert!(
-        replay.status.code().is_some_and(|c| c < 2),
-        "{}",
-        text(&replay.stderr)
-    );
+    assert!(replay.status.code().is_some_and(|c| c < 2), "{}", text(&replay.stderr));
     let a: Value = serde_json::from_slice(&live.stdout).unwrap();
     let b: Value = serde_json::from_slice(&replay.stdout).unwrap();
     assert_eq!(a["results"], b["results"]);
     assert_eq!(b["stats"]["round_trips"], 0);
     let saved = std::fs::read_to_string(&facts).unwrap();
-    assert!(
-        !saved.contains("$y$") && !saved.contains("$6$"),
-        "password hashes never leave the host"
-    );
+    assert!(!saved.contains("$y$") && !saved.contains("$6$"), "password hashes never leave the host");
 }
 
 #[test]
 fn full_local_scan_evaluates_every_rule_with_evidence() {
     let out = openwatch(&["scan", "--local", "--format", "json"]);
-    assert!(
-        out.status.code().is_some_and(|c| c < 2),
-        "{}",
-        text(&out.stderr)
-    );
+    assert!(out.status.code().is_some_and(|c| c < 2), "{}", text(&out.stderr));
     let doc: Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(doc["schema"], "openwatch.scan/v1");
     for key in ["name", "address", "platform", "capabilities"] {
         assert!(!doc["host"][key].is_null(), "host.{key}");
     }
-    for key in [
-        "rules_evaluated",
-        "round_trips",
-        "bytes_transferred",
-        "duration_ms",
-    ] {
+    for key in ["rules_evaluated", "round_trips", "bytes_transferred", "duration_ms"] {
         assert!(doc["stats"][key].is_u64(), "stats.{key}");
     }
     assert_eq!(doc["stats"]["round_trips"], 1);
@@ -321,24 +203,12 @@ fn full_local_scan_evaluates_every_rule_with_evidence() {
         results.len()
     );
     for r in results {
-        assert!(
-            !r["reason"].as_str().unwrap().is_empty(),
-            "{}",
-            r["rule_id"]
-        );
+        assert!(!r["reason"].as_str().unwrap().is_empty(), "{}", r["rule_id"]);
         if r["verdict"] == "pass" || r["verdict"] == "fail" {
             let ev = r["evidence"].as_array().unwrap();
             assert!(!ev.is_empty(), "{} has no evidence", r["rule_id"]);
             for e in ev {
-                for k in [
-                    "method",
-                    "source",
-                    "expected",
-                    "actual",
-                    "observed",
-                    "truncated",
-                    "collected_at",
-                ] {
+                for k in ["method", "source", "expected", "actual", "observed", "truncated", "collected_at"] {
                     assert!(!e[k].is_null(), "{} evidence lacks {k}", r["rule_id"]);
                 }
             }
@@ -348,25 +218,9 @@ fn full_local_scan_evaluates_every_rule_with_evidence() {
 
 #[test]
 fn output_formats() {
-    let csv = openwatch(&[
-        "scan",
-        "--local",
-        "--no-walk",
-        "--format",
-        "csv",
-        "--severity",
-        "high",
-    ]);
+    let csv = openwatch(&["scan", "--local", "--no-walk", "--format", "csv", "--severity", "high"]);
     assert!(text(&csv.stdout).starts_with("host,rule_id,title,severity,verdict,reason"));
-    let jsonl = openwatch(&[
-        "scan",
-        "--local",
-        "--no-walk",
-        "--format",
-        "jsonl",
-        "--severity",
-        "high",
-    ]);
+    let jsonl = openwatch(&["scan", "--local", "--no-walk", "--format", "jsonl", "--severity", "high"]);
     let lines: Vec<String> = text(&jsonl.stdout).lines().map(str::to_owned).collect();
     assert_eq!(lines.len(), 1);
     let _: Value = serde_json::from_str(&lines[0]).unwrap();

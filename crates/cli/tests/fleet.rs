@@ -15,9 +15,7 @@ const H4: u32 = 104; // host key changes
 const NO_HOST: &str = "10.201.0.250";
 
 fn testfleet(script: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../../testfleet")
-        .join(script)
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../testfleet").join(script)
 }
 
 fn addr(n: u32) -> String {
@@ -26,12 +24,7 @@ fn addr(n: u32) -> String {
 
 fn run(cmd: &mut Command) -> Output {
     let out = cmd.output().unwrap_or_else(|e| panic!("{cmd:?}: {e}"));
-    assert!(
-        out.status.success(),
-        "{cmd:?} failed: {}{}",
-        text(&out.stdout),
-        text(&out.stderr)
-    );
+    assert!(out.status.success(), "{cmd:?} failed: {}{}", text(&out.stdout), text(&out.stderr));
     out
 }
 
@@ -52,9 +45,7 @@ struct Fleet {
 impl Drop for Fleet {
     fn drop(&mut self) {
         for n in &self.hosts {
-            let _ = Command::new(testfleet("host.sh"))
-                .args(["down", &n.to_string()])
-                .output();
+            let _ = Command::new(testfleet("host.sh")).args(["down", &n.to_string()]).output();
         }
     }
 }
@@ -66,9 +57,7 @@ impl Fleet {
 
     /// Prepare host `n`, let `customize` change its root, start it, return its root.
     fn up(&mut self, n: u32, customize: impl FnOnce(&Path)) -> PathBuf {
-        let _ = Command::new(testfleet("host.sh"))
-            .args(["down", &n.to_string()])
-            .output();
+        let _ = Command::new(testfleet("host.sh")).args(["down", &n.to_string()]).output();
         self.hosts.push(n);
         host_sh(&["prepare", &n.to_string()]);
         let root = PathBuf::from(text(&host_sh(&["root", &n.to_string()]).stdout).trim());
@@ -114,11 +103,7 @@ fn openwatch(args: &[&str], env: &[(&str, &str)]) -> Output {
         .envs(env.iter().copied())
         .output()
         .expect("openwatch runs");
-    eprintln!(
-        "{:>6} ms  openwatch {}",
-        t.elapsed().as_millis(),
-        args.join(" ")
-    );
+    eprintln!("{:>6} ms  openwatch {}", t.elapsed().as_millis(), args.join(" "));
     out
 }
 
@@ -127,23 +112,13 @@ fn verdicts(doc: &Value) -> BTreeMap<String, String> {
         .as_array()
         .unwrap()
         .iter()
-        .map(|r| {
-            (
-                r["rule_id"].as_str().unwrap().to_owned(),
-                r["verdict"].as_str().unwrap().to_owned(),
-            )
-        })
+        .map(|r| (r["rule_id"].as_str().unwrap().to_owned(), r["verdict"].as_str().unwrap().to_owned()))
         .collect()
 }
 
 fn json(out: &Output) -> Value {
-    serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
-        panic!(
-            "not JSON ({e}): {}\n{}",
-            text(&out.stdout),
-            text(&out.stderr)
-        )
-    })
+    serde_json::from_slice(&out.stdout)
+        .unwrap_or_else(|e| panic!("not JSON ({e}): {}\n{}", text(&out.stdout), text(&out.stderr)))
 }
 
 /// A rule with a string-list variable, to show inventory values arrive as data.
@@ -167,20 +142,9 @@ fn fleet_scans_real_hosts_over_ssh() {
     );
     run(&mut Command::new(testfleet("base.sh")));
 
-    let mut fleet = Fleet {
-        hosts: Vec::new(),
-        dir: tempfile::tempdir().unwrap(),
-    };
+    let mut fleet = Fleet { hosts: Vec::new(), dir: tempfile::tempdir().unwrap() };
     let key = fleet.path("id_ed25519");
-    run(Command::new("ssh-keygen").args([
-        "-q",
-        "-t",
-        "ed25519",
-        "-N",
-        "",
-        "-f",
-        key.to_str().unwrap(),
-    ]));
+    run(Command::new("ssh-keygen").args(["-q", "-t", "ed25519", "-N", "", "-f", key.to_str().unwrap()]));
     let ecdsa = fleet.path("id_ecdsa");
     run(Command::new("ssh-keygen").args([
         "-q",
@@ -196,41 +160,19 @@ fn fleet_scans_real_hosts_over_ssh() {
     let baseline = |root: &Path| {
         authorize(root, "/root", 0, &pubkey);
         authorize(root, "/home/tester", 1000, &pubkey);
-        write(
-            root,
-            "/etc/sudoers.d/tester",
-            "tester ALL=(ALL) NOPASSWD: ALL\n",
-        );
-        write(
-            root,
-            "/etc/ssh/sshd_config.d/05-test.conf",
-            "MaxAuthTries 4\n",
-        );
-        write(
-            root,
-            "/etc/sysctl.d/60-test.conf",
-            "net.ipv4.ip_forward = 0\n",
-        );
+        write(root, "/etc/sudoers.d/tester", "tester ALL=(ALL) NOPASSWD: ALL\n");
+        write(root, "/etc/ssh/sshd_config.d/05-test.conf", "MaxAuthTries 4\n");
+        write(root, "/etc/sysctl.d/60-test.conf", "net.ipv4.ip_forward = 0\n");
     };
     fleet.up(H1, baseline);
     let h2_root = fleet.up(H2, |root| {
         baseline(root);
-        write(
-            root,
-            "/etc/ssh/sshd_config.d/05-test.conf",
-            "MaxAuthTries 10\n",
-        );
+        write(root, "/etc/ssh/sshd_config.d/05-test.conf", "MaxAuthTries 10\n");
         run(Command::new("chmod").args(["0644", root.join("etc/shadow").to_str().unwrap()]));
         append(root, "/etc/passwd", "toor:x:0:100::/root:/bin/bash\n");
         append(root, "/etc/shadow", "toor:*:19000:0:99999:7:::\n");
     });
-    host_sh(&[
-        "exec",
-        &H2.to_string(),
-        "sysctl",
-        "-qw",
-        "net.ipv4.ip_forward=1",
-    ]);
+    host_sh(&["exec", &H2.to_string(), "sysctl", "-qw", "net.ipv4.ip_forward=1"]);
     fleet.up(H3, |root| {
         baseline(root);
         authorize(root, "/root", 0, &fleet_path_pub(&ecdsa));
@@ -258,39 +200,19 @@ fn fleet_scans_real_hosts_over_ssh() {
 
     // Root with a key, and a user with sudo -n, give the same verdicts in one round trip.
     let as_root = scan(format!("root@{}", addr(H1)), &["--identity", id], &[]);
-    assert!(
-        as_root.status.code().is_some_and(|c| c < 2),
-        "{}",
-        text(&as_root.stderr)
-    );
+    assert!(as_root.status.code().is_some_and(|c| c < 2), "{}", text(&as_root.stderr));
     let root_doc = json(&as_root);
     assert_eq!(root_doc["stats"]["round_trips"], 1);
     assert_eq!(root_doc["host"]["host_key"]["status"], "known");
     assert_eq!(root_doc["summary"]["error"], 0, "{:#}", root_doc["results"]);
-    let as_user = scan(
-        format!("tester@{}", addr(H1)),
-        &["--identity", id, "--sudo"],
-        &[],
-    );
+    let as_user = scan(format!("tester@{}", addr(H1)), &["--identity", id, "--sudo"], &[]);
     let user_doc = json(&as_user);
-    assert_eq!(
-        verdicts(&root_doc),
-        verdicts(&user_doc),
-        "sudo as a user must give the verdicts of root"
-    );
+    assert_eq!(verdicts(&root_doc), verdicts(&user_doc), "sudo as a user must give the verdicts of root");
 
     // Verdicts differ exactly where h2 was made to differ.
-    let h2_doc = json(&scan(
-        format!("root@{}", addr(H2)),
-        &["--identity", id],
-        &[],
-    ));
+    let h2_doc = json(&scan(format!("root@{}", addr(H2)), &["--identity", id], &[]));
     let (v1, v2) = (verdicts(&root_doc), verdicts(&h2_doc));
-    let differing: Vec<&str> = v1
-        .keys()
-        .filter(|k| v1[*k] != v2[*k])
-        .map(String::as_str)
-        .collect();
+    let differing: Vec<&str> = v1.keys().filter(|k| v1[*k] != v2[*k]).map(String::as_str).collect();
     assert_eq!(
         differing,
         [
@@ -308,46 +230,24 @@ fn fleet_scans_real_hosts_over_ssh() {
     }
 
     // Password login, sudo with a password on stdin, an encrypted ECDSA key.
-    let env = [
-        ("OW_TEST_PW", "tester pw 1"),
-        ("OW_TEST_PASSPHRASE", "secret phrase"),
-        ("OW_TEST_BAD", "wrong"),
-    ];
+    let env =
+        [("OW_TEST_PW", "tester pw 1"), ("OW_TEST_PASSPHRASE", "secret phrase"), ("OW_TEST_BAD", "wrong")];
     let pw = scan(
         format!("tester@{}", addr(H3)),
-        &[
-            "--password-env",
-            "OW_TEST_PW",
-            "--sudo-password-env",
-            "OW_TEST_PW",
-        ],
+        &["--password-env", "OW_TEST_PW", "--sudo-password-env", "OW_TEST_PW"],
         &env,
     );
-    assert!(
-        pw.status.code().is_some_and(|c| c < 2),
-        "{}",
-        text(&pw.stderr)
-    );
+    assert!(pw.status.code().is_some_and(|c| c < 2), "{}", text(&pw.stderr));
     let pw_doc = json(&pw);
     assert_eq!(
-        pw_doc["host"]["capabilities"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .filter(|c| *c == "root")
-            .count(),
+        pw_doc["host"]["capabilities"].as_array().unwrap().iter().filter(|c| *c == "root").count(),
         1,
         "ran as root"
     );
     assert_eq!(pw_doc["summary"]["error"], 0);
     let bad_sudo = scan(
         format!("tester@{}", addr(H3)),
-        &[
-            "--password-env",
-            "OW_TEST_PW",
-            "--sudo-password-env",
-            "OW_TEST_BAD",
-        ],
+        &["--password-env", "OW_TEST_PW", "--sudo-password-env", "OW_TEST_BAD"],
         &env,
     );
     assert_eq!(bad_sudo.status.code(), Some(2));
@@ -358,37 +258,20 @@ fn fleet_scans_real_hosts_over_ssh() {
     );
     let ec = scan(
         format!("root@{}", addr(H3)),
-        &[
-            "--identity",
-            ecdsa.to_str().unwrap(),
-            "--identity-passphrase-env",
-            "OW_TEST_PASSPHRASE",
-        ],
+        &["--identity", ecdsa.to_str().unwrap(), "--identity-passphrase-env", "OW_TEST_PASSPHRASE"],
         &env,
     );
-    assert!(
-        ec.status.code().is_some_and(|c| c < 2),
-        "{}",
-        text(&ec.stderr)
-    );
+    assert!(ec.status.code().is_some_and(|c| c < 2), "{}", text(&ec.stderr));
     let ec_bad = scan(
         format!("root@{}", addr(H3)),
-        &[
-            "--identity",
-            ecdsa.to_str().unwrap(),
-            "--identity-passphrase-env",
-            "OW_TEST_BAD",
-        ],
+        &["--identity", ecdsa.to_str().unwrap(), "--identity-passphrase-env", "OW_TEST_BAD"],
         &env,
     );
     assert_eq!(json(&ec_bad)["error"]["kind"], "auth");
 
     // Jump host: h2 reached through h1.
-    let jumped = scan(
-        format!("root@{}", addr(H2)),
-        &["--identity", id, "--jump", &format!("root@{}", addr(H1))],
-        &[],
-    );
+    let jumped =
+        scan(format!("root@{}", addr(H2)), &["--identity", id, "--jump", &format!("root@{}", addr(H1))], &[]);
     assert_eq!(verdicts(&json(&jumped)), v2);
 
     // Unknown keys are refused unless accept-new is asked for, which is then recorded.
@@ -425,72 +308,35 @@ fn fleet_scans_real_hosts_over_ssh() {
         ],
         &[],
     );
-    assert_eq!(
-        json(&accepted)["host"]["host_key"]["status"],
-        "accepted-new"
-    );
-    assert!(
-        std::fs::read_to_string(&fresh_kh)
-            .unwrap()
-            .contains(&addr(H1))
-    );
+    assert_eq!(json(&accepted)["host"]["host_key"]["status"], "accepted-new");
+    assert!(std::fs::read_to_string(&fresh_kh).unwrap().contains(&addr(H1)));
 
     // A changed key is a hard error naming the host and both fingerprints.
     host_sh(&["down", &H4.to_string()]);
     fleet.hosts.retain(|n| *n != H4);
     let old_fp = text(
-        &run(Command::new("ssh-keygen").args(["-lf", fleet.path("known_hosts").to_str().unwrap()]))
-            .stdout,
+        &run(Command::new("ssh-keygen").args(["-lf", fleet.path("known_hosts").to_str().unwrap()])).stdout,
     );
     // Tearing h4 down removed its keys; it comes back with new ones.
     fleet.up(H4, baseline);
     // up() appended the new key; keep only the old one so the change is detected.
-    let lines: Vec<String> = std::fs::read_to_string(fleet.path("known_hosts"))
-        .unwrap()
-        .lines()
-        .map(str::to_owned)
-        .collect();
-    let h4_lines: Vec<&String> = lines
-        .iter()
-        .filter(|l| l.starts_with(&format!("{} ", addr(H4))))
-        .collect();
+    let lines: Vec<String> =
+        std::fs::read_to_string(fleet.path("known_hosts")).unwrap().lines().map(str::to_owned).collect();
+    let h4_lines: Vec<&String> = lines.iter().filter(|l| l.starts_with(&format!("{} ", addr(H4)))).collect();
     assert_eq!(h4_lines.len(), 2);
     let kept: Vec<&String> = lines.iter().filter(|l| *l != h4_lines[1]).collect();
-    std::fs::write(
-        fleet.path("known_hosts"),
-        kept.iter().map(|l| format!("{l}\n")).collect::<String>(),
-    )
-    .unwrap();
-    let changed = scan(
-        format!("root@{}", addr(H4)),
-        &["--identity", id, "--accept-new-host-keys"],
-        &[],
-    );
+    std::fs::write(fleet.path("known_hosts"), kept.iter().map(|l| format!("{l}\n")).collect::<String>())
+        .unwrap();
+    let changed = scan(format!("root@{}", addr(H4)), &["--identity", id, "--accept-new-host-keys"], &[]);
     assert_eq!(changed.status.code(), Some(2));
     let changed_doc = json(&changed);
     assert_eq!(changed_doc["error"]["kind"], "host_key");
     let msg = changed_doc["error"]["message"].as_str().unwrap();
-    assert!(
-        msg.contains("HOST KEY CHANGED") && msg.contains(&addr(H4)),
-        "{msg}"
-    );
-    let h4_old_fp = old_fp
-        .lines()
-        .find(|l| l.contains(&addr(H4)))
-        .unwrap()
-        .split_whitespace()
-        .nth(1)
-        .unwrap()
-        .to_owned();
-    assert!(
-        msg.contains(&h4_old_fp),
-        "names the trusted fingerprint {h4_old_fp}: {msg}"
-    );
-    assert_eq!(
-        msg.matches("SHA256:").count(),
-        2,
-        "names both fingerprints: {msg}"
-    );
+    assert!(msg.contains("HOST KEY CHANGED") && msg.contains(&addr(H4)), "{msg}");
+    let h4_old_fp =
+        old_fp.lines().find(|l| l.contains(&addr(H4))).unwrap().split_whitespace().nth(1).unwrap().to_owned();
+    assert!(msg.contains(&h4_old_fp), "names the trusted fingerprint {h4_old_fp}: {msg}");
+    assert_eq!(msg.matches("SHA256:").count(), 2, "names both fingerprints: {msg}");
 
     // A whole inventory: failures are reported per host and do not stop the others; a
     // hostile variable value arrives as data and runs nothing.
@@ -525,21 +371,13 @@ fn fleet_scans_real_hosts_over_ssh() {
         ],
         &env,
     );
-    assert_eq!(
-        out.status.code(),
-        Some(2),
-        "hosts that could not be scanned make the exit code 2"
-    );
+    assert_eq!(out.status.code(), Some(2), "hosts that could not be scanned make the exit code 2");
     let doc = json(&out);
     assert_eq!(doc["schema"], "openwatch.fleet/v1");
     assert_eq!(doc["summary"]["hosts"], 5);
     assert_eq!(doc["summary"]["hosts_failed"], 2);
-    let by_name: BTreeMap<&str, &Value> = doc["hosts"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|h| (h["host"]["name"].as_str().unwrap(), h))
-        .collect();
+    let by_name: BTreeMap<&str, &Value> =
+        doc["hosts"].as_array().unwrap().iter().map(|h| (h["host"]["name"].as_str().unwrap(), h)).collect();
     assert_eq!(by_name["h4"]["error"]["kind"], "host_key");
     assert!(
         ["unreachable", "timeout"].contains(&by_name["gone"]["error"]["kind"].as_str().unwrap()),
@@ -547,11 +385,7 @@ fn fleet_scans_real_hosts_over_ssh() {
         by_name["gone"]
     );
     for ok in ["h1", "h2", "h3-as-user"] {
-        assert!(
-            by_name[ok]["error"].is_null(),
-            "{ok}: {}",
-            by_name[ok]["error"]
-        );
+        assert!(by_name[ok]["error"].is_null(), "{ok}: {}", by_name[ok]["error"]);
         assert_eq!(by_name[ok]["stats"]["round_trips"], 1);
     }
     let marker = by_name["h2"]["results"]
@@ -560,13 +394,7 @@ fn fleet_scans_real_hosts_over_ssh() {
         .iter()
         .find(|r| r["rule_id"] == "test_marker_is_data")
         .unwrap();
-    assert!(
-        marker["evidence"][0]["expected"]
-            .as_str()
-            .unwrap()
-            .contains(hostile),
-        "{marker}"
-    );
+    assert!(marker["evidence"][0]["expected"].as_str().unwrap().contains(hostile), "{marker}");
     assert!(
         !h2_root.join("root/pwned-a").exists() && !h2_root.join("root/pwned-b").exists(),
         "a variable ran on the host"
@@ -592,17 +420,9 @@ fn fleet_scans_real_hosts_over_ssh() {
         ],
         &env,
     );
-    assert_eq!(
-        text(&lines.stdout).lines().count(),
-        5,
-        "{}",
-        text(&lines.stderr)
-    );
+    assert_eq!(text(&lines.stdout).lines().count(), 5, "{}", text(&lines.stderr));
     for line in text(&lines.stdout).lines() {
-        assert_eq!(
-            serde_json::from_str::<Value>(line).unwrap()["schema"],
-            "openwatch.scan/v1"
-        );
+        assert_eq!(serde_json::from_str::<Value>(line).unwrap()["schema"], "openwatch.scan/v1");
     }
 }
 

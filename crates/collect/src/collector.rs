@@ -20,11 +20,7 @@ pub enum CollectError {
     #[error(transparent)]
     Parse(#[from] ParseError),
     #[error("the collection script failed on {host} (exit {code:?}): {stderr}")]
-    Script {
-        host: String,
-        code: Option<i32>,
-        stderr: String,
-    },
+    Script { host: String, code: Option<i32>, stderr: String },
 }
 
 /// Facts from one host and what collecting them cost.
@@ -37,9 +33,7 @@ pub struct Collected {
 
 /// The current time in RFC 3339, UTC.
 pub fn now_rfc3339() -> String {
-    OffsetDateTime::now_utc()
-        .format(&Rfc3339)
-        .unwrap_or_else(|_| "1970-01-01T00:00:00Z".to_owned())
+    OffsetDateTime::now_utc().format(&Rfc3339).unwrap_or_else(|_| "1970-01-01T00:00:00Z".to_owned())
 }
 
 /// A collection pass ready to send: the script and when it was built.
@@ -52,10 +46,7 @@ pub struct Pending {
 /// Build the script for `plan` (first half of a pass; any transport, sync or async).
 pub fn prepare(plan: &FactPlan) -> Result<Pending, CollectError> {
     let script = build(plan, &new_nonce())?;
-    Ok(Pending {
-        script,
-        collected_at: now_rfc3339(),
-    })
+    Ok(Pending { script, collected_at: now_rfc3339() })
 }
 
 /// Turn what the host printed into facts (second half of a pass).
@@ -64,11 +55,7 @@ pub fn finish(pending: Pending, host: &str, out: &ScriptOutput) -> Result<Collec
         return Err(CollectError::Script {
             host: host.to_owned(),
             code: out.exit_code,
-            stderr: String::from_utf8_lossy(&out.stderr)
-                .trim()
-                .chars()
-                .take(2000)
-                .collect(),
+            stderr: String::from_utf8_lossy(&out.stderr).trim().chars().take(2000).collect(),
         });
     }
     let facts = parse(&pending.script, &out.stdout, pending.collected_at)?;

@@ -33,20 +33,13 @@ impl Transport for LocalTransport {
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
             .spawn()
-            .map_err(|source| TransportError::Spawn {
-                host: host.clone(),
-                source,
-            })?;
+            .map_err(|source| TransportError::Spawn { host: host.clone(), source })?;
         let mut stdin = child.stdin.take().expect("stdin was piped");
         let script = script.to_owned();
         // Feed stdin from a thread so a large output cannot deadlock against our write.
         let writer = std::thread::spawn(move || stdin.write_all(script.as_bytes()));
-        let out = child
-            .wait_with_output()
-            .map_err(|source| TransportError::Io {
-                host: host.clone(),
-                source,
-            })?;
+        let out =
+            child.wait_with_output().map_err(|source| TransportError::Io { host: host.clone(), source })?;
         writer
             .join()
             .expect("stdin writer does not panic")

@@ -3,8 +3,8 @@
 use std::collections::BTreeMap;
 
 use openwatch_core::facts::{
-    CommandOutput, FactKey, FactSet, FactValue, FileEntry, FileKind, PasswordState, ProbeResult,
-    ShadowEntry, WalkEntry, WalkResult,
+    CommandOutput, FactKey, FactSet, FactValue, FileEntry, FileKind, PasswordState, ProbeResult, ShadowEntry,
+    WalkEntry, WalkResult,
 };
 use openwatch_core::rule::SearchKind;
 use thiserror::Error;
@@ -30,10 +30,7 @@ fn find(hay: &[u8], needle: &[u8], from: usize) -> Option<usize> {
     if from > hay.len() {
         return None;
     }
-    hay[from..]
-        .windows(needle.len())
-        .position(|w| w == needle)
-        .map(|p| p + from)
+    hay[from..].windows(needle.len()).position(|w| w == needle).map(|p| p + from)
 }
 
 fn sections<'a>(out: &'a [u8], nonce: &str) -> Result<Vec<Section<'a>>, ParseError> {
@@ -43,42 +40,24 @@ fn sections<'a>(out: &'a [u8], nonce: &str) -> Result<Vec<Section<'a>>, ParseErr
     let mut found = Vec::new();
     while let Some(b) = find(out, begin.as_bytes(), pos) {
         let header_start = b + begin.len();
-        let header_end = find(out, b"\n", header_start)
-            .ok_or_else(|| ParseError::Frame("unterminated header".into()))?;
+        let header_end =
+            find(out, b"\n", header_start).ok_or_else(|| ParseError::Frame("unterminated header".into()))?;
         let header = std::str::from_utf8(&out[header_start..header_end])
             .map_err(|_| ParseError::Frame("header is not UTF-8".into()))?;
-        let (index, stream) = header
-            .split_once(' ')
-            .ok_or_else(|| ParseError::Frame(format!("bad header `{header}`")))?;
-        let index: usize = index
-            .parse()
-            .map_err(|_| ParseError::Frame(format!("bad index `{index}`")))?;
+        let (index, stream) =
+            header.split_once(' ').ok_or_else(|| ParseError::Frame(format!("bad header `{header}`")))?;
+        let index: usize = index.parse().map_err(|_| ParseError::Frame(format!("bad index `{index}`")))?;
         let body_start = header_end + 1;
         let e = find(out, end.as_bytes(), body_start.saturating_sub(1)).ok_or_else(|| {
-            ParseError::Frame(format!(
-                "section {index} {stream} has no end (output cut short?)"
-            ))
+            ParseError::Frame(format!("section {index} {stream} has no end (output cut short?)"))
         })?;
         let trailer_start = e + end.len();
         let trailer_end = find(out, b"\n", trailer_start).unwrap_or(out.len());
         let trailer = std::str::from_utf8(&out[trailer_start..trailer_end])
             .map_err(|_| ParseError::Frame("trailer is not UTF-8".into()))?;
-        let status = trailer
-            .rsplit(' ')
-            .next()
-            .and_then(|s| s.parse().ok())
-            .unwrap_or(-1);
-        let body = if e < body_start {
-            &out[body_start..body_start]
-        } else {
-            &out[body_start..e]
-        };
-        found.push(Section {
-            index,
-            stream,
-            status,
-            body,
-        });
+        let status = trailer.rsplit(' ').next().and_then(|s| s.parse().ok()).unwrap_or(-1);
+        let body = if e < body_start { &out[body_start..body_start] } else { &out[body_start..e] };
+        found.push(Section { index, stream, status, body });
         pos = trailer_end;
     }
     Ok(found)
@@ -90,11 +69,7 @@ fn text(bytes: &[u8]) -> String {
 
 /// Cut at the content cap; the script reads one byte more to tell.
 fn capped(bytes: &[u8]) -> (String, bool) {
-    if bytes.len() > CONTENT_CAP {
-        (text(&bytes[..CONTENT_CAP]), true)
-    } else {
-        (text(bytes), false)
-    }
+    if bytes.len() > CONTENT_CAP { (text(&bytes[..CONTENT_CAP]), true) } else { (text(bytes), false) }
 }
 
 fn parse_stat(body: &[u8]) -> Option<FileEntry> {
@@ -155,29 +130,14 @@ fn files(sections: &[&Section<'_>]) -> FactValue {
 }
 
 fn command(sections: &[&Section<'_>]) -> Result<CommandOutput, String> {
-    let out = sections
-        .iter()
-        .find(|s| s.stream == "out")
-        .ok_or("no output section")?;
-    let err = sections
-        .iter()
-        .find(|s| s.stream == "err")
-        .map(|s| text(s.body))
-        .unwrap_or_default();
+    let out = sections.iter().find(|s| s.stream == "out").ok_or("no output section")?;
+    let err = sections.iter().find(|s| s.stream == "err").map(|s| text(s.body)).unwrap_or_default();
     let (stdout, truncated) = capped(out.body);
-    Ok(CommandOutput {
-        exit_code: out.status,
-        stdout,
-        stderr: err,
-        truncated,
-    })
+    Ok(CommandOutput { exit_code: out.status, stdout, stderr: err, truncated })
 }
 
 fn probes(out: &CommandOutput) -> ProbeResult {
-    let mut p = ProbeResult {
-        euid: u32::MAX,
-        ..ProbeResult::default()
-    };
+    let mut p = ProbeResult { euid: u32::MAX, ..ProbeResult::default() };
     for line in out.stdout.lines() {
         let mut f = line.splitn(3, ' ');
         match (f.next(), f.next(), f.next()) {
@@ -226,11 +186,7 @@ fn walk(bytes: &[u8]) -> WalkResult {
     for rec in bytes.split(|b| *b == 0).filter(|r| !r.is_empty()) {
         let rec = text(rec);
         if let Some(roots) = rec.strip_prefix("R\t") {
-            result.roots = roots
-                .split('\t')
-                .filter(|r| !r.is_empty())
-                .map(str::to_owned)
-                .collect();
+            result.roots = roots.split('\t').filter(|r| !r.is_empty()).map(str::to_owned).collect();
             continue;
         }
         let f: Vec<&str> = rec.splitn(5, '\t').collect();
@@ -246,20 +202,36 @@ fn walk(bytes: &[u8]) -> WalkResult {
             "s" => SearchKind::Sgid,
             _ => continue,
         };
-        let (Ok(mode), Ok(uid), Ok(gid)) =
-            (u32::from_str_radix(f[1], 8), f[2].parse(), f[3].parse())
-        else {
+        let (Ok(mode), Ok(uid), Ok(gid)) = (u32::from_str_radix(f[1], 8), f[2].parse(), f[3].parse()) else {
             continue;
         };
-        result.entries.push(WalkEntry {
-            kind,
-            path: f[4].to_owned(),
-            mode,
-            uid,
-            gid,
-        });
+        result.entries.push(WalkEntry { kind, path: f[4].to_owned(), mode, uid, gid });
     }
     result
+}
+
+const STOPPED_EARLY: &str = "not collected: the collection script stopped early";
+
+/// Unit name -> state from `systemctl list-unit-files UNITS...`, which exits 1 with no
+/// output when none of the named units exists.
+fn unit_states(sections: &[&Section<'_>]) -> Result<BTreeMap<String, String>, String> {
+    let out = command(sections)?;
+    let listed = out.exit_code == 0
+        || (out.exit_code == 1 && out.stdout.trim().is_empty() && out.stderr.trim().is_empty());
+    if out.not_found() {
+        return Err("systemctl is not installed".into());
+    }
+    if !listed {
+        return Err(format!("systemctl list-unit-files exited {}: {}", out.exit_code, out.stderr.trim()));
+    }
+    Ok(out
+        .stdout
+        .lines()
+        .filter_map(|l| {
+            let mut f = l.split_whitespace();
+            Some((f.next()?.to_owned(), f.next()?.to_owned()))
+        })
+        .collect())
 }
 
 /// Turn script output into facts. Every planned key gets a value; a key whose section is
@@ -270,38 +242,36 @@ pub fn parse(script: &Script, stdout: &[u8], collected_at: String) -> Result<Fac
     for s in &all {
         by_index.entry(s.index).or_default().push(s);
     }
-    let mut facts = FactSet {
-        collected_at,
-        facts: BTreeMap::new(),
-    };
+    let mut facts = FactSet { collected_at, facts: BTreeMap::new() };
+    // Every unit key reads the one `systemctl list-unit-files` section.
+    let units = script.unit_section.and_then(|i| by_index.get(&i)).map(|secs| unit_states(secs));
     for (i, key) in script.keys.iter().enumerate() {
-        let Some(secs) = by_index.get(&i) else {
-            facts.facts.insert(
-                key.clone(),
-                FactValue::Error("not collected: the collection script stopped early".into()),
-            );
-            continue;
-        };
-        let value = match key {
-            FactKey::Files { .. } | FactKey::HomeDirs => files(secs),
-            FactKey::Command { .. } | FactKey::ModuleIndex => match command(secs) {
+        let value = match (key, by_index.get(&i)) {
+            (FactKey::UnitFile { unit }, _) => match &units {
+                Some(Ok(states)) => FactValue::UnitFile(states.get(unit.as_str()).cloned()),
+                Some(Err(e)) => FactValue::Error(e.clone()),
+                None => FactValue::Error(STOPPED_EARLY.into()),
+            },
+            (_, None) => FactValue::Error(STOPPED_EARLY.into()),
+            (FactKey::Files { .. } | FactKey::HomeDirs, Some(secs)) => files(secs),
+            (FactKey::Command { .. } | FactKey::ModuleIndex, Some(secs)) => match command(secs) {
                 Ok(o) => FactValue::Command(o),
                 Err(e) => FactValue::Error(e),
             },
-            FactKey::Probes => match command(secs) {
+            (FactKey::Probes, Some(secs)) => match command(secs) {
                 Ok(o) => FactValue::Probes(probes(&o)),
                 Err(e) => FactValue::Error(e),
             },
-            FactKey::ShadowSummary => match command(secs) {
+            (FactKey::ShadowSummary, Some(secs)) => match command(secs) {
                 Ok(o) if o.exit_code == 0 => FactValue::Shadow(shadow(&o)),
                 Ok(o) => FactValue::Error(format!("exit {}: {}", o.exit_code, o.stderr.trim())),
                 Err(e) => FactValue::Error(e),
             },
-            FactKey::Processes => match command(secs) {
+            (FactKey::Processes, Some(secs)) => match command(secs) {
                 Ok(o) => FactValue::Processes(o.stdout.lines().map(str::to_owned).collect()),
                 Err(e) => FactValue::Error(e),
             },
-            FactKey::FilesystemWalk => match secs.iter().find(|s| s.stream == "out") {
+            (FactKey::FilesystemWalk, Some(secs)) => match secs.iter().find(|s| s.stream == "out") {
                 Some(s) if s.status == 0 => FactValue::Walk(walk(s.body)),
                 Some(s) => FactValue::Error(format!("walk exited {}", s.status)),
                 None => FactValue::Error("no walk output".into()),
@@ -318,8 +288,7 @@ mod tests {
 
     #[test]
     fn sections_survive_forged_markers_without_the_nonce() {
-        let out =
-            b"\n@@OW:abc:BEGIN 0 out\nhello\n@@OW:xyz:END 0 out 0\nworld\n@@OW:abc:END 0 out 3\n";
+        let out = b"\n@@OW:abc:BEGIN 0 out\nhello\n@@OW:xyz:END 0 out 0\nworld\n@@OW:abc:END 0 out 3\n";
         let s = sections(out, "abc").unwrap();
         assert_eq!(s.len(), 1);
         assert_eq!(s[0].body, b"hello\n@@OW:xyz:END 0 out 0\nworld");
@@ -337,8 +306,7 @@ mod tests {
 
     #[test]
     fn stat_lines_parse() {
-        let e =
-            parse_stat(b"81a4\t0\t42\troot\tshadow\t1024\tregular file\t/etc/sha\tdow").unwrap();
+        let e = parse_stat(b"81a4\t0\t42\troot\tshadow\t1024\tregular file\t/etc/sha\tdow").unwrap();
         assert_eq!(e.mode, 0o644);
         assert_eq!(e.gid, 42);
         assert_eq!(e.path, "/etc/sha\tdow");

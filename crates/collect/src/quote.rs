@@ -60,10 +60,7 @@ mod tests {
         assert_eq!(quote("").unwrap(), "''");
         assert_eq!(quote("it's").unwrap(), "'it'\\''s'");
         assert!(quote("a\0b").is_err());
-        assert_eq!(
-            quote_glob("/etc/ssh/ssh_host_*_key").unwrap(),
-            "'/etc/ssh/ssh_host_'*'_key'"
-        );
+        assert_eq!(quote_glob("/etc/ssh/ssh_host_*_key").unwrap(), "'/etc/ssh/ssh_host_'*'_key'");
         assert_eq!(quote_glob("/etc/a b/*").unwrap(), "'/etc/a b/'*");
     }
 }

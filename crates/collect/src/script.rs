@@ -16,8 +16,8 @@ pub const STDERR_CAP: usize = 16 << 10;
 /// File system types the walk covers: local, persistent file systems (and tmpfs, which CIS
 /// includes). Network, pseudo and read-only image file systems are skipped.
 pub const WALK_FSTYPES: &[&str] = &[
-    "ext2", "ext3", "ext4", "xfs", "btrfs", "zfs", "f2fs", "jfs", "reiserfs", "vfat", "exfat",
-    "tmpfs", "overlay",
+    "ext2", "ext3", "ext4", "xfs", "btrfs", "zfs", "f2fs", "jfs", "reiserfs", "vfat", "exfat", "tmpfs",
+    "overlay",
 ];
 
 /// The script and the nonce its frames carry.
@@ -27,6 +27,8 @@ pub struct Script {
     pub nonce: String,
     /// The fact each section index stands for.
     pub keys: Vec<FactKey>,
+    /// The section holding the one `systemctl list-unit-files` run for every unit key.
+    pub unit_section: Option<usize>,
 }
 
 const PRELUDE: &str = r#"export LC_ALL=C
@@ -110,16 +112,13 @@ pub fn build(plan: &FactPlan, nonce: &str) -> Result<Script, QuoteError> {
             .replace("__ERRCAP__", &STDERR_CAP.to_string()),
     );
     let mut keys = Vec::new();
+    let mut units = Vec::new();
     for (i, key) in plan.keys.iter().enumerate() {
         keys.push(key.clone());
         match key {
+            FactKey::UnitFile { unit } => units.push((i, quote(unit)?)),
             FactKey::Files { pattern, content } => {
-                let _ = writeln!(
-                    text,
-                    "ow_files {i} {} {}",
-                    u8::from(*content),
-                    quote_glob(pattern)?
-                );
+                let _ = writeln!(text, "ow_files {i} {} {}", u8::from(*content), quote_glob(pattern)?);
             }
             FactKey::Command { argv } => {
                 let args: Result<Vec<String>, _> = argv.iter().map(|a| quote(a)).collect();
@@ -137,10 +136,8 @@ pub fn build(plan: &FactPlan, nonce: &str) -> Result<Script, QuoteError> {
                 }
                 for p in paths {
                     let q = quote(p)?;
-                    let _ = writeln!(
-                        body,
-                        "  if [ -e {q} ]; then echo \"P 1 \"{q}; else echo \"P 0 \"{q}; fi"
-                    );
+                    let _ =
+                        writeln!(body, "  if [ -e {q} ]; then echo \"P 1 \"{q}; else echo \"P 0 \"{q}; fi");
                 }
                 body.push_str("  echo \"U $(id -u)\"");
                 block(&mut text, i, &body);
@@ -153,20 +150,22 @@ pub fn build(plan: &FactPlan, nonce: &str) -> Result<Script, QuoteError> {
             FactKey::Processes => block(&mut text, i, "cat /proc/[0-9]*/comm 2>/dev/null; exit 0"),
             FactKey::ModuleIndex => block(&mut text, i, MODULES),
             FactKey::FilesystemWalk => {
-                block(
-                    &mut text,
-                    i,
-                    &WALK.replace("__FSTYPES__", &WALK_FSTYPES.join(" ")),
-                );
+                block(&mut text, i, &WALK.replace("__FSTYPES__", &WALK_FSTYPES.join(" ")));
             }
         }
     }
+    // Naming the units keeps systemctl from loading every unit file (5 ms instead of 150).
+    let unit_section = units.first().map(|(i, _)| *i);
+    if let Some(i) = unit_section {
+        let names: Vec<&str> = units.iter().map(|(_, q)| q.as_str()).collect();
+        let _ = writeln!(
+            text,
+            "ow_cmd {i} systemctl list-unit-files --full --no-legend --no-pager -- {}",
+            names.join(" ")
+        );
+    }
     text.push_str("exit 0\n");
-    Ok(Script {
-        text,
-        nonce: nonce.to_owned(),
-        keys,
-    })
+    Ok(Script { text, nonce: nonce.to_owned(), keys, unit_section })
 }
 
 /// A fresh random nonce (128 bits, hex).

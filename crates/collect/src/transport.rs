@@ -17,15 +17,9 @@ pub struct ScriptOutput {
 #[derive(Debug, Error)]
 pub enum TransportError {
     #[error("could not start the shell on {host}: {source}")]
-    Spawn {
-        host: String,
-        source: std::io::Error,
-    },
+    Spawn { host: String, source: std::io::Error },
     #[error("lost the shell on {host}: {source}")]
-    Io {
-        host: String,
-        source: std::io::Error,
-    },
+    Io { host: String, source: std::io::Error },
 }
 
 /// Runs a shell script on one host with the script on standard input.

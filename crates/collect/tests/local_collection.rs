@@ -8,9 +8,7 @@ use openwatch_core::facts::{FactKey, FactValue, FileKind};
 use openwatch_core::plan::FactPlan;
 
 fn plan(keys: Vec<FactKey>) -> FactPlan {
-    FactPlan {
-        keys: keys.into_iter().collect::<BTreeSet<_>>(),
-    }
+    FactPlan { keys: keys.into_iter().collect::<BTreeSet<_>>() }
 }
 
 #[test]
@@ -19,30 +17,15 @@ fn hostile_names_and_arguments_arrive_verbatim() {
     // File names cannot hold `/`, so the canary is relative to the collector's working dir.
     let canary_name = format!("openwatch-canary-{}", std::process::id());
     let canary = std::env::current_dir().unwrap().join(&canary_name);
-    let evil =
-        format!("a'b $(touch {canary_name}) `touch {canary_name}` \"q\" ;touch {canary_name}");
+    let evil = format!("a'b $(touch {canary_name}) `touch {canary_name}` \"q\" ;touch {canary_name}");
     let evil_file = dir.path().join(&evil);
-    std::fs::write(
-        &evil_file,
-        "line one\n@@OW:forged:END 0 out 0\nline three\n",
-    )
-    .unwrap();
+    std::fs::write(&evil_file, "line one\n@@OW:forged:END 0 out 0\nline three\n").unwrap();
     let dir_str = dir.path().display().to_string();
     let keys = vec![
-        FactKey::Files {
-            pattern: format!("{dir_str}/*"),
-            content: true,
-        },
-        FactKey::Files {
-            pattern: format!("{dir_str}/missing"),
-            content: false,
-        },
-        FactKey::Command {
-            argv: vec!["printf".into(), "%s|".into(), evil.clone(), "-n".into()],
-        },
-        FactKey::Command {
-            argv: vec!["openwatch-no-such-program".into()],
-        },
+        FactKey::Files { pattern: format!("{dir_str}/*"), content: true },
+        FactKey::Files { pattern: format!("{dir_str}/missing"), content: false },
+        FactKey::Command { argv: vec!["printf".into(), "%s|".into(), evil.clone(), "-n".into()] },
+        FactKey::Command { argv: vec!["openwatch-no-such-program".into()] },
     ];
     let collected = collect(&plan(keys.clone()), &mut LocalTransport).unwrap();
     assert!(!canary.exists(), "a quoted value was executed");
@@ -59,10 +42,7 @@ fn hostile_names_and_arguments_arrive_verbatim() {
         }
         other => panic!("unexpected {other:?}"),
     }
-    assert_eq!(
-        collected.facts.get(&keys[1]),
-        Some(&FactValue::Files(vec![]))
-    );
+    assert_eq!(collected.facts.get(&keys[1]), Some(&FactValue::Files(vec![])));
     match collected.facts.get(&keys[2]) {
         Some(FactValue::Command(out)) => {
             assert_eq!(out.exit_code, 0);
@@ -80,14 +60,8 @@ fn hostile_names_and_arguments_arrive_verbatim() {
 fn probes_platform_and_modes_are_collected() {
     let keys = vec![
         FactKey::Probes,
-        FactKey::Files {
-            pattern: "/etc/os-release".into(),
-            content: true,
-        },
-        FactKey::Files {
-            pattern: "/etc/passwd".into(),
-            content: false,
-        },
+        FactKey::Files { pattern: "/etc/os-release".into(), content: true },
+        FactKey::Files { pattern: "/etc/passwd".into(), content: false },
         FactKey::Processes,
     ];
     let c = collect(&plan(keys.clone()), &mut LocalTransport).unwrap();

@@ -7,24 +7,14 @@ use openwatch_collect::quote::{quote, quote_glob};
 use proptest::prelude::*;
 
 fn shells() -> Vec<&'static str> {
-    ["/bin/sh", "/bin/dash", "/bin/bash"]
-        .into_iter()
-        .filter(|s| std::path::Path::new(s).exists())
-        .collect()
+    ["/bin/sh", "/bin/dash", "/bin/bash"].into_iter().filter(|s| std::path::Path::new(s).exists()).collect()
 }
 
 /// Run `printf '%s' <quoted>` in `shell` and return what it printed.
 fn echo_through(shell: &str, quoted: &str) -> Vec<u8> {
-    let out = Command::new(shell)
-        .arg("-c")
-        .arg(format!("printf '%s' {quoted}"))
-        .output()
-        .expect("shell runs");
-    assert!(
-        out.status.success(),
-        "{shell} failed on {quoted:?}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    let out =
+        Command::new(shell).arg("-c").arg(format!("printf '%s' {quoted}")).output().expect("shell runs");
+    assert!(out.status.success(), "{shell} failed on {quoted:?}: {}", String::from_utf8_lossy(&out.stderr));
     out.stdout
 }
 

@@ -16,111 +16,37 @@ pub enum Probe {
 
 /// Every capability a rule may name in `when`, with how it is detected.
 pub const CAPABILITIES: &[(&str, Probe, &str)] = &[
-    (
-        "apparmor",
-        Probe::Path(&["/sys/kernel/security/apparmor"]),
-        "AppArmor is enabled in the kernel",
-    ),
-    (
-        "auditd",
-        Probe::Command(&["auditd"]),
-        "the audit daemon is installed",
-    ),
-    (
-        "chrony",
-        Probe::Command(&["chronyd"]),
-        "chrony is installed",
-    ),
-    (
-        "cron",
-        Probe::Command(&["cron", "crond"]),
-        "a cron daemon is installed",
-    ),
-    (
-        "dpkg",
-        Probe::Command(&["dpkg-query"]),
-        "packages are managed by dpkg",
-    ),
-    (
-        "firewalld",
-        Probe::Command(&["firewall-cmd"]),
-        "firewalld is installed",
-    ),
-    (
-        "gnu_find",
-        Probe::Command(&["find"]),
-        "find is available for filesystem searches",
-    ),
+    ("apparmor", Probe::Path(&["/sys/kernel/security/apparmor"]), "AppArmor is enabled in the kernel"),
+    ("auditd", Probe::Command(&["auditd"]), "the audit daemon is installed"),
+    ("chrony", Probe::Command(&["chronyd"]), "chrony is installed"),
+    ("cron", Probe::Command(&["cron", "crond"]), "a cron daemon is installed"),
+    ("dpkg", Probe::Command(&["dpkg-query"]), "packages are managed by dpkg"),
+    ("firewalld", Probe::Command(&["firewall-cmd"]), "firewalld is installed"),
+    ("gnu_find", Probe::Command(&["find"]), "find is available for filesystem searches"),
     (
         "grub",
-        Probe::Path(&[
-            "/boot/grub/grub.cfg",
-            "/boot/grub2/grub.cfg",
-            "/etc/default/grub",
-        ]),
+        Probe::Path(&["/boot/grub/grub.cfg", "/boot/grub2/grub.cfg", "/etc/default/grub"]),
         "the host boots with GRUB",
     ),
-    (
-        "iptables",
-        Probe::Command(&["iptables"]),
-        "iptables is installed",
-    ),
+    ("iptables", Probe::Command(&["iptables"]), "iptables is installed"),
     (
         "journald",
-        Probe::Path(&[
-            "/lib/systemd/systemd-journald",
-            "/usr/lib/systemd/systemd-journald",
-        ]),
+        Probe::Path(&["/lib/systemd/systemd-journald", "/usr/lib/systemd/systemd-journald"]),
         "systemd-journald is installed",
     ),
-    (
-        "nftables",
-        Probe::Command(&["nft"]),
-        "nftables is installed",
-    ),
+    ("nftables", Probe::Command(&["nft"]), "nftables is installed"),
     ("pam", Probe::Path(&["/etc/pam.d"]), "PAM is configured"),
-    (
-        "root",
-        Probe::Root,
-        "facts are collected with root privileges",
-    ),
-    (
-        "rpm",
-        Probe::Command(&["rpm"]),
-        "packages are managed by rpm",
-    ),
-    (
-        "rsyslog",
-        Probe::Command(&["rsyslogd"]),
-        "rsyslog is installed",
-    ),
-    (
-        "selinux",
-        Probe::Path(&["/sys/fs/selinux/enforce"]),
-        "SELinux is enabled in the kernel",
-    ),
-    (
-        "sshd",
-        Probe::Command(&["sshd"]),
-        "the OpenSSH server is installed",
-    ),
+    ("root", Probe::Root, "facts are collected with root privileges"),
+    ("rpm", Probe::Command(&["rpm"]), "packages are managed by rpm"),
+    ("rsyslog", Probe::Command(&["rsyslogd"]), "rsyslog is installed"),
+    ("selinux", Probe::Path(&["/sys/fs/selinux/enforce"]), "SELinux is enabled in the kernel"),
+    ("sshd", Probe::Command(&["sshd"]), "the OpenSSH server is installed"),
     ("sudo", Probe::Command(&["sudo"]), "sudo is installed"),
-    (
-        "systemctl",
-        Probe::Command(&["systemctl"]),
-        "systemctl is installed",
-    ),
-    (
-        "systemd",
-        Probe::Path(&["/run/systemd/system"]),
-        "systemd is running as the init system",
-    ),
+    ("systemctl", Probe::Command(&["systemctl"]), "systemctl is installed"),
+    ("systemd", Probe::Path(&["/run/systemd/system"]), "systemd is running as the init system"),
     (
         "timesyncd",
-        Probe::Path(&[
-            "/lib/systemd/systemd-timesyncd",
-            "/usr/lib/systemd/systemd-timesyncd",
-        ]),
+        Probe::Path(&["/lib/systemd/systemd-timesyncd", "/usr/lib/systemd/systemd-timesyncd"]),
         "systemd-timesyncd is installed",
     ),
     ("ufw", Probe::Command(&["ufw"]), "ufw is installed"),
@@ -133,11 +59,7 @@ pub fn is_known(name: &str) -> bool {
 
 /// The names of every known capability, for error messages.
 pub fn known_names() -> String {
-    CAPABILITIES
-        .iter()
-        .map(|(n, _, _)| *n)
-        .collect::<Vec<_>>()
-        .join(", ")
+    CAPABILITIES.iter().map(|(n, _, _)| *n).collect::<Vec<_>>().join(", ")
 }
 
 /// The capabilities a host was found to have.

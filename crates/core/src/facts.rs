@@ -28,6 +28,9 @@ pub enum FactKey {
     FilesystemWalk,
     /// Names of running processes.
     Processes,
+    /// The unit-file state systemd reports for one unit (`enabled`, `disabled`, `masked`,
+    /// `static`...). All units of a scan are listed by one `systemctl list-unit-files`.
+    UnitFile { unit: String },
     /// Modules the running kernel ships (`available NAME`) or has built in (`builtin NAME`),
     /// from modules.dep and modules.builtin, as command output.
     ModuleIndex,
@@ -92,12 +95,10 @@ impl ProbeResult {
         CAPABILITIES
             .iter()
             .filter(|(_, probe, _)| match probe {
-                Probe::Command(names) => names
-                    .iter()
-                    .any(|n| self.commands.get(*n).copied().unwrap_or(false)),
-                Probe::Path(paths) => paths
-                    .iter()
-                    .any(|p| self.paths.get(*p).copied().unwrap_or(false)),
+                Probe::Command(names) => {
+                    names.iter().any(|n| self.commands.get(*n).copied().unwrap_or(false))
+                }
+                Probe::Path(paths) => paths.iter().any(|p| self.paths.get(*p).copied().unwrap_or(false)),
                 Probe::Root => self.euid == 0,
             })
             .map(|(name, _, _)| (*name).to_owned())
@@ -168,6 +169,8 @@ pub enum FactValue {
     Shadow(Vec<ShadowEntry>),
     Walk(WalkResult),
     Processes(Vec<String>),
+    /// A unit's file state; `None` when systemd knows no such unit.
+    UnitFile(Option<String>),
     /// The fact could not be collected; the text says why.
     Error(String),
 }
@@ -188,14 +191,8 @@ impl FactSet {
 
     /// Entries of a Files fact, whether collected with or without content.
     pub fn files(&self, pattern: &str, content: bool) -> Result<&[FileEntry], String> {
-        let with = FactKey::Files {
-            pattern: pattern.to_owned(),
-            content: true,
-        };
-        let without = FactKey::Files {
-            pattern: pattern.to_owned(),
-            content: false,
-        };
+        let with = FactKey::Files { pattern: pattern.to_owned(), content: true };
+        let without = FactKey::Files { pattern: pattern.to_owned(), content: false };
         let value = if content {
             self.facts.get(&with)
         } else {
@@ -215,9 +212,7 @@ impl FactSet {
     }
 
     pub fn command(&self, argv: &[&str]) -> Result<&CommandOutput, String> {
-        let key = FactKey::Command {
-            argv: argv.iter().map(|s| (*s).to_owned()).collect(),
-        };
+        let key = FactKey::Command { argv: argv.iter().map(|s| (*s).to_owned()).collect() };
         match self.facts.get(&key) {
             Some(FactValue::Command(out)) => Ok(out),
             Some(FactValue::Error(e)) => Err(format!("could not run {}: {e}", argv.join(" "))),
@@ -254,19 +249,11 @@ mod entries {
         value: &'a FactValue,
     }
 
-    pub fn serialize<S: Serializer>(
-        map: &BTreeMap<FactKey, FactValue>,
-        s: S,
-    ) -> Result<S::Ok, S::Error> {
+    pub fn serialize<S: Serializer>(map: &BTreeMap<FactKey, FactValue>, s: S) -> Result<S::Ok, S::Error> {
         s.collect_seq(map.iter().map(|(key, value)| EntryRef { key, value }))
     }
 
-    pub fn deserialize<'de, D: Deserializer<'de>>(
-        d: D,
-    ) -> Result<BTreeMap<FactKey, FactValue>, D::Error> {
-        Ok(Vec::<Entry>::deserialize(d)?
-            .into_iter()
-            .map(|e| (e.key, e.value))
-            .collect())
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<BTreeMap<FactKey, FactValue>, D::Error> {
+        Ok(Vec::<Entry>::deserialize(d)?.into_iter().map(|e| (e.key, e.value)).collect())
     }
 }

@@ -35,13 +35,8 @@ impl Library {
                 message,
             };
             if let Some(first) = seen.get(rule.id()) {
-                lib.findings.push(at(
-                    &rule,
-                    format!(
-                        "duplicate rule id `{}` (first defined in {first})",
-                        rule.id()
-                    ),
-                ));
+                lib.findings
+                    .push(at(&rule, format!("duplicate rule id `{}` (first defined in {first})", rule.id())));
                 continue;
             }
             let mut clash = None;
@@ -72,9 +67,7 @@ impl Library {
     }
 
     pub fn errors(&self) -> impl Iterator<Item = &Finding> {
-        self.findings
-            .iter()
-            .filter(|f| f.level == FindingLevel::Error)
+        self.findings.iter().filter(|f| f.level == FindingLevel::Error)
     }
 
     pub fn get(&self, id: &str) -> Option<&Rule> {

@@ -51,10 +51,7 @@ pub fn host_facts(facts: &FactSet) -> HostFacts {
         .map(HostPlatform::from_os_release)
         .unwrap_or_default();
     let capabilities = facts.probes().map(|p| p.capabilities()).unwrap_or_default();
-    HostFacts {
-        platform,
-        capabilities,
-    }
+    HostFacts { platform, capabilities }
 }
 
 /// Evaluate each rule; results come in the order of `rules`.
@@ -64,18 +61,10 @@ pub fn evaluate<'a>(
     host: &HostFacts,
     opts: &EvalOptions,
 ) -> Vec<RuleResult> {
-    rules
-        .into_iter()
-        .map(|rule| evaluate_rule(rule, facts, host, opts))
-        .collect()
+    rules.into_iter().map(|rule| evaluate_rule(rule, facts, host, opts)).collect()
 }
 
-pub fn evaluate_rule(
-    rule: &Rule,
-    facts: &FactSet,
-    host: &HostFacts,
-    opts: &EvalOptions,
-) -> RuleResult {
+pub fn evaluate_rule(rule: &Rule, facts: &FactSet, host: &HostFacts, opts: &EvalOptions) -> RuleResult {
     let raw = &rule.raw;
     let result = |verdict: Status,
                   reason: String,
@@ -94,11 +83,7 @@ pub fn evaluate_rule(
         let wanted: Vec<String> = raw.platforms.iter().map(ToString::to_string).collect();
         return result(
             Status::NotApplicable,
-            format!(
-                "host runs {}; rule targets {}",
-                host.platform.label(),
-                wanted.join(", ")
-            ),
+            format!("host runs {}; rule targets {}", host.platform.label(), wanted.join(", ")),
             None,
             Vec::new(),
         );
@@ -111,10 +96,7 @@ pub fn evaluate_rule(
             .collect();
         return result(
             Status::NotApplicable,
-            format!(
-                "host lacks what every implementation requires: {}",
-                gates.join(" | ")
-            ),
+            format!("host lacks what every implementation requires: {}", gates.join(" | ")),
             None,
             Vec::new(),
         );
@@ -128,17 +110,13 @@ pub fn evaluate_rule(
         walks_enabled: opts.walks_enabled,
     };
     let outcome = eval::evaluate(&imp.check, &ctx);
-    let gate = imp
-        .when
-        .as_ref()
-        .map_or_else(|| "default".to_owned(), ToString::to_string);
+    let gate = imp.when.as_ref().map_or_else(|| "default".to_owned(), ToString::to_string);
     result(outcome.status, outcome.reason, Some(gate), outcome.evidence)
 }
 
 /// Count of each verdict; every verdict appears, zero or not.
 pub fn summarize(results: &[RuleResult]) -> BTreeMap<&'static str, usize> {
-    let mut s: BTreeMap<&'static str, usize> =
-        Status::ALL.iter().map(|v| (v.as_str(), 0)).collect();
+    let mut s: BTreeMap<&'static str, usize> = Status::ALL.iter().map(|v| (v.as_str(), 0)).collect();
     for r in results {
         *s.entry(r.verdict.as_str()).or_default() += 1;
     }

@@ -16,24 +16,18 @@ pub struct Selection {
 impl Selection {
     pub fn matches(&self, rule: &Rule) -> bool {
         let r = &rule.raw;
-        let any_or_empty =
-            |v: &[String], f: &dyn Fn(&String) -> bool| v.is_empty() || v.iter().any(f);
+        let any_or_empty = |v: &[String], f: &dyn Fn(&String) -> bool| v.is_empty() || v.iter().any(f);
         any_or_empty(&self.rule_ids, &|id| id == rule.id())
-            && any_or_empty(&self.frameworks, &|fw| {
-                !r.references.controls(fw).is_empty()
-            })
+            && any_or_empty(&self.frameworks, &|fw| !r.references.controls(fw).is_empty())
             && any_or_empty(&self.controls, &|filter| {
                 let frameworks: Vec<String> = if self.frameworks.is_empty() {
                     crate::rule::framework_names()
                 } else {
                     self.frameworks.clone()
                 };
-                frameworks.iter().any(|fw| {
-                    r.references
-                        .controls(fw)
-                        .iter()
-                        .any(|c| control_matches(c, filter))
-                })
+                frameworks
+                    .iter()
+                    .any(|fw| r.references.controls(fw).iter().any(|c| control_matches(c, filter)))
             })
             && (self.severities.is_empty() || self.severities.contains(&r.severity))
             && any_or_empty(&self.tags, &|t| {

@@ -24,14 +24,9 @@ pub fn parse_overrides<'a>(
     for (name, text) in pairs {
         let Some(ty) = types.get(name.as_str()) else {
             let known: Vec<&str> = types.keys().copied().collect();
-            return Err(format!(
-                "unknown variable `{name}` (known: {})",
-                known.join(", ")
-            ));
+            return Err(format!("unknown variable `{name}` (known: {})", known.join(", ")));
         };
-        let value = ty
-            .parse_text(text)
-            .map_err(|e| format!("variable `{name}`: {e}"))?;
+        let value = ty.parse_text(text).map_err(|e| format!("variable `{name}`: {e}"))?;
         out.insert(name.clone(), value);
     }
     Ok(out)
@@ -41,10 +36,7 @@ pub fn parse_overrides<'a>(
 pub fn bindings_for(rule: &Rule, overrides: &Overrides) -> Bindings {
     rule.variable_defaults()
         .map(|(name, decl)| {
-            let value = overrides
-                .get(name)
-                .cloned()
-                .unwrap_or_else(|| decl.default.value.clone());
+            let value = overrides.get(name).cloned().unwrap_or_else(|| decl.default.value.clone());
             (name.to_owned(), value)
         })
         .collect()

@@ -23,12 +23,7 @@ fn builtin_library_has_no_errors() {
     yaml_files(&root, &mut files);
     let texts: Vec<(String, String)> = files
         .iter()
-        .map(|p| {
-            (
-                p.display().to_string(),
-                std::fs::read_to_string(p).expect("rule file is UTF-8"),
-            )
-        })
+        .map(|p| (p.display().to_string(), std::fs::read_to_string(p).expect("rule file is UTF-8")))
         .collect();
     let lib = Library::load(texts.iter().map(|(n, t)| (n.as_str(), t.as_str())));
     let errors: Vec<String> = lib.errors().map(ToString::to_string).collect();

@@ -6,9 +6,7 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use openwatch_core::rule::Value;
-use openwatch_ssh::{
-    Credentials, Endpoint, HostKeyPolicy, HostKeyTrust, SshTarget, Sudo, Timeouts,
-};
+use openwatch_ssh::{Credentials, Endpoint, HostKeyPolicy, HostKeyTrust, SshTarget, Sudo, Timeouts};
 use russh::keys::PublicKey;
 use serde::Deserialize;
 use thiserror::Error;
@@ -18,16 +16,9 @@ pub enum InventoryError {
     #[error("{0}")]
     Parse(String),
     #[error("{file}: host `{host}`: {message}")]
-    Host {
-        file: String,
-        host: String,
-        message: String,
-    },
+    Host { file: String, host: String, message: String },
     #[error("reading {file}: {source}")]
-    Io {
-        file: String,
-        source: std::io::Error,
-    },
+    Io { file: String, source: std::io::Error },
 }
 
 /// Settings any level of the inventory (and the command line) may give. Every field is
@@ -133,11 +124,7 @@ fn expand_path(p: &str, base: &Path) -> PathBuf {
         return PathBuf::from(home).join(rest);
     }
     let path = PathBuf::from(p);
-    if path.is_absolute() {
-        path
-    } else {
-        base.join(path)
-    }
+    if path.is_absolute() { path } else { base.join(path) }
 }
 
 fn default_known_hosts() -> Option<PathBuf> {
@@ -152,11 +139,7 @@ pub fn target(name: &str, s: &HostSettings, base: &Path) -> Result<SshTarget, St
         endpoint.port = p;
     }
     // `user@` written in the address is the most specific choice for that host.
-    let user = endpoint
-        .user
-        .clone()
-        .or_else(|| s.user.clone())
-        .unwrap_or_else(|| "root".to_owned());
+    let user = endpoint.user.clone().or_else(|| s.user.clone()).unwrap_or_else(|| "root".to_owned());
     let pinned = s
         .host_keys
         .iter()
@@ -167,11 +150,7 @@ pub fn target(name: &str, s: &HostSettings, base: &Path) -> Result<SshTarget, St
         })
         .collect::<Result<Vec<_>, _>>()?;
     let trust = HostKeyTrust {
-        known_hosts: s
-            .known_hosts
-            .as_deref()
-            .map(|p| expand_path(p, base))
-            .or_else(default_known_hosts),
+        known_hosts: s.known_hosts.as_deref().map(|p| expand_path(p, base)).or_else(default_known_hosts),
         pinned,
         policy: if s.accept_new_host_keys == Some(true) {
             HostKeyPolicy::AcceptNew
@@ -180,30 +159,19 @@ pub fn target(name: &str, s: &HostSettings, base: &Path) -> Result<SshTarget, St
         },
     };
     let credentials = Credentials {
-        identities: s
-            .identity_file
-            .iter()
-            .map(|p| expand_path(p, base))
-            .collect(),
+        identities: s.identity_file.iter().map(|p| expand_path(p, base)).collect(),
         passphrase: env_secret(&s.identity_passphrase_env, "identity_passphrase_env")?,
         agent: s.agent.unwrap_or(true),
         password: env_secret(&s.password_env, "password_env")?,
     };
-    let sudo = match (
-        s.sudo.unwrap_or(false),
-        env_secret(&s.sudo_password_env, "sudo_password_env")?,
-    ) {
+    let sudo = match (s.sudo.unwrap_or(false), env_secret(&s.sudo_password_env, "sudo_password_env")?) {
         (_, Some(pw)) => Sudo::Password(pw),
         (true, None) => Sudo::NoPassword,
         (false, None) => Sudo::None,
     };
     let timeouts = Timeouts {
-        connect: s
-            .connect_timeout
-            .map_or(Timeouts::default().connect, Duration::from_secs),
-        command: s
-            .command_timeout
-            .map_or(Timeouts::default().command, Duration::from_secs),
+        connect: s.connect_timeout.map_or(Timeouts::default().connect, Duration::from_secs),
+        command: s.command_timeout.map_or(Timeouts::default().command, Duration::from_secs),
         ..Timeouts::default()
     };
     let jump = match &s.jump {
@@ -220,16 +188,7 @@ pub fn target(name: &str, s: &HostSettings, base: &Path) -> Result<SshTarget, St
         }
         None => None,
     };
-    Ok(SshTarget {
-        name: name.to_owned(),
-        endpoint,
-        user,
-        credentials,
-        sudo,
-        trust,
-        jump,
-        timeouts,
-    })
+    Ok(SshTarget { name: name.to_owned(), endpoint, user, credentials, sudo, trust, jump, timeouts })
 }
 
 impl Inventory {
@@ -242,20 +201,15 @@ impl Inventory {
                 .filter(|(h, _)| h.contains("line "))
                 .map_or(msg.as_str(), |(_, m)| m)
                 .to_owned();
-            let source = text
-                .lines()
-                .nth(line.saturating_sub(1) as usize)
-                .unwrap_or("");
+            let source = text.lines().nth(line.saturating_sub(1) as usize).unwrap_or("");
             InventoryError::Parse(format!("{file}:{line}:{col}: {msg}\n  | {source}"))
         })
     }
 
     pub fn load(path: &Path) -> Result<(Inventory, PathBuf), InventoryError> {
         let file = path.display().to_string();
-        let text = std::fs::read_to_string(path).map_err(|source| InventoryError::Io {
-            file: file.clone(),
-            source,
-        })?;
+        let text = std::fs::read_to_string(path)
+            .map_err(|source| InventoryError::Io { file: file.clone(), source })?;
         let base = path.parent().map(Path::to_path_buf).unwrap_or_default();
         Ok((Inventory::parse(&file, &text)?, base))
     }
@@ -271,30 +225,15 @@ impl Inventory {
         let mut seen = std::collections::BTreeSet::new();
         let mut out = Vec::new();
         if self.defaults.name.is_some() || self.defaults.groups.is_some() {
-            return Err(InventoryError::Parse(format!(
-                "{file}: `defaults` cannot set `name` or `groups`"
-            )));
+            return Err(InventoryError::Parse(format!("{file}: `defaults` cannot set `name` or `groups`")));
         }
-        if let Some((g, _)) = self
-            .groups
-            .iter()
-            .find(|(_, g)| g.name.is_some() || g.groups.is_some())
-        {
-            return Err(InventoryError::Parse(format!(
-                "{file}: group `{g}` cannot set `name` or `groups`"
-            )));
+        if let Some((g, _)) = self.groups.iter().find(|(_, g)| g.name.is_some() || g.groups.is_some()) {
+            return Err(InventoryError::Parse(format!("{file}: group `{g}` cannot set `name` or `groups`")));
         }
         for (i, h) in self.hosts.iter().enumerate() {
-            let name = h
-                .name
-                .clone()
-                .or_else(|| h.address.clone())
-                .unwrap_or_default();
-            let fail = |message: String| InventoryError::Host {
-                file: file.to_owned(),
-                host: name.clone(),
-                message,
-            };
+            let name = h.name.clone().or_else(|| h.address.clone()).unwrap_or_default();
+            let fail =
+                |message: String| InventoryError::Host { file: file.to_owned(), host: name.clone(), message };
             if name.is_empty() {
                 return Err(InventoryError::Parse(format!(
                     "{file}: host #{} has neither `name` nor `address`",
@@ -306,20 +245,13 @@ impl Inventory {
             }
             let mut s = self.defaults.clone();
             for g in h.groups.iter().flatten() {
-                let group = self
-                    .groups
-                    .get(g)
-                    .ok_or_else(|| fail(format!("unknown group `{g}`")))?;
+                let group = self.groups.get(g).ok_or_else(|| fail(format!("unknown group `{g}`")))?;
                 s = s.overlay(group);
             }
             // Command-line flags override the file.
             s = s.overlay(h).overlay(cli);
             let target = target(&name, &s, base).map_err(fail)?;
-            let vars = s
-                .vars
-                .iter()
-                .map(|(k, v)| (k.clone(), v.to_text()))
-                .collect();
+            let vars = s.vars.iter().map(|(k, v)| (k.clone(), v.to_text())).collect();
             out.push(ResolvedHost { target, vars });
         }
         Ok(out)
@@ -353,65 +285,35 @@ hosts:
     #[test]
     fn levels_merge_most_specific_last() {
         let inv = Inventory::parse("inv.yml", INV).unwrap();
-        let hosts = inv
-            .resolve("inv.yml", Path::new("/etc/ow"), &HostSettings::default())
-            .unwrap();
+        let hosts = inv.resolve("inv.yml", Path::new("/etc/ow"), &HostSettings::default()).unwrap();
         let web = &hosts[0];
         assert_eq!(web.target.user, "scanner");
         assert_eq!(web.target.endpoint.port, 2222);
         assert_eq!(web.target.sudo, Sudo::NoPassword);
-        assert_eq!(
-            web.target.trust.known_hosts.as_deref(),
-            Some(Path::new("/etc/ow/known_hosts"))
-        );
-        assert_eq!(
-            web.vars,
-            vec![("sshd_max_auth_tries".to_owned(), "3".to_owned())]
-        );
+        assert_eq!(web.target.trust.known_hosts.as_deref(), Some(Path::new("/etc/ow/known_hosts")));
+        assert_eq!(web.vars, vec![("sshd_max_auth_tries".to_owned(), "3".to_owned())]);
         let db = &hosts[1];
-        assert_eq!(
-            db.target.user, "root",
-            "user@ in the address beats an inherited user"
-        );
+        assert_eq!(db.target.user, "root", "user@ in the address beats an inherited user");
         assert_eq!(db.target.endpoint.port, 2200);
         assert_eq!(db.target.sudo, Sudo::None);
-        assert!(
-            db.vars
-                .contains(&("banner_text".to_owned(), "$(reboot)".to_owned()))
-        );
+        assert!(db.vars.contains(&("banner_text".to_owned(), "$(reboot)".to_owned())));
     }
 
     #[test]
     fn errors_name_the_place() {
-        let e = Inventory::parse("inv.yml", "hosts:\n  - name: a\n    adress: x\n")
-            .unwrap_err()
-            .to_string();
+        let e = Inventory::parse("inv.yml", "hosts:\n  - name: a\n    adress: x\n").unwrap_err().to_string();
         assert!(e.starts_with("inv.yml:3:5:"), "{e}");
         assert!(e.contains("adress"), "{e}");
         let inv = Inventory::parse("inv.yml", "hosts:\n  - {name: a, groups: [nope]}\n").unwrap();
-        let e = inv
-            .resolve("inv.yml", Path::new("."), &HostSettings::default())
-            .unwrap_err()
-            .to_string();
+        let e = inv.resolve("inv.yml", Path::new("."), &HostSettings::default()).unwrap_err().to_string();
         assert!(e.contains("unknown group `nope`"), "{e}");
-        let inv = Inventory::parse(
-            "inv.yml",
-            "hosts:\n  - {name: a, password_env: OPENWATCH_TEST_UNSET_VAR}\n",
-        )
-        .unwrap();
-        let e = inv
-            .resolve("inv.yml", Path::new("."), &HostSettings::default())
-            .unwrap_err()
-            .to_string();
+        let inv =
+            Inventory::parse("inv.yml", "hosts:\n  - {name: a, password_env: OPENWATCH_TEST_UNSET_VAR}\n")
+                .unwrap();
+        let e = inv.resolve("inv.yml", Path::new("."), &HostSettings::default()).unwrap_err().to_string();
         assert!(e.contains("OPENWATCH_TEST_UNSET_VAR"), "{e}");
-        let inv = Inventory::parse(
-            "inv.yml",
-            "hosts:\n  - {name: a, address: '-oProxyCommand=x'}\n",
-        )
-        .unwrap();
-        assert!(
-            inv.resolve("inv.yml", Path::new("."), &HostSettings::default())
-                .is_err()
-        );
+        let inv =
+            Inventory::parse("inv.yml", "hosts:\n  - {name: a, address: '-oProxyCommand=x'}\n").unwrap();
+        assert!(inv.resolve("inv.yml", Path::new("."), &HostSettings::default()).is_err());
     }
 }

@@ -30,9 +30,8 @@ impl Endpoint {
             None => (None, text),
         };
         let (host, port) = if let Some(inner) = rest.strip_prefix('[') {
-            let (h, after) = inner
-                .split_once(']')
-                .ok_or_else(|| EndpointError::BadBracket(text.to_owned()))?;
+            let (h, after) =
+                inner.split_once(']').ok_or_else(|| EndpointError::BadBracket(text.to_owned()))?;
             let port = match after.strip_prefix(':') {
                 Some(p) => Some(p),
                 None if after.is_empty() => None,
@@ -48,8 +47,7 @@ impl Endpoint {
         if host.is_empty() {
             return Err(EndpointError::EmptyHost(text.to_owned()));
         }
-        let bad =
-            |s: &str| s.starts_with('-') || s.chars().any(|c| c.is_whitespace() || c.is_control());
+        let bad = |s: &str| s.starts_with('-') || s.chars().any(|c| c.is_whitespace() || c.is_control());
         if bad(host) || user.as_deref().is_some_and(|u| u.is_empty() || bad(u)) {
             return Err(EndpointError::BadChar(text.to_owned()));
         }
@@ -61,11 +59,7 @@ impl Endpoint {
                 .ok_or_else(|| EndpointError::BadPort(text.to_owned()))?,
             None => 22,
         };
-        Ok(Endpoint {
-            user,
-            host: host.to_owned(),
-            port,
-        })
+        Ok(Endpoint { user, host: host.to_owned(), port })
     }
 }
 
@@ -92,21 +86,10 @@ mod tests {
 
     #[test]
     fn parses_user_host_port_and_ipv6() {
-        assert_eq!(
-            Endpoint::parse("h1").unwrap(),
-            Endpoint {
-                user: None,
-                host: "h1".into(),
-                port: 22
-            }
-        );
+        assert_eq!(Endpoint::parse("h1").unwrap(), Endpoint { user: None, host: "h1".into(), port: 22 });
         assert_eq!(
             Endpoint::parse("root@10.0.0.1:2222").unwrap(),
-            Endpoint {
-                user: Some("root".into()),
-                host: "10.0.0.1".into(),
-                port: 2222
-            }
+            Endpoint { user: Some("root".into()), host: "10.0.0.1".into(), port: 2222 }
         );
         assert_eq!(Endpoint::parse("[::1]:2200").unwrap().host, "::1");
         assert_eq!(Endpoint::parse("fe80::1").unwrap().port, 22);

@@ -27,16 +27,9 @@ pub struct HostKeyTrust {
 /// How the presented key came to be trusted, reported in scan output.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum HostKeyStatus {
-    Known {
-        fingerprint: String,
-    },
-    Pinned {
-        fingerprint: String,
-    },
-    AcceptedNew {
-        fingerprint: String,
-        recorded_in: Option<PathBuf>,
-    },
+    Known { fingerprint: String },
+    Pinned { fingerprint: String },
+    AcceptedNew { fingerprint: String, recorded_in: Option<PathBuf> },
 }
 
 impl HostKeyStatus {
@@ -60,16 +53,9 @@ impl HostKeyStatus {
 /// Why a presented key was refused.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum HostKeyProblem {
-    Unknown {
-        presented: String,
-    },
-    Changed {
-        presented: String,
-        expected: Vec<String>,
-    },
-    Unreadable {
-        reason: String,
-    },
+    Unknown { presented: String },
+    Changed { presented: String, expected: Vec<String> },
+    Unreadable { reason: String },
 }
 
 pub fn fingerprint(key: &PublicKey) -> String {
@@ -78,18 +64,11 @@ pub fn fingerprint(key: &PublicKey) -> String {
 
 impl HostKeyTrust {
     /// Decide about the key `host:port` presented.
-    pub fn verify(
-        &self,
-        host: &str,
-        port: u16,
-        key: &PublicKey,
-    ) -> Result<HostKeyStatus, HostKeyProblem> {
+    pub fn verify(&self, host: &str, port: u16, key: &PublicKey) -> Result<HostKeyStatus, HostKeyProblem> {
         let presented = fingerprint(key);
         if !self.pinned.is_empty() {
             return if self.pinned.iter().any(|p| p.key_data() == key.key_data()) {
-                Ok(HostKeyStatus::Pinned {
-                    fingerprint: presented,
-                })
+                Ok(HostKeyStatus::Pinned { fingerprint: presented })
             } else {
                 Err(HostKeyProblem::Changed {
                     presented,
@@ -98,17 +77,12 @@ impl HostKeyTrust {
             };
         }
         let recorded = match &self.known_hosts {
-            Some(path) => {
-                known_host_keys_path(host, port, path).map_err(|e| HostKeyProblem::Unreadable {
-                    reason: format!("{}: {e}", path.display()),
-                })?
-            }
+            Some(path) => known_host_keys_path(host, port, path)
+                .map_err(|e| HostKeyProblem::Unreadable { reason: format!("{}: {e}", path.display()) })?,
             None => Vec::new(),
         };
         if recorded.iter().any(|(_, k)| k.key_data() == key.key_data()) {
-            return Ok(HostKeyStatus::Known {
-                fingerprint: presented,
-            });
+            return Ok(HostKeyStatus::Known { fingerprint: presented });
         }
         if !recorded.is_empty() {
             // Any recorded key that differs is a change, whatever its type: an attacker could

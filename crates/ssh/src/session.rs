@@ -99,10 +99,7 @@ impl fmt::Debug for Credentials {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Credentials")
             .field("identities", &self.identities)
-            .field(
-                "passphrase",
-                &self.passphrase.as_ref().map(|_| "<redacted>"),
-            )
+            .field("passphrase", &self.passphrase.as_ref().map(|_| "<redacted>"))
             .field("agent", &self.agent)
             .field("password", &self.password.as_ref().map(|_| "<redacted>"))
             .finish()
@@ -135,14 +132,9 @@ struct Client {
 impl client::Handler for Client {
     type Error = russh::Error;
 
-    async fn check_server_key(
-        &mut self,
-        key: &PublicKeyOrCertificate,
-    ) -> Result<bool, Self::Error> {
+    async fn check_server_key(&mut self, key: &PublicKeyOrCertificate) -> Result<bool, Self::Error> {
         let result = match key {
-            PublicKeyOrCertificate::PublicKey { key, .. } => {
-                self.trust.verify(&self.host, self.port, key)
-            }
+            PublicKeyOrCertificate::PublicKey { key, .. } => self.trust.verify(&self.host, self.port, key),
             PublicKeyOrCertificate::Certificate(_) => Err(HostKeyProblem::Unreadable {
                 reason: "host certificates are not supported; pin the host key".into(),
             }),
@@ -174,24 +166,14 @@ impl fmt::Debug for SshSession {
 }
 
 fn err(kind: FailureKind, host: &str, message: impl Into<String>) -> SshError {
-    SshError {
-        kind,
-        host: host.to_owned(),
-        message: message.into(),
-    }
+    SshError { kind, host: host.to_owned(), message: message.into() }
 }
 
 fn connect_error(target: &SshTarget, e: russh::Error, outcome: &Outcome) -> SshError {
     let host = &target.name;
     let problem = outcome.lock().expect("host key lock").take();
     match (e, problem) {
-        (
-            _,
-            Some(Err(HostKeyProblem::Changed {
-                presented,
-                expected,
-            })),
-        ) => err(
+        (_, Some(Err(HostKeyProblem::Changed { presented, expected }))) => err(
             FailureKind::HostKey,
             host,
             format!(
@@ -213,24 +195,14 @@ fn connect_error(target: &SshTarget, e: russh::Error, outcome: &Outcome) -> SshE
                     .map_or("a known_hosts file".to_owned(), |p| p.display().to_string())
             ),
         ),
-        (_, Some(Err(HostKeyProblem::Unreadable { reason }))) => {
-            err(FailureKind::HostKey, host, reason)
+        (_, Some(Err(HostKeyProblem::Unreadable { reason }))) => err(FailureKind::HostKey, host, reason),
+        (russh::Error::IO(io), _) => {
+            err(FailureKind::Unreachable, host, format!("cannot connect to {}: {io}", target.endpoint))
         }
-        (russh::Error::IO(io), _) => err(
-            FailureKind::Unreachable,
-            host,
-            format!("cannot connect to {}: {io}", target.endpoint),
-        ),
-        (russh::Error::ConnectionTimeout | russh::Error::KeepaliveTimeout, _) => err(
-            FailureKind::Timeout,
-            host,
-            format!("{} stopped answering", target.endpoint),
-        ),
-        (e, _) => err(
-            FailureKind::Protocol,
-            host,
-            format!("SSH with {} failed: {e}", target.endpoint),
-        ),
+        (russh::Error::ConnectionTimeout | russh::Error::KeepaliveTimeout, _) => {
+            err(FailureKind::Timeout, host, format!("{} stopped answering", target.endpoint))
+        }
+        (e, _) => err(FailureKind::Protocol, host, format!("SSH with {} failed: {e}", target.endpoint)),
     }
 }
 
@@ -260,12 +232,7 @@ async fn handshake(
     let attempt = async {
         match via {
             None => {
-                client::connect(
-                    cfg,
-                    (target.endpoint.host.as_str(), target.endpoint.port),
-                    handler,
-                )
-                .await
+                client::connect(cfg, (target.endpoint.host.as_str(), target.endpoint.port), handler).await
             }
             Some(jump) => {
                 let channel = jump
@@ -286,21 +253,14 @@ async fn handshake(
             err(
                 FailureKind::Timeout,
                 &target.name,
-                format!(
-                    "no SSH answer from {} within {:?}",
-                    target.endpoint, target.timeouts.connect
-                ),
+                format!("no SSH answer from {} within {:?}", target.endpoint, target.timeouts.connect),
             )
         })?
         .map_err(|e| connect_error(target, e, &outcome))?;
     let status = match outcome.lock().expect("host key lock").take() {
         Some(Ok(status)) => status,
         _ => {
-            return Err(err(
-                FailureKind::HostKey,
-                &target.name,
-                "the server's host key was never checked",
-            ));
+            return Err(err(FailureKind::HostKey, &target.name, "the server's host key was never checked"));
         }
     };
     Ok((handle, status))
@@ -310,13 +270,7 @@ async fn authenticate(handle: &mut Handle<Client>, target: &SshTarget) -> Result
     let host = &target.name;
     let user = target.user.as_str();
     let creds = &target.credentials;
-    let proto = |e: russh::Error| {
-        err(
-            FailureKind::Protocol,
-            host,
-            format!("during authentication: {e}"),
-        )
-    };
+    let proto = |e: russh::Error| err(FailureKind::Protocol, host, format!("during authentication: {e}"));
     let mut tried = Vec::new();
     for path in &creds.identities {
         let key = match load_secret_key(path, creds.passphrase.as_deref()) {
@@ -327,11 +281,7 @@ async fn authenticate(handle: &mut Handle<Client>, target: &SshTarget) -> Result
             }
         };
         let hash = if key.algorithm().is_rsa() {
-            handle
-                .best_supported_rsa_hash()
-                .await
-                .map_err(proto)?
-                .flatten()
+            handle.best_supported_rsa_hash().await.map_err(proto)?.flatten()
         } else {
             None
         };
@@ -353,17 +303,12 @@ async fn authenticate(handle: &mut Handle<Client>, target: &SshTarget) -> Result
                         continue;
                     };
                     let hash = if key.algorithm().is_rsa() {
-                        handle
-                            .best_supported_rsa_hash()
-                            .await
-                            .map_err(proto)?
-                            .flatten()
+                        handle.best_supported_rsa_hash().await.map_err(proto)?.flatten()
                     } else {
                         None
                     };
-                    if let Ok(r) = handle
-                        .authenticate_publickey_with(user, key.clone(), hash, &mut agent)
-                        .await
+                    if let Ok(r) =
+                        handle.authenticate_publickey_with(user, key.clone(), hash, &mut agent).await
                         && r.success()
                     {
                         return Ok(());
@@ -375,12 +320,7 @@ async fn authenticate(handle: &mut Handle<Client>, target: &SshTarget) -> Result
         }
     }
     if let Some(password) = &creds.password {
-        if handle
-            .authenticate_password(user, password.clone())
-            .await
-            .map_err(proto)?
-            .success()
-        {
+        if handle.authenticate_password(user, password.clone()).await.map_err(proto)?.success() {
             return Ok(());
         }
         tried.push("password".to_owned());
@@ -390,11 +330,7 @@ async fn authenticate(handle: &mut Handle<Client>, target: &SshTarget) -> Result
     } else {
         format!("tried {}", tried.join(", "))
     };
-    Err(err(
-        FailureKind::Auth,
-        host,
-        format!("authentication as {user} failed: {tried}"),
-    ))
+    Err(err(FailureKind::Auth, host, format!("authentication as {user} failed: {tried}")))
 }
 
 /// The prompt sudo prints when it reads the password from stdin; removed from stderr.
@@ -440,11 +376,7 @@ impl SshSession {
     pub async fn run_script(&mut self, script: &str) -> Result<ScriptOutput, SshError> {
         let name = self.name.clone();
         let proto = |e: russh::Error| {
-            err(
-                FailureKind::Protocol,
-                &name,
-                format!("running the collection script: {e}"),
-            )
+            err(FailureKind::Protocol, &name, format!("running the collection script: {e}"))
         };
         let command = match &self.sudo {
             Sudo::None => "/bin/sh -s".to_owned(),
@@ -473,38 +405,19 @@ impl SshSession {
                     _ => {}
                 }
             }
-            Ok::<_, SshError>(ScriptOutput {
-                stdout,
-                stderr,
-                exit_code: code,
-                round_trips: 1,
-            })
+            Ok::<_, SshError>(ScriptOutput { stdout, stderr, exit_code: code, round_trips: 1 })
         };
-        let mut out = tokio::time::timeout(self.timeouts.command, run)
-            .await
-            .map_err(|_| {
-                err(
-                    FailureKind::Timeout,
-                    &self.name,
-                    format!(
-                        "the collection script did not finish within {:?}",
-                        self.timeouts.command
-                    ),
-                )
-            })??;
+        let mut out = tokio::time::timeout(self.timeouts.command, run).await.map_err(|_| {
+            err(
+                FailureKind::Timeout,
+                &self.name,
+                format!("the collection script did not finish within {:?}", self.timeouts.command),
+            )
+        })??;
         let stderr = String::from_utf8_lossy(&out.stderr).replace(SUDO_PROMPT, "");
         if self.sudo != Sudo::None && out.exit_code != Some(0) && stderr.contains("sudo:") {
-            let first = stderr
-                .lines()
-                .find(|l| l.contains("sudo:"))
-                .unwrap_or("")
-                .trim()
-                .to_owned();
-            return Err(err(
-                FailureKind::Sudo,
-                &self.name,
-                format!("sudo refused: {first}"),
-            ));
+            let first = stderr.lines().find(|l| l.contains("sudo:")).unwrap_or("").trim().to_owned();
+            return Err(err(FailureKind::Sudo, &self.name, format!("sudo refused: {first}")));
         }
         out.stderr = stderr.into_bytes();
         Ok(out)
@@ -512,10 +425,7 @@ impl SshSession {
 
     /// Close the connection (and the jump connection) politely.
     pub async fn close(self) {
-        let _ = self
-            .handle
-            .disconnect(Disconnect::ByApplication, "", "en")
-            .await;
+        let _ = self.handle.disconnect(Disconnect::ByApplication, "", "en").await;
         if let Some(j) = self.jump {
             let _ = j.disconnect(Disconnect::ByApplication, "", "en").await;
         }

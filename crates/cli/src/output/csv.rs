@@ -6,32 +6,15 @@ use anyhow::Result;
 use openwatch_core::report::ScanReport;
 
 fn field(s: &str) -> String {
-    if s.contains([',', '"', '\n', '\r']) {
-        format!("\"{}\"", s.replace('"', "\"\""))
-    } else {
-        s.to_owned()
-    }
+    if s.contains([',', '"', '\n', '\r']) { format!("\"{}\"", s.replace('"', "\"\"")) } else { s.to_owned() }
 }
 
 pub fn csv_row(fields: &[&str]) -> String {
-    fields
-        .iter()
-        .map(|f| field(f))
-        .collect::<Vec<_>>()
-        .join(",")
+    fields.iter().map(|f| field(f)).collect::<Vec<_>>().join(",")
 }
 
-const HEADER: [&str; 9] = [
-    "host",
-    "rule_id",
-    "title",
-    "severity",
-    "verdict",
-    "reason",
-    "cis_debian12",
-    "nist_800_53",
-    "ssg",
-];
+const HEADER: [&str; 9] =
+    ["host", "rule_id", "title", "severity", "verdict", "reason", "cis_debian12", "nist_800_53", "ssg"];
 
 pub fn write_report(out: &mut dyn Write, doc: &ScanReport) -> Result<()> {
     writeln!(out, "{}", csv_row(&HEADER))?;
@@ -43,11 +26,7 @@ pub fn write_fleet(out: &mut dyn Write, reports: &[ScanReport]) -> Result<()> {
     writeln!(out, "{}", csv_row(&HEADER))?;
     for doc in reports {
         if let Some(e) = &doc.error {
-            writeln!(
-                out,
-                "{}",
-                csv_row(&[&doc.host.name, "", "", "", "error", &e.message, "", "", ""])
-            )?;
+            writeln!(out, "{}", csv_row(&[&doc.host.name, "", "", "", "error", &e.message, "", "", ""]))?;
         }
         write_rows(out, doc)?;
     }
@@ -81,9 +60,6 @@ mod tests {
 
     #[test]
     fn fields_are_quoted_when_needed() {
-        assert_eq!(
-            csv_row(&["a", "b,c", "say \"hi\"", "x\ny"]),
-            "a,\"b,c\",\"say \"\"hi\"\"\",\"x\ny\""
-        );
+        assert_eq!(csv_row(&["a", "b,c", "say \"hi\"", "x\ny"]), "a,\"b,c\",\"say \"\"hi\"\"\",\"x\ny\"");
     }
 }

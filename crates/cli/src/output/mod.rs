@@ -15,16 +15,12 @@ pub use table::Table;
 
 /// Several hosts: `openwatch.fleet/v1` (JSON), one row per host and rule (CSV), or a
 /// table of hosts.
-pub fn write_fleet(
-    out: &mut dyn Write,
-    reports: &[ScanReport],
-    wall_ms: u64,
-    format: Format,
-) -> Result<()> {
+pub fn write_fleet(out: &mut dyn Write, reports: &[ScanReport], wall_ms: u64, format: Format) -> Result<()> {
     let summary = fleet_summary(reports, wall_ms);
     match format {
         Format::Json | Format::Jsonl => {
-            let doc = serde_json::json!({"schema": "openwatch.fleet/v1", "hosts": reports, "summary": summary});
+            let doc =
+                serde_json::json!({"schema": "openwatch.fleet/v1", "hosts": reports, "summary": summary});
             serde_json::to_writer_pretty(&mut *out, &doc)?;
             writeln!(out)?;
         }
@@ -38,10 +34,7 @@ pub fn write_fleet(
 pub fn fleet_summary(reports: &[ScanReport], wall_ms: u64) -> serde_json::Value {
     let mut verdicts = serde_json::Map::new();
     for key in ["pass", "fail", "error", "not_applicable", "skipped"] {
-        let n: usize = reports
-            .iter()
-            .map(|r| r.summary.get(key).copied().unwrap_or(0))
-            .sum();
+        let n: usize = reports.iter().map(|r| r.summary.get(key).copied().unwrap_or(0)).sum();
         verdicts.insert(key.to_owned(), n.into());
     }
     let failed = reports.iter().filter(|r| r.error.is_some()).count();
@@ -51,6 +44,8 @@ pub fn fleet_summary(reports: &[ScanReport], wall_ms: u64) -> serde_json::Value 
         "hosts_failed": failed,
         "verdicts": verdicts,
         "wall_ms": wall_ms,
+        "client_cpu_ms": crate::resources::cpu_ms(),
+        "client_peak_rss_kib": crate::resources::peak_rss_kib(),
     })
 }
 

@@ -13,9 +13,7 @@ pub struct Table {
 
 impl Table {
     pub fn new(header: &[&str]) -> Table {
-        Table {
-            rows: vec![header.iter().map(|s| (*s).to_owned()).collect()],
-        }
+        Table { rows: vec![header.iter().map(|s| (*s).to_owned()).collect()] }
     }
 
     pub fn row(&mut self, cells: Vec<String>) {
@@ -25,14 +23,7 @@ impl Table {
     pub fn write(&self, out: &mut dyn Write) -> Result<()> {
         let cols = self.rows.iter().map(Vec::len).max().unwrap_or(0);
         let widths: Vec<usize> = (0..cols)
-            .map(|c| {
-                self.rows
-                    .iter()
-                    .filter_map(|r| r.get(c))
-                    .map(|s| s.chars().count())
-                    .max()
-                    .unwrap_or(0)
-            })
+            .map(|c| self.rows.iter().filter_map(|r| r.get(c)).map(|s| s.chars().count()).max().unwrap_or(0))
             .collect();
         for row in &self.rows {
             let mut line = String::new();
@@ -56,12 +47,7 @@ pub fn write_report(out: &mut dyn Write, doc: &ScanReport) -> Result<()> {
         if reason.chars().count() > 140 {
             reason = reason.chars().take(137).collect::<String>() + "...";
         }
-        t.row(vec![
-            r.verdict.as_str().to_owned(),
-            r.severity.as_str().to_owned(),
-            r.rule_id.clone(),
-            reason,
-        ]);
+        t.row(vec![r.verdict.as_str().to_owned(), r.severity.as_str().to_owned(), r.rule_id.clone(), reason]);
     }
     t.write(out)?;
     let p = &doc.host.platform;
@@ -70,10 +56,7 @@ pub fn write_report(out: &mut dyn Write, doc: &ScanReport) -> Result<()> {
         out,
         "host {} ({}) | {} rules in {} ms ({} facts, {} round trip(s), {} bytes)",
         doc.host.name,
-        p.pretty_name
-            .as_deref()
-            .or(p.id.as_deref())
-            .unwrap_or("unknown platform"),
+        p.pretty_name.as_deref().or(p.id.as_deref()).unwrap_or("unknown platform"),
         doc.stats.rules_evaluated,
         doc.stats.duration_ms,
         doc.stats.facts_collected,
@@ -89,14 +72,8 @@ pub fn write_report(out: &mut dyn Write, doc: &ScanReport) -> Result<()> {
     Ok(())
 }
 
-pub fn write_fleet(
-    out: &mut dyn Write,
-    reports: &[ScanReport],
-    summary: &serde_json::Value,
-) -> Result<()> {
-    let mut t = Table::new(&[
-        "HOST", "ADDRESS", "PASS", "FAIL", "ERROR", "N/A", "SKIPPED", "MS", "NOTE",
-    ]);
+pub fn write_fleet(out: &mut dyn Write, reports: &[ScanReport], summary: &serde_json::Value) -> Result<()> {
+    let mut t = Table::new(&["HOST", "ADDRESS", "PASS", "FAIL", "ERROR", "N/A", "SKIPPED", "MS", "NOTE"]);
     for r in reports {
         let s = &r.summary;
         let note = match (&r.error, &r.host.host_key) {

@@ -38,9 +38,7 @@ struct User<'a> {
 
 impl User<'_> {
     fn interactive(&self) -> bool {
-        !["nologin", "false", "sync", "shutdown", "halt"]
-            .iter()
-            .any(|s| self.shell.ends_with(s))
+        !["nologin", "false", "sync", "shutdown", "halt"].iter().any(|s| self.shell.ends_with(s))
             && !self.shell.is_empty()
     }
 }
@@ -69,10 +67,8 @@ fn groups(text: &str) -> Vec<(&str, Option<u32>, Vec<&str>)> {
         .filter(|l| !l.trim().is_empty() && !l.starts_with('#'))
         .map(|l| {
             let f: Vec<&str> = l.split(':').collect();
-            let members = f
-                .get(3)
-                .map(|m| m.split(',').filter(|s| !s.is_empty()).collect())
-                .unwrap_or_default();
+            let members =
+                f.get(3).map(|m| m.split(',').filter(|s| !s.is_empty()).collect()).unwrap_or_default();
             (f[0], f.get(2).and_then(|g| g.parse().ok()), members)
         })
         .collect()
@@ -83,17 +79,12 @@ fn duplicates<'a>(items: impl Iterator<Item = String> + 'a) -> Vec<String> {
     for i in items {
         *seen.entry(i).or_default() += 1;
     }
-    seen.into_iter()
-        .filter(|(_, n)| *n > 1)
-        .map(|(k, n)| format!("{k} (x{n})"))
-        .collect()
+    seen.into_iter().filter(|(_, n)| *n > 1).map(|(k, n)| format!("{k} (x{n})")).collect()
 }
 
 fn text<'a>(ctx: &'a Context<'_>, path: &str) -> Result<&'a str, String> {
     match ctx.facts.file(path)? {
-        Some(FileEntry {
-            content: Some(c), ..
-        }) => Ok(c),
+        Some(FileEntry { content: Some(c), .. }) => Ok(c),
         Some(_) => Err(format!("{path} could not be read")),
         None => Err(format!("{path} does not exist")),
     }
@@ -122,11 +113,7 @@ pub fn evaluate(c: &Accounts, ctx: &Context<'_>) -> Outcome {
                 "accounts",
                 source,
                 format!("no {what}"),
-                if offenders.is_empty() {
-                    "none".to_owned()
-                } else {
-                    offenders.join(", ")
-                },
+                if offenders.is_empty() { "none".to_owned() } else { offenders.join(", ") },
                 &observed,
             );
             Outcome::judge(
@@ -150,17 +137,12 @@ fn judge(c: &Accounts, ctx: &Context<'_>) -> Result<Judgement, String> {
     let bound = || -> Result<i64, String> {
         let v = c.value.as_ref().ok_or("no bound given")?;
         let v = ctx.resolve(v)?;
-        v.to_text()
-            .parse::<i64>()
-            .map_err(|_| format!("bound `{v}` is not an integer"))
+        v.to_text().parse::<i64>().map_err(|_| format!("bound `{v}` is not an integer"))
     };
     let aged = |f: &dyn Fn(&ShadowEntry) -> bool, what: &str| -> Result<Judgement, String> {
         let s = shadow(ctx)?;
-        let bad: Vec<String> = s
-            .iter()
-            .filter(|e| e.state == PasswordState::Hashed && f(e))
-            .map(|e| e.user.clone())
-            .collect();
+        let bad: Vec<String> =
+            s.iter().filter(|e| e.state == PasswordState::Hashed && f(e)).map(|e| e.user.clone()).collect();
         let observed = s
             .iter()
             .map(|e| {
@@ -171,23 +153,13 @@ fn judge(c: &Accounts, ctx: &Context<'_>) -> Result<Judgement, String> {
             })
             .collect::<Vec<_>>()
             .join("\n");
-        Ok((
-            bad,
-            what.to_owned(),
-            "/etc/shadow (summary)".to_owned(),
-            observed,
-        ))
+        Ok((bad, what.to_owned(), "/etc/shadow (summary)".to_owned(), observed))
     };
-    let p =
-        |v: Vec<String>, what: &str| Ok((v, what.to_owned(), PASSWD.to_owned(), passwd.to_owned()));
-    let g =
-        |v: Vec<String>, what: &str| Ok((v, what.to_owned(), GROUP.to_owned(), group.to_owned()));
+    let p = |v: Vec<String>, what: &str| Ok((v, what.to_owned(), PASSWD.to_owned(), passwd.to_owned()));
+    let g = |v: Vec<String>, what: &str| Ok((v, what.to_owned(), GROUP.to_owned(), group.to_owned()));
     match c.assert {
         A::OnlyRootUidZero => p(
-            us.iter()
-                .filter(|u| u.uid == Some(0) && u.name != "root")
-                .map(|u| u.name.to_owned())
-                .collect(),
+            us.iter().filter(|u| u.uid == Some(0) && u.name != "root").map(|u| u.name.to_owned()).collect(),
             "account other than root with UID 0",
         ),
         A::RootGidZero => p(
@@ -198,28 +170,15 @@ fn judge(c: &Accounts, ctx: &Context<'_>) -> Result<Judgement, String> {
             "root primary group other than GID 0",
         ),
         A::ShadowedPasswords => p(
-            us.iter()
-                .filter(|u| u.password != "x")
-                .map(|u| u.name.to_owned())
-                .collect(),
+            us.iter().filter(|u| u.password != "x").map(|u| u.name.to_owned()).collect(),
             "account with a password outside /etc/shadow",
         ),
-        A::UniqueUids => p(
-            duplicates(us.iter().filter_map(|u| u.uid).map(|i| i.to_string())),
-            "duplicate UID",
-        ),
-        A::UniqueUserNames => p(
-            duplicates(us.iter().map(|u| u.name.to_owned())),
-            "duplicate user name",
-        ),
-        A::UniqueGids => g(
-            duplicates(gs.iter().filter_map(|x| x.1).map(|i| i.to_string())),
-            "duplicate GID",
-        ),
-        A::UniqueGroupNames => g(
-            duplicates(gs.iter().map(|x| x.0.to_owned())),
-            "duplicate group name",
-        ),
+        A::UniqueUids => {
+            p(duplicates(us.iter().filter_map(|u| u.uid).map(|i| i.to_string())), "duplicate UID")
+        }
+        A::UniqueUserNames => p(duplicates(us.iter().map(|u| u.name.to_owned())), "duplicate user name"),
+        A::UniqueGids => g(duplicates(gs.iter().filter_map(|x| x.1).map(|i| i.to_string())), "duplicate GID"),
+        A::UniqueGroupNames => g(duplicates(gs.iter().map(|x| x.0.to_owned())), "duplicate group name"),
         A::GroupsExist => p(
             us.iter()
                 .filter(|u| !gs.iter().any(|x| x.1 == u.gid))
@@ -241,21 +200,13 @@ fn judge(c: &Accounts, ctx: &Context<'_>) -> Result<Judgement, String> {
         }
         A::NoEmptyPasswords => {
             let s = shadow(ctx)?;
-            let mut bad: Vec<String> = s
-                .iter()
-                .filter(|e| e.state == PasswordState::Empty)
-                .map(|e| e.user.clone())
-                .collect();
+            let mut bad: Vec<String> =
+                s.iter().filter(|e| e.state == PasswordState::Empty).map(|e| e.user.clone()).collect();
             bad.extend(
-                us.iter()
-                    .filter(|u| u.password.is_empty())
-                    .map(|u| format!("{} (in passwd)", u.name)),
+                us.iter().filter(|u| u.password.is_empty()).map(|u| format!("{} (in passwd)", u.name)),
             );
-            let observed = s
-                .iter()
-                .map(|e| format!("{} {:?}", e.user, e.state))
-                .collect::<Vec<_>>()
-                .join("\n");
+            let observed =
+                s.iter().map(|e| format!("{} {:?}", e.user, e.state)).collect::<Vec<_>>().join("\n");
             Ok((
                 bad,
                 "account with an empty password".to_owned(),
@@ -317,16 +268,9 @@ fn judge(c: &Accounts, ctx: &Context<'_>) -> Result<Judgement, String> {
             let what = match c.assert {
                 A::HomeDirsExist => "interactive user without a home directory".to_owned(),
                 A::HomeDirsOwned => "home directory not owned by its user".to_owned(),
-                _ => format!(
-                    "home directory more permissive than {:04o}",
-                    c.mode.map_or(0o750, |m| m.0)
-                ),
+                _ => format!("home directory more permissive than {:04o}", c.mode.map_or(0o750, |m| m.0)),
             };
-            let observed = hs
-                .iter()
-                .map(super::files::describe_entry)
-                .collect::<Vec<_>>()
-                .join("\n");
+            let observed = hs.iter().map(super::files::describe_entry).collect::<Vec<_>>().join("\n");
             Ok((bad, what, "home directories".to_owned(), observed))
         }
     }
@@ -367,10 +311,7 @@ mod tests {
                     shadow_entry("alice", PasswordState::Hashed, Some(365)),
                 ]),
             )
-            .fact(
-                FactKey::HomeDirs,
-                FactValue::Files(vec![entry("/root", 0o700, None), alice_home]),
-            )
+            .fact(FactKey::HomeDirs, FactValue::Files(vec![entry("/root", 0o700, None), alice_home]))
     }
 
     #[test]
@@ -392,14 +333,8 @@ mod tests {
         ] {
             f.expect(&format!("accounts: {{assert: {a}}}"), Status::Pass);
         }
-        f.expect(
-            "accounts: {assert: home_dirs_mode, mode: '0750'}",
-            Status::Pass,
-        );
-        f.expect(
-            "accounts: {assert: password_max_days, value: 365}",
-            Status::Pass,
-        );
+        f.expect("accounts: {assert: home_dirs_mode, mode: '0750'}", Status::Pass);
+        f.expect("accounts: {assert: password_max_days, value: 365}", Status::Pass);
     }
 
     #[test]
@@ -415,14 +350,8 @@ mod tests {
         f.expect("accounts: {assert: shadow_group_empty}", Status::Fail);
         f.expect("accounts: {assert: no_empty_passwords}", Status::Fail);
         f.expect("accounts: {assert: home_dirs_exist}", Status::Fail);
-        f.expect(
-            "accounts: {assert: home_dirs_mode, mode: '0700'}",
-            Status::Fail,
-        );
-        f.expect(
-            "accounts: {assert: password_max_days, value: 90}",
-            Status::Fail,
-        );
+        f.expect("accounts: {assert: home_dirs_mode, mode: '0700'}", Status::Fail);
+        f.expect("accounts: {assert: password_max_days, value: 90}", Status::Fail);
     }
 
     #[test]

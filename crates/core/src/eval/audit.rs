@@ -20,12 +20,7 @@ pub enum AuditSpec {
     /// `-w PATH -p PERMS`
     Watch { path: String, perms: BTreeSet<char> },
     /// `-a ACTION,LIST [-F field] [-S syscalls]`
-    Syscall {
-        action: String,
-        fields: BTreeSet<String>,
-        perms: BTreeSet<char>,
-        syscalls: BTreeSet<String>,
-    },
+    Syscall { action: String, fields: BTreeSet<String>, perms: BTreeSet<char>, syscalls: BTreeSet<String> },
     /// `-e 2` and similar control lines.
     Control { flag: String, value: String },
 }
@@ -52,12 +47,8 @@ impl AuditSpec {
         let mut perms = BTreeSet::new();
         let mut fields = BTreeSet::new();
         let mut syscalls = BTreeSet::new();
-        let arg = |i: usize| {
-            words
-                .get(i + 1)
-                .copied()
-                .ok_or_else(|| format!("`{}` needs an argument", words[i]))
-        };
+        let arg =
+            |i: usize| words.get(i + 1).copied().ok_or_else(|| format!("`{}` needs an argument", words[i]));
         while i < words.len() {
             match words[i] {
                 "-w" => watch = Some(arg(i)?.to_owned()),
@@ -68,9 +59,7 @@ impl AuditSpec {
                     let mut parts: Vec<&str> = a.split(',').collect();
                     parts.sort_unstable();
                     if parts.len() != 2 {
-                        return Err(format!(
-                            "`-a {a}` should be ACTION,LIST such as always,exit"
-                        ));
+                        return Err(format!("`-a {a}` should be ACTION,LIST such as always,exit"));
                     }
                     action = Some(parts.join(","));
                 }
@@ -87,15 +76,10 @@ impl AuditSpec {
                     if words.len() != 2 {
                         return Err(format!("`{}` stands alone on its line", words[i]));
                     }
-                    return Ok(AuditSpec::Control {
-                        flag: words[0].to_owned(),
-                        value: arg(0)?.to_owned(),
-                    });
+                    return Ok(AuditSpec::Control { flag: words[0].to_owned(), value: arg(0)?.to_owned() });
                 }
                 other => {
-                    return Err(format!(
-                        "unexpected `{other}` (supported: -w -p -k -a -F -S -e)"
-                    ));
+                    return Err(format!("unexpected `{other}` (supported: -w -p -k -a -F -S -e)"));
                 }
             }
             i += 2;
@@ -105,12 +89,7 @@ impl AuditSpec {
         }
         match (watch, action) {
             (Some(path), None) => Ok(AuditSpec::Watch { path, perms }),
-            (None, Some(action)) => Ok(AuditSpec::Syscall {
-                action,
-                fields,
-                perms,
-                syscalls,
-            }),
+            (None, Some(action)) => Ok(AuditSpec::Syscall { action, fields, perms, syscalls }),
             (Some(_), Some(_)) => {
                 Err("a rule is either a watch (-w) or a syscall rule (-a), not both".to_owned())
             }
@@ -132,7 +111,10 @@ impl AuditSpec {
             AuditSpec::Syscall { action, fields, perms, syscalls } => {
                 let covers = |a: &AuditSpec, sc: Option<&String>| match a {
                     AuditSpec::Syscall { action: b, fields: g, perms: q, syscalls: t } => {
-                        b == action && fields.is_subset(g) && perms.is_subset(q) && sc.is_none_or(|s| t.contains(s))
+                        b == action
+                            && fields.is_subset(g)
+                            && perms.is_subset(q)
+                            && sc.is_none_or(|s| t.contains(s))
                     }
                     _ => false,
                 };
@@ -142,18 +124,16 @@ impl AuditSpec {
                     syscalls.iter().all(|s| actual.iter().any(|a| covers(a, Some(s))))
                 }
             }
-            AuditSpec::Control { flag, value } => actual.iter().any(|a| {
-                matches!(a, AuditSpec::Control { flag: f, value: v } if f == flag && v == value)
-            }),
+            AuditSpec::Control { flag, value } => actual
+                .iter()
+                .any(|a| matches!(a, AuditSpec::Control { flag: f, value: v } if f == flag && v == value)),
         }
     }
 }
 
 pub fn needs(out: &mut Vec<FactKey>) {
     for argv in [AUDITCTL_L, AUDITCTL_S] {
-        out.push(FactKey::Command {
-            argv: argv.iter().map(|s| (*s).to_owned()).collect(),
-        });
+        out.push(FactKey::Command { argv: argv.iter().map(|s| (*s).to_owned()).collect() });
     }
     out.push(content_key(RULES_D));
 }
@@ -180,26 +160,17 @@ fn loaded(spec: &AuditSpec, ctx: &Context<'_>) -> Result<Side, String> {
     };
     let out = ctx.facts.command(argv)?;
     if out.not_found() {
-        return Ok(Side::Unknown(
-            Status::Fail,
-            "auditctl is not installed (auditd missing)".to_owned(),
-        ));
+        return Ok(Side::Unknown(Status::Fail, "auditctl is not installed (auditd missing)".to_owned()));
     }
     if out.exit_code != 0 {
-        return Ok(Side::Unknown(
-            Status::Error,
-            format!("{what} failed: {}", out.stderr.trim()),
-        ));
+        return Ok(Side::Unknown(Status::Error, format!("{what} failed: {}", out.stderr.trim())));
     }
     let actual = match spec {
         AuditSpec::Control { flag, .. } if flag == "-e" => out
             .stdout
             .lines()
             .filter_map(|l| l.strip_prefix("enabled "))
-            .map(|v| AuditSpec::Control {
-                flag: "-e".into(),
-                value: v.trim().into(),
-            })
+            .map(|v| AuditSpec::Control { flag: "-e".into(), value: v.trim().into() })
             .collect(),
         _ => parse_all(out.stdout.lines()),
     };
@@ -208,11 +179,7 @@ fn loaded(spec: &AuditSpec, ctx: &Context<'_>) -> Result<Side, String> {
 
 fn persisted(spec: &AuditSpec, ctx: &Context<'_>) -> Result<Side, String> {
     let files = ctx.facts.files(RULES_D, true)?;
-    let text: String = files
-        .iter()
-        .filter_map(|f| f.content.as_deref())
-        .collect::<Vec<_>>()
-        .join("\n");
+    let text: String = files.iter().filter_map(|f| f.content.as_deref()).collect::<Vec<_>>().join("\n");
     let actual = parse_all(text.lines());
     // For `-e`, only the last control line counts.
     let ok = match spec {
@@ -239,16 +206,11 @@ pub fn evaluate(c: &AuditRule, ctx: &Context<'_>) -> Outcome {
         AuditSource::Persisted => &[("persisted", persisted)],
     };
     for (name, side) in sides {
-        let source = if *name == "loaded" {
-            "auditctl"
-        } else {
-            RULES_D
-        };
+        let source = if *name == "loaded" { "auditctl" } else { RULES_D };
         match side(&spec, ctx) {
             Err(e) => return Outcome::error(e),
             Ok(Side::Unknown(status, why)) => {
-                out.evidence
-                    .push(ctx.evidence("audit_rule", source, &c.rule, "unknown", &why));
+                out.evidence.push(ctx.evidence("audit_rule", source, &c.rule, "unknown", &why));
                 if out.status != Status::Fail {
                     out.status = status;
                 }
@@ -256,8 +218,7 @@ pub fn evaluate(c: &AuditRule, ctx: &Context<'_>) -> Outcome {
             }
             Ok(Side::Ok(found, observed)) => {
                 let actual = if found { "present" } else { "absent" };
-                out.evidence
-                    .push(ctx.evidence("audit_rule", source, &c.rule, actual, &observed));
+                out.evidence.push(ctx.evidence("audit_rule", source, &c.rule, actual, &observed));
                 if !found {
                     out.status = Status::Fail;
                     problems.push(format!("not {name}"));
@@ -295,20 +256,12 @@ mod tests {
         let actual = vec![
             AuditSpec::parse("-w /etc/passwd -p rwa -k identity").unwrap(),
             AuditSpec::parse("-a always,exit -F arch=b64 -S adjtimex -F key=time").unwrap(),
-            AuditSpec::parse(
-                "-a always,exit -F arch=b64 -S settimeofday,clock_settime -F key=time",
-            )
-            .unwrap(),
+            AuditSpec::parse("-a always,exit -F arch=b64 -S settimeofday,clock_settime -F key=time").unwrap(),
         ];
         let watch = AuditSpec::parse("-w /etc/passwd -p wa").unwrap();
         assert!(watch.satisfied_by(&actual));
-        assert!(
-            !AuditSpec::parse("-w /etc/passwd -p x")
-                .unwrap()
-                .satisfied_by(&actual)
-        );
-        let split =
-            AuditSpec::parse("-a always,exit -F arch=b64 -S adjtimex,settimeofday").unwrap();
+        assert!(!AuditSpec::parse("-w /etc/passwd -p x").unwrap().satisfied_by(&actual));
+        let split = AuditSpec::parse("-a always,exit -F arch=b64 -S adjtimex,settimeofday").unwrap();
         assert!(split.satisfied_by(&actual));
         let other_arch = AuditSpec::parse("-a always,exit -F arch=b32 -S adjtimex").unwrap();
         assert!(!other_arch.satisfied_by(&actual));
@@ -318,35 +271,19 @@ mod tests {
         Fixture::new()
             .command(AUDITCTL_L, 0, loaded)
             .command(AUDITCTL_S, 0, "enabled 2\nfailure 1\n")
-            .entries(
-                RULES_D,
-                vec![entry(
-                    "/etc/audit/rules.d/50-identity.rules",
-                    0o640,
-                    Some(persisted),
-                )],
-            )
+            .entries(RULES_D, vec![entry("/etc/audit/rules.d/50-identity.rules", 0o640, Some(persisted))])
     }
 
     #[test]
     fn loaded_and_persisted_both_required() {
         let r = "audit_rule: {rule: '-w /etc/group -p wa'}";
-        host(
-            "-w /etc/group -p wa -k identity\n",
-            "-w /etc/group -p wa -k identity\n",
-        )
-        .expect(r, Status::Pass);
+        host("-w /etc/group -p wa -k identity\n", "-w /etc/group -p wa -k identity\n")
+            .expect(r, Status::Pass);
         let out = host("No rules\n", "-w /etc/group -p wa -k identity\n").expect(r, Status::Fail);
         assert!(out.reason.contains("not loaded"));
-        host(
-            "-w /etc/group -p wa -k identity\n",
-            "# -w /etc/group -p wa\n",
-        )
-        .expect(r, Status::Fail);
-        host("No rules\n", "-w /etc/group -p wa\n").expect(
-            "audit_rule: {rule: '-w /etc/group -p wa', source: persisted}",
-            Status::Pass,
-        );
+        host("-w /etc/group -p wa -k identity\n", "# -w /etc/group -p wa\n").expect(r, Status::Fail);
+        host("No rules\n", "-w /etc/group -p wa\n")
+            .expect("audit_rule: {rule: '-w /etc/group -p wa', source: persisted}", Status::Pass);
     }
 
     #[test]
@@ -358,15 +295,9 @@ mod tests {
 
     #[test]
     fn missing_auditctl_fails_and_permission_problem_errors() {
-        let f = Fixture::new()
-            .command(AUDITCTL_L, 127, "")
-            .command(AUDITCTL_S, 127, "")
-            .absent(&[RULES_D]);
+        let f = Fixture::new().command(AUDITCTL_L, 127, "").command(AUDITCTL_S, 127, "").absent(&[RULES_D]);
         f.expect("audit_rule: {rule: '-w /etc/group -p wa'}", Status::Fail);
         let g = Fixture::new().command(AUDITCTL_L, 1, "").absent(&[RULES_D]);
-        g.expect(
-            "audit_rule: {rule: '-w /etc/group -p wa', source: loaded}",
-            Status::Error,
-        );
+        g.expect("audit_rule: {rule: '-w /etc/group -p wa', source: loaded}", Status::Error);
     }
 }

@@ -28,13 +28,8 @@ pub fn evaluate(c: &CommandCheck, ctx: &Context<'_>) -> Outcome {
             problems.push("stdout does not match".to_owned());
         }
     }
-    let ev = ctx.evidence(
-        "command",
-        &shown,
-        expected.join(", "),
-        format!("exit {}", out.exit_code),
-        &out.stdout,
-    );
+    let ev =
+        ctx.evidence("command", &shown, expected.join(", "), format!("exit {}", out.exit_code), &out.stdout);
     Outcome::judge(
         problems.is_empty(),
         format!("`{shown}` met {}", expected.join(", ")),
@@ -54,18 +49,9 @@ mod tests {
             .command(&["aa-status", "--enabled"], 0, "")
             .command(&["ufw", "status"], 0, "Status: active\n")
             .command(&["nope"], 127, "");
-        f.expect(
-            "command: {argv: [aa-status, --enabled], expect_exit: 0}",
-            Status::Pass,
-        );
-        f.expect(
-            "command: {argv: [ufw, status], expect_stdout: '^Status: active'}",
-            Status::Pass,
-        );
-        f.expect(
-            "command: {argv: [ufw, status], expect_stdout: 'inactive'}",
-            Status::Fail,
-        );
+        f.expect("command: {argv: [aa-status, --enabled], expect_exit: 0}", Status::Pass);
+        f.expect("command: {argv: [ufw, status], expect_stdout: '^Status: active'}", Status::Pass);
+        f.expect("command: {argv: [ufw, status], expect_stdout: 'inactive'}", Status::Fail);
         f.expect("command: {argv: [nope], expect_exit: 0}", Status::Fail);
         Fixture::new().expect("command: {argv: [x], expect_exit: 0}", Status::Error);
     }

@@ -94,10 +94,8 @@ pub fn evaluate(c: &ConfigValue, ctx: &Context<'_>) -> Outcome {
     for d in &c.dropins {
         match ctx.facts.files(d.as_str(), true) {
             Ok(entries) => {
-                let mut sorted: Vec<&FileEntry> = entries
-                    .iter()
-                    .filter(|e| e.kind == FileKind::Regular)
-                    .collect();
+                let mut sorted: Vec<&FileEntry> =
+                    entries.iter().filter(|e| e.kind == FileKind::Regular).collect();
                 sorted.sort_by(|a, b| a.path.cmp(&b.path));
                 files.extend(sorted);
             }
@@ -116,23 +114,13 @@ pub fn evaluate(c: &ConfigValue, ctx: &Context<'_>) -> Outcome {
     let all = settings(&files, c.delimiter.as_deref(), &c.comment);
     let matching: Vec<&Setting> = all
         .iter()
-        .filter(|s| {
-            if c.case_insensitive_key {
-                s.key.eq_ignore_ascii_case(key)
-            } else {
-                s.key == key
-            }
-        })
+        .filter(|s| if c.case_insensitive_key { s.key.eq_ignore_ascii_case(key) } else { s.key == key })
         .collect();
     let chosen = match c.r#match {
         MatchOrder::First => matching.first(),
         MatchOrder::Last => matching.last(),
     };
-    let sources = files
-        .iter()
-        .map(|f| f.path.as_str())
-        .collect::<Vec<_>>()
-        .join(", ");
+    let sources = files.iter().map(|f| f.path.as_str()).collect::<Vec<_>>().join(", ");
     let Some(setting) = chosen else {
         let reason = if files.is_empty() {
             format!("{path} does not exist")
@@ -147,17 +135,9 @@ pub fn evaluate(c: &ConfigValue, ctx: &Context<'_>) -> Outcome {
             "",
         ));
     };
-    let observed: Vec<String> = matching
-        .iter()
-        .map(|s| format!("{}: {} {}", s.location(), s.key, s.value))
-        .collect();
-    let ev = ctx.evidence(
-        "config_value",
-        setting.location(),
-        &want,
-        &setting.value,
-        &observed.join("\n"),
-    );
+    let observed: Vec<String> =
+        matching.iter().map(|s| format!("{}: {} {}", s.location(), s.key, s.value)).collect();
+    let ev = ctx.evidence("config_value", setting.location(), &want, &setting.value, &observed.join("\n"));
     match compare(&setting.value, c.comparator, &expected, false) {
         Ok(ok) => Outcome::judge(
             ok,
@@ -186,15 +166,9 @@ mod tests {
 
     #[test]
     fn split_handles_delimiters_and_quotes() {
-        assert_eq!(
-            split_line("PASS_MAX_DAYS   365", None),
-            Some(("PASS_MAX_DAYS", "365"))
-        );
+        assert_eq!(split_line("PASS_MAX_DAYS   365", None), Some(("PASS_MAX_DAYS", "365")));
         assert_eq!(split_line("minlen = 14", Some("=")), Some(("minlen", "14")));
-        assert_eq!(
-            split_line("TMOUT=\"900\"", Some("=")),
-            Some(("TMOUT", "900"))
-        );
+        assert_eq!(split_line("TMOUT=\"900\"", Some("=")), Some(("TMOUT", "900")));
         assert_eq!(split_line("lonely", None), None);
     }
 
@@ -209,24 +183,25 @@ mod tests {
     #[test]
     fn last_match_wins_by_default_and_first_on_request() {
         let f = login_defs();
-        f.expect("config_value: {path: /etc/login.defs, key: PASS_MAX_DAYS, comparator: '<=', value: 365}", Status::Pass);
+        f.expect(
+            "config_value: {path: /etc/login.defs, key: PASS_MAX_DAYS, comparator: '<=', value: 365}",
+            Status::Pass,
+        );
         f.expect(
             "config_value: {path: /etc/login.defs, key: PASS_MAX_DAYS, comparator: '<=', value: 365, match: first}",
             Status::Fail,
         );
+        f.expect("config_value: {path: /etc/login.defs, key: umask, value: '027'}", Status::Fail);
         f.expect(
-            "config_value: {path: /etc/login.defs, key: umask, value: '027'}",
+            "config_value: {path: /etc/login.defs, key: umask, value: '022', case_insensitive_key: false}",
             Status::Fail,
         );
-        f.expect("config_value: {path: /etc/login.defs, key: umask, value: '022', case_insensitive_key: false}", Status::Fail);
     }
 
     #[test]
     fn missing_key_and_missing_file_follow_missing() {
-        let f = login_defs().absent(&[
-            "/etc/security/pwquality.conf",
-            "/etc/security/pwquality.conf.d/*.conf",
-        ]);
+        let f =
+            login_defs().absent(&["/etc/security/pwquality.conf", "/etc/security/pwquality.conf.d/*.conf"]);
         f.expect(
             "config_value: {path: /etc/login.defs, key: PASS_MIN_DAYS, comparator: '>=', value: 1}",
             Status::Fail,
@@ -243,23 +218,13 @@ mod tests {
 
     #[test]
     fn dropins_override_the_main_file_in_name_order() {
-        let f = Fixture::new()
-            .file("/etc/security/pwquality.conf", 0o644, "minlen = 8\n")
-            .entries(
-                "/etc/security/pwquality.conf.d/*.conf",
-                vec![
-                    entry(
-                        "/etc/security/pwquality.conf.d/90-late.conf",
-                        0o644,
-                        Some("minlen = 9\n"),
-                    ),
-                    entry(
-                        "/etc/security/pwquality.conf.d/50-cis.conf",
-                        0o644,
-                        Some("minlen = 14\n"),
-                    ),
-                ],
-            );
+        let f = Fixture::new().file("/etc/security/pwquality.conf", 0o644, "minlen = 8\n").entries(
+            "/etc/security/pwquality.conf.d/*.conf",
+            vec![
+                entry("/etc/security/pwquality.conf.d/90-late.conf", 0o644, Some("minlen = 9\n")),
+                entry("/etc/security/pwquality.conf.d/50-cis.conf", 0o644, Some("minlen = 14\n")),
+            ],
+        );
         let out = f.expect(
             "config_value: {path: /etc/security/pwquality.conf, dropins: [/etc/security/pwquality.conf.d/*.conf], key: minlen, delimiter: '=', comparator: '>=', value: 14}",
             Status::Fail,
@@ -270,10 +235,8 @@ mod tests {
     #[test]
     fn non_numeric_value_for_numeric_comparison_fails_with_reason() {
         let f = Fixture::new().file("/etc/x.conf", 0o644, "limit abc\n");
-        let out = f.expect(
-            "config_value: {path: /etc/x.conf, key: limit, comparator: '>', value: 1}",
-            Status::Fail,
-        );
+        let out = f
+            .expect("config_value: {path: /etc/x.conf, key: limit, comparator: '>', value: 1}", Status::Fail);
         assert!(out.reason.contains("not an integer"));
     }
 
@@ -286,9 +249,6 @@ mod tests {
         ];
         let merged = merge_dirs(&[&etc, &usr]);
         let paths: Vec<&str> = merged.iter().map(|e| e.path.as_str()).collect();
-        assert_eq!(
-            paths,
-            ["/usr/lib/sysctl.d/05-b.conf", "/etc/sysctl.d/10-a.conf"]
-        );
+        assert_eq!(paths, ["/usr/lib/sysctl.d/05-b.conf", "/etc/sysctl.d/10-a.conf"]);
     }
 }

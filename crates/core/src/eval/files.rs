@@ -6,17 +6,11 @@ use crate::rule::{Expect, FileContent, FilePermissions, PathCheck, Value};
 use super::{Context, Outcome, Status};
 
 pub fn stat_key(pattern: &str) -> FactKey {
-    FactKey::Files {
-        pattern: pattern.to_owned(),
-        content: false,
-    }
+    FactKey::Files { pattern: pattern.to_owned(), content: false }
 }
 
 pub fn content_key(pattern: &str) -> FactKey {
-    FactKey::Files {
-        pattern: pattern.to_owned(),
-        content: true,
-    }
+    FactKey::Files { pattern: pattern.to_owned(), content: true }
 }
 
 pub fn exists(c: &PathCheck, ctx: &Context<'_>, want: bool) -> Outcome {
@@ -29,26 +23,19 @@ pub fn exists(c: &PathCheck, ctx: &Context<'_>, want: bool) -> Outcome {
     let found = !entries.is_empty();
     let actual = if found { "exists" } else { "absent" };
     let expected = if want { "exists" } else { "absent" };
-    Outcome::judge(
-        found == want,
-        format!("{path} {actual}"),
-        format!("{path} {actual}, expected {expected}"),
-    )
-    .with(ctx.evidence(
-        method,
-        path,
-        expected,
-        actual,
-        &entries.first().map(describe_entry).unwrap_or_default(),
-    ))
+    Outcome::judge(found == want, format!("{path} {actual}"), format!("{path} {actual}, expected {expected}"))
+        .with(ctx.evidence(
+            method,
+            path,
+            expected,
+            actual,
+            &entries.first().map(describe_entry).unwrap_or_default(),
+        ))
 }
 
 /// `mode 0644 owner root:root` for evidence.
 pub fn describe_entry(e: &FileEntry) -> String {
-    format!(
-        "{} mode {:04o} owner {}({}) group {}({})",
-        e.path, e.mode, e.user, e.uid, e.group, e.gid
-    )
+    format!("{} mode {:04o} owner {}({}) group {}({})", e.path, e.mode, e.user, e.uid, e.group, e.gid)
 }
 
 fn identity_matches(name: &str, id: u32, expected: &Value) -> bool {
@@ -82,23 +69,22 @@ pub fn permissions(c: &FilePermissions, ctx: &Context<'_>) -> Outcome {
     }
     let expected = expected.join(", ");
     if entries.is_empty() {
-        return Outcome::new(c.missing.into(), format!("nothing exists at {pattern}"))
-            .with(ctx.evidence("file_permissions", pattern, &expected, "absent", ""));
+        return Outcome::new(c.missing.into(), format!("nothing exists at {pattern}")).with(ctx.evidence(
+            "file_permissions",
+            pattern,
+            &expected,
+            "absent",
+            "",
+        ));
     }
-    let mut outcome = Outcome::pass(format!(
-        "{} path(s) at {pattern} meet {expected}",
-        entries.len()
-    ));
+    let mut outcome = Outcome::pass(format!("{} path(s) at {pattern} meet {expected}", entries.len()));
     let mut problems = Vec::new();
     for e in entries {
         let mut wrong = Vec::new();
         if let Some(m) = c.mode {
             let extra = e.mode & 0o7777 & !m.0;
             if extra != 0 {
-                wrong.push(format!(
-                    "mode {:04o} has bits {:04o} beyond {m}",
-                    e.mode, extra
-                ));
+                wrong.push(format!("mode {:04o} has bits {:04o} beyond {m}", e.mode, extra));
             }
         }
         if let Some(o) = &owner
@@ -135,11 +121,7 @@ fn searchable(content: &str, ignore_comments: bool) -> String {
     if !ignore_comments {
         return content.to_owned();
     }
-    content
-        .lines()
-        .filter(|l| !l.trim_start().starts_with('#'))
-        .collect::<Vec<_>>()
-        .join("\n")
+    content.lines().filter(|l| !l.trim_start().starts_with('#')).collect::<Vec<_>>().join("\n")
 }
 
 pub fn content(c: &FileContent, ctx: &Context<'_>) -> Outcome {
@@ -148,17 +130,19 @@ pub fn content(c: &FileContent, ctx: &Context<'_>) -> Outcome {
         Ok(e) => e,
         Err(e) => return Outcome::error(e),
     };
-    let files: Vec<&FileEntry> = entries
-        .iter()
-        .filter(|e| e.kind == FileKind::Regular)
-        .collect();
+    let files: Vec<&FileEntry> = entries.iter().filter(|e| e.kind == FileKind::Regular).collect();
     let want = match c.expect {
         Expect::Present => format!("a line matching /{}/", c.pattern.source),
         Expect::Absent => format!("no line matching /{}/", c.pattern.source),
     };
     if files.is_empty() {
-        return Outcome::new(c.missing.into(), format!("no file exists at {pattern}"))
-            .with(ctx.evidence("file_content", pattern, &want, "absent", ""));
+        return Outcome::new(c.missing.into(), format!("no file exists at {pattern}")).with(ctx.evidence(
+            "file_content",
+            pattern,
+            &want,
+            "absent",
+            "",
+        ));
     }
     let mut evidence = Vec::new();
     let mut matched_in = Vec::new();
@@ -183,25 +167,19 @@ pub fn content(c: &FileContent, ctx: &Context<'_>) -> Outcome {
             matched_in.push(format!("{}: {line}", f.path));
         }
     }
-    let truncated_note = if files.iter().any(|f| f.truncated) {
-        " (file truncated at collection cap)"
-    } else {
-        ""
-    };
+    let truncated_note =
+        if files.iter().any(|f| f.truncated) { " (file truncated at collection cap)" } else { "" };
     let mut out = match (c.expect, matched_in.is_empty()) {
         (Expect::Present, false) => Outcome::pass(format!("found {}", matched_in.join("; "))),
-        (Expect::Present, true) => Outcome::fail(format!(
-            "no line in {pattern} matches /{}/{truncated_note}",
-            c.pattern.source
-        )),
-        (Expect::Absent, true) => Outcome::pass(format!(
-            "no line in {pattern} matches /{}/{truncated_note}",
-            c.pattern.source
-        )),
-        (Expect::Absent, false) => Outcome::fail(format!(
-            "forbidden content found: {}",
-            matched_in.join("; ")
-        )),
+        (Expect::Present, true) => {
+            Outcome::fail(format!("no line in {pattern} matches /{}/{truncated_note}", c.pattern.source))
+        }
+        (Expect::Absent, true) => {
+            Outcome::pass(format!("no line in {pattern} matches /{}/{truncated_note}", c.pattern.source))
+        }
+        (Expect::Absent, false) => {
+            Outcome::fail(format!("forbidden content found: {}", matched_in.join("; ")))
+        }
     };
     out.evidence = evidence;
     out
@@ -215,9 +193,7 @@ mod tests {
 
     #[test]
     fn exists_and_absent() {
-        let f = Fixture::new()
-            .file("/etc/issue", 0o644, "hi")
-            .absent(&["/etc/hosts.equiv"]);
+        let f = Fixture::new().file("/etc/issue", 0o644, "hi").absent(&["/etc/hosts.equiv"]);
         f.expect("file_exists: {path: /etc/issue}", Status::Pass);
         f.expect("file_absent: {path: /etc/issue}", Status::Fail);
         f.expect("file_absent: {path: /etc/hosts.equiv}", Status::Pass);
@@ -238,40 +214,16 @@ mod tests {
             .entries("/etc/ssh/ssh_host_*_key", vec![key, bad])
             .absent(&["/etc/nothing*"])
             .var("owner", Value::Str("root".into()));
-        f.expect(
-            "file_permissions: {path: /etc/shadow, mode: \"0640\", owner: root}",
-            Status::Pass,
-        );
-        f.expect(
-            "file_permissions: {path: /etc/shadow, mode: \"0600\"}",
-            Status::Fail,
-        );
-        f.expect(
-            "file_permissions: {path: /etc/shadow, owner: {var: owner}, group: \"0\"}",
-            Status::Pass,
-        );
-        f.expect(
-            "file_permissions: {path: /etc/shadow, group: shadow}",
-            Status::Fail,
-        );
-        let out = f.expect(
-            "file_permissions: {path: /etc/ssh/ssh_host_*_key, mode: \"0600\"}",
-            Status::Fail,
-        );
+        f.expect("file_permissions: {path: /etc/shadow, mode: \"0640\", owner: root}", Status::Pass);
+        f.expect("file_permissions: {path: /etc/shadow, mode: \"0600\"}", Status::Fail);
+        f.expect("file_permissions: {path: /etc/shadow, owner: {var: owner}, group: \"0\"}", Status::Pass);
+        f.expect("file_permissions: {path: /etc/shadow, group: shadow}", Status::Fail);
+        let out = f.expect("file_permissions: {path: /etc/ssh/ssh_host_*_key, mode: \"0600\"}", Status::Fail);
         assert!(out.reason.contains("ssh_host_rsa_key"), "{}", out.reason);
         assert_eq!(out.evidence.len(), 2);
-        f.expect(
-            "file_permissions: {path: /etc/nothing*, mode: \"0600\"}",
-            Status::Pass,
-        );
-        f.expect(
-            "file_permissions: {path: /etc/nothing*, mode: \"0600\", missing: fail}",
-            Status::Fail,
-        );
-        f.expect(
-            "file_permissions: {path: /etc/motd, mode: \"0600\"}",
-            Status::Error,
-        );
+        f.expect("file_permissions: {path: /etc/nothing*, mode: \"0600\"}", Status::Pass);
+        f.expect("file_permissions: {path: /etc/nothing*, mode: \"0600\", missing: fail}", Status::Fail);
+        f.expect("file_permissions: {path: /etc/motd, mode: \"0600\"}", Status::Error);
     }
 
     #[test]
@@ -280,27 +232,15 @@ mod tests {
             .file("/etc/issue", 0o644, "Authorized uses only.\n# \\v kernel\n")
             .file("/etc/motd", 0o644, "line one\nline two\n")
             .absent(&["/etc/issue.net"]);
+        f.expect("file_content: {path: /etc/issue, pattern: 'Authorized'}", Status::Pass);
+        f.expect("file_content: {path: /etc/issue, pattern: '\\\\v', expect: absent}", Status::Pass);
         f.expect(
-            "file_content: {path: /etc/issue, pattern: 'Authorized'}",
-            Status::Pass,
-        );
-        f.expect(
-            "file_content: {path: /etc/issue, pattern: '\\\\v', expect: absent}",
-            Status::Pass,
-        );
-        f.expect("file_content: {path: /etc/issue, pattern: '\\\\v', expect: absent, ignore_comments: false}", Status::Fail);
-        f.expect(
-            "file_content: {path: /etc/motd, pattern: '(?s)one\\nline two'}",
-            Status::Pass,
-        );
-        f.expect(
-            "file_content: {path: /etc/motd, pattern: '^two'}",
+            "file_content: {path: /etc/issue, pattern: '\\\\v', expect: absent, ignore_comments: false}",
             Status::Fail,
         );
-        f.expect(
-            "file_content: {path: /etc/issue.net, pattern: x}",
-            Status::Fail,
-        );
+        f.expect("file_content: {path: /etc/motd, pattern: '(?s)one\\nline two'}", Status::Pass);
+        f.expect("file_content: {path: /etc/motd, pattern: '^two'}", Status::Fail);
+        f.expect("file_content: {path: /etc/issue.net, pattern: x}", Status::Fail);
         f.expect(
             "file_content: {path: /etc/issue.net, pattern: x, missing: not_applicable}",
             Status::NotApplicable,
@@ -313,9 +253,6 @@ mod tests {
         e.content = None;
         e.kind = crate::facts::FileKind::Regular;
         let f = Fixture::new().entries("/etc/sudoers", vec![e]);
-        f.expect(
-            "file_content: {path: /etc/sudoers, pattern: x}",
-            Status::Error,
-        );
+        f.expect("file_content: {path: /etc/sudoers, pattern: x}", Status::Error);
     }
 }

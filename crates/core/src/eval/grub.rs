@@ -14,12 +14,7 @@ pub const DEFAULT: &str = "/etc/default/grub";
 pub const DEFAULT_D: &str = "/etc/default/grub.d/*.cfg";
 
 pub fn needs(out: &mut Vec<FactKey>) {
-    out.extend(
-        GRUB_CFGS
-            .iter()
-            .chain([&BLS, &DEFAULT, &DEFAULT_D])
-            .map(|p| content_key(p)),
-    );
+    out.extend(GRUB_CFGS.iter().chain([&BLS, &DEFAULT, &DEFAULT_D]).map(|p| content_key(p)));
 }
 
 /// Kernel command lines with where they came from.
@@ -79,13 +74,7 @@ pub fn evaluate(c: &GrubParameter, ctx: &Context<'_>) -> Outcome {
         Some(v) => format!("{name}={v}"),
         None => name.to_owned(),
     };
-    let lines = match boot_lines(ctx).and_then(|b| {
-        if b.is_empty() {
-            default_lines(ctx)
-        } else {
-            Ok(b)
-        }
-    }) {
+    let lines = match boot_lines(ctx).and_then(|b| if b.is_empty() { default_lines(ctx) } else { Ok(b) }) {
         Ok(l) => l,
         Err(e) => return Outcome::error(e),
     };
@@ -94,17 +83,8 @@ pub fn evaluate(c: &GrubParameter, ctx: &Context<'_>) -> Outcome {
         Expect::Absent => format!("{wanted} on no kernel command line"),
     };
     if lines.is_empty() {
-        return Outcome::new(
-            c.missing.into(),
-            "no GRUB or boot loader entry configuration found",
-        )
-        .with(ctx.evidence(
-            "grub_parameter",
-            GRUB_CFGS.join(", "),
-            expected,
-            "absent",
-            "",
-        ));
+        return Outcome::new(c.missing.into(), "no GRUB or boot loader entry configuration found")
+            .with(ctx.evidence("grub_parameter", GRUB_CFGS.join(", "), expected, "absent", ""));
     }
     let has = |line: &str| {
         line.split_whitespace().any(|w| match &value {
@@ -119,29 +99,12 @@ pub fn evaluate(c: &GrubParameter, ctx: &Context<'_>) -> Outcome {
             Expect::Absent => has(l),
         })
         .collect();
-    let observed = lines
-        .iter()
-        .map(|(at, l)| format!("{at}: {l}"))
-        .collect::<Vec<_>>()
-        .join("\n");
-    let sources = lines
-        .iter()
-        .map(|(at, _)| at.split(':').next().unwrap_or(""))
-        .collect::<Vec<_>>();
+    let observed = lines.iter().map(|(at, l)| format!("{at}: {l}")).collect::<Vec<_>>().join("\n");
+    let sources = lines.iter().map(|(at, _)| at.split(':').next().unwrap_or("")).collect::<Vec<_>>();
     let mut sources_dedup = sources.clone();
     sources_dedup.dedup();
-    let actual = format!(
-        "{} of {} entries comply",
-        lines.len() - offending.len(),
-        lines.len()
-    );
-    let ev = ctx.evidence(
-        "grub_parameter",
-        sources_dedup.join(", "),
-        &expected,
-        &actual,
-        &observed,
-    );
+    let actual = format!("{} of {} entries comply", lines.len() - offending.len(), lines.len());
+    let ev = ctx.evidence("grub_parameter", sources_dedup.join(", "), &expected, &actual, &observed);
     if offending.is_empty() {
         Outcome::pass(format!("{expected}: {actual}")).with(ev)
     } else {
@@ -161,46 +124,35 @@ mod tests {
     use crate::testkit::Fixture;
 
     fn debian(cfg: &str) -> Fixture {
-        Fixture::new()
-            .file(GRUB_CFGS[0], 0o400, cfg)
-            .absent(&[GRUB_CFGS[1], BLS, DEFAULT_D])
-            .file(DEFAULT, 0o644, "GRUB_CMDLINE_LINUX=\"\"\n")
+        Fixture::new().file(GRUB_CFGS[0], 0o400, cfg).absent(&[GRUB_CFGS[1], BLS, DEFAULT_D]).file(
+            DEFAULT,
+            0o644,
+            "GRUB_CMDLINE_LINUX=\"\"\n",
+        )
     }
 
     #[test]
     fn every_linux_line_needs_the_parameter() {
-        let good =
-            "menuentry 'Debian' {\n\tlinux /vmlinuz root=/dev/sda1 ro audit=1 apparmor=1\n}\n";
+        let good = "menuentry 'Debian' {\n\tlinux /vmlinuz root=/dev/sda1 ro audit=1 apparmor=1\n}\n";
         let mixed = "linux /vmlinuz ro audit=1\nlinux /vmlinuz.old ro quiet\n";
         debian(good).expect("grub_parameter: {name: audit, value: '1'}", Status::Pass);
         debian(good).expect("grub_parameter: {name: audit, value: '0'}", Status::Fail);
         debian(mixed).expect("grub_parameter: {name: audit, value: '1'}", Status::Fail);
         debian(good).expect("grub_parameter: {name: audit_backlog_limit}", Status::Fail);
-        debian(good).expect(
-            "grub_parameter: {name: selinux, value: '0', expect: absent}",
-            Status::Pass,
-        );
+        debian(good).expect("grub_parameter: {name: selinux, value: '0', expect: absent}", Status::Pass);
     }
 
     #[test]
     fn default_grub_is_the_fallback_and_nothing_is_not_applicable() {
-        let f = Fixture::new()
-            .absent(&[GRUB_CFGS[0], GRUB_CFGS[1], BLS, DEFAULT_D])
-            .file(
-                DEFAULT,
-                0o644,
-                "GRUB_CMDLINE_LINUX_DEFAULT=\"quiet\"\nGRUB_CMDLINE_LINUX=\"audit=1\"\n",
-            );
+        let f = Fixture::new().absent(&[GRUB_CFGS[0], GRUB_CFGS[1], BLS, DEFAULT_D]).file(
+            DEFAULT,
+            0o644,
+            "GRUB_CMDLINE_LINUX_DEFAULT=\"quiet\"\nGRUB_CMDLINE_LINUX=\"audit=1\"\n",
+        );
         f.expect("grub_parameter: {name: audit, value: '1'}", Status::Pass);
         let none = Fixture::new().absent(&[GRUB_CFGS[0], GRUB_CFGS[1], BLS, DEFAULT, DEFAULT_D]);
-        none.expect(
-            "grub_parameter: {name: audit, value: '1'}",
-            Status::NotApplicable,
-        );
-        none.expect(
-            "grub_parameter: {name: audit, value: '1', missing: fail}",
-            Status::Fail,
-        );
+        none.expect("grub_parameter: {name: audit, value: '1'}", Status::NotApplicable);
+        none.expect("grub_parameter: {name: audit, value: '1', missing: fail}", Status::Fail);
         Fixture::new().expect("grub_parameter: {name: audit}", Status::Error);
     }
 }

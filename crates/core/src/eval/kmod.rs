@@ -90,40 +90,25 @@ pub fn evaluate(c: &KernelModule, ctx: &Context<'_>) -> Outcome {
             }
         }
     }
-    let disabled_cmd = |cmd: &str| {
-        matches!(
-            cmd,
-            "/bin/false" | "/bin/true" | "/usr/bin/false" | "/usr/bin/true"
-        )
-    };
+    let disabled_cmd =
+        |cmd: &str| matches!(cmd, "/bin/false" | "/bin/true" | "/usr/bin/false" | "/usr/bin/true");
     let install_ok = install.as_ref().is_some_and(|(cmd, _)| disabled_cmd(cmd));
     let blacklist_ok = blacklist.is_some() || !c.require_blacklist;
     let actual = format!(
         "loaded: {}, install: {}, blacklisted: {}",
         if loaded { "yes" } else { "no" },
-        install
-            .as_ref()
-            .map_or("none".to_owned(), |(cmd, at)| format!("{cmd} ({at})")),
+        install.as_ref().map_or("none".to_owned(), |(cmd, at)| format!("{cmd} ({at})")),
         blacklist.as_deref().unwrap_or("no"),
     );
     let expected = "not loaded, install /bin/false, blacklisted";
-    let ev = ctx.evidence(
-        "kernel_module",
-        "/proc/modules, modprobe.d",
-        expected,
-        &actual,
-        &observed.join("\n"),
-    );
+    let ev =
+        ctx.evidence("kernel_module", "/proc/modules, modprobe.d", expected, &actual, &observed.join("\n"));
     if let Some((available, builtin)) = index(ctx) {
         if builtin.contains(&name) {
-            return Outcome::fail(format!(
-                "{name} is built into the kernel and cannot be disabled"
-            ))
-            .with(ev);
+            return Outcome::fail(format!("{name} is built into the kernel and cannot be disabled")).with(ev);
         }
         if !loaded && !available.contains(&name) {
-            return Outcome::pass(format!("{name} is not available in the running kernel"))
-                .with(ev);
+            return Outcome::pass(format!("{name} is not available in the running kernel")).with(ev);
         }
     }
     let mut problems = Vec::new();
@@ -151,14 +136,9 @@ mod tests {
     use crate::testkit::{Fixture, entry};
 
     fn base(modules: &str, conf: Option<&str>) -> Fixture {
-        let f = Fixture::new()
-            .file(PROC_MODULES, 0o444, modules)
-            .absent(&DIRS[1..]);
+        let f = Fixture::new().file(PROC_MODULES, 0o444, modules).absent(&DIRS[1..]);
         match conf {
-            Some(c) => f.entries(
-                DIRS[0],
-                vec![entry("/etc/modprobe.d/cramfs.conf", 0o644, Some(c))],
-            ),
+            Some(c) => f.entries(DIRS[0], vec![entry("/etc/modprobe.d/cramfs.conf", 0o644, Some(c))]),
             None => f.absent(&[DIRS[0]]),
         }
     }
@@ -168,16 +148,11 @@ mod tests {
         let cfg = "install cramfs /bin/false\nblacklist cramfs\n";
         let f = base("ext4 1 0 - Live 0x0\n", Some(cfg)).module_index(0, "available cramfs\n");
         f.expect("kernel_module: {name: cramfs}", Status::Pass);
-        let loaded =
-            base("cramfs 1 0 - Live 0x0\n", Some(cfg)).module_index(0, "available cramfs\n");
+        let loaded = base("cramfs 1 0 - Live 0x0\n", Some(cfg)).module_index(0, "available cramfs\n");
         loaded.expect("kernel_module: {name: cramfs}", Status::Fail);
-        let no_bl =
-            base("", Some("install cramfs /bin/true\n")).module_index(0, "available cramfs\n");
+        let no_bl = base("", Some("install cramfs /bin/true\n")).module_index(0, "available cramfs\n");
         no_bl.expect("kernel_module: {name: cramfs}", Status::Fail);
-        no_bl.expect(
-            "kernel_module: {name: cramfs, require_blacklist: false}",
-            Status::Pass,
-        );
+        no_bl.expect("kernel_module: {name: cramfs, require_blacklist: false}", Status::Pass);
         let nothing = base("", None).module_index(1, "");
         nothing.expect("kernel_module: {name: cramfs}", Status::Fail);
     }
@@ -191,11 +166,7 @@ mod tests {
 
     #[test]
     fn dash_and_underscore_are_the_same_module() {
-        let f = base(
-            "",
-            Some("install usb-storage /bin/false\nblacklist usb_storage\n"),
-        )
-        .module_index(1, "");
+        let f = base("", Some("install usb-storage /bin/false\nblacklist usb_storage\n")).module_index(1, "");
         f.expect("kernel_module: {name: usb_storage}", Status::Pass);
     }
 

@@ -38,13 +38,8 @@ pub enum Status {
 }
 
 impl Status {
-    pub const ALL: [Status; 5] = [
-        Status::Pass,
-        Status::Fail,
-        Status::Error,
-        Status::NotApplicable,
-        Status::Skipped,
-    ];
+    pub const ALL: [Status; 5] =
+        [Status::Pass, Status::Fail, Status::Error, Status::NotApplicable, Status::Skipped];
 
     pub fn as_str(self) -> &'static str {
         match self {
@@ -91,11 +86,7 @@ pub struct Outcome {
 
 impl Outcome {
     pub fn new(status: Status, reason: impl Into<String>) -> Outcome {
-        Outcome {
-            status,
-            reason: reason.into(),
-            evidence: Vec::new(),
-        }
+        Outcome { status, reason: reason.into(), evidence: Vec::new() }
     }
     pub fn pass(reason: impl Into<String>) -> Outcome {
         Outcome::new(Status::Pass, reason)
@@ -112,11 +103,7 @@ impl Outcome {
     }
     /// Pass or fail depending on `ok`, with the matching reason.
     pub fn judge(ok: bool, pass: impl Into<String>, fail: impl Into<String>) -> Outcome {
-        if ok {
-            Outcome::pass(pass)
-        } else {
-            Outcome::fail(fail)
-        }
+        if ok { Outcome::pass(pass) } else { Outcome::fail(fail) }
     }
 }
 
@@ -158,11 +145,9 @@ impl Context<'_> {
     pub fn resolve(&self, param: &SpannedParam) -> Result<Value, String> {
         match &param.value {
             Param::Literal(v) => Ok(v.clone()),
-            Param::Var(name) => self
-                .bindings
-                .get(name)
-                .cloned()
-                .ok_or_else(|| format!("variable `{name}` has no value")),
+            Param::Var(name) => {
+                self.bindings.get(name).cloned().ok_or_else(|| format!("variable `{name}` has no value"))
+            }
         }
     }
 
@@ -198,16 +183,14 @@ pub fn needs(check: &Check, out: &mut Vec<FactKey>) {
         Check::KernelModule(_) => kmod::needs(out),
         Check::MountOption(_) => mount::needs(out),
         Check::Package(_) => package::needs(out),
-        Check::Service(_) => service::needs(out),
+        Check::Service(c) => service::needs(c, out),
         Check::AuditRule(_) => audit::needs(out),
         Check::GrubParameter(_) => grub::needs(out),
         Check::PamModule(_) => pam::needs(out),
         Check::Accounts(c) => accounts::needs(c, out),
         Check::FilesystemSearch(_) => out.push(FactKey::FilesystemWalk),
         Check::SetCompare(c) => set::needs(c, out),
-        Check::Command(c) => out.push(FactKey::Command {
-            argv: c.argv.clone(),
-        }),
+        Check::Command(c) => out.push(FactKey::Command { argv: c.argv.clone() }),
     }
 }
 
@@ -239,18 +222,11 @@ pub fn evaluate(check: &Check, ctx: &Context<'_>) -> Outcome {
 }
 
 fn merge(outcomes: &[Outcome], status: Status, pick: impl Fn(&Outcome) -> bool) -> Outcome {
-    let reasons: Vec<&str> = outcomes
-        .iter()
-        .filter(|o| pick(o))
-        .map(|o| o.reason.as_str())
-        .collect();
+    let reasons: Vec<&str> = outcomes.iter().filter(|o| pick(o)).map(|o| o.reason.as_str()).collect();
     Outcome {
         status,
         reason: reasons.join("; "),
-        evidence: outcomes
-            .iter()
-            .flat_map(|o| o.evidence.iter().cloned())
-            .collect(),
+        evidence: outcomes.iter().flat_map(|o| o.evidence.iter().cloned()).collect(),
     }
 }
 
@@ -308,58 +284,25 @@ mod tests {
 
     #[test]
     fn all_fails_on_any_failure_and_errors_before_passing() {
-        assert_eq!(
-            combine_all(vec![o(Status::Pass), o(Status::Fail)]).status,
-            Status::Fail
-        );
-        assert_eq!(
-            combine_all(vec![o(Status::Pass), o(Status::Error)]).status,
-            Status::Error
-        );
-        assert_eq!(
-            combine_all(vec![o(Status::Fail), o(Status::Error)]).status,
-            Status::Fail
-        );
-        assert_eq!(
-            combine_all(vec![o(Status::Pass), o(Status::NotApplicable)]).status,
-            Status::Pass
-        );
-        assert_eq!(
-            combine_all(vec![o(Status::NotApplicable)]).status,
-            Status::NotApplicable
-        );
+        assert_eq!(combine_all(vec![o(Status::Pass), o(Status::Fail)]).status, Status::Fail);
+        assert_eq!(combine_all(vec![o(Status::Pass), o(Status::Error)]).status, Status::Error);
+        assert_eq!(combine_all(vec![o(Status::Fail), o(Status::Error)]).status, Status::Fail);
+        assert_eq!(combine_all(vec![o(Status::Pass), o(Status::NotApplicable)]).status, Status::Pass);
+        assert_eq!(combine_all(vec![o(Status::NotApplicable)]).status, Status::NotApplicable);
     }
 
     #[test]
     fn any_passes_on_one_pass() {
-        assert_eq!(
-            combine_any(vec![o(Status::Fail), o(Status::Pass)]).status,
-            Status::Pass
-        );
-        assert_eq!(
-            combine_any(vec![o(Status::Fail), o(Status::Error)]).status,
-            Status::Error
-        );
-        assert_eq!(
-            combine_any(vec![o(Status::Fail), o(Status::Fail)]).status,
-            Status::Fail
-        );
+        assert_eq!(combine_any(vec![o(Status::Fail), o(Status::Pass)]).status, Status::Pass);
+        assert_eq!(combine_any(vec![o(Status::Fail), o(Status::Error)]).status, Status::Error);
+        assert_eq!(combine_any(vec![o(Status::Fail), o(Status::Fail)]).status, Status::Fail);
     }
 
     #[test]
     fn none_fails_when_one_holds() {
-        assert_eq!(
-            combine_none(vec![o(Status::Fail), o(Status::Pass)]).status,
-            Status::Fail
-        );
-        assert_eq!(
-            combine_none(vec![o(Status::Fail), o(Status::Fail)]).status,
-            Status::Pass
-        );
-        assert_eq!(
-            combine_none(vec![o(Status::Fail), o(Status::Error)]).status,
-            Status::Error
-        );
+        assert_eq!(combine_none(vec![o(Status::Fail), o(Status::Pass)]).status, Status::Fail);
+        assert_eq!(combine_none(vec![o(Status::Fail), o(Status::Fail)]).status, Status::Pass);
+        assert_eq!(combine_none(vec![o(Status::Fail), o(Status::Error)]).status, Status::Error);
     }
 
     #[test]

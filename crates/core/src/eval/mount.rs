@@ -14,9 +14,7 @@ pub fn needs(out: &mut Vec<FactKey>) {
 
 /// Undo the octal escapes /proc/self/mounts uses for spaces and tabs.
 fn unescape(s: &str) -> String {
-    s.replace("\\040", " ")
-        .replace("\\011", "\t")
-        .replace("\\134", "\\")
+    s.replace("\\040", " ").replace("\\011", "\t").replace("\\134", "\\")
 }
 
 pub fn evaluate(c: &MountOption, ctx: &Context<'_>) -> Outcome {
@@ -29,16 +27,11 @@ pub fn evaluate(c: &MountOption, ctx: &Context<'_>) -> Outcome {
     // The last entry for a mount point is the one on top.
     let entry = content.lines().rev().find_map(|l| {
         let f: Vec<&str> = l.split_whitespace().collect();
-        (f.len() >= 4 && unescape(f[1]) == mp)
-            .then(|| (l.to_owned(), f[2].to_owned(), f[3].to_owned()))
+        (f.len() >= 4 && unescape(f[1]) == mp).then(|| (l.to_owned(), f[2].to_owned(), f[3].to_owned()))
     });
     let mut expected: Vec<String> = c.options.iter().map(|o| o.to_string()).collect();
     expected.extend(c.absent_options.iter().map(|o| format!("no {o}")));
-    let expected = if expected.is_empty() {
-        "a separate mount".to_owned()
-    } else {
-        expected.join(", ")
-    };
+    let expected = if expected.is_empty() { "a separate mount".to_owned() } else { expected.join(", ") };
     let Some((line, fstype, opts)) = entry else {
         let status: Status = c.missing.into();
         let reason = match c.missing {
@@ -54,18 +47,9 @@ pub fn evaluate(c: &MountOption, ctx: &Context<'_>) -> Outcome {
         ));
     };
     let have: Vec<&str> = opts.split(',').collect();
-    let missing: Vec<&str> = c
-        .options
-        .iter()
-        .map(|o| o.as_str())
-        .filter(|o| !have.contains(o))
-        .collect();
-    let forbidden: Vec<&str> = c
-        .absent_options
-        .iter()
-        .map(|o| o.as_str())
-        .filter(|o| have.contains(o))
-        .collect();
+    let missing: Vec<&str> = c.options.iter().map(|o| o.as_str()).filter(|o| !have.contains(o)).collect();
+    let forbidden: Vec<&str> =
+        c.absent_options.iter().map(|o| o.as_str()).filter(|o| have.contains(o)).collect();
     let ev = ctx.evidence(
         "mount_option",
         format!("{MOUNTS} ({mp})"),
@@ -103,47 +87,20 @@ mod tests {
     #[test]
     fn options_present_missing_and_forbidden() {
         let f = Fixture::new().file(MOUNTS, 0o444, M);
-        f.expect(
-            "mount_option: {mount_point: /tmp, options: [nodev, nosuid]}",
-            Status::Pass,
-        );
-        let out = f.expect(
-            "mount_option: {mount_point: /tmp, options: [noexec]}",
-            Status::Fail,
-        );
+        f.expect("mount_option: {mount_point: /tmp, options: [nodev, nosuid]}", Status::Pass);
+        let out = f.expect("mount_option: {mount_point: /tmp, options: [noexec]}", Status::Fail);
         assert!(out.reason.contains("missing noexec"));
-        f.expect(
-            "mount_option: {mount_point: /tmp, absent_options: [exec]}",
-            Status::Pass,
-        );
-        f.expect(
-            "mount_option: {mount_point: /my data, options: [relatime]}",
-            Status::Pass,
-        );
+        f.expect("mount_option: {mount_point: /tmp, absent_options: [exec]}", Status::Pass);
+        f.expect("mount_option: {mount_point: /my data, options: [relatime]}", Status::Pass);
     }
 
     #[test]
     fn top_mount_wins_and_unmounted_follows_missing() {
         let f = Fixture::new().file(MOUNTS, 0o444, M);
-        f.expect(
-            "mount_option: {mount_point: /dev/shm, options: [nodev]}",
-            Status::Fail,
-        );
-        f.expect(
-            "mount_option: {mount_point: /home, options: [nodev]}",
-            Status::NotApplicable,
-        );
-        f.expect(
-            "mount_option: {mount_point: /var, missing: fail}",
-            Status::Fail,
-        );
-        f.expect(
-            "mount_option: {mount_point: /tmp, missing: fail}",
-            Status::Pass,
-        );
-        Fixture::new().expect(
-            "mount_option: {mount_point: /tmp, options: [nodev]}",
-            Status::Error,
-        );
+        f.expect("mount_option: {mount_point: /dev/shm, options: [nodev]}", Status::Fail);
+        f.expect("mount_option: {mount_point: /home, options: [nodev]}", Status::NotApplicable);
+        f.expect("mount_option: {mount_point: /var, missing: fail}", Status::Fail);
+        f.expect("mount_option: {mount_point: /tmp, missing: fail}", Status::Pass);
+        Fixture::new().expect("mount_option: {mount_point: /tmp, options: [nodev]}", Status::Error);
     }
 }

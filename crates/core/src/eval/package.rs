@@ -5,18 +5,12 @@ use crate::rule::{PackageCheck, PackageState};
 
 use super::{Context, Outcome};
 
-pub const DPKG: &[&str] = &[
-    "dpkg-query",
-    "-W",
-    "-f=${db:Status-Abbrev}\t${Package}\t${Version}\n",
-];
+pub const DPKG: &[&str] = &["dpkg-query", "-W", "-f=${db:Status-Abbrev}\t${Package}\t${Version}\n"];
 pub const RPM: &[&str] = &["rpm", "-qa", "--qf", "%{NAME}\t%{VERSION}-%{RELEASE}\n"];
 
 pub fn needs(out: &mut Vec<FactKey>) {
     for argv in [DPKG, RPM] {
-        out.push(FactKey::Command {
-            argv: argv.iter().map(|s| (*s).to_owned()).collect(),
-        });
+        out.push(FactKey::Command { argv: argv.iter().map(|s| (*s).to_owned()).collect() });
     }
 }
 
@@ -60,9 +54,7 @@ pub fn evaluate(c: &PackageCheck, ctx: &Context<'_>) -> Outcome {
         PackageState::Installed => "installed",
         PackageState::Absent => "absent",
     };
-    let actual = version
-        .as_ref()
-        .map_or("absent".to_owned(), |v| format!("installed {v}"));
+    let actual = version.as_ref().map_or("absent".to_owned(), |v| format!("installed {v}"));
     let ok = version.is_some() == (c.state == PackageState::Installed);
     let ev = ctx.evidence("package", source, expected, &actual, &actual);
     Outcome::judge(
@@ -95,14 +87,9 @@ mod tests {
 
     #[test]
     fn rpm_and_no_package_manager() {
-        let f = Fixture::new()
-            .cap("rpm")
-            .command(RPM, 0, "audit\t3.1.2-1.el9\n");
+        let f = Fixture::new().cap("rpm").command(RPM, 0, "audit\t3.1.2-1.el9\n");
         f.expect("package: {name: audit, state: installed}", Status::Pass);
-        f.expect(
-            "package: {name: telnet-server, state: absent}",
-            Status::Pass,
-        );
+        f.expect("package: {name: telnet-server, state: absent}", Status::Pass);
         Fixture::new().expect("package: {name: audit, state: installed}", Status::Error);
         Fixture::new()
             .cap("dpkg")

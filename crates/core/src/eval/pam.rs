@@ -131,29 +131,21 @@ pub fn evaluate(c: &PamModule, ctx: &Context<'_>) -> Outcome {
     let kind = c.kind.as_str();
     let module = c.module.as_str();
     let arg_ok = |line: &PamLine, name: &str, cmp, value: &Option<crate::rule::Value>| {
-        line.args
-            .iter()
-            .any(|arg| match (arg.split_once('='), value) {
-                (Some((k, v)), Some(want)) => {
-                    k == name && compare(v, cmp, want, false).unwrap_or(false)
-                }
-                (None, None) => arg == name,
-                (Some((k, _)), None) => k == name,
-                (None, Some(_)) => false,
-            })
+        line.args.iter().any(|arg| match (arg.split_once('='), value) {
+            (Some((k, v)), Some(want)) => k == name && compare(v, cmp, want, false).unwrap_or(false),
+            (None, None) => arg == name,
+            (Some((k, _)), None) => k == name,
+            (None, Some(_)) => false,
+        })
     };
     let candidates: Vec<&PamLine> = lines
         .iter()
         .filter(|l| {
-            l.kind == kind
-                && l.module == module
-                && c.control.as_deref().is_none_or(|ctl| ctl == l.control)
+            l.kind == kind && l.module == module && c.control.as_deref().is_none_or(|ctl| ctl == l.control)
         })
         .collect();
-    let matching: Vec<&&PamLine> = candidates
-        .iter()
-        .filter(|l| wanted.iter().all(|(n, cmp, v)| arg_ok(l, n, *cmp, v)))
-        .collect();
+    let matching: Vec<&&PamLine> =
+        candidates.iter().filter(|l| wanted.iter().all(|(n, cmp, v)| arg_ok(l, n, *cmp, v))).collect();
     let args_text: Vec<String> = wanted
         .iter()
         .map(|(n, cmp, v)| match v {
@@ -166,11 +158,7 @@ pub fn evaluate(c: &PamModule, ctx: &Context<'_>) -> Outcome {
     } else {
         format!("{kind} {module} with {}", args_text.join(", "))
     };
-    let observed = candidates
-        .iter()
-        .map(|l| format!("{}: {}", l.at, l.text))
-        .collect::<Vec<_>>()
-        .join("\n");
+    let observed = candidates.iter().map(|l| format!("{}: {}", l.at, l.text)).collect::<Vec<_>>().join("\n");
     let actual = match matching.first() {
         Some(l) => format!("{}: {}", l.at, l.text),
         None if candidates.is_empty() => format!("no {kind} {module} line"),
@@ -180,13 +168,7 @@ pub fn evaluate(c: &PamModule, ctx: &Context<'_>) -> Outcome {
         Expect::Present => (what.clone(), !matching.is_empty()),
         Expect::Absent => (format!("no {what}"), matching.is_empty()),
     };
-    let ev = ctx.evidence(
-        "pam_module",
-        format!("/etc/pam.d/{service}"),
-        &expected,
-        &actual,
-        &observed,
-    );
+    let ev = ctx.evidence("pam_module", format!("/etc/pam.d/{service}"), &expected, &actual, &observed);
     Outcome::judge(
         ok,
         format!("{service}: {actual}"),
@@ -219,23 +201,17 @@ mod tests {
     #[test]
     fn module_and_arguments_through_includes() {
         let f = debian();
-        f.expect(
-            "pam_module: {service: passwd, type: password, module: pam_pwquality.so}",
-            Status::Pass,
-        );
+        f.expect("pam_module: {service: passwd, type: password, module: pam_pwquality.so}", Status::Pass);
         f.expect("pam_module: {service: passwd, type: password, module: pam_pwquality.so, args: [{name: retry, comparator: '<=', value: 3}]}", Status::Pass);
         f.expect("pam_module: {service: passwd, type: password, module: pam_pwquality.so, args: [{name: minlen, comparator: '>=', value: 15}]}", Status::Fail);
-        f.expect("pam_module: {service: passwd, type: password, module: pam_unix.so, args: [{name: yescrypt}]}", Status::Pass);
-        f.expect("pam_module: {service: passwd, type: password, module: pam_unix.so, control: '[success=1 default=ignore]'}", Status::Pass);
         f.expect(
-            "pam_module: {service: passwd, type: auth, module: pam_unix.so}",
-            Status::Fail,
-        );
-        f.expect("pam_module: {service: system-auth, type: auth, module: pam_unix.so, args: [{name: nullok}], expect: absent}", Status::Fail);
-        f.expect(
-            "pam_module: {service: system-auth, type: session, module: pam_systemd.so}",
+            "pam_module: {service: passwd, type: password, module: pam_unix.so, args: [{name: yescrypt}]}",
             Status::Pass,
         );
+        f.expect("pam_module: {service: passwd, type: password, module: pam_unix.so, control: '[success=1 default=ignore]'}", Status::Pass);
+        f.expect("pam_module: {service: passwd, type: auth, module: pam_unix.so}", Status::Fail);
+        f.expect("pam_module: {service: system-auth, type: auth, module: pam_unix.so, args: [{name: nullok}], expect: absent}", Status::Fail);
+        f.expect("pam_module: {service: system-auth, type: session, module: pam_systemd.so}", Status::Pass);
         f.expect(
             "pam_module: {service: common-password, type: password, module: pam_faillock.so}",
             Status::Fail,
@@ -244,13 +220,7 @@ mod tests {
 
     #[test]
     fn missing_service_fails_and_uncollected_errors() {
-        debian().expect(
-            "pam_module: {service: sshd, type: auth, module: pam_unix.so}",
-            Status::Fail,
-        );
-        Fixture::new().expect(
-            "pam_module: {service: sshd, type: auth, module: pam_unix.so}",
-            Status::Error,
-        );
+        debian().expect("pam_module: {service: sshd, type: auth, module: pam_unix.so}", Status::Fail);
+        Fixture::new().expect("pam_module: {service: sshd, type: auth, module: pam_unix.so}", Status::Error);
     }
 }

@@ -8,9 +8,7 @@ use super::{Context, Outcome, Status};
 fn label(kind: SearchKind) -> &'static str {
     match kind {
         SearchKind::WorldWritableFiles => "world-writable files",
-        SearchKind::WorldWritableDirsWithoutSticky => {
-            "world-writable directories without the sticky bit"
-        }
+        SearchKind::WorldWritableDirsWithoutSticky => "world-writable directories without the sticky bit",
         SearchKind::Unowned => "files owned by no user",
         SearchKind::Ungrouped => "files owned by no group",
         SearchKind::Suid => "SUID programs",
@@ -36,9 +34,9 @@ pub fn evaluate(c: &FilesystemSearch, ctx: &Context<'_>) -> Outcome {
         Err(e) => return Outcome::error(e),
     };
     let excluded = |p: &str| {
-        c.exclude.iter().any(|x| {
-            p == x.as_str() || p.starts_with(&format!("{}/", x.as_str().trim_end_matches('/')))
-        })
+        c.exclude
+            .iter()
+            .any(|x| p == x.as_str() || p.starts_with(&format!("{}/", x.as_str().trim_end_matches('/'))))
     };
     let found: Vec<&str> = walk
         .entries
@@ -47,11 +45,7 @@ pub fn evaluate(c: &FilesystemSearch, ctx: &Context<'_>) -> Outcome {
         .map(|e| e.path.as_str())
         .collect();
     let offending: Vec<&str> = match &allowed {
-        Some(list) => found
-            .iter()
-            .copied()
-            .filter(|p| !list.iter().any(|a| a == p))
-            .collect(),
+        Some(list) => found.iter().copied().filter(|p| !list.iter().any(|a| a == p)).collect(),
         None => found.clone(),
     };
     let expected = match &allowed {
@@ -66,19 +60,12 @@ pub fn evaluate(c: &FilesystemSearch, ctx: &Context<'_>) -> Outcome {
         &found.join("\n"),
     );
     let shown: Vec<&str> = offending.iter().copied().take(20).collect();
-    let more = if offending.len() > 20 {
-        format!(" and {} more", offending.len() - 20)
-    } else {
-        String::new()
-    };
+    let more =
+        if offending.len() > 20 { format!(" and {} more", offending.len() - 20) } else { String::new() };
     Outcome::judge(
         offending.is_empty(),
         format!("{} {what} found, none unexpected", found.len()),
-        format!(
-            "{} unexpected {what}: {}{more}",
-            offending.len(),
-            shown.join(", ")
-        ),
+        format!("{} unexpected {what}: {}{more}", offending.len(), shown.join(", ")),
     )
     .with(ev)
 }
@@ -91,13 +78,7 @@ mod tests {
     use crate::testkit::Fixture;
 
     fn walk() -> Fixture {
-        let e = |kind, path: &str| WalkEntry {
-            kind,
-            path: path.into(),
-            mode: 0o4755,
-            uid: 0,
-            gid: 0,
-        };
+        let e = |kind, path: &str| WalkEntry { kind, path: path.into(), mode: 0o4755, uid: 0, gid: 0 };
         Fixture::new().fact(
             FactKey::FilesystemWalk,
             FactValue::Walk(WalkResult {
@@ -115,22 +96,13 @@ mod tests {
     fn search_with_and_without_allowed_lists() {
         let f = walk();
         f.expect("filesystem_search: {find: unowned}", Status::Pass);
-        f.expect(
-            "filesystem_search: {find: world_writable_files}",
-            Status::Fail,
-        );
-        f.expect(
-            "filesystem_search: {find: world_writable_files, exclude: [/var/tmp]}",
-            Status::Pass,
-        );
+        f.expect("filesystem_search: {find: world_writable_files}", Status::Fail);
+        f.expect("filesystem_search: {find: world_writable_files, exclude: [/var/tmp]}", Status::Pass);
         f.expect(
             "filesystem_search: {find: suid, allowed: [/usr/bin/passwd, /usr/local/bin/evil]}",
             Status::Pass,
         );
-        let out = f.expect(
-            "filesystem_search: {find: suid, allowed: [/usr/bin/passwd]}",
-            Status::Fail,
-        );
+        let out = f.expect("filesystem_search: {find: suid, allowed: [/usr/bin/passwd]}", Status::Fail);
         assert!(out.reason.contains("/usr/local/bin/evil"));
     }
 

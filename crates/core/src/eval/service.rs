@@ -7,57 +7,28 @@ use crate::rule::{ServiceCheck, WhenMissing};
 
 use super::{Context, Outcome};
 
-pub const UNIT_FILES: &[&str] = &[
-    "systemctl",
-    "list-unit-files",
-    "--full",
-    "--no-legend",
-    "--no-pager",
-];
-pub const UNITS: &[&str] = &[
-    "systemctl",
-    "list-units",
-    "--all",
-    "--full",
-    "--no-legend",
-    "--no-pager",
-    "--plain",
-];
+pub const UNITS: &[&str] =
+    &["systemctl", "list-units", "--all", "--full", "--no-legend", "--no-pager", "--plain"];
 
-pub fn needs(out: &mut Vec<FactKey>) {
-    for argv in [UNIT_FILES, UNITS] {
-        out.push(FactKey::Command {
-            argv: argv.iter().map(|s| (*s).to_owned()).collect(),
-        });
+pub fn needs(c: &ServiceCheck, out: &mut Vec<FactKey>) {
+    out.push(FactKey::UnitFile { unit: unit_name(c.name.as_str()) });
+    if c.active.is_some() {
+        out.push(FactKey::Command { argv: UNITS.iter().map(|s| (*s).to_owned()).collect() });
+        out.push(FactKey::Processes);
     }
-    out.push(FactKey::Processes);
 }
 
-fn unit_name(name: &str) -> String {
-    if name.contains('.') {
-        name.to_owned()
-    } else {
-        format!("{name}.service")
-    }
+pub fn unit_name(name: &str) -> String {
+    if name.contains('.') { name.to_owned() } else { format!("{name}.service") }
 }
 
 pub fn evaluate(c: &ServiceCheck, ctx: &Context<'_>) -> Outcome {
     let unit = unit_name(c.name.as_str());
-    let files = match ctx.facts.command(UNIT_FILES) {
-        Ok(o) => o,
-        Err(e) => return Outcome::error(e),
+    let state = match ctx.facts.get(&FactKey::UnitFile { unit: unit.clone() }) {
+        Some(FactValue::UnitFile(state)) => state.clone(),
+        Some(FactValue::Error(e)) => return Outcome::error(format!("unit file state of {unit}: {e}")),
+        _ => return Outcome::error(format!("the unit file state of {unit} was not collected")),
     };
-    if files.exit_code != 0 {
-        return Outcome::error(format!(
-            "systemctl list-unit-files failed ({}): {}",
-            files.exit_code,
-            files.stderr.trim()
-        ));
-    }
-    let state = files.stdout.lines().find_map(|l| {
-        let mut f = l.split_whitespace();
-        (f.next()? == unit).then(|| f.next().unwrap_or("").to_owned())
-    });
     let mut expected = Vec::new();
     if let Some(e) = c.enabled {
         expected.push(if e { "enabled" } else { "not enabled" });
@@ -71,20 +42,14 @@ pub fn evaluate(c: &ServiceCheck, ctx: &Context<'_>) -> Outcome {
     let expected = expected.join(", ");
     let Some(state) = state else {
         let wants_it = c.enabled == Some(true) || c.active == Some(true) || c.masked == Some(true);
-        let missing = c.missing.unwrap_or(if wants_it {
-            WhenMissing::Fail
-        } else {
-            WhenMissing::Pass
-        });
-        return Outcome::new(missing.into(), format!("unit {unit} does not exist")).with(
-            ctx.evidence(
-                "service",
-                "systemctl list-unit-files",
-                expected,
-                "no such unit",
-                "",
-            ),
-        );
+        let missing = c.missing.unwrap_or(if wants_it { WhenMissing::Fail } else { WhenMissing::Pass });
+        return Outcome::new(missing.into(), format!("unit {unit} does not exist")).with(ctx.evidence(
+            "service",
+            "systemctl list-unit-files",
+            expected,
+            "no such unit",
+            "",
+        ));
     };
     let masked = state.starts_with("masked");
     let enabled = matches!(
@@ -104,25 +69,17 @@ pub fn evaluate(c: &ServiceCheck, ctx: &Context<'_>) -> Outcome {
         problems.push(format!("{unit} is {state}"));
     }
     if c.masked.is_some_and(|want| want != masked) {
-        problems.push(format!(
-            "{unit} is {}",
-            if masked { "masked" } else { "not masked" }
-        ));
+        problems.push(format!("{unit} is {}", if masked { "masked" } else { "not masked" }));
     }
     let mut observed = format!("{unit} {state}");
     if let Some(want_active) = c.active {
         match active(c, &unit, ctx) {
             Ok((is_active, how)) => {
-                actual.push(format!(
-                    "{} ({how})",
-                    if is_active { "active" } else { "inactive" }
-                ));
+                actual.push(format!("{} ({how})", if is_active { "active" } else { "inactive" }));
                 observed.push_str(&format!("\n{how}"));
                 if is_active != want_active {
-                    problems.push(format!(
-                        "{unit} is {} ({how})",
-                        if is_active { "active" } else { "inactive" }
-                    ));
+                    problems
+                        .push(format!("{unit} is {} ({how})", if is_active { "active" } else { "inactive" }));
                 }
             }
             Err(e) => return Outcome::error(e),
@@ -130,12 +87,7 @@ pub fn evaluate(c: &ServiceCheck, ctx: &Context<'_>) -> Outcome {
     }
     let actual = actual.join(", ");
     let ev = ctx.evidence("service", "systemctl", &expected, &actual, &observed);
-    Outcome::judge(
-        problems.is_empty(),
-        format!("{unit}: {actual}"),
-        problems.join("; "),
-    )
-    .with(ev)
+    Outcome::judge(problems.is_empty(), format!("{unit}: {actual}"), problems.join("; ")).with(ev)
 }
 
 fn active(c: &ServiceCheck, unit: &str, ctx: &Context<'_>) -> Result<(bool, String), String> {
@@ -151,33 +103,19 @@ fn active(c: &ServiceCheck, unit: &str, ctx: &Context<'_>) -> Result<(bool, Stri
         }
     }
     if c.process.is_empty() {
-        return Err(format!(
-            "systemd is not running and the rule names no process for {unit}"
-        ));
+        return Err(format!("systemd is not running and the rule names no process for {unit}"));
     }
     let procs = match ctx.facts.get(&FactKey::Processes) {
         Some(FactValue::Processes(p)) => p,
         _ => return Err("the process list was not collected".to_owned()),
     };
-    let running: Vec<&str> = c
-        .process
-        .iter()
-        .map(|p| p.as_str())
-        .filter(|p| procs.iter().any(|q| q == p))
-        .collect();
-    let names = c
-        .process
-        .iter()
-        .map(|p| p.as_str())
-        .collect::<Vec<_>>()
-        .join("/");
+    let running: Vec<&str> =
+        c.process.iter().map(|p| p.as_str()).filter(|p| procs.iter().any(|q| q == p)).collect();
+    let names = c.process.iter().map(|p| p.as_str()).collect::<Vec<_>>().join("/");
     Ok(if running.is_empty() {
         (false, format!("systemd not running; no {names} process"))
     } else {
-        (
-            true,
-            format!("systemd not running; process {} runs", running.join(",")),
-        )
+        (true, format!("systemd not running; process {} runs", running.join(",")))
     })
 }
 
@@ -185,71 +123,57 @@ fn active(c: &ServiceCheck, unit: &str, ctx: &Context<'_>) -> Result<(bool, Stri
 mod tests {
     use super::super::Status;
     use super::*;
-    use crate::facts::{FactKey, FactValue};
     use crate::testkit::Fixture;
 
-    const FILES: &str = "cron.service enabled enabled\nrsync.service disabled enabled\nautofs.service masked enabled\nsystemd-journald.service static -\n";
+    fn units(f: Fixture) -> Fixture {
+        [("cron", "enabled"), ("rsync", "disabled"), ("autofs", "masked"), ("systemd-journald", "static")]
+            .into_iter()
+            .fold(f, |f, (u, s)| {
+                f.fact(
+                    FactKey::UnitFile { unit: format!("{u}.service") },
+                    FactValue::UnitFile(Some(s.into())),
+                )
+            })
+            .fact(FactKey::UnitFile { unit: "auditd.service".into() }, FactValue::UnitFile(None))
+            .fact(FactKey::UnitFile { unit: "telnet.socket".into() }, FactValue::UnitFile(None))
+    }
 
     #[test]
     fn enabled_masked_and_missing_units() {
-        let f = Fixture::new().command(UNIT_FILES, 0, FILES);
+        let f = units(Fixture::new());
         f.expect("service: {name: cron, enabled: true}", Status::Pass);
         f.expect("service: {name: rsync, enabled: false}", Status::Pass);
         f.expect("service: {name: rsync, enabled: true}", Status::Fail);
         f.expect("service: {name: autofs, masked: true}", Status::Pass);
         f.expect("service: {name: autofs, enabled: false}", Status::Pass);
-        f.expect(
-            "service: {name: systemd-journald, enabled: true}",
-            Status::Pass,
-        );
+        f.expect("service: {name: systemd-journald, enabled: true}", Status::Pass);
         f.expect("service: {name: auditd, enabled: true}", Status::Fail);
-        f.expect(
-            "service: {name: telnet.socket, enabled: false}",
-            Status::Pass,
-        );
-        f.expect(
-            "service: {name: auditd, enabled: true, missing: not_applicable}",
-            Status::NotApplicable,
-        );
+        f.expect("service: {name: telnet.socket, enabled: false}", Status::Pass);
+        f.expect("service: {name: auditd, enabled: true, missing: not_applicable}", Status::NotApplicable);
     }
 
     #[test]
     fn active_from_systemd_or_processes() {
-        let with_systemd = Fixture::new()
-            .cap("systemd")
-            .command(UNIT_FILES, 0, FILES)
-            .command(
-                UNITS,
-                0,
-                "cron.service loaded active running Regular background program\n",
-            );
-        with_systemd.expect(
-            "service: {name: cron, enabled: true, active: true}",
-            Status::Pass,
+        let with_systemd = units(Fixture::new()).cap("systemd").command(
+            UNITS,
+            0,
+            "cron.service loaded active running Regular background program\n",
         );
+        with_systemd.expect("service: {name: cron, enabled: true, active: true}", Status::Pass);
         with_systemd.expect("service: {name: rsync, active: true}", Status::Fail);
-        let no_systemd = Fixture::new()
-            .command(UNIT_FILES, 0, FILES)
+        let no_systemd = units(Fixture::new())
             .command(UNITS, 1, "")
-            .fact(
-                FactKey::Processes,
-                FactValue::Processes(vec!["cron".into(), "sshd".into()]),
-            );
-        no_systemd.expect(
-            "service: {name: cron, active: true, process: [cron, crond]}",
-            Status::Pass,
-        );
-        no_systemd.expect(
-            "service: {name: rsync, active: true, process: [rsync]}",
-            Status::Fail,
-        );
+            .fact(FactKey::Processes, FactValue::Processes(vec!["cron".into(), "sshd".into()]));
+        no_systemd.expect("service: {name: cron, active: true, process: [cron, crond]}", Status::Pass);
+        no_systemd.expect("service: {name: rsync, active: true, process: [rsync]}", Status::Fail);
         no_systemd.expect("service: {name: cron, active: true}", Status::Error);
     }
 
     #[test]
     fn systemctl_failure_is_an_error() {
-        Fixture::new()
-            .command(UNIT_FILES, 127, "")
-            .expect("service: {name: cron, enabled: true}", Status::Error);
+        let unit = FactKey::UnitFile { unit: "cron.service".into() };
+        let f = Fixture::new().fact(unit, FactValue::Error("systemctl is not installed".into()));
+        f.expect("service: {name: cron, enabled: true}", Status::Error);
+        Fixture::new().expect("service: {name: cron, enabled: true}", Status::Error);
     }
 }

@@ -16,23 +16,11 @@ pub fn needs(c: &SetCompare, out: &mut Vec<FactKey>) {
     }
 }
 
-fn observed(
-    c: &SetCompare,
-    ctx: &Context<'_>,
-) -> Result<(BTreeSet<String>, String, String), String> {
+fn observed(c: &SetCompare, ctx: &Context<'_>) -> Result<(BTreeSet<String>, String, String), String> {
     match &c.source {
-        SetSource::FileField {
-            path,
-            delimiter,
-            field,
-            where_field,
-            equals,
-        } => {
+        SetSource::FileField { path, delimiter, field, where_field, equals } => {
             let text = match ctx.facts.file(path.as_str())? {
-                Some(e) => e
-                    .content
-                    .clone()
-                    .ok_or_else(|| format!("{} could not be read", path.as_str()))?,
+                Some(e) => e.content.clone().ok_or_else(|| format!("{} could not be read", path.as_str()))?,
                 None => return Err(format!("{} does not exist", path.as_str())),
             };
             let set = text
@@ -54,20 +42,10 @@ fn observed(
             let args: Vec<&str> = argv.iter().map(String::as_str).collect();
             let out = ctx.facts.command(&args)?;
             if out.exit_code != 0 {
-                return Err(format!(
-                    "`{}` exited {}: {}",
-                    argv.join(" "),
-                    out.exit_code,
-                    out.stderr.trim()
-                ));
+                return Err(format!("`{}` exited {}: {}", argv.join(" "), out.exit_code, out.stderr.trim()));
             }
-            let set = out
-                .stdout
-                .lines()
-                .map(str::trim)
-                .filter(|l| !l.is_empty())
-                .map(str::to_owned)
-                .collect();
+            let set =
+                out.stdout.lines().map(str::trim).filter(|l| !l.is_empty()).map(str::to_owned).collect();
             Ok((set, argv.join(" "), out.stdout.clone()))
         }
     }
@@ -82,21 +60,15 @@ pub fn evaluate(c: &SetCompare, ctx: &Context<'_>) -> Outcome {
         Ok(o) => o,
         Err(e) => return Outcome::error(e),
     };
-    let list =
-        |s: &BTreeSet<String>| format!("{{{}}}", s.iter().cloned().collect::<Vec<_>>().join(", "));
+    let list = |s: &BTreeSet<String>| format!("{{{}}}", s.iter().cloned().collect::<Vec<_>>().join(", "));
     let (ok, relation) = match c.relation {
         SetRelation::Equal => (got == expected, "equal to"),
         SetRelation::SubsetOf => (got.is_subset(&expected), "a subset of"),
         SetRelation::SupersetOf => (got.is_superset(&expected), "a superset of"),
         SetRelation::Disjoint => (got.is_disjoint(&expected), "disjoint from"),
     };
-    let ev = ctx.evidence(
-        "set_compare",
-        &source,
-        format!("{relation} {}", list(&expected)),
-        list(&got),
-        &raw,
-    );
+    let ev =
+        ctx.evidence("set_compare", &source, format!("{relation} {}", list(&expected)), list(&got), &raw);
     Outcome::judge(
         ok,
         format!("{} is {relation} {}", list(&got), list(&expected)),
@@ -127,10 +99,11 @@ mod tests {
 
     #[test]
     fn command_source_and_errors() {
-        let f = Fixture::new()
-            .command(&["lsmod"], 0, "ext4\nvfat\n")
-            .command(&["broken"], 2, "");
-        f.expect("set_compare: {source: {command: {argv: [lsmod]}}, relation: disjoint, expected: [cramfs]}", Status::Pass);
+        let f = Fixture::new().command(&["lsmod"], 0, "ext4\nvfat\n").command(&["broken"], 2, "");
+        f.expect(
+            "set_compare: {source: {command: {argv: [lsmod]}}, relation: disjoint, expected: [cramfs]}",
+            Status::Pass,
+        );
         f.expect(
             "set_compare: {source: {command: {argv: [broken]}}, relation: disjoint, expected: [x]}",
             Status::Error,

@@ -34,9 +34,7 @@ const DEFAULTS: &[(&str, &str)] = &[
 ];
 
 pub fn needs(out: &mut Vec<FactKey>) {
-    out.push(FactKey::Command {
-        argv: SSHD_T.iter().map(|s| (*s).to_owned()).collect(),
-    });
+    out.push(FactKey::Command { argv: SSHD_T.iter().map(|s| (*s).to_owned()).collect() });
     out.push(content_key(MAIN));
     out.push(content_key(DROPINS));
 }
@@ -58,19 +56,12 @@ fn from_sshd_t(stdout: &str, key: &str) -> Option<Found> {
     (!values.is_empty()).then(|| Found {
         value: values.join(","),
         source: "sshd -T".to_owned(),
-        observed: values
-            .iter()
-            .map(|v| format!("{key} {v}"))
-            .collect::<Vec<_>>()
-            .join("\n"),
+        observed: values.iter().map(|v| format!("{key} {v}")).collect::<Vec<_>>().join("\n"),
     })
 }
 
 /// The global (pre-`Match`) lines of sshd_config with Include expanded, in sshd's order.
-fn config_lines<'a>(
-    main: &'a FileEntry,
-    dropins: &'a [FileEntry],
-) -> Vec<(String, usize, &'a str)> {
+fn config_lines<'a>(main: &'a FileEntry, dropins: &'a [FileEntry]) -> Vec<(String, usize, &'a str)> {
     let mut out = Vec::new();
     let Some(text) = &main.content else {
         return out;
@@ -80,26 +71,17 @@ fn config_lines<'a>(
         if line.is_empty() || line.starts_with('#') {
             continue;
         }
-        let keyword = line
-            .split(|c: char| c.is_whitespace() || c == '=')
-            .next()
-            .unwrap_or("");
+        let keyword = line.split(|c: char| c.is_whitespace() || c == '=').next().unwrap_or("");
         if keyword.eq_ignore_ascii_case("match") {
             break;
         }
         if keyword.eq_ignore_ascii_case("include") {
-            let mut files: Vec<&FileEntry> = dropins
-                .iter()
-                .filter(|e| e.kind == FileKind::Regular)
-                .collect();
+            let mut files: Vec<&FileEntry> = dropins.iter().filter(|e| e.kind == FileKind::Regular).collect();
             files.sort_by(|a, b| a.path.cmp(&b.path));
             for f in files {
                 for (j, l) in f.content.as_deref().unwrap_or("").lines().enumerate() {
                     let l = l.trim();
-                    let kw = l
-                        .split(|c: char| c.is_whitespace() || c == '=')
-                        .next()
-                        .unwrap_or("");
+                    let kw = l.split(|c: char| c.is_whitespace() || c == '=').next().unwrap_or("");
                     if kw.eq_ignore_ascii_case("match") {
                         break;
                     }
@@ -123,13 +105,9 @@ fn from_files(ctx: &Context<'_>, key: &str) -> Result<Option<Found>, String> {
     let lines = config_lines(main, dropins);
     // sshd keeps the first value it reads for a keyword.
     for (file, line, text) in &lines {
-        let (k, v) = text
-            .split_once(|c: char| c.is_whitespace() || c == '=')
-            .unwrap_or((text, ""));
+        let (k, v) = text.split_once(|c: char| c.is_whitespace() || c == '=').unwrap_or((text, ""));
         if k.eq_ignore_ascii_case(key) {
-            let v = v
-                .trim_start_matches(|c: char| c.is_whitespace() || c == '=')
-                .trim();
+            let v = v.trim_start_matches(|c: char| c.is_whitespace() || c == '=').trim();
             return Ok(Some(Found {
                 value: v.to_owned(),
                 source: format!("{file}:{line}"),
@@ -137,14 +115,11 @@ fn from_files(ctx: &Context<'_>, key: &str) -> Result<Option<Found>, String> {
             }));
         }
     }
-    Ok(DEFAULTS
-        .iter()
-        .find(|(k, _)| *k == key)
-        .map(|(_, v)| Found {
-            value: (*v).to_owned(),
-            source: format!("OpenSSH default (not set in {MAIN})"),
-            observed: String::new(),
-        }))
+    Ok(DEFAULTS.iter().find(|(k, _)| *k == key).map(|(_, v)| Found {
+        value: (*v).to_owned(),
+        source: format!("OpenSSH default (not set in {MAIN})"),
+        observed: String::new(),
+    }))
 }
 
 pub fn evaluate(c: &SshdConfig, ctx: &Context<'_>) -> Outcome {
@@ -173,10 +148,7 @@ pub fn evaluate(c: &SshdConfig, ctx: &Context<'_>) -> Outcome {
         let why = if sshd_t.exit_code == 0 {
             "sshd -T does not report it".to_owned()
         } else {
-            format!(
-                "sshd -T failed ({}) and it is not set in {MAIN}",
-                sshd_t.stderr.trim()
-            )
+            format!("sshd -T failed ({}) and it is not set in {MAIN}", sshd_t.stderr.trim())
         };
         return Outcome::fail(format!("{key} is unknown: {why}")).with(ctx.evidence(
             "sshd_config",
@@ -189,18 +161,9 @@ pub fn evaluate(c: &SshdConfig, ctx: &Context<'_>) -> Outcome {
     let note = if sshd_t.exit_code == 0 {
         String::new()
     } else {
-        format!(
-            " (sshd -T unavailable: {}; read the files)",
-            sshd_t.stderr.trim()
-        )
+        format!(" (sshd -T unavailable: {}; read the files)", sshd_t.stderr.trim())
     };
-    let ev = ctx.evidence(
-        "sshd_config",
-        &found.source,
-        &want,
-        &found.value,
-        &found.observed,
-    );
+    let ev = ctx.evidence("sshd_config", &found.source, &want, &found.value, &found.observed);
     match compare(&found.value, c.comparator, &expected, true) {
         Ok(ok) => Outcome::judge(
             ok,
@@ -227,29 +190,12 @@ mod tests {
 
     #[test]
     fn effective_config_from_sshd_t() {
-        let f = Fixture::new()
-            .command(SSHD_T, 0, T)
-            .absent(&[MAIN, DROPINS]);
-        f.expect(
-            "sshd_config: {key: PermitRootLogin, value: 'no'}",
-            Status::Pass,
-        );
-        f.expect(
-            "sshd_config: {key: maxauthtries, comparator: '<=', value: 4}",
-            Status::Pass,
-        );
-        f.expect(
-            "sshd_config: {key: maxauthtries, comparator: '<=', value: 3}",
-            Status::Fail,
-        );
-        f.expect(
-            "sshd_config: {key: ciphers, comparator: none_of, value: [3des-cbc]}",
-            Status::Pass,
-        );
-        f.expect(
-            "sshd_config: {key: ciphers, comparator: subset_of, value: [aes256-ctr]}",
-            Status::Fail,
-        );
+        let f = Fixture::new().command(SSHD_T, 0, T).absent(&[MAIN, DROPINS]);
+        f.expect("sshd_config: {key: PermitRootLogin, value: 'no'}", Status::Pass);
+        f.expect("sshd_config: {key: maxauthtries, comparator: '<=', value: 4}", Status::Pass);
+        f.expect("sshd_config: {key: maxauthtries, comparator: '<=', value: 3}", Status::Fail);
+        f.expect("sshd_config: {key: ciphers, comparator: none_of, value: [3des-cbc]}", Status::Pass);
+        f.expect("sshd_config: {key: ciphers, comparator: subset_of, value: [aes256-ctr]}", Status::Fail);
         f.expect("sshd_config: {key: nosuchkey, value: x}", Status::Fail);
     }
 
@@ -259,31 +205,17 @@ mod tests {
             .command(SSHD_T, 1, "")
             .file(MAIN, 0o600, "Include /etc/ssh/sshd_config.d/*.conf\nPermitRootLogin yes\nMatch User bob\nMaxAuthTries 10\n")
             .entries(DROPINS, vec![entry("/etc/ssh/sshd_config.d/50-cis.conf", 0o600, Some("PermitRootLogin no\n"))]);
-        let out = f.expect(
-            "sshd_config: {key: permitrootlogin, value: 'no'}",
-            Status::Pass,
-        );
+        let out = f.expect("sshd_config: {key: permitrootlogin, value: 'no'}", Status::Pass);
         assert!(out.reason.contains("50-cis.conf"), "{}", out.reason);
         // Inside a Match block does not count; the default applies.
-        f.expect(
-            "sshd_config: {key: maxauthtries, comparator: '<=', value: 4}",
-            Status::Fail,
-        );
+        f.expect("sshd_config: {key: maxauthtries, comparator: '<=', value: 4}", Status::Fail);
     }
 
     #[test]
     fn absent_sshd_is_not_applicable_never_pass() {
-        let f = Fixture::new()
-            .command(SSHD_T, 127, "")
-            .absent(&[MAIN, DROPINS]);
-        f.expect(
-            "sshd_config: {key: permitrootlogin, value: 'no'}",
-            Status::NotApplicable,
-        );
+        let f = Fixture::new().command(SSHD_T, 127, "").absent(&[MAIN, DROPINS]);
+        f.expect("sshd_config: {key: permitrootlogin, value: 'no'}", Status::NotApplicable);
         let g = Fixture::new();
-        g.expect(
-            "sshd_config: {key: permitrootlogin, value: 'no'}",
-            Status::Error,
-        );
+        g.expect("sshd_config: {key: permitrootlogin, value: 'no'}", Status::Error);
     }
 }

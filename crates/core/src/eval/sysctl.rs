@@ -70,8 +70,7 @@ pub fn evaluate(c: &Sysctl, ctx: &Context<'_>) -> Outcome {
         .into_iter()
         .rfind(|s| !s.key.starts_with(';') && dotted(&s.key) == key);
     let mut out = Outcome::pass("");
-    out.evidence
-        .push(ctx.evidence("sysctl", &proc, &want, &runtime, &runtime));
+    out.evidence.push(ctx.evidence("sysctl", &proc, &want, &runtime, &runtime));
     let runtime_ok = match compare(&runtime, c.comparator, &expected, false) {
         Ok(ok) => ok,
         Err(e) => return Outcome::fail(format!("{key}: {e}")).with(out.evidence.remove(0)),
@@ -98,10 +97,7 @@ pub fn evaluate(c: &Sysctl, ctx: &Context<'_>) -> Outcome {
                 "not persisted",
                 "",
             ));
-            (
-                false,
-                "not persisted in any sysctl configuration file".to_owned(),
-            )
+            (false, "not persisted in any sysctl configuration file".to_owned())
         }
     };
     let shown = describe(c.comparator, &expected);
@@ -130,24 +126,15 @@ mod tests {
     fn runtime_and_persisted_must_agree() {
         let ok = base("0\n").entries(
             DIRS[0],
-            vec![entry(
-                "/etc/sysctl.d/60-net.conf",
-                0o644,
-                Some("net.ipv4.ip_forward = 0\n"),
-            )],
+            vec![entry("/etc/sysctl.d/60-net.conf", 0o644, Some("net.ipv4.ip_forward = 0\n"))],
         );
         ok.expect("sysctl: {key: net.ipv4.ip_forward, value: 0}", Status::Pass);
         let not_persisted = base("0\n").absent(&[DIRS[0]]);
-        let out =
-            not_persisted.expect("sysctl: {key: net.ipv4.ip_forward, value: 0}", Status::Fail);
+        let out = not_persisted.expect("sysctl: {key: net.ipv4.ip_forward, value: 0}", Status::Fail);
         assert!(out.reason.contains("not persisted"));
         let running_wrong = base("1\n").entries(
             DIRS[0],
-            vec![entry(
-                "/etc/sysctl.d/60-net.conf",
-                0o644,
-                Some("net.ipv4.ip_forward=0\n"),
-            )],
+            vec![entry("/etc/sysctl.d/60-net.conf", 0o644, Some("net.ipv4.ip_forward=0\n"))],
         );
         running_wrong.expect("sysctl: {key: net.ipv4.ip_forward, value: 0}", Status::Fail);
     }
@@ -157,19 +144,11 @@ mod tests {
         let f = base("0\n")
             .entries(
                 DIRS[0],
-                vec![entry(
-                    "/etc/sysctl.d/99-x.conf",
-                    0o644,
-                    Some("net/ipv4/ip_forward = 0\n"),
-                )],
+                vec![entry("/etc/sysctl.d/99-x.conf", 0o644, Some("net/ipv4/ip_forward = 0\n"))],
             )
             .entries(
                 DIRS[3],
-                vec![entry(
-                    "/usr/lib/sysctl.d/99-x.conf",
-                    0o644,
-                    Some("net.ipv4.ip_forward = 1\n"),
-                )],
+                vec![entry("/usr/lib/sysctl.d/99-x.conf", 0o644, Some("net.ipv4.ip_forward = 1\n"))],
             )
             .file(SYSCTL_CONF, 0o644, "net.ipv4.ip_forward = 1\n");
         let out = f.expect("sysctl: {key: net.ipv4.ip_forward, value: 0}", Status::Fail);
@@ -177,19 +156,11 @@ mod tests {
         let g = base("0\n")
             .entries(
                 DIRS[0],
-                vec![entry(
-                    "/etc/sysctl.d/99-x.conf",
-                    0o644,
-                    Some("net.ipv4.ip_forward = 0\n"),
-                )],
+                vec![entry("/etc/sysctl.d/99-x.conf", 0o644, Some("net.ipv4.ip_forward = 0\n"))],
             )
             .entries(
                 DIRS[3],
-                vec![entry(
-                    "/usr/lib/sysctl.d/99-x.conf",
-                    0o644,
-                    Some("net.ipv4.ip_forward = 1\n"),
-                )],
+                vec![entry("/usr/lib/sysctl.d/99-x.conf", 0o644, Some("net.ipv4.ip_forward = 1\n"))],
             );
         g.expect("sysctl: {key: net.ipv4.ip_forward, value: 0}", Status::Pass);
     }
@@ -197,24 +168,14 @@ mod tests {
     #[test]
     fn unknown_key_is_not_applicable_and_uncollected_is_error() {
         let f = Fixture::new().absent(&["/proc/sys/net/ipv6/conf/all/forwarding"]);
-        f.expect(
-            "sysctl: {key: net.ipv6.conf.all.forwarding, value: 0}",
-            Status::NotApplicable,
-        );
-        Fixture::new().expect(
-            "sysctl: {key: kernel.randomize_va_space, value: 2}",
-            Status::Error,
-        );
+        f.expect("sysctl: {key: net.ipv6.conf.all.forwarding, value: 0}", Status::NotApplicable);
+        Fixture::new().expect("sysctl: {key: kernel.randomize_va_space, value: 2}", Status::Error);
     }
 
     #[test]
     fn multi_value_whitespace_is_normalized() {
         let f = Fixture::new()
-            .file(
-                "/proc/sys/net/ipv4/ip_local_port_range",
-                0o644,
-                "32768\t60999\n",
-            )
+            .file("/proc/sys/net/ipv4/ip_local_port_range", 0o644, "32768\t60999\n")
             .entries(
                 DIRS[0],
                 vec![entry(
@@ -225,9 +186,6 @@ mod tests {
             )
             .absent(&DIRS[1..])
             .absent(&[SYSCTL_CONF]);
-        f.expect(
-            "sysctl: {key: net.ipv4.ip_local_port_range, value: '32768 60999'}",
-            Status::Pass,
-        );
+        f.expect("sysctl: {key: net.ipv4.ip_local_port_range, value: '32768 60999'}", Status::Pass);
     }
 }

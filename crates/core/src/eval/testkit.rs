@@ -18,11 +18,7 @@ pub struct Fixture {
 pub fn entry(path: &str, mode: u32, content: Option<&str>) -> FileEntry {
     FileEntry {
         path: path.to_owned(),
-        kind: if content.is_some() {
-            FileKind::Regular
-        } else {
-            FileKind::Directory
-        },
+        kind: if content.is_some() { FileKind::Regular } else { FileKind::Directory },
         mode,
         uid: 0,
         gid: 0,
@@ -49,13 +45,9 @@ impl Fixture {
 
     /// The entries a (glob) pattern resolved to.
     pub fn entries(mut self, pattern: &str, entries: Vec<FileEntry>) -> Fixture {
-        self.facts.facts.insert(
-            FactKey::Files {
-                pattern: pattern.to_owned(),
-                content: true,
-            },
-            FactValue::Files(entries),
-        );
+        self.facts
+            .facts
+            .insert(FactKey::Files { pattern: pattern.to_owned(), content: true }, FactValue::Files(entries));
         self
     }
 
@@ -66,9 +58,7 @@ impl Fixture {
 
     pub fn command(mut self, argv: &[&str], exit_code: i32, stdout: &str) -> Fixture {
         self.facts.facts.insert(
-            FactKey::Command {
-                argv: argv.iter().map(|s| (*s).to_owned()).collect(),
-            },
+            FactKey::Command { argv: argv.iter().map(|s| (*s).to_owned()).collect() },
             FactValue::Command(CommandOutput {
                 exit_code,
                 stdout: stdout.to_owned(),

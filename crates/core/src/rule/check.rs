@@ -67,9 +67,7 @@ impl Check {
     /// Every leaf check, depth first.
     pub fn leaves(&self) -> Vec<&Check> {
         match self {
-            Check::All(cs) | Check::Any(cs) | Check::None(cs) => {
-                cs.iter().flat_map(Check::leaves).collect()
-            }
+            Check::All(cs) | Check::Any(cs) | Check::None(cs) => cs.iter().flat_map(Check::leaves).collect(),
             leaf => vec![leaf],
         }
     }
@@ -349,9 +347,7 @@ pub struct Accounts {
     pub value: Option<SpannedParam>,
 }
 
-#[derive(
-    Debug, Clone, Copy, Deserialize, serde::Serialize, PartialEq, Eq, PartialOrd, Ord, Hash,
-)]
+#[derive(Debug, Clone, Copy, Deserialize, serde::Serialize, PartialEq, Eq, PartialOrd, Ord, Hash)]
 #[serde(rename_all = "snake_case")]
 pub enum SearchKind {
     WorldWritableFiles,

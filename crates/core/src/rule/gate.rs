@@ -29,13 +29,8 @@ impl Gate {
 
 impl fmt::Display for Gate {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let join = |gates: &[Gate], sep: &str| {
-            gates
-                .iter()
-                .map(ToString::to_string)
-                .collect::<Vec<_>>()
-                .join(sep)
-        };
+        let join =
+            |gates: &[Gate], sep: &str| gates.iter().map(ToString::to_string).collect::<Vec<_>>().join(sep);
         match self {
             Gate::Has(name) => f.write_str(name),
             Gate::All(gates) => write!(f, "({})", join(gates, " and ")),

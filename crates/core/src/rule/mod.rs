@@ -19,13 +19,11 @@ pub use check::*;
 pub use gate::Gate;
 pub use platform::{FAMILIES, Family, HostPlatform, PlatformSpec, Version};
 pub use references::{
-    CisLevel, CisRef, PLATFORM_KEYS, References, StigCategory, StigRef, control_matches,
-    framework_names, is_known_framework,
+    CisLevel, CisRef, PLATFORM_KEYS, References, StigCategory, StigRef, control_matches, framework_names,
+    is_known_framework,
 };
 pub use remediation::{Mechanism, Remediation};
-pub use types::{
-    AbsPath, Comparator, GlobPath, Ident, Mode, Pattern, Severity, Text, Token, WhenMissing,
-};
+pub use types::{AbsPath, Comparator, GlobPath, Ident, Mode, Pattern, Severity, Text, Token, WhenMissing};
 pub use validate::{Finding, FindingLevel, RuleError, parse_rule};
 pub use value::{Bindings, Param, SpannedParam, Value, VarType, VariableDecl};
 
@@ -81,28 +79,18 @@ impl Rule {
     }
 
     /// The first implementation whose gate matches the host's capabilities.
-    pub fn select_implementation(
-        &self,
-        caps: &crate::capability::CapabilitySet,
-    ) -> Option<&Implementation> {
-        self.raw
-            .implementations
-            .iter()
-            .map(|i| &i.value)
-            .find(|i| match &i.when {
-                Some(gate) => gate.matches(caps),
-                None => i.default,
-            })
+    pub fn select_implementation(&self, caps: &crate::capability::CapabilitySet) -> Option<&Implementation> {
+        self.raw.implementations.iter().map(|i| &i.value).find(|i| match &i.when {
+            Some(gate) => gate.matches(caps),
+            None => i.default,
+        })
     }
 
     /// Does any implementation's check walk the whole filesystem?
     pub fn needs_walk(&self) -> bool {
-        self.raw.implementations.iter().any(|i| {
-            i.value
-                .check
-                .leaves()
-                .iter()
-                .any(|c| matches!(c, Check::FilesystemSearch(_)))
-        })
+        self.raw
+            .implementations
+            .iter()
+            .any(|i| i.value.check.leaves().iter().any(|c| matches!(c, Check::FilesystemSearch(_))))
     }
 }

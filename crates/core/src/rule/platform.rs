@@ -16,17 +16,13 @@ pub struct Version(String);
 
 impl Version {
     pub fn parse(s: &str) -> Option<Version> {
-        let ok = !s.is_empty()
-            && s.split('.')
-                .all(|p| !p.is_empty() && p.bytes().all(|b| b.is_ascii_digit()));
+        let ok =
+            !s.is_empty() && s.split('.').all(|p| !p.is_empty() && p.bytes().all(|b| b.is_ascii_digit()));
         ok.then(|| Version(s.to_owned()))
     }
 
     fn parts(&self) -> Vec<u64> {
-        self.0
-            .split('.')
-            .map(|p| p.parse().unwrap_or(u64::MAX))
-            .collect()
+        self.0.split('.').map(|p| p.parse().unwrap_or(u64::MAX)).collect()
     }
 
     /// Compare component-wise; a shorter version equals its prefix (`9` == `9.4` for ranges).
@@ -62,9 +58,7 @@ impl<'de> Deserialize<'de> for Version {
             }
             fn visit_str<E: de::Error>(self, v: &str) -> Result<Version, E> {
                 Version::parse(v).ok_or_else(|| {
-                    E::custom(format!(
-                        "invalid version `{v}`, expected digits separated by dots"
-                    ))
+                    E::custom(format!("invalid version `{v}`, expected digits separated by dots"))
                 })
             }
             fn visit_u64<E: de::Error>(self, v: u64) -> Result<Version, E> {
@@ -74,9 +68,7 @@ impl<'de> Deserialize<'de> for Version {
                 self.visit_str(&v.to_string())
             }
             fn visit_f64<E: de::Error>(self, v: f64) -> Result<Version, E> {
-                Err(E::custom(format!(
-                    "version {v} must be quoted (\"{v}\") so it is not read as a number"
-                )))
+                Err(E::custom(format!("version {v} must be quoted (\"{v}\") so it is not read as a number")))
             }
         }
         d.deserialize_any(V)
@@ -128,14 +120,8 @@ impl PlatformSpec {
             // A host without a version matches only open ranges.
             return self.min_version.is_none() && self.max_version.is_none();
         };
-        let above = self
-            .min_version
-            .as_ref()
-            .is_none_or(|m| version.cmp_prefix(m) != Ordering::Less);
-        let below = self
-            .max_version
-            .as_ref()
-            .is_none_or(|m| version.cmp_prefix(m) != Ordering::Greater);
+        let above = self.min_version.as_ref().is_none_or(|m| version.cmp_prefix(m) != Ordering::Less);
+        let below = self.max_version.as_ref().is_none_or(|m| version.cmp_prefix(m) != Ordering::Greater);
         above && below
     }
 }
@@ -245,11 +231,8 @@ mod tests {
         assert!(spec("ubuntu", Some("20.04"), Some("22.04")).matches(&host));
         assert!(!spec("ubuntu", Some("24.04"), None).matches(&host));
         assert!(!spec("debian", None, None).matches(&host));
-        let rocky = HostPlatform {
-            id: Some("rocky".into()),
-            version_id: Some("9.4".into()),
-            ..Default::default()
-        };
+        let rocky =
+            HostPlatform { id: Some("rocky".into()), version_id: Some("9.4".into()), ..Default::default() };
         assert!(spec("rhel", Some("9"), Some("9")).matches(&rocky));
         assert!(!spec("rhel", Some("8"), Some("8")).matches(&rocky));
     }

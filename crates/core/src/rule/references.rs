@@ -80,11 +80,7 @@ impl References {
     /// The control ids this rule maps to in `framework` (e.g. `cis_debian12`, `nist_800_53`).
     pub fn controls(&self, framework: &str) -> Vec<String> {
         if let Some(platform) = framework.strip_prefix("cis_") {
-            return self
-                .cis
-                .get(platform)
-                .map(|c| vec![c.section.as_str().to_owned()])
-                .unwrap_or_default();
+            return self.cis.get(platform).map(|c| vec![c.section.as_str().to_owned()]).unwrap_or_default();
         }
         if let Some(platform) = framework.strip_prefix("stig_") {
             return self
@@ -106,28 +102,15 @@ impl References {
 
 /// Whether `name` is a framework the engine understands.
 pub fn is_known_framework(name: &str) -> bool {
-    matches!(
-        name,
-        "nist_800_53" | "nist_800_171" | "pci_dss_4" | "iso_27001_2022" | "ssg"
-    ) || name
-        .strip_prefix("cis_")
-        .is_some_and(|p| PLATFORM_KEYS.contains(&p))
-        || name
-            .strip_prefix("stig_")
-            .is_some_and(|p| PLATFORM_KEYS.contains(&p))
+    matches!(name, "nist_800_53" | "nist_800_171" | "pci_dss_4" | "iso_27001_2022" | "ssg")
+        || name.strip_prefix("cis_").is_some_and(|p| PLATFORM_KEYS.contains(&p))
+        || name.strip_prefix("stig_").is_some_and(|p| PLATFORM_KEYS.contains(&p))
 }
 
 /// Every framework name, for help and error messages.
 pub fn framework_names() -> Vec<String> {
-    let mut names: Vec<String> = [
-        "nist_800_53",
-        "nist_800_171",
-        "pci_dss_4",
-        "iso_27001_2022",
-        "ssg",
-    ]
-    .map(String::from)
-    .to_vec();
+    let mut names: Vec<String> =
+        ["nist_800_53", "nist_800_171", "pci_dss_4", "iso_27001_2022", "ssg"].map(String::from).to_vec();
     for p in PLATFORM_KEYS {
         names.push(format!("cis_{p}"));
         names.push(format!("stig_{p}"));
@@ -139,9 +122,7 @@ pub fn framework_names() -> Vec<String> {
 /// `5.2` matches `5.2` and `5.2.4` but not `5.20`.
 pub fn control_matches(control: &str, filter: &str) -> bool {
     let (c, f) = (control.to_ascii_uppercase(), filter.to_ascii_uppercase());
-    c == f
-        || c.strip_prefix(&f)
-            .is_some_and(|rest| rest.starts_with(['.', '(', ' ']))
+    c == f || c.strip_prefix(&f).is_some_and(|rest| rest.starts_with(['.', '(', ' ']))
 }
 
 #[cfg(test)]

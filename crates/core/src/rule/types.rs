@@ -145,10 +145,7 @@ impl Mode {
         if s.is_empty() || s.len() > 5 || !s.bytes().all(|b| (b'0'..=b'7').contains(&b)) {
             return None;
         }
-        u32::from_str_radix(s, 8)
-            .ok()
-            .filter(|m| *m <= 0o7777)
-            .map(Mode)
+        u32::from_str_radix(s, 8).ok().filter(|m| *m <= 0o7777).map(Mode)
     }
 }
 
@@ -162,11 +159,7 @@ impl<'de> Deserialize<'de> for Mode {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
         let s = scalar_text(d)?;
         Mode::parse(&s).ok_or_else(|| {
-            string_visitor_error(
-                "mode",
-                &s,
-                "an octal mode of at most 4 digits such as \"0640\"",
-            )
+            string_visitor_error("mode", &s, "an octal mode of at most 4 digits such as \"0640\"")
         })
     }
 }
@@ -185,9 +178,7 @@ impl<'de> Deserialize<'de> for Pattern {
             .multi_line(true)
             .size_limit(1 << 20)
             .build()
-            .map_err(|e| {
-                de::Error::custom(format!("invalid regular expression `{source}`: {e}"))
-            })?;
+            .map_err(|e| de::Error::custom(format!("invalid regular expression `{source}`: {e}")))?;
         Ok(Pattern { source, regex })
     }
 }
@@ -242,8 +233,7 @@ impl Token {
         let ok = !s.is_empty()
             && s.len() <= 256
             && !s.starts_with('-')
-            && s.chars()
-                .all(|c| c.is_ascii_alphanumeric() || "._-@:+/=,".contains(c));
+            && s.chars().all(|c| c.is_ascii_alphanumeric() || "._-@:+/=,".contains(c));
         if ok { Ok(Token(s)) } else { Err(s) }
     }
     pub fn as_str(&self) -> &str {
@@ -261,11 +251,7 @@ impl<'de> Deserialize<'de> for Token {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
         let s = scalar_text(d)?;
         Token::new(s).map_err(|s| {
-            string_visitor_error(
-                "name",
-                &s,
-                "letters, digits and ._-@:+/=, only, not starting with `-`",
-            )
+            string_visitor_error("name", &s, "letters, digits and ._-@:+/=, only, not starting with `-`")
         })
     }
 }
@@ -327,11 +313,7 @@ impl Comparator {
     ];
 
     pub fn as_str(self) -> &'static str {
-        Self::NAMES
-            .iter()
-            .find(|(_, c)| *c == self)
-            .map(|(n, _)| *n)
-            .unwrap_or("==")
+        Self::NAMES.iter().find(|(_, c)| *c == self).map(|(n, _)| *n).unwrap_or("==")
     }
 
     pub fn is_numeric(self) -> bool {
@@ -346,17 +328,13 @@ impl Comparator {
 impl<'de> Deserialize<'de> for Comparator {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
         let s = String::deserialize(d)?;
-        Comparator::NAMES
-            .iter()
-            .find(|(n, _)| *n == s)
-            .map(|(_, c)| *c)
-            .ok_or_else(|| {
-                string_visitor_error(
-                    "comparator",
-                    &s,
-                    "one of ==, !=, <, <=, >, >=, matches, subset_of, none_of, one_of",
-                )
-            })
+        Comparator::NAMES.iter().find(|(n, _)| *n == s).map(|(_, c)| *c).ok_or_else(|| {
+            string_visitor_error(
+                "comparator",
+                &s,
+                "one of ==, !=, <, <=, >, >=, matches, subset_of, none_of, one_of",
+            )
+        })
     }
 }
 

@@ -5,9 +5,7 @@ use std::fmt;
 
 use serde_saphyr::Location;
 
-use super::{
-    Check, Comparator, Mechanism, Param, RawRule, Rule, SetSource, SpannedParam, Value, VarType,
-};
+use super::{Check, Comparator, Mechanism, Param, RawRule, Rule, SetSource, SpannedParam, Value, VarType};
 use crate::eval::audit::AuditSpec;
 use crate::rule::{AccountAssertion, PLATFORM_KEYS};
 
@@ -38,19 +36,11 @@ impl fmt::Display for Finding {
             FindingLevel::Error => "error",
             FindingLevel::Warning => "warning",
         };
-        write!(
-            f,
-            "{}:{}:{}: {level}: {}",
-            self.file, self.line, self.column, self.message
-        )?;
+        write!(f, "{}:{}:{}: {level}: {}", self.file, self.line, self.column, self.message)?;
         if !self.source_line.is_empty() {
             let gutter = self.line.to_string().len();
             let caret = " ".repeat(self.column.saturating_sub(1) as usize);
-            write!(
-                f,
-                "\n{:gutter$} |\n{} | {}\n{:gutter$} | {caret}^",
-                "", self.line, self.source_line, ""
-            )?;
+            write!(f, "\n{:gutter$} |\n{} | {}\n{:gutter$} | {caret}^", "", self.line, self.source_line, "")?;
         }
         Ok(())
     }
@@ -65,10 +55,7 @@ pub struct Pos {
 
 impl From<Location> for Pos {
     fn from(l: Location) -> Pos {
-        Pos {
-            line: l.line().max(1),
-            column: l.column().max(1),
-        }
+        Pos { line: l.line().max(1), column: l.column().max(1) }
     }
 }
 
@@ -81,12 +68,7 @@ struct Ctx<'a> {
 impl Ctx<'_> {
     fn push(&mut self, level: FindingLevel, at: impl Into<Pos>, message: impl Into<String>) {
         let Pos { line, column } = at.into();
-        let source_line = self
-            .text
-            .lines()
-            .nth((line - 1) as usize)
-            .unwrap_or_default()
-            .to_owned();
+        let source_line = self.text.lines().nth((line - 1) as usize).unwrap_or_default().to_owned();
         self.findings.push(Finding {
             level,
             file: self.file.to_owned(),
@@ -114,33 +96,19 @@ pub struct Parsed {
 /// Parse and validate one rule file. `file` names it in findings; a `.yml`/`.yaml` file's
 /// stem must equal the rule id.
 pub fn parse_rule(file: &str, text: &str) -> Parsed {
-    let mut ctx = Ctx {
-        file,
-        text,
-        findings: Vec::new(),
-    };
+    let mut ctx = Ctx { file, text, findings: Vec::new() };
     let raw: RawRule = match serde_saphyr::from_str(text) {
         Ok(raw) => raw,
         Err(e) => {
             let at = e.location().unwrap_or(Location::UNKNOWN);
             ctx.error(at, clean_message(&e.without_snippet().to_string()));
-            return Parsed {
-                rule: None,
-                findings: ctx.findings,
-            };
+            return Parsed { rule: None, findings: ctx.findings };
         }
     };
     validate(&mut ctx, &raw);
     let has_error = ctx.findings.iter().any(|f| f.level == FindingLevel::Error);
-    let rule = (!has_error).then(|| Rule {
-        raw,
-        source_name: file.to_owned(),
-        source_text: text.to_owned(),
-    });
-    Parsed {
-        rule,
-        findings: ctx.findings,
-    }
+    let rule = (!has_error).then(|| Rule { raw, source_name: file.to_owned(), source_text: text.to_owned() });
+    Parsed { rule, findings: ctx.findings }
 }
 
 /// serde-saphyr prefixes messages with `error: line N column M: `; we print our own.
@@ -148,9 +116,7 @@ fn clean_message(msg: &str) -> String {
     let first = msg.lines().next().unwrap_or(msg);
     let m = first.strip_prefix("error: ").unwrap_or(first);
     match m.split_once(": ") {
-        Some((head, rest)) if head.starts_with("line ") && head.contains(" column ") => {
-            rest.to_owned()
-        }
+        Some((head, rest)) if head.starts_with("line ") && head.contains(" column ") => rest.to_owned(),
         _ => m.to_owned(),
     }
 }
@@ -160,39 +126,24 @@ fn validate(ctx: &mut Ctx<'_>, raw: &RawRule) {
     if let Some(stem) = file_stem(ctx.file)
         && stem != raw.id.value.as_str()
     {
-        ctx.error(
-            id_at,
-            format!(
-                "rule id `{}` must equal the file name `{stem}`",
-                raw.id.value
-            ),
-        );
+        ctx.error(id_at, format!("rule id `{}` must equal the file name `{stem}`", raw.id.value));
     }
     if raw.platforms.is_empty() {
-        ctx.error(
-            id_at,
-            "`platforms` is empty, expected at least one platform",
-        );
+        ctx.error(id_at, "`platforms` is empty, expected at least one platform");
     }
     for key in raw.references.cis.keys().chain(raw.references.stig.keys()) {
         if !PLATFORM_KEYS.contains(&key.as_str()) {
             let at = locate(ctx.text, key).unwrap_or(id_at);
             ctx.error(
                 at,
-                format!(
-                    "unknown platform key `{key}`, expected one of {}",
-                    PLATFORM_KEYS.join(", ")
-                ),
+                format!("unknown platform key `{key}`, expected one of {}", PLATFORM_KEYS.join(", ")),
             );
         }
     }
     for control in &raw.references.nist_800_53 {
         if !is_nist_control(control) {
             let at = locate(ctx.text, control).unwrap_or(id_at);
-            ctx.error(
-                at,
-                format!("invalid NIST 800-53 control `{control}`, expected e.g. AC-6 or AC-6(2)"),
-            );
+            ctx.error(at, format!("invalid NIST 800-53 control `{control}`, expected e.g. AC-6 or AC-6(2)"));
         }
     }
     if raw.references.nist_800_53.is_empty() {
@@ -219,23 +170,18 @@ fn validate(ctx: &mut Ctx<'_>, raw: &RawRule) {
         let at = Pos::from(imp.referenced);
         let imp = &imp.value;
         match (&imp.when, imp.default) {
-            (Some(_), true) => ctx.error(
-                at,
-                "an implementation has either `when` or `default: true`, not both",
-            ),
+            (Some(_), true) => {
+                ctx.error(at, "an implementation has either `when` or `default: true`, not both")
+            }
             (None, false) => ctx.error(at, "implementation has neither `when` nor `default: true`"),
-            (None, true) if i + 1 != count => ctx.error(
-                at,
-                "the `default: true` implementation must be the last one",
-            ),
+            (None, true) if i + 1 != count => {
+                ctx.error(at, "the `default: true` implementation must be the last one")
+            }
             _ => {}
         }
         check_check(ctx, raw, &imp.check, at);
         match &imp.remediation {
-            None => ctx.warn(
-                at,
-                "no remediation (use `manual` with guidance if no safe fix exists)",
-            ),
+            None => ctx.warn(at, "no remediation (use `manual` with guidance if no safe fix exists)"),
             Some(rem) => {
                 if rem.steps.is_empty() {
                     ctx.error(at, "remediation `steps` is empty");
@@ -277,10 +223,7 @@ fn check_check(ctx: &mut Ctx<'_>, raw: &RawRule, check: &Check, at: Pos) {
         }
         Check::FilePermissions(c) => {
             if c.mode.is_none() && c.owner.is_none() && c.group.is_none() {
-                ctx.error(
-                    at,
-                    "file_permissions needs at least one of mode, owner, group",
-                );
+                ctx.error(at, "file_permissions needs at least one of mode, owner, group");
             }
             for p in c.owner.iter().chain(c.group.iter()) {
                 check_param(ctx, raw, p, Some(VarType::String));
@@ -288,20 +231,14 @@ fn check_check(ctx: &mut Ctx<'_>, raw: &RawRule, check: &Check, at: Pos) {
         }
         Check::ConfigValue(c) => {
             if c.delimiter.as_deref() == Some("") {
-                ctx.error(
-                    at,
-                    "config_value `delimiter` is empty; omit it for whitespace",
-                );
+                ctx.error(at, "config_value `delimiter` is empty; omit it for whitespace");
             }
             check_compare(ctx, raw, c.comparator, &c.value);
         }
         Check::SshdConfig(c) => check_compare(ctx, raw, c.comparator, &c.value),
         Check::Sysctl(c) => check_compare(ctx, raw, c.comparator, &c.value),
         Check::MountOption(c) => {
-            if c.options.is_empty()
-                && c.absent_options.is_empty()
-                && c.missing != super::WhenMissing::Fail
-            {
+            if c.options.is_empty() && c.absent_options.is_empty() && c.missing != super::WhenMissing::Fail {
                 ctx.error(at, "mount_option needs options or absent_options (or missing: fail to require a separate mount)");
             }
         }
@@ -331,9 +268,7 @@ fn check_check(ctx: &mut Ctx<'_>, raw: &RawRule, check: &Check, at: Pos) {
         Check::Accounts(c) => {
             use AccountAssertion as A;
             match c.assert {
-                A::HomeDirsMode if c.mode.is_none() => {
-                    ctx.error(at, "accounts home_dirs_mode needs `mode`")
-                }
+                A::HomeDirsMode if c.mode.is_none() => ctx.error(at, "accounts home_dirs_mode needs `mode`"),
                 A::PasswordMaxDays | A::PasswordMinDays | A::PasswordWarnDays | A::InactiveDays => {
                     match &c.value {
                         Some(v) => check_param(ctx, raw, v, Some(VarType::Int)),
@@ -350,12 +285,7 @@ fn check_check(ctx: &mut Ctx<'_>, raw: &RawRule, check: &Check, at: Pos) {
         }
         Check::SetCompare(c) => {
             match &c.source {
-                SetSource::FileField {
-                    field,
-                    where_field,
-                    equals,
-                    ..
-                } => {
+                SetSource::FileField { field, where_field, equals, .. } => {
                     if *field == 0 || *where_field == Some(0) {
                         ctx.error(at, "set_compare fields are numbered from 1");
                     }
@@ -378,10 +308,7 @@ fn check_check(ctx: &mut Ctx<'_>, raw: &RawRule, check: &Check, at: Pos) {
             if c.expect_exit.is_none() && c.expect_stdout.is_none() {
                 ctx.error(at, "command needs expect_exit or expect_stdout");
             }
-            ctx.warn(
-                at,
-                "the `command` check is a last resort: prefer a typed check method",
-            );
+            ctx.warn(at, "the `command` check is a last resort: prefer a typed check method");
         }
         Check::FileExists(_)
         | Check::FileAbsent(_)
@@ -392,11 +319,7 @@ fn check_check(ctx: &mut Ctx<'_>, raw: &RawRule, check: &Check, at: Pos) {
 }
 
 fn check_compare(ctx: &mut Ctx<'_>, raw: &RawRule, cmp: Comparator, param: &SpannedParam) {
-    let want = if cmp.wants_list() {
-        Some(VarType::List)
-    } else {
-        None
-    };
+    let want = if cmp.wants_list() { Some(VarType::List) } else { None };
     check_param(ctx, raw, param, want);
     if cmp.is_numeric() {
         let numeric = match &param.value {
@@ -406,10 +329,7 @@ fn check_compare(ctx: &mut Ctx<'_>, raw: &RawRule, cmp: Comparator, param: &Span
             Param::Var(name) => var_type(raw, name).is_none_or(|t| t == VarType::Int),
         };
         if !numeric {
-            ctx.error(
-                param.referenced,
-                format!("comparator {} needs an integer value", cmp.as_str()),
-            );
+            ctx.error(param.referenced, format!("comparator {} needs an integer value", cmp.as_str()));
         }
     }
     if cmp == Comparator::Matches
@@ -421,10 +341,7 @@ fn check_compare(ctx: &mut Ctx<'_>, raw: &RawRule, cmp: Comparator, param: &Span
 }
 
 fn var_type(raw: &RawRule, name: &str) -> Option<VarType> {
-    raw.variables
-        .iter()
-        .find(|(k, _)| k.as_str() == name)
-        .map(|(_, d)| d.ty)
+    raw.variables.iter().find(|(k, _)| k.as_str() == name).map(|(_, d)| d.ty)
 }
 
 fn check_param(ctx: &mut Ctx<'_>, raw: &RawRule, param: &SpannedParam, want: Option<VarType>) {
@@ -438,11 +355,7 @@ fn check_param(ctx: &mut Ctx<'_>, raw: &RawRule, param: &SpannedParam, want: Opt
                     param.referenced,
                     format!(
                         "variable `{name}` is not declared in `variables` (declared: {})",
-                        if declared.is_empty() {
-                            "none".to_owned()
-                        } else {
-                            declared.join(", ")
-                        }
+                        if declared.is_empty() { "none".to_owned() } else { declared.join(", ") }
                     ),
                 );
                 return;
@@ -453,31 +366,20 @@ fn check_param(ctx: &mut Ctx<'_>, raw: &RawRule, param: &SpannedParam, want: Opt
         && want != found
         && !(want == VarType::String && found == VarType::Int)
     {
-        ctx.error(
-            param.referenced,
-            format!(
-                "expected a {} here, found a {}",
-                want.as_str(),
-                found.as_str()
-            ),
-        );
+        ctx.error(param.referenced, format!("expected a {} here, found a {}", want.as_str(), found.as_str()));
     }
 }
 
 fn file_stem(file: &str) -> Option<&str> {
     let base = file.rsplit('/').next()?;
-    base.strip_suffix(".yml")
-        .or_else(|| base.strip_suffix(".yaml"))
+    base.strip_suffix(".yml").or_else(|| base.strip_suffix(".yaml"))
 }
 
 /// Best-effort position of `needle` in the text, for findings on values without a span.
 fn locate(text: &str, needle: &str) -> Option<Pos> {
-    text.lines().enumerate().find_map(|(i, line)| {
-        line.find(needle).map(|col| Pos {
-            line: i as u64 + 1,
-            column: col as u64 + 1,
-        })
-    })
+    text.lines()
+        .enumerate()
+        .find_map(|(i, line)| line.find(needle).map(|col| Pos { line: i as u64 + 1, column: col as u64 + 1 }))
 }
 
 fn is_nist_control(c: &str) -> bool {
@@ -494,7 +396,6 @@ fn is_nist_control(c: &str) -> bool {
         && !num.is_empty()
         && num.bytes().all(|b| b.is_ascii_digit())
         && enh.is_none_or(|e| {
-            e.strip_suffix(')')
-                .is_some_and(|d| !d.is_empty() && d.bytes().all(|b| b.is_ascii_digit()))
+            e.strip_suffix(')').is_some_and(|d| !d.is_empty() && d.bytes().all(|b| b.is_ascii_digit()))
         })
 }

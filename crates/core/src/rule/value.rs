@@ -34,11 +34,7 @@ impl Value {
             Value::Bool(b) => if *b { "yes" } else { "no" }.to_owned(),
             Value::Int(i) => i.to_string(),
             Value::Str(s) => s.clone(),
-            Value::List(items) => items
-                .iter()
-                .map(Value::to_text)
-                .collect::<Vec<_>>()
-                .join(","),
+            Value::List(items) => items.iter().map(Value::to_text).collect::<Vec<_>>().join(","),
         }
     }
 
@@ -77,14 +73,10 @@ impl<'de> Visitor<'de> for ValueVisitor {
         Ok(Value::Int(v))
     }
     fn visit_u64<E: de::Error>(self, v: u64) -> Result<Value, E> {
-        i64::try_from(v)
-            .map(Value::Int)
-            .map_err(|_| E::custom("integer too large"))
+        i64::try_from(v).map(Value::Int).map_err(|_| E::custom("integer too large"))
     }
     fn visit_f64<E: de::Error>(self, v: f64) -> Result<Value, E> {
-        Err(E::custom(format!(
-            "unexpected number {v}, expected an integer or a quoted string"
-        )))
+        Err(E::custom(format!("unexpected number {v}, expected an integer or a quoted string")))
     }
     fn visit_str<E: de::Error>(self, v: &str) -> Result<Value, E> {
         Ok(Value::Str(v.to_owned()))
@@ -93,9 +85,7 @@ impl<'de> Visitor<'de> for ValueVisitor {
         let mut items = Vec::new();
         while let Some(item) = seq.next_element::<Value>()? {
             if matches!(item, Value::List(_)) {
-                return Err(de::Error::custom(
-                    "nested lists are not allowed, expected a scalar",
-                ));
+                return Err(de::Error::custom("nested lists are not allowed, expected a scalar"));
             }
             items.push(item);
         }
@@ -153,9 +143,7 @@ impl<'de> Deserialize<'de> for Param {
                 }
                 let name: String = map.next_value()?;
                 if map.next_key::<String>()?.is_some() {
-                    return Err(de::Error::custom(
-                        "a variable reference has only the key `var`",
-                    ));
+                    return Err(de::Error::custom("a variable reference has only the key `var`"));
                 }
                 Ok(Param::Var(name))
             }
@@ -191,11 +179,9 @@ impl VarType {
     pub fn parse_text(self, text: &str) -> Result<Value, String> {
         match self {
             VarType::String => Ok(Value::Str(text.to_owned())),
-            VarType::Int => text
-                .trim()
-                .parse::<i64>()
-                .map(Value::Int)
-                .map_err(|_| format!("`{text}` is not an integer")),
+            VarType::Int => {
+                text.trim().parse::<i64>().map(Value::Int).map_err(|_| format!("`{text}` is not an integer"))
+            }
             VarType::Bool => match text.trim() {
                 "true" | "yes" | "1" => Ok(Value::Bool(true)),
                 "false" | "no" | "0" => Ok(Value::Bool(false)),
@@ -237,16 +223,9 @@ mod tests {
         assert!(VarType::Bool.parse_text("maybe").is_err());
         assert_eq!(
             VarType::List.parse_text("a, b,,c"),
-            Ok(Value::List(vec![
-                Value::Str("a".into()),
-                Value::Str("b".into()),
-                Value::Str("c".into())
-            ]))
+            Ok(Value::List(vec![Value::Str("a".into()), Value::Str("b".into()), Value::Str("c".into())]))
         );
         // Shell metacharacters are data, not syntax.
-        assert_eq!(
-            VarType::String.parse_text("$(rm -rf /)'\""),
-            Ok(Value::Str("$(rm -rf /)'\"".into()))
-        );
+        assert_eq!(VarType::String.parse_text("$(rm -rf /)'\""), Ok(Value::Str("$(rm -rf /)'\"".into())));
     }
 }
