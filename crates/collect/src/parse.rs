@@ -104,23 +104,31 @@ fn parse_stat(body: &[u8]) -> Option<FileEntry> {
 
 fn files(sections: &[&Section<'_>]) -> FactValue {
     let mut entries: Vec<FileEntry> = Vec::new();
+    // Data sections belong, in order, to the regular files of the stat records.
+    let mut regular = Vec::new();
     for s in sections {
         match s.stream {
-            // A path that vanished or is a dangling symlink has no stat: it does not exist.
-            "stat" if s.status != 0 || s.body.is_empty() => {}
-            "stat" => match parse_stat(s.body) {
-                Some(e) => entries.push(e),
-                None => {
-                    return FactValue::Error(format!("unreadable stat output: {}", text(s.body)));
+            "stats" => {
+                for record in s.body.split(|b| *b == 0).filter(|r| !r.is_empty()) {
+                    match parse_stat(record) {
+                        Some(e) => {
+                            if e.kind == FileKind::Regular {
+                                regular.push(entries.len());
+                            }
+                            entries.push(e);
+                        }
+                        None => return FactValue::Error(format!("unreadable stat output: {}", text(record))),
+                    }
                 }
-            },
+            }
             "data" => {
-                if let Some(last) = entries.last_mut()
-                    && s.status == 0
-                {
+                let Some(at) = (!regular.is_empty()).then(|| regular.remove(0)) else {
+                    return FactValue::Error("file content without a matching file".into());
+                };
+                if s.status == 0 {
                     let (content, truncated) = capped(s.body);
-                    last.content = Some(content);
-                    last.truncated = truncated;
+                    entries[at].content = Some(content);
+                    entries[at].truncated = truncated;
                 }
             }
             _ => {}

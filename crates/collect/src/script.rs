@@ -40,17 +40,23 @@ trap 'exit 71' INT TERM HUP
 if command -v timeout >/dev/null 2>&1; then ow_to="timeout 120"; else ow_to=""; fi
 ow_begin() { printf '\n@@OW:%s:BEGIN %s %s\n' "$ow_n" "$1" "$2"; }
 ow_end() { printf '\n@@OW:%s:END %s %s %s\n' "$ow_n" "$1" "$2" "$3"; }
-ow_stat() {
-  ow_begin "$1" stat; stat -L --printf '%f\t%u\t%g\t%U\t%G\t%s\t%F\t%n' -- "$2" 2>/dev/null; ow_end "$1" stat $?
-  if [ "$3" = 1 ] && [ -f "$2" ]; then
-    ow_begin "$1" data; head -c __CAP1__ -- "$2" 2>"$ow_tmp/re"; ow_end "$1" data $?
-  fi
-}
+# ow_files INDEX CONTENT PATH...: one stat for every existing path (NUL-separated records),
+# then, with CONTENT=1, one data section per regular file in the same order.
 ow_files() {
   ow_i=$1; ow_c=$2; shift 2
+  ow_k=$#
+  while [ "$ow_k" -gt 0 ]; do
+    ow_f=$1; shift; ow_k=$((ow_k - 1))
+    if [ -e "$ow_f" ] || [ -L "$ow_f" ]; then set -- "$@" "$ow_f"; fi
+  done
   ow_begin "$ow_i" files; ow_end "$ow_i" files 0
+  [ $# -gt 0 ] || return 0
+  ow_begin "$ow_i" stats; stat -L --printf '%f\t%u\t%g\t%U\t%G\t%s\t%F\t%n\0' -- "$@" 2>/dev/null; ow_end "$ow_i" stats $?
+  [ "$ow_c" = 1 ] || return 0
   for ow_f in "$@"; do
-    if [ -e "$ow_f" ] || [ -L "$ow_f" ]; then ow_stat "$ow_i" "$ow_f" "$ow_c"; fi
+    if [ -f "$ow_f" ]; then
+      ow_begin "$ow_i" data; head -c __CAP1__ -- "$ow_f" 2>/dev/null; ow_end "$ow_i" data $?
+    fi
   done
 }
 ow_cmd() {
@@ -66,9 +72,11 @@ const SHADOW: &str = r#"awk -F: 'NF>=2 { p=$2; c=substr(p,1,1);
   print $1 "\t" s "\t" $3 "\t" $4 "\t" $5 "\t" $6 "\t" $7 }' /etc/shadow"#;
 
 const HOMES: &str = r#"awk -F: '{print $6}' /etc/passwd | sort -u > "$ow_tmp/homes"
+  set --
   while IFS= read -r ow_h; do
-    [ -n "$ow_h" ] && [ -e "$ow_h" ] && ow_stat "$ow_i" "$ow_h" 0
-  done < "$ow_tmp/homes""#;
+    [ -n "$ow_h" ] && set -- "$@" "$ow_h"
+  done < "$ow_tmp/homes"
+  ow_files "$ow_i" 0 "$@""#;
 
 const MODULES: &str = r#"ow_d=/lib/modules/$(uname -r)
   [ -r "$ow_d/modules.dep" ] || { echo "no $ow_d/modules.dep" >&2; exit 1; }
@@ -144,8 +152,7 @@ pub fn build(plan: &FactPlan, nonce: &str) -> Result<Script, QuoteError> {
             }
             FactKey::ShadowSummary => block(&mut text, i, SHADOW),
             FactKey::HomeDirs => {
-                let _ = writeln!(text, "ow_i={i}; ow_begin {i} files; ow_end {i} files 0");
-                let _ = writeln!(text, "{{ {HOMES}\n}}");
+                let _ = writeln!(text, "ow_i={i}; {HOMES}");
             }
             FactKey::Processes => block(&mut text, i, "cat /proc/[0-9]*/comm 2>/dev/null; exit 0"),
             FactKey::ModuleIndex => block(&mut text, i, MODULES),
