@@ -2,7 +2,7 @@
 //! host keys), sshd's own first-match parsing of sshd_config and its Include files.
 
 use crate::facts::{FactKey, FileEntry, FileKind};
-use crate::rule::SshdConfig;
+use crate::rule::KeyComparison;
 
 use super::compare::{compare, describe};
 use super::files::content_key;
@@ -122,7 +122,7 @@ fn from_files(ctx: &Context<'_>, key: &str) -> Result<Option<Found>, String> {
     }))
 }
 
-pub fn evaluate(c: &SshdConfig, ctx: &Context<'_>) -> Outcome {
+pub fn evaluate(c: &KeyComparison, ctx: &Context<'_>) -> Outcome {
     let key = c.key.as_str().to_ascii_lowercase();
     let expected = match ctx.resolve(&c.value) {
         Ok(v) => v,

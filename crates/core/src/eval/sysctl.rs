@@ -2,7 +2,7 @@
 //! precedence, then /etc/sysctl.conf) must both meet the expectation.
 
 use crate::facts::{FactKey, FileEntry};
-use crate::rule::Sysctl;
+use crate::rule::KeyComparison;
 
 use super::compare::{compare, describe};
 use super::config::{merge_dirs, settings};
@@ -23,7 +23,7 @@ pub fn proc_path(key: &str) -> String {
     format!("/proc/sys/{}", key.replace('.', "/"))
 }
 
-pub fn needs(c: &Sysctl, out: &mut Vec<FactKey>) {
+pub fn needs(c: &KeyComparison, out: &mut Vec<FactKey>) {
     out.push(content_key(&proc_path(c.key.as_str())));
     out.extend(DIRS.iter().map(|d| content_key(d)));
     out.push(content_key(SYSCTL_CONF));
@@ -33,7 +33,7 @@ fn normalize(v: &str) -> String {
     v.split_whitespace().collect::<Vec<_>>().join(" ")
 }
 
-pub fn evaluate(c: &Sysctl, ctx: &Context<'_>) -> Outcome {
+pub fn evaluate(c: &KeyComparison, ctx: &Context<'_>) -> Outcome {
     let key = c.key.as_str();
     let expected = match ctx.resolve(&c.value) {
         Ok(v) => v,

@@ -56,30 +56,22 @@ impl Fixture {
         patterns.iter().fold(self, |f, p| f.entries(p, Vec::new()))
     }
 
-    pub fn command(mut self, argv: &[&str], exit_code: i32, stdout: &str) -> Fixture {
-        self.facts.facts.insert(
-            FactKey::Command { argv: argv.iter().map(|s| (*s).to_owned()).collect() },
-            FactValue::Command(CommandOutput {
-                exit_code,
-                stdout: stdout.to_owned(),
-                stderr: String::new(),
-                truncated: false,
-            }),
-        );
-        self
+    fn output(self, key: FactKey, exit_code: i32, stdout: &str) -> Fixture {
+        let out =
+            CommandOutput { exit_code, stdout: stdout.to_owned(), stderr: String::new(), truncated: false };
+        self.fact(key, FactValue::Command(out))
     }
 
-    pub fn module_index(mut self, exit_code: i32, stdout: &str) -> Fixture {
-        self.facts.facts.insert(
-            FactKey::ModuleIndex,
-            FactValue::Command(CommandOutput {
-                exit_code,
-                stdout: stdout.to_owned(),
-                stderr: String::new(),
-                truncated: false,
-            }),
-        );
-        self
+    pub fn command(self, argv: &[&str], exit_code: i32, stdout: &str) -> Fixture {
+        self.output(
+            FactKey::Command { argv: argv.iter().map(|s| (*s).to_owned()).collect() },
+            exit_code,
+            stdout,
+        )
+    }
+
+    pub fn module_index(self, exit_code: i32, stdout: &str) -> Fixture {
+        self.output(FactKey::ModuleIndex, exit_code, stdout)
     }
 
     pub fn fact(mut self, key: FactKey, value: FactValue) -> Fixture {

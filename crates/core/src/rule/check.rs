@@ -21,8 +21,8 @@ pub enum Check {
     FilePermissions(FilePermissions),
     FileContent(FileContent),
     ConfigValue(ConfigValue),
-    SshdConfig(SshdConfig),
-    Sysctl(Sysctl),
+    SshdConfig(KeyComparison),
+    Sysctl(KeyComparison),
     KernelModule(KernelModule),
     MountOption(MountOption),
     Package(PackageCheck),
@@ -153,21 +153,13 @@ pub struct ConfigValue {
     pub missing: WhenMissing,
 }
 
-/// An effective sshd setting, from `sshd -T` (falling back to first-match parsing of
-/// sshd_config and its Include files when `sshd -T` cannot run).
+/// A named setting compared with an expected value. For `sshd_config`, the effective value
+/// from `sshd -T` (falling back to first-match parsing of sshd_config and its Include files
+/// when `sshd -T` cannot run); for `sysctl`, the running value and the value persisted in
+/// sysctl.d, which must both match.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct SshdConfig {
-    pub key: Token,
-    #[serde(default)]
-    pub comparator: Comparator,
-    pub value: SpannedParam,
-}
-
-/// A kernel parameter: the running value and the value persisted in sysctl.d must both match.
-#[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct Sysctl {
+pub struct KeyComparison {
     pub key: Token,
     #[serde(default)]
     pub comparator: Comparator,
