@@ -3,13 +3,14 @@
 # an overlay root (lower: the shared base from base.sh; upper: this host's changes).
 #
 #   host.sh prepare N        mount host N's root at $D/hosts/hN/root, make its host keys
-#   host.sh start N          start sshd; prints "ADDRESS PORT" once it accepts connections
-#   host.sh up N             prepare + start
+#   host.sh start N [PORT]   start sshd (port 22 by default); prints "ADDRESS PORT" once it
+#                            accepts connections
+#   host.sh up N [PORT]      prepare + start
 #   host.sh root N           print host N's root directory (write deviations there)
 #   host.sh exec N CMD...    run CMD in host N's network namespace (e.g. sysctl -w)
 #   host.sh down N|all       stop and remove host N (or every host) and, last, the bridge
 #
-# Host N (1..200) listens on 10.201.0.(10+N):22 in netns owtN, bridged to owbr0
+# Host N (1..200) listens on 10.201.0.(10+N):PORT in netns owtN, bridged to owbr0
 # (10.201.0.1/24 on this side, no default route: traffic stays on this machine).
 set -euo pipefail
 D=${OPENWATCH_TESTFLEET_DIR:-/var/cache/openwatch-testfleet}
@@ -33,6 +34,7 @@ prepare() {
 
 start() {
   paths
+  PORT=${1:-22}
   if [ -f "$H/launcher.pid" ] && kill -0 "$(cat "$H/launcher.pid")" 2>/dev/null; then
     echo "h$N is already running" >&2; exit 1
   fi
@@ -47,9 +49,9 @@ start() {
   ip -n "$NS" link set eth0 up
   setsid bash -c 'echo $$ > "$1/launcher.pid"; shift; exec "$@"' _ "$H" \
     ip netns exec "$NS" unshare --mount --uts --ipc --pid --fork --kill-child --propagation private \
-    "$HERE/host_init.sh" "h$N" "$M" "$ADDR" 22 > "$H/sshd.log" 2>&1 < /dev/null &
+    "$HERE/host_init.sh" "h$N" "$M" "$ADDR" "$PORT" > "$H/sshd.log" 2>&1 < /dev/null &
   for _ in $(seq 1 200); do
-    if (exec 3<>"/dev/tcp/$ADDR/22") 2>/dev/null; then echo "$ADDR 22"; return 0; fi
+    if (exec 3<>"/dev/tcp/$ADDR/$PORT") 2>/dev/null; then echo "$ADDR $PORT"; return 0; fi
     sleep 0.05
   done
   echo "h$N: sshd did not come up; see $H/sshd.log" >&2; cat "$H/sshd.log" >&2; exit 1
@@ -78,8 +80,8 @@ down_one() {
 
 case "$cmd" in
   prepare) prepare ;;
-  start) start ;;
-  up) prepare; start ;;
+  start) start "${3:-22}" ;;
+  up) prepare; start "${3:-22}" ;;
   root) paths; echo "$M" ;;
   exec) paths; shift 2; exec ip netns exec "$NS" "$@" ;;
   down)

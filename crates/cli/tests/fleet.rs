@@ -10,7 +10,7 @@ use serde_json::Value;
 
 const H1: u32 = 101; // baseline
 const H2: u32 = 102; // made to deviate
-const H3: u32 = 103; // password login, sudo with a password, encrypted ECDSA key
+const H3: u32 = 103; // port 2200, password login, sudo with a password, encrypted ECDSA key, RSA key
 const H4: u32 = 104; // host key changes
 const NO_HOST: &str = "10.201.0.250";
 
@@ -44,6 +44,10 @@ struct Fleet {
 
 impl Drop for Fleet {
     fn drop(&mut self) {
+        if std::env::var_os("OPENWATCH_KEEP_FLEET").is_some() {
+            eprintln!("OPENWATCH_KEEP_FLEET is set: leaving hosts {:?} running (testfleet/host.sh down N)", self.hosts);
+            return;
+        }
         for n in &self.hosts {
             let _ = Command::new(testfleet("host.sh")).args(["down", &n.to_string()]).output();
         }
@@ -55,21 +59,22 @@ impl Fleet {
         self.dir.path().join(name)
     }
 
-    /// Prepare host `n`, let `customize` change its root, start it, return its root.
+    /// Prepare host `n`, let `customize` change its root, start it on `port`, return its root.
     fn up(&mut self, n: u32, customize: impl FnOnce(&Path)) -> PathBuf {
+        self.up_on(n, 22, customize)
+    }
+
+    fn up_on(&mut self, n: u32, port: u16, customize: impl FnOnce(&Path)) -> PathBuf {
         let _ = Command::new(testfleet("host.sh")).args(["down", &n.to_string()]).output();
         self.hosts.push(n);
         host_sh(&["prepare", &n.to_string()]);
         let root = PathBuf::from(text(&host_sh(&["root", &n.to_string()]).stdout).trim());
         customize(&root);
-        host_sh(&["start", &n.to_string()]);
+        host_sh(&["start", &n.to_string(), &port.to_string()]);
         let key = std::fs::read_to_string(root.join("etc/ssh/ssh_host_ed25519_key.pub")).unwrap();
         let mut kh = std::fs::read_to_string(self.path("known_hosts")).unwrap_or_default();
-        kh.push_str(&format!(
-            "{} {}\n",
-            addr(n),
-            key.split_whitespace().take(2).collect::<Vec<_>>().join(" ")
-        ));
+        let name = if port == 22 { addr(n) } else { format!("[{}]:{port}", addr(n)) };
+        kh.push_str(&format!("{name} {}\n", key.split_whitespace().take(2).collect::<Vec<_>>().join(" ")));
         std::fs::write(self.path("known_hosts"), kh).unwrap();
         root
     }
@@ -145,6 +150,8 @@ fn fleet_scans_real_hosts_over_ssh() {
     let mut fleet = Fleet { hosts: Vec::new(), dir: tempfile::tempdir().unwrap() };
     let key = fleet.path("id_ed25519");
     run(Command::new("ssh-keygen").args(["-q", "-t", "ed25519", "-N", "", "-f", key.to_str().unwrap()]));
+    let rsa = fleet.path("id_rsa");
+    run(Command::new("ssh-keygen").args(["-q", "-t", "rsa", "-b", "3072", "-N", "", "-f", rsa.to_str().unwrap()]));
     let ecdsa = fleet.path("id_ecdsa");
     run(Command::new("ssh-keygen").args([
         "-q",
@@ -173,9 +180,10 @@ fn fleet_scans_real_hosts_over_ssh() {
         append(root, "/etc/shadow", "toor:*:19000:0:99999:7:::\n");
     });
     host_sh(&["exec", &H2.to_string(), "sysctl", "-qw", "net.ipv4.ip_forward=1"]);
-    fleet.up(H3, |root| {
+    fleet.up_on(H3, 2200, |root| {
         baseline(root);
         authorize(root, "/root", 0, &fleet_path_pub(&ecdsa));
+        append(root, "/root/.ssh/authorized_keys", &std::fs::read_to_string(fleet_path_pub(&rsa)).unwrap());
         write(root, "/etc/sudoers.d/tester", "tester ALL=(ALL) ALL\n");
         run(Command::new("chroot").args([
             root.to_str().unwrap(),
@@ -233,7 +241,7 @@ fn fleet_scans_real_hosts_over_ssh() {
     let env =
         [("OW_TEST_PW", "tester pw 1"), ("OW_TEST_PASSPHRASE", "secret phrase"), ("OW_TEST_BAD", "wrong")];
     let pw = scan(
-        format!("tester@{}", addr(H3)),
+        format!("tester@{}:2200", addr(H3)),
         &["--password-env", "OW_TEST_PW", "--sudo-password-env", "OW_TEST_PW"],
         &env,
     );
@@ -246,7 +254,7 @@ fn fleet_scans_real_hosts_over_ssh() {
     );
     assert_eq!(pw_doc["summary"]["error"], 0);
     let bad_sudo = scan(
-        format!("tester@{}", addr(H3)),
+        format!("tester@{}:2200", addr(H3)),
         &["--password-env", "OW_TEST_PW", "--sudo-password-env", "OW_TEST_BAD"],
         &env,
     );
@@ -257,13 +265,27 @@ fn fleet_scans_real_hosts_over_ssh() {
         "a secret was echoed"
     );
     let ec = scan(
-        format!("root@{}", addr(H3)),
+        format!("root@{}:2200", addr(H3)),
         &["--identity", ecdsa.to_str().unwrap(), "--identity-passphrase-env", "OW_TEST_PASSPHRASE"],
         &env,
     );
     assert!(ec.status.code().is_some_and(|c| c < 2), "{}", text(&ec.stderr));
+    let rsa_scan = scan(format!("root@{}:2200", addr(H3)), &["--identity", rsa.to_str().unwrap()], &[]);
+    assert!(rsa_scan.status.code().is_some_and(|c| c < 2), "{}", text(&rsa_scan.stderr));
+
+    // Keys from a running ssh-agent, with no identity file given.
+    let sock = fleet.path("agent.sock");
+    let agent = run(Command::new("ssh-agent").args(["-a", sock.to_str().unwrap()]));
+    let agent_pid = text(&agent.stdout).split("SSH_AGENT_PID=").nth(1).and_then(|s| s.split(';').next()).unwrap().to_owned();
+    run(Command::new("ssh-add").arg(key.to_str().unwrap()).env("SSH_AUTH_SOCK", &sock));
+    let via_agent = scan(format!("root@{}", addr(H1)), &[], &[("SSH_AUTH_SOCK", sock.to_str().unwrap())]);
+    let _ = Command::new("kill").arg(&agent_pid).status();
+    assert_eq!(verdicts(&json(&via_agent)), verdicts(&root_doc), "{}", text(&via_agent.stderr));
+    let no_creds = scan(format!("root@{}", addr(H1)), &[], &[("SSH_AUTH_SOCK", "/nonexistent")]);
+    assert_eq!(json(&no_creds)["error"]["kind"], "auth");
+
     let ec_bad = scan(
-        format!("root@{}", addr(H3)),
+        format!("root@{}:2200", addr(H3)),
         &["--identity", ecdsa.to_str().unwrap(), "--identity-passphrase-env", "OW_TEST_BAD"],
         &env,
     );
@@ -348,7 +370,7 @@ fn fleet_scans_real_hosts_over_ssh() {
         "defaults:\n  user: root\n  identity_file: {id}\n  known_hosts: {kh}\n  connect_timeout: 3\n\
          groups:\n  web:\n    vars: {{test_marker: {hostile:?}}}\n\
          hosts:\n  - {{name: h1, address: {}}}\n  - {{name: h2, address: {}, groups: [web]}}\n\
-         \x20 - {{name: h4, address: {}}}\n  - {{name: gone, address: {NO_HOST}}}\n  - {{name: h3-as-user, address: {}, user: tester, password_env: OW_TEST_PW, sudo_password_env: OW_TEST_PW}}\n",
+         \x20 - {{name: h4, address: {}}}\n  - {{name: gone, address: {NO_HOST}}}\n  - {{name: h3-as-user, address: {}, port: 2200, user: tester, password_env: OW_TEST_PW, sudo_password_env: OW_TEST_PW}}\n",
         addr(H1),
         addr(H2),
         addr(H4),
