@@ -45,7 +45,10 @@ struct Fleet {
 impl Drop for Fleet {
     fn drop(&mut self) {
         if std::env::var_os("OPENWATCH_KEEP_FLEET").is_some() {
-            eprintln!("OPENWATCH_KEEP_FLEET is set: leaving hosts {:?} running (testfleet/host.sh down N)", self.hosts);
+            eprintln!(
+                "OPENWATCH_KEEP_FLEET is set: leaving hosts {:?} running (testfleet/host.sh down N)",
+                self.hosts
+            );
             return;
         }
         for n in &self.hosts {
@@ -151,7 +154,17 @@ fn fleet_scans_real_hosts_over_ssh() {
     let key = fleet.path("id_ed25519");
     run(Command::new("ssh-keygen").args(["-q", "-t", "ed25519", "-N", "", "-f", key.to_str().unwrap()]));
     let rsa = fleet.path("id_rsa");
-    run(Command::new("ssh-keygen").args(["-q", "-t", "rsa", "-b", "3072", "-N", "", "-f", rsa.to_str().unwrap()]));
+    run(Command::new("ssh-keygen").args([
+        "-q",
+        "-t",
+        "rsa",
+        "-b",
+        "3072",
+        "-N",
+        "",
+        "-f",
+        rsa.to_str().unwrap(),
+    ]));
     let ecdsa = fleet.path("id_ecdsa");
     run(Command::new("ssh-keygen").args([
         "-q",
@@ -276,7 +289,12 @@ fn fleet_scans_real_hosts_over_ssh() {
     // Keys from a running ssh-agent, with no identity file given.
     let sock = fleet.path("agent.sock");
     let agent = run(Command::new("ssh-agent").args(["-a", sock.to_str().unwrap()]));
-    let agent_pid = text(&agent.stdout).split("SSH_AGENT_PID=").nth(1).and_then(|s| s.split(';').next()).unwrap().to_owned();
+    let agent_pid = text(&agent.stdout)
+        .split("SSH_AGENT_PID=")
+        .nth(1)
+        .and_then(|s| s.split(';').next())
+        .unwrap()
+        .to_owned();
     run(Command::new("ssh-add").arg(key.to_str().unwrap()).env("SSH_AUTH_SOCK", &sock));
     let via_agent = scan(format!("root@{}", addr(H1)), &[], &[("SSH_AUTH_SOCK", sock.to_str().unwrap())]);
     let _ = Command::new("kill").arg(&agent_pid).status();

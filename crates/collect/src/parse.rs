@@ -320,4 +320,14 @@ mod tests {
         assert_eq!(e.path, "/etc/sha\tdow");
         assert_eq!(e.kind, FileKind::Regular);
     }
+
+    #[test]
+    fn malformed_walk_and_stat_records() {
+        let w = walk(b"R\t/\t/home\t\0S\t4755\t0\t0\t/usr/bin/su\0X\tjunk\0S\tnotoctal\t0\t0\t/x\0W\t777\t0\t0\t/tmp/a\tb\0");
+        assert_eq!(w.roots, ["/", "/home"]);
+        assert_eq!(w.entries.len(), 2);
+        assert_eq!(w.entries[1].path, "/tmp/a\tb");
+        assert!(parse_stat(b"zz\t0\t0\troot\troot\t1\tregular file\t/x").is_none());
+        assert!(parse_stat(b"81a4\t0").is_none());
+    }
 }

@@ -362,4 +362,13 @@ mod tests {
             .file(GROUP, 0o644, GR)
             .expect("accounts: {assert: no_empty_passwords}", Status::Error);
     }
+
+    #[test]
+    fn malformed_account_lines_do_not_count_as_root() {
+        let pw = format!("{PW}broken\nx:y\nweird:x:notanumber:0::/:/bin/sh\n");
+        let f = host(&pw, GR);
+        f.expect("accounts: {assert: only_root_uid_zero}", Status::Pass);
+        f.expect("accounts: {assert: unique_uids}", Status::Pass);
+        f.expect("accounts: {assert: shadowed_passwords}", Status::Fail);
+    }
 }

@@ -300,4 +300,10 @@ mod tests {
         let g = Fixture::new().command(AUDITCTL_L, 1, "").absent(&[RULES_D]);
         g.expect("audit_rule: {rule: '-w /etc/group -p wa', source: loaded}", Status::Error);
     }
+
+    #[test]
+    fn garbage_auditctl_output_is_not_a_rule() {
+        let r = "audit_rule: {rule: '-w /etc/group -p wa', source: loaded}";
+        host("-w\n-w /etc/group\n-p wa\nrandom text\n", "").expect(r, Status::Fail);
+    }
 }

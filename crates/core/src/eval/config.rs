@@ -251,4 +251,18 @@ mod tests {
         let paths: Vec<&str> = merged.iter().map(|e| e.path.as_str()).collect();
         assert_eq!(paths, ["/usr/lib/sysctl.d/05-b.conf", "/etc/sysctl.d/10-a.conf"]);
     }
+
+    #[test]
+    fn malformed_lines_are_skipped_not_misread() {
+        let f = Fixture::new().file(
+            "/etc/login.defs",
+            0o644,
+            "=====\nPASS_MAX_DAYS\n\u{0}\u{1} junk\nUMASK 027\n",
+        );
+        f.expect(
+            "config_value: {path: /etc/login.defs, key: PASS_MAX_DAYS, comparator: '<=', value: 365}",
+            Status::Fail,
+        );
+        f.expect("config_value: {path: /etc/login.defs, key: UMASK, value: '027'}", Status::Pass);
+    }
 }

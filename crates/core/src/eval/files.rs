@@ -255,4 +255,14 @@ mod tests {
         let f = Fixture::new().entries("/etc/sudoers", vec![e]);
         f.expect("file_content: {path: /etc/sudoers, pattern: x}", Status::Error);
     }
+
+    #[test]
+    fn truncated_content_is_flagged() {
+        let mut e = entry("/var/log/big", 0o640, Some("head of a large file"));
+        e.truncated = true;
+        let f = Fixture::new().entries("/var/log/big", vec![e]);
+        let out = f.expect("file_content: {path: /var/log/big, pattern: secret}", Status::Fail);
+        assert!(out.reason.contains("truncated"), "{}", out.reason);
+        assert!(out.evidence[0].truncated);
+    }
 }

@@ -155,4 +155,11 @@ mod tests {
         none.expect("grub_parameter: {name: audit, value: '1', missing: fail}", Status::Fail);
         Fixture::new().expect("grub_parameter: {name: audit}", Status::Error);
     }
+
+    #[test]
+    fn malformed_boot_entries() {
+        let f = debian("linux\n  linux   /vmlinuz audit\n linuxefi /vmlinuz audit=1=1\n");
+        f.expect("grub_parameter: {name: audit, value: '1'}", Status::Fail);
+        f.expect("grub_parameter: {name: audit}", Status::Fail);
+    }
 }

@@ -174,4 +174,11 @@ mod tests {
     fn uncollected_is_an_error() {
         Fixture::new().expect("kernel_module: {name: cramfs}", Status::Error);
     }
+
+    #[test]
+    fn malformed_config_and_module_lists_are_ignored() {
+        let f = base("garbage\n\n", Some("install\nblacklist\ninstall cramfs\nblacklist cramfs extra\n"))
+            .module_index(0, "junk\navailable cramfs\n");
+        f.expect("kernel_module: {name: cramfs}", Status::Fail);
+    }
 }

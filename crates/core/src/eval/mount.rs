@@ -103,4 +103,10 @@ mod tests {
         f.expect("mount_option: {mount_point: /tmp, missing: fail}", Status::Pass);
         Fixture::new().expect("mount_option: {mount_point: /tmp, options: [nodev]}", Status::Error);
     }
+
+    #[test]
+    fn malformed_mount_lines_are_ignored() {
+        let f = Fixture::new().file(MOUNTS, 0o444, "garbage\n/tmp\ntmpfs /tmp\n");
+        f.expect("mount_option: {mount_point: /tmp, options: [nodev]}", Status::NotApplicable);
+    }
 }

@@ -96,4 +96,11 @@ mod tests {
             .command(DPKG, 2, "")
             .expect("package: {name: x, state: absent}", Status::Error);
     }
+
+    #[test]
+    fn malformed_listing_lines_are_ignored() {
+        let f = Fixture::new().cap("dpkg").command(DPKG, 0, "garbage\nii \n\tauditd\nii \tauditd\n");
+        f.expect("package: {name: auditd, state: installed}", Status::Fail);
+        f.expect("package: {name: auditd, state: absent}", Status::Pass);
+    }
 }

@@ -223,4 +223,21 @@ mod tests {
         debian().expect("pam_module: {service: sshd, type: auth, module: pam_unix.so}", Status::Fail);
         Fixture::new().expect("pam_module: {service: sshd, type: auth, module: pam_unix.so}", Status::Error);
     }
+
+    #[test]
+    fn short_lines_and_include_loops_do_not_break_evaluation() {
+        let f = Fixture::new().entries(
+            PAM_D,
+            vec![
+                entry(
+                    "/etc/pam.d/a",
+                    0o644,
+                    Some("auth\nauth required\n@include b\nauth required pam_unix.so\n"),
+                ),
+                entry("/etc/pam.d/b", 0o644, Some("@include a\n")),
+            ],
+        );
+        f.expect("pam_module: {service: a, type: auth, module: pam_unix.so}", Status::Pass);
+        f.expect("pam_module: {service: b, type: auth, module: pam_deny.so}", Status::Fail);
+    }
 }

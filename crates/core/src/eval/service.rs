@@ -176,4 +176,14 @@ mod tests {
         f.expect("service: {name: cron, enabled: true}", Status::Error);
         Fixture::new().expect("service: {name: cron, enabled: true}", Status::Error);
     }
+
+    #[test]
+    fn unknown_unit_states_are_not_enabled() {
+        let f = Fixture::new().fact(
+            FactKey::UnitFile { unit: "odd.service".into() },
+            FactValue::UnitFile(Some("bad-setting".into())),
+        );
+        f.expect("service: {name: odd, enabled: true}", Status::Fail);
+        f.expect("service: {name: odd, enabled: false}", Status::Pass);
+    }
 }

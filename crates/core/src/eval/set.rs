@@ -110,4 +110,10 @@ mod tests {
         );
         Fixture::new().absent(&["/etc/x"]).expect("set_compare: {source: {file_field: {path: /etc/x, delimiter: ':', field: 1}}, relation: equal, expected: []}", Status::Error);
     }
+
+    #[test]
+    fn short_rows_are_skipped() {
+        let f = Fixture::new().file("/etc/passwd", 0o644, "root:x:0:0::/root:/bin/bash\nshort\n");
+        f.expect("set_compare: {source: {file_field: {path: /etc/passwd, delimiter: ':', field: 7}}, relation: equal, expected: [/bin/bash]}", Status::Pass);
+    }
 }

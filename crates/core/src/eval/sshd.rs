@@ -218,4 +218,10 @@ mod tests {
         let g = Fixture::new();
         g.expect("sshd_config: {key: permitrootlogin, value: 'no'}", Status::Error);
     }
+
+    #[test]
+    fn garbage_sshd_t_output_never_passes() {
+        let f = Fixture::new().command(SSHD_T, 0, "garbage\n\n:::\n").absent(&[MAIN, DROPINS]);
+        f.expect("sshd_config: {key: permitrootlogin, value: 'no'}", Status::Fail);
+    }
 }

@@ -188,4 +188,24 @@ mod tests {
             .absent(&[SYSCTL_CONF]);
         f.expect("sysctl: {key: net.ipv4.ip_local_port_range, value: '32768 60999'}", Status::Pass);
     }
+
+    #[test]
+    fn malformed_values_and_lines() {
+        let f = Fixture::new()
+            .file("/proc/sys/kernel/randomize_va_space", 0o644, "two\n")
+            .entries(
+                DIRS[0],
+                vec![entry(
+                    "/etc/sysctl.d/a.conf",
+                    0o644,
+                    Some("kernel.randomize_va_space\n= 2\nkernel.randomize_va_space = 2\n"),
+                )],
+            )
+            .absent(&DIRS[1..])
+            .absent(&[SYSCTL_CONF]);
+        let out =
+            f.expect("sysctl: {key: kernel.randomize_va_space, comparator: '>=', value: 2}", Status::Fail);
+        assert!(out.reason.contains("not an integer"), "{}", out.reason);
+        f.expect("sysctl: {key: kernel.randomize_va_space, value: 2}", Status::Fail);
+    }
 }
