@@ -191,6 +191,11 @@ fn fleet_scans_real_hosts_over_ssh() {
         run(Command::new("chmod").args(["0644", root.join("etc/shadow").to_str().unwrap()]));
         append(root, "/etc/passwd", "toor:x:0:100::/root:/bin/bash\n");
         append(root, "/etc/shadow", "toor:*:19000:0:99999:7:::\n");
+        // Found only by the filesystem walk (the diff above runs with --no-walk).
+        write(root, "/srv/shared-notes", "anyone may write\n");
+        run(Command::new("chmod").args(["0666", root.join("srv/shared-notes").to_str().unwrap()]));
+        std::fs::copy(root.join("usr/bin/id"), root.join("usr/local/bin/id-root")).unwrap();
+        run(Command::new("chmod").args(["4755", root.join("usr/local/bin/id-root").to_str().unwrap()]));
     });
     host_sh(&["exec", &H2.to_string(), "sysctl", "-qw", "net.ipv4.ip_forward=1"]);
     fleet.up_on(H3, 2200, |root| {
@@ -249,6 +254,35 @@ fn fleet_scans_real_hosts_over_ssh() {
         assert_eq!(v1[*id], "pass", "{id} passes on the baseline");
         assert_eq!(v2[*id], "fail", "{id} fails on the deviating host");
     }
+
+    // The one filesystem walk per host finds what was planted on h2 and nothing on h1.
+    let walk_rules = [
+        "file_permissions_unauthorized_world_writable",
+        "file_permissions_unauthorized_suid",
+        "no_files_unowned_by_user",
+    ];
+    let walked = |n: u32| {
+        let mut args = vec![
+            "scan".to_owned(),
+            format!("root@{}", addr(n)),
+            "--identity".into(),
+            id.into(),
+            "--known-hosts".into(),
+            kh.into(),
+            "--format".into(),
+            "json".into(),
+        ];
+        for r in walk_rules {
+            args.extend(["--rule".to_owned(), r.to_owned()]);
+        }
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        json(&openwatch(&args, &[]))
+    };
+    let (w1, w2) = (verdicts(&walked(H1)), verdicts(&walked(H2)));
+    assert_eq!(w1.values().collect::<Vec<_>>(), ["pass", "pass", "pass"], "{w1:?}");
+    assert_eq!(w2["file_permissions_unauthorized_world_writable"], "fail");
+    assert_eq!(w2["file_permissions_unauthorized_suid"], "fail");
+    assert_eq!(w2["no_files_unowned_by_user"], "pass");
 
     // Password login, sudo with a password on stdin, an encrypted ECDSA key.
     let env =
