@@ -102,39 +102,72 @@ fn parse_stat(body: &[u8]) -> Option<FileEntry> {
     })
 }
 
-fn files(sections: &[&Section<'_>]) -> FactValue {
-    let mut entries: Vec<FileEntry> = Vec::new();
-    // Data sections belong, in order, to the regular files of the stat records.
-    let mut regular = Vec::new();
-    for s in sections {
-        match s.stream {
-            "stats" => {
-                for record in s.body.split(|b| *b == 0).filter(|r| !r.is_empty()) {
-                    match parse_stat(record) {
-                        Some(e) => {
-                            if e.kind == FileKind::Regular {
-                                regular.push(entries.len());
-                            }
-                            entries.push(e);
-                        }
-                        None => return FactValue::Error(format!("unreadable stat output: {}", text(record))),
+/// The stat records and contents of every file named by any fact, read once per scan.
+#[derive(Debug, Default)]
+struct FileStore {
+    stats: BTreeMap<String, FileEntry>,
+    contents: BTreeMap<String, Vec<u8>>,
+    big: BTreeMap<String, Vec<u8>>,
+    unreadable: std::collections::BTreeSet<String>,
+}
+
+impl FileStore {
+    fn from_sections(sections: &[&Section<'_>]) -> Result<FileStore, String> {
+        let mut store = FileStore::default();
+        for s in sections {
+            match s.stream {
+                "stat" => {
+                    for record in s.body.split(|b| *b == 0).filter(|r| !r.is_empty()) {
+                        let e = parse_stat(record)
+                            .ok_or_else(|| format!("unreadable stat output: {}", text(record)))?;
+                        store.stats.insert(e.path.clone(), e);
                     }
                 }
-            }
-            "data" => {
-                let Some(at) = (!regular.is_empty()).then(|| regular.remove(0)) else {
-                    return FactValue::Error("file content without a matching file".into());
-                };
-                if s.status == 0 {
-                    let (content, truncated) = capped(s.body);
-                    entries[at].content = Some(content);
-                    entries[at].truncated = truncated;
+                // grep -a --null -H: PATH NUL LINE NEWLINE, repeated; paths may hold newlines.
+                "content" => {
+                    let mut rest = s.body;
+                    while let Some(nul) = rest.iter().position(|b| *b == 0) {
+                        let path = text(&rest[..nul]);
+                        rest = &rest[nul + 1..];
+                        let end = rest.iter().position(|b| *b == b'\n').map_or(rest.len(), |p| p + 1);
+                        store.contents.entry(path).or_default().extend_from_slice(&rest[..end]);
+                        rest = &rest[end..];
+                    }
                 }
+                "big" => {
+                    if let Some(nul) = s.body.iter().position(|b| *b == 0) {
+                        store.big.insert(text(&s.body[..nul]), s.body[nul + 1..].to_vec());
+                    }
+                }
+                "unreadable" => {
+                    store.unreadable.extend(s.body.split(|b| *b == 0).filter(|r| !r.is_empty()).map(text));
+                }
+                _ => {}
             }
-            _ => {}
         }
+        Ok(store)
     }
-    FactValue::Files(entries)
+
+    /// The entries for the paths a fact named, in order; a path that vanished is left out.
+    fn entries(&self, names: &[u8], content: bool) -> Vec<FileEntry> {
+        names
+            .split(|b| *b == 0)
+            .filter(|n| !n.is_empty())
+            .filter_map(|n| self.stats.get(&text(n)))
+            .map(|e| {
+                let mut e = e.clone();
+                if content && e.kind == FileKind::Regular && !self.unreadable.contains(&e.path) {
+                    let (body, truncated) = match self.big.get(&e.path) {
+                        Some(b) => capped(b),
+                        None => (self.contents.get(&e.path).map(|b| text(b)).unwrap_or_default(), false),
+                    };
+                    e.content = Some(body);
+                    e.truncated = truncated;
+                }
+                e
+            })
+            .collect()
+    }
 }
 
 fn command(sections: &[&Section<'_>]) -> Result<CommandOutput, String> {
@@ -220,6 +253,18 @@ fn walk(bytes: &[u8]) -> WalkResult {
 
 const STOPPED_EARLY: &str = "not collected: the collection script stopped early";
 
+fn files(sections: &[&Section<'_>], store: &Option<Result<FileStore, String>>, content: bool) -> FactValue {
+    let Some(names) = sections.iter().find(|s| s.stream == "names") else {
+        return FactValue::Error("no file list in the collection output".into());
+    };
+    match store {
+        Some(Ok(store)) => FactValue::Files(store.entries(names.body, content)),
+        Some(Err(e)) => FactValue::Error(e.clone()),
+        None if names.body.is_empty() => FactValue::Files(Vec::new()),
+        None => FactValue::Error(STOPPED_EARLY.into()),
+    }
+}
+
 /// Unit name -> state from `systemctl list-unit-files UNITS...`, which exits 1 with no
 /// output when none of the named units exists.
 fn unit_states(sections: &[&Section<'_>]) -> Result<BTreeMap<String, String>, String> {
@@ -251,6 +296,7 @@ pub fn parse(script: &Script, stdout: &[u8], collected_at: String) -> Result<Fac
         by_index.entry(s.index).or_default().push(s);
     }
     let mut facts = FactSet { collected_at, facts: BTreeMap::new() };
+    let store = by_index.get(&script.keys.len()).map(|secs| FileStore::from_sections(secs));
     // Every unit key reads the one `systemctl list-unit-files` section.
     let units = script.unit_section.and_then(|i| by_index.get(&i)).map(|secs| unit_states(secs));
     for (i, key) in script.keys.iter().enumerate() {
@@ -261,7 +307,8 @@ pub fn parse(script: &Script, stdout: &[u8], collected_at: String) -> Result<Fac
                 None => FactValue::Error(STOPPED_EARLY.into()),
             },
             (_, None) => FactValue::Error(STOPPED_EARLY.into()),
-            (FactKey::Files { .. } | FactKey::HomeDirs, Some(secs)) => files(secs),
+            (FactKey::Files { content, .. }, Some(secs)) => files(secs, &store, *content),
+            (FactKey::HomeDirs, Some(secs)) => files(secs, &store, false),
             (FactKey::Command { .. } | FactKey::ModuleIndex, Some(secs)) => match command(secs) {
                 Ok(o) => FactValue::Command(o),
                 Err(e) => FactValue::Error(e),

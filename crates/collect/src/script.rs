@@ -25,7 +25,8 @@ pub const WALK_FSTYPES: &[&str] = &[
 pub struct Script {
     pub text: String,
     pub nonce: String,
-    /// The fact each section index stands for.
+    /// The fact each section index stands for; index `keys.len()` holds the stat and content
+    /// of every file named by any fact.
     pub keys: Vec<FactKey>,
     /// The section holding the one `systemctl list-unit-files` run for every unit key.
     pub unit_section: Option<usize>,
@@ -40,30 +41,51 @@ trap 'exit 71' INT TERM HUP
 if command -v timeout >/dev/null 2>&1; then ow_to="timeout 120"; else ow_to=""; fi
 ow_begin() { printf '\n@@OW:%s:BEGIN %s %s\n' "$ow_n" "$1" "$2"; }
 ow_end() { printf '\n@@OW:%s:END %s %s %s\n' "$ow_n" "$1" "$2" "$3"; }
-# ow_files INDEX CONTENT PATH...: one stat for every existing path (NUL-separated records),
-# then, with CONTENT=1, one data section per regular file in the same order.
+# ow_files INDEX CONTENT PATH...: name the existing paths (shell builtins only, no process);
+# they are stat'ed and read all at once by ow_files_finish.
 ow_files() {
   ow_i=$1; ow_c=$2; shift 2
-  ow_k=$#
-  while [ "$ow_k" -gt 0 ]; do
-    ow_f=$1; shift; ow_k=$((ow_k - 1))
-    if [ -e "$ow_f" ] || [ -L "$ow_f" ]; then set -- "$@" "$ow_f"; fi
-  done
-  ow_begin "$ow_i" files; ow_end "$ow_i" files 0
-  [ $# -gt 0 ] || return 0
-  ow_begin "$ow_i" stats; stat -L --printf '%f\t%u\t%g\t%U\t%G\t%s\t%F\t%n\0' -- "$@" 2>/dev/null; ow_end "$ow_i" stats $?
-  [ "$ow_c" = 1 ] || return 0
+  ow_begin "$ow_i" names
   for ow_f in "$@"; do
-    if [ -f "$ow_f" ]; then
-      ow_begin "$ow_i" data; head -c __CAP1__ -- "$ow_f" 2>/dev/null; ow_end "$ow_i" data $?
+    if [ -e "$ow_f" ] || [ -L "$ow_f" ]; then
+      printf '%s\0' "$ow_f"
+      printf '%s\0' "$ow_f" >> "$ow_tmp/stat"
+      if [ "$ow_c" = 1 ] && [ -f "$ow_f" ]; then
+        if [ -r "$ow_f" ]; then printf '%s\0' "$ow_f" >> "$ow_tmp/read"
+        else printf '%s\0' "$ow_f" >> "$ow_tmp/unreadable"; fi
+      fi
     fi
   done
+  ow_end "$ow_i" names 0
+}
+# One stat for every named path; one grep (NUL after each path, then the line) for every
+# readable file up to the cap; head for the few larger ones.
+ow_files_finish() {
+  ow_g=$1
+  ow_begin "$ow_g" stat
+  if [ -s "$ow_tmp/stat" ]; then
+    sort -zu "$ow_tmp/stat" | xargs -0 stat -L --printf '%f\t%u\t%g\t%U\t%G\t%s\t%F\t%n\0' -- 2>/dev/null
+  fi
+  ow_end "$ow_g" stat 0
+  [ -s "$ow_tmp/read" ] || return 0
+  sort -zu "$ow_tmp/read" > "$ow_tmp/readu"
+  xargs -0 sh -c 'find "$@" -maxdepth 0 -size -__CAP1__c -print0' _ < "$ow_tmp/readu" > "$ow_tmp/small" 2>/dev/null
+  xargs -0 sh -c 'find "$@" -maxdepth 0 -size +__CAP__c -print0' _ < "$ow_tmp/readu" > "$ow_tmp/big" 2>/dev/null
+  ow_begin "$ow_g" content
+  [ -s "$ow_tmp/small" ] && xargs -0 grep -a --null -H -e '' -- < "$ow_tmp/small" 2>/dev/null
+  ow_end "$ow_g" content 0
+  if [ -s "$ow_tmp/big" ]; then
+    xargs -0 -n 1 sh -c 'printf "\n@@OW:%s:BEGIN %s big\n%s\0" "$0" "$1" "$2"; head -c __CAP1__ -- "$2"; printf "\n@@OW:%s:END %s big 0\n" "$0" "$1"' "$ow_n" "$ow_g" < "$ow_tmp/big"
+  fi
+  if [ -s "$ow_tmp/unreadable" ]; then
+    ow_begin "$ow_g" unreadable; cat "$ow_tmp/unreadable"; ow_end "$ow_g" unreadable 0
+  fi
 }
 ow_cmd() {
   ow_i=$1; shift
   $ow_to "$@" </dev/null >"$ow_tmp/out" 2>"$ow_tmp/err"; ow_rc=$?
   ow_begin "$ow_i" out; head -c __CAP1__ "$ow_tmp/out"; ow_end "$ow_i" out "$ow_rc"
-  ow_begin "$ow_i" err; head -c __ERRCAP__ "$ow_tmp/err"; ow_end "$ow_i" err "$ow_rc"
+  ow_begin "$ow_i" err; [ -s "$ow_tmp/err" ] && head -c __ERRCAP__ "$ow_tmp/err"; ow_end "$ow_i" err "$ow_rc"
 }
 "#;
 
@@ -117,6 +139,7 @@ pub fn build(plan: &FactPlan, nonce: &str) -> Result<Script, QuoteError> {
     text.push_str(
         &PRELUDE
             .replace("__CAP1__", &(CONTENT_CAP + 1).to_string())
+            .replace("__CAP__", &CONTENT_CAP.to_string())
             .replace("__ERRCAP__", &STDERR_CAP.to_string()),
     );
     let mut keys = Vec::new();
@@ -171,6 +194,7 @@ pub fn build(plan: &FactPlan, nonce: &str) -> Result<Script, QuoteError> {
             names.join(" ")
         );
     }
+    let _ = writeln!(text, "ow_files_finish {}", keys.len());
     text.push_str("exit 0\n");
     Ok(Script { text, nonce: nonce.to_owned(), keys, unit_section })
 }

@@ -80,3 +80,28 @@ fn probes_platform_and_modes_are_collected() {
         other => panic!("unexpected {other:?}"),
     }
 }
+
+#[test]
+fn large_files_are_capped_and_odd_names_survive() {
+    let dir = tempfile::tempdir().unwrap();
+    let big = dir.path().join("big.log");
+    std::fs::write(&big, "x".repeat(openwatch_collect::script::CONTENT_CAP + 10)).unwrap();
+    let odd = dir.path().join("new\nline\ttab");
+    std::fs::write(&odd, "a\n\nb").unwrap();
+    let empty = dir.path().join("empty");
+    std::fs::write(&empty, "").unwrap();
+    let key = FactKey::Files { pattern: format!("{}/*", dir.path().display()), content: true };
+    let c = collect(&plan(vec![key.clone()]), &mut LocalTransport).unwrap();
+    let Some(FactValue::Files(entries)) = c.facts.get(&key) else { panic!("no files") };
+    let by_name = |n: &std::path::Path| entries.iter().find(|e| e.path == n.display().to_string()).unwrap();
+    let b = by_name(&big);
+    assert!(b.truncated);
+    assert_eq!(b.content.as_ref().unwrap().len(), openwatch_collect::script::CONTENT_CAP);
+    assert_eq!(
+        by_name(&odd).content.as_deref(),
+        Some("a\n\nb\n"),
+        "lines survive; a missing final newline is added"
+    );
+    assert_eq!(by_name(&empty).content.as_deref(), Some(""));
+    assert_eq!(entries.len(), 3);
+}

@@ -4,6 +4,7 @@
 //! `purity` test enforces that.
 
 pub mod capability;
+pub mod catalog;
 pub mod eval;
 pub mod facts;
 pub mod library;
