@@ -4,6 +4,7 @@
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context as _, Result, bail};
+use openwatch_core::catalog::Catalog;
 use openwatch_core::library::Library;
 
 mod builtin {
@@ -50,6 +51,14 @@ pub fn read_dirs(dirs: &[PathBuf]) -> Result<Vec<(String, String)>> {
 /// The built-in rules as (display name, text).
 pub fn builtin_sources() -> Vec<(String, String)> {
     builtin::RULES.iter().map(|(p, t)| (format!("rules/{p}"), (*t).to_owned())).collect()
+}
+
+/// The framework catalogs shipped in the binary.
+pub fn catalogs() -> Result<Vec<Catalog>> {
+    builtin::CATALOGS
+        .iter()
+        .map(|(p, t)| Catalog::parse(&format!("catalogs/{p}"), t).map_err(|f| anyhow::anyhow!("{f}")))
+        .collect()
 }
 
 /// Load the built-in library (unless `builtin` is false) and the extra directories; any
