@@ -237,5 +237,16 @@ fn output_formats() {
     assert!(text(&show.stdout).contains("id: sshd_disable_root_login"));
     let cov = openwatch(&["rules", "coverage", "--framework", "nist_800_53"]);
     assert!(cov.status.success());
-    assert!(text(&cov.stdout).contains("AC-6(2)"));
+    let cov = text(&cov.stdout);
+    assert!(cov.contains("AC-6(2)") && cov.contains("- not covered -"), "every control is listed");
+    let cis: Value = serde_json::from_slice(
+        &openwatch(&["rules", "coverage", "--framework", "cis_debian12", "--format", "json"]).stdout,
+    )
+    .unwrap();
+    let controls = cis["controls"].as_array().unwrap();
+    assert_eq!(cis["total"].as_u64().unwrap() as usize, controls.len());
+    assert!(controls.len() > 300, "the whole benchmark is catalogued");
+    let covered = controls.iter().filter(|c| !c["rules"].as_array().unwrap().is_empty()).count();
+    assert_eq!(cis["covered"].as_u64().unwrap() as usize, covered);
+    assert!(covered < controls.len(), "coverage is not claimed beyond the rules");
 }
