@@ -184,7 +184,7 @@ fn fleet_scans_real_hosts_over_ssh() {
         write(root, "/etc/ssh/sshd_config.d/05-test.conf", "MaxAuthTries 4\n");
         write(root, "/etc/sysctl.d/60-test.conf", "net.ipv4.ip_forward = 0\n");
     };
-    fleet.up(H1, baseline);
+    let h1_root = fleet.up(H1, baseline);
     let h2_root = fleet.up(H2, |root| {
         baseline(root);
         write(root, "/etc/ssh/sshd_config.d/05-test.conf", "MaxAuthTries 10\n");
@@ -422,11 +422,13 @@ fn fleet_scans_real_hosts_over_ssh() {
         "defaults:\n  user: root\n  identity_file: {id}\n  known_hosts: {kh}\n  connect_timeout: 3\n\
          groups:\n  web:\n    vars: {{test_marker: {hostile:?}}}\n\
          hosts:\n  - {{name: h1, address: {}}}\n  - {{name: h2, address: {}, groups: [web]}}\n\
-         \x20 - {{name: h4, address: {}}}\n  - {{name: gone, address: {NO_HOST}}}\n  - {{name: h3-as-user, address: {}, port: 2200, user: tester, password_env: OW_TEST_PW, sudo_password_env: OW_TEST_PW}}\n",
+         \x20 - {{name: h4, address: {}}}\n  - {{name: gone, address: {NO_HOST}}}\n  - {{name: h3-as-user, address: {}, port: 2200, user: tester, password_env: OW_TEST_PW, sudo_password_env: OW_TEST_PW}}\n\
+         \x20 - {{name: evil-user, address: {}, user: \"$(touch /root/pwned-u)`touch /root/pwned-v`\"}}\n",
         addr(H1),
         addr(H2),
         addr(H4),
-        addr(H3)
+        addr(H3),
+        addr(H1)
     );
     std::fs::write(fleet.path("inventory.yml"), inventory).unwrap();
     let inv = fleet.path("inventory.yml");
@@ -448,8 +450,8 @@ fn fleet_scans_real_hosts_over_ssh() {
     assert_eq!(out.status.code(), Some(2), "hosts that could not be scanned make the exit code 2");
     let doc = json(&out);
     assert_eq!(doc["schema"], "openwatch.fleet/v1");
-    assert_eq!(doc["summary"]["hosts"], 5);
-    assert_eq!(doc["summary"]["hosts_failed"], 2);
+    assert_eq!(doc["summary"]["hosts"], 6);
+    assert_eq!(doc["summary"]["hosts_failed"], 3);
     let by_name: BTreeMap<&str, &Value> =
         doc["hosts"].as_array().unwrap().iter().map(|h| (h["host"]["name"].as_str().unwrap(), h)).collect();
     assert_eq!(by_name["h4"]["error"]["kind"], "host_key");
@@ -494,7 +496,7 @@ fn fleet_scans_real_hosts_over_ssh() {
         ],
         &env,
     );
-    assert_eq!(text(&lines.stdout).lines().count(), 5, "{}", text(&lines.stderr));
+    assert_eq!(text(&lines.stdout).lines().count(), 6, "{}", text(&lines.stderr));
     for line in text(&lines.stdout).lines() {
         assert_eq!(serde_json::from_str::<Value>(line).unwrap()["schema"], "openwatch.scan/v1");
     }
