@@ -25,6 +25,12 @@ pub enum AuditSpec {
     Control { flag: String, value: String },
 }
 
+/// `/etc/apparmor/` and `/etc/apparmor` name the same watch.
+fn trim_slash(p: &str) -> String {
+    let t = p.trim_end_matches('/');
+    if t.is_empty() { "/".to_owned() } else { t.to_owned() }
+}
+
 fn normalize_field(f: &str) -> String {
     for op in ["!=", ">=", "<=", "=", ">", "<", "&=", "&"] {
         if let Some((k, v)) = f.split_once(op) {
@@ -51,7 +57,7 @@ impl AuditSpec {
             |i: usize| words.get(i + 1).copied().ok_or_else(|| format!("`{}` needs an argument", words[i]));
         while i < words.len() {
             match words[i] {
-                "-w" => watch = Some(arg(i)?.to_owned()),
+                "-w" => watch = Some(trim_slash(arg(i)?)),
                 "-p" => perms.extend(arg(i)?.chars()),
                 "-k" => {}
                 "-a" | "-A" => {
@@ -67,11 +73,18 @@ impl AuditSpec {
                     let f = arg(i)?;
                     if let Some(p) = f.strip_prefix("perm=") {
                         perms.extend(p.chars());
+                    } else if let Some(p) = f.strip_prefix("path=").or_else(|| f.strip_prefix("dir=")) {
+                        let key = if f.starts_with("path=") { "path" } else { "dir" };
+                        fields.insert(format!("{key}={}", trim_slash(p)));
                     } else if !f.starts_with("key=") {
                         fields.insert(normalize_field(f));
                     }
                 }
                 "-S" => syscalls.extend(arg(i)?.split(',').map(str::to_owned)),
+                // Inter-field comparisons, e.g. `-C euid!=uid` (user emulation).
+                "-C" => {
+                    fields.insert(format!("-C {}", arg(i)?));
+                }
                 "-e" | "-f" | "-b" | "-r" => {
                     if words.len() != 2 {
                         return Err(format!("`{}` stands alone on its line", words[i]));
@@ -305,5 +318,25 @@ mod tests {
     fn garbage_auditctl_output_is_not_a_rule() {
         let r = "audit_rule: {rule: '-w /etc/group -p wa', source: loaded}";
         host("-w\n-w /etc/group\n-p wa\nrandom text\n", "").expect(r, Status::Fail);
+    }
+
+    #[test]
+    fn field_comparisons_and_trailing_slashes() {
+        let emulation =
+            AuditSpec::parse("-a always,exit -F arch=b64 -C euid!=uid -F auid!=unset -S execve").unwrap();
+        let loaded = [AuditSpec::parse(
+            "-a always,exit -F arch=b64 -S execve -C euid!=uid -F auid!=-1 -F key=user_emulation",
+        )
+        .unwrap()];
+        assert!(emulation.satisfied_by(&loaded));
+        let without_c = [AuditSpec::parse("-a always,exit -F arch=b64 -S execve -F auid!=-1").unwrap()];
+        assert!(!emulation.satisfied_by(&without_c));
+        let watch = AuditSpec::parse("-w /etc/apparmor -p wa").unwrap();
+        assert!(watch.satisfied_by(&[AuditSpec::parse("-w /etc/apparmor/ -p wa -k mac").unwrap()]));
+        assert!(
+            watch.satisfied_by(&[
+                AuditSpec::parse("-a always,exit -F dir=/etc/apparmor/ -F perm=wa").unwrap()
+            ])
+        );
     }
 }

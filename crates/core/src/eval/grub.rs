@@ -2,8 +2,9 @@
 //! lines, or BLS `options` lines), falling back to GRUB_CMDLINE_LINUX in /etc/default/grub.
 
 use crate::facts::{FactKey, FileEntry};
-use crate::rule::{Expect, GrubParameter};
+use crate::rule::{Comparator, Expect, GrubParameter, Value};
 
+use super::compare::compare;
 use super::config::split_line;
 use super::files::content_key;
 use super::{Context, Outcome, Status};
@@ -70,9 +71,10 @@ pub fn evaluate(c: &GrubParameter, ctx: &Context<'_>) -> Outcome {
         Ok(v) => v.map(|v| v.to_text()),
         Err(e) => return Outcome::error(e),
     };
-    let wanted = match &value {
-        Some(v) => format!("{name}={v}"),
-        None => name.to_owned(),
+    let wanted = match (&value, c.comparator) {
+        (Some(v), Comparator::Eq) => format!("{name}={v}"),
+        (Some(v), cmp) => format!("{name} {} {v}", cmp.as_str()),
+        (None, _) => name.to_owned(),
     };
     let lines = match boot_lines(ctx).and_then(|b| if b.is_empty() { default_lines(ctx) } else { Ok(b) }) {
         Ok(l) => l,
@@ -88,7 +90,9 @@ pub fn evaluate(c: &GrubParameter, ctx: &Context<'_>) -> Outcome {
     }
     let has = |line: &str| {
         line.split_whitespace().any(|w| match &value {
-            Some(v) => w.split_once('=').is_some_and(|(k, x)| k == name && x == v),
+            Some(v) => w.split_once('=').is_some_and(|(k, x)| {
+                k == name && compare(x, c.comparator, &Value::Str(v.clone()), false).unwrap_or(false)
+            }),
             None => w == name || w.split_once('=').is_some_and(|(k, _)| k == name),
         })
     };
@@ -161,5 +165,16 @@ mod tests {
         let f = debian("linux\n  linux   /vmlinuz audit\n linuxefi /vmlinuz audit=1=1\n");
         f.expect("grub_parameter: {name: audit, value: '1'}", Status::Fail);
         f.expect("grub_parameter: {name: audit}", Status::Fail);
+    }
+
+    #[test]
+    fn numeric_comparison_of_parameter_values() {
+        let f = debian("linux /vmlinuz ro audit=1 audit_backlog_limit=16384\n");
+        f.expect("grub_parameter: {name: audit_backlog_limit, comparator: '>=', value: 8192}", Status::Pass);
+        f.expect("grub_parameter: {name: audit_backlog_limit, comparator: '>=', value: 32768}", Status::Fail);
+        debian("linux /vmlinuz ro audit_backlog_limit=lots\n").expect(
+            "grub_parameter: {name: audit_backlog_limit, comparator: '>=', value: 8192}",
+            Status::Fail,
+        );
     }
 }

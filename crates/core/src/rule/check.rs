@@ -248,6 +248,9 @@ pub struct AuditRule {
 #[serde(deny_unknown_fields)]
 pub struct GrubParameter {
     pub name: Token,
+    /// How the parameter's value compares with `value` (e.g. `>=` for audit_backlog_limit).
+    #[serde(default)]
+    pub comparator: Comparator,
     #[serde(default)]
     pub value: Option<SpannedParam>,
     #[serde(default)]

@@ -255,7 +255,7 @@ fn check_check(ctx: &mut Ctx<'_>, raw: &RawRule, check: &Check, at: Pos) {
         }
         Check::GrubParameter(c) => {
             if let Some(v) = &c.value {
-                check_param(ctx, raw, v, None);
+                check_compare(ctx, raw, c.comparator, v);
             }
         }
         Check::PamModule(c) => {
