@@ -7,10 +7,14 @@ D=${OPENWATCH_TESTFLEET_DIR:-/var/cache/openwatch-testfleet}
 BASE=$D/rootfs
 MIRROR=${MIRROR:-$(awk '/^URIs:/{print $2; exit}' /etc/apt/sources.list.d/debian.sources 2>/dev/null || true)}
 MIRROR=${MIRROR:-http://deb.debian.org/debian}
-PKGS=openssh-server,sudo,procps,cron,linux-base,systemd,systemd-sysv,passwd,login
+# Packages the rule proofs exercise (auditd, pwquality, chrony, AppArmor, rsyslog...) are in
+# the base so a proof can pass without a network inside the test hosts; a failing variant
+# removes them from its own overlay with dpkg.
+PKGS=openssh-server,sudo,procps,cron,linux-base,systemd,systemd-sysv,passwd,login,auditd,audispd-plugins,libpam-pwquality,chrony,apparmor,apparmor-utils,rsyslog,logrotate,nftables
+VERSION="$PKGS"
 
 [ "$(id -u)" = 0 ] || { echo "testfleet/base.sh: needs root" >&2; exit 2; }
-if [ -x "$BASE/usr/sbin/sshd" ] && [ -f "$BASE/.openwatch-base-ready" ]; then
+if [ -x "$BASE/usr/sbin/sshd" ] && [ "$(cat "$BASE/.openwatch-base-ready" 2>/dev/null)" = "$VERSION" ]; then
   echo "base ready: $BASE"; exit 0
 fi
 command -v debootstrap >/dev/null || { echo "testfleet/base.sh: install debootstrap (apt-get install debootstrap)" >&2; exit 2; }
@@ -25,6 +29,6 @@ chroot "$BASE.tmp" useradd -m -s /bin/bash tester
 printf 'UseDNS no\nMaxStartups 200:30:400\nMaxSessions 64\n' > "$BASE.tmp/etc/ssh/sshd_config.d/10-testfleet.conf"
 : > "$BASE.tmp/etc/machine-id"
 chroot "$BASE.tmp" apt-get clean >/dev/null 2>&1 || true
-touch "$BASE.tmp/.openwatch-base-ready"
+echo "$VERSION" > "$BASE.tmp/.openwatch-base-ready"
 rm -rf "$BASE"; mv "$BASE.tmp" "$BASE"
 echo "base ready: $BASE ($(du -sh "$BASE" | cut -f1))"
