@@ -358,7 +358,10 @@ fn fleet_scans_real_hosts_over_ssh() {
         !Path::new("/root/pwned-a").exists() && !Path::new("/root/pwned-b").exists(),
         "a variable ran on the scanner"
     );
-    assert_eq!(by_name["evil-user"]["error"]["kind"], "auth", "a hostile user name is only ever a login name");
+    assert_eq!(
+        by_name["evil-user"]["error"]["kind"], "auth",
+        "a hostile user name is only ever a login name"
+    );
     for canary in ["root/pwned-u", "root/pwned-v"] {
         assert!(!h1_root.join(canary).exists(), "a user name ran on the host");
         assert!(!Path::new("/").join(canary).exists(), "a user name ran on the scanner");
