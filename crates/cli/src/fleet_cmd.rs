@@ -80,7 +80,11 @@ pub fn run(args: &ScanArgs) -> Result<ExitCode> {
         concurrency: args.concurrency.max(1),
         mode: if args.exec_per_check { ExecMode::PerCheck } else { ExecMode::Batched },
         walks: !args.no_walk,
+        keep_facts: args.save_facts.is_some(),
     };
+    if args.save_facts.is_some() && !single {
+        bail!("--save-facts records one host: name a single target");
+    }
     let progress = ProgressBar::new(jobs.len() as u64);
     if std::io::stderr().is_terminal() {
         progress.set_draw_target(ProgressDrawTarget::stderr());
@@ -98,7 +102,7 @@ pub fn run(args: &ScanArgs) -> Result<ExitCode> {
         .context("starting the async runtime")?;
     let started = Instant::now();
     let jsonl = args.format == Format::Jsonl;
-    let reports = runtime.block_on(scan_fleet(jobs, rules, opts, |report| {
+    let scans = runtime.block_on(scan_fleet(jobs, rules, opts, |report| {
         progress.inc(1);
         progress.set_message(report.host.name.clone());
         if let Some(e) = &report.error {
@@ -115,6 +119,12 @@ pub fn run(args: &ScanArgs) -> Result<ExitCode> {
         }
     }));
     progress.finish_and_clear();
+    if let (Some(path), Some(scan)) = (&args.save_facts, scans.first())
+        && let Some(facts) = &scan.facts
+    {
+        crate::facts_file::save(path, &scan.report.host.name, &scan.report.host.address, facts)?;
+    }
+    let reports: Vec<_> = scans.into_iter().map(|s| s.report).collect();
     let wall_ms = started.elapsed().as_millis() as u64;
     let mut stdout = std::io::stdout().lock();
     if !jsonl {

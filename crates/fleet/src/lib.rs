@@ -5,4 +5,4 @@ pub mod inventory;
 pub mod runner;
 
 pub use inventory::{HostSettings, Inventory, InventoryError, ResolvedHost};
-pub use runner::{ExecMode, FleetJob, FleetOptions, scan_fleet, scan_host};
+pub use runner::{ExecMode, FleetJob, FleetOptions, HostScan, scan_fleet, scan_host};

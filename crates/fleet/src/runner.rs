@@ -5,6 +5,7 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use openwatch_collect::{finish, now_rfc3339, prepare};
+use openwatch_core::facts::FactSet;
 use openwatch_core::plan::FactPlan;
 use openwatch_core::report::{
     self, EvalOptions, HostError, HostFacts, HostInfo, HostKeyInfo, RuleResult, SCHEMA, ScanReport, Stats,
@@ -32,6 +33,8 @@ pub struct FleetOptions {
     pub concurrency: usize,
     pub mode: ExecMode,
     pub walks: bool,
+    /// Keep each host's facts (for `--save-facts`).
+    pub keep_facts: bool,
 }
 
 /// One host to scan with its typed variable overrides.
@@ -44,7 +47,7 @@ pub struct FleetJob {
 struct Collected {
     results: Vec<RuleResult>,
     host: HostFacts,
-    facts: usize,
+    facts: FactSet,
     round_trips: u32,
     bytes: u64,
     collect_ms: u64,
@@ -83,7 +86,7 @@ async fn collect_and_evaluate(
             Ok(Collected {
                 results,
                 host,
-                facts: collected.facts.facts.len(),
+                facts: collected.facts,
                 round_trips: collected.round_trips,
                 bytes: collected.bytes_transferred,
                 collect_ms,
@@ -96,14 +99,14 @@ async fn collect_and_evaluate(
             let mut c = Collected {
                 results: Vec::new(),
                 host: HostFacts::default(),
-                facts: 0,
+                facts: FactSet::default(),
                 round_trips: 0,
                 bytes: 0,
                 collect_ms: 0,
                 evaluate_ms: 0,
             };
             let base = FactPlan::for_rules(std::iter::empty::<&Rule>(), false);
-            let mut all = openwatch_core::facts::FactSet::default();
+            let mut all = FactSet::default();
             let mut passes = vec![base.clone()];
             for rule in rules {
                 let mut one = FactPlan::for_rules([rule], opts.walks);
@@ -121,15 +124,22 @@ async fn collect_and_evaluate(
             }
             c.host = report::host_facts(&all);
             c.results = report::evaluate(rules, &all, &c.host, &eval_opts);
-            c.facts = all.facts.len();
+            c.facts = all;
             c.collect_ms = t0.elapsed().as_millis() as u64;
             Ok(c)
         }
     }
 }
 
+/// One host's report, and its facts when `FleetOptions::keep_facts` asked for them.
+#[derive(Debug)]
+pub struct HostScan {
+    pub report: ScanReport,
+    pub facts: Option<FactSet>,
+}
+
 /// Scan one host; a failure becomes a report with `error` set, never a panic or an abort.
-pub async fn scan_host(job: &FleetJob, rules: &[Rule], plan: &FactPlan, opts: &FleetOptions) -> ScanReport {
+pub async fn scan_host(job: &FleetJob, rules: &[Rule], plan: &FactPlan, opts: &FleetOptions) -> HostScan {
     let started = Instant::now();
     let started_at = now_rfc3339();
     let target = &job.host.target;
@@ -154,7 +164,9 @@ pub async fn scan_host(job: &FleetJob, rules: &[Rule], plan: &FactPlan, opts: &F
     let mut session = match SshSession::connect(target).await {
         Ok(s) => s,
         Err(e) => {
-            return failed(HostError { kind: e.kind.as_str().into(), message: e.to_string() }, started_at);
+            let report =
+                failed(HostError { kind: e.kind.as_str().into(), message: e.to_string() }, started_at);
+            return HostScan { report, facts: None };
         }
     };
     let host_key = HostKeyInfo {
@@ -165,21 +177,21 @@ pub async fn scan_host(job: &FleetJob, rules: &[Rule], plan: &FactPlan, opts: &F
     session.close().await;
     match outcome {
         Err(e) => {
-            let mut r = failed(e, started_at);
-            r.host.host_key = Some(host_key);
-            r
+            let mut report = failed(e, started_at);
+            report.host.host_key = Some(host_key);
+            HostScan { report, facts: None }
         }
         Ok(c) => {
             let mut host = HostInfo::new(target.name.clone(), address(job), &c.host);
             host.host_key = Some(host_key);
-            ScanReport {
+            let report = ScanReport {
                 schema: SCHEMA,
                 host,
                 started_at,
                 finished_at: now_rfc3339(),
                 stats: Stats {
                     rules_evaluated: c.results.len(),
-                    facts_collected: c.facts,
+                    facts_collected: c.facts.facts.len(),
                     round_trips: c.round_trips,
                     bytes_transferred: c.bytes,
                     duration_ms: started.elapsed().as_millis() as u64,
@@ -189,7 +201,8 @@ pub async fn scan_host(job: &FleetJob, rules: &[Rule], plan: &FactPlan, opts: &F
                 summary: report::summarize(&c.results),
                 results: c.results,
                 error: None,
-            }
+            };
+            HostScan { report, facts: opts.keep_facts.then_some(c.facts) }
         }
     }
 }
@@ -201,7 +214,7 @@ pub async fn scan_fleet(
     rules: Arc<[Rule]>,
     opts: FleetOptions,
     mut on_done: impl FnMut(&ScanReport),
-) -> Vec<ScanReport> {
+) -> Vec<HostScan> {
     let plan = Arc::new(FactPlan::for_rules(rules.iter(), opts.walks));
     let permits = Arc::new(Semaphore::new(opts.concurrency.max(1)));
     let opts = Arc::new(opts);
@@ -214,11 +227,11 @@ pub async fn scan_fleet(
             (i, scan_host(&job, &rules, &plan, &opts).await)
         });
     }
-    let mut out: Vec<Option<ScanReport>> = (0..count).map(|_| None).collect();
+    let mut out: Vec<Option<HostScan>> = (0..count).map(|_| None).collect();
     while let Some(joined) = set.join_next().await {
-        let (i, report) = joined.expect("a host scan task does not panic");
-        on_done(&report);
-        out[i] = Some(report);
+        let (i, scan) = joined.expect("a host scan task does not panic");
+        on_done(&scan.report);
+        out[i] = Some(scan);
     }
     out.into_iter().flatten().collect()
 }
