@@ -74,6 +74,16 @@ fn groups(text: &str) -> Vec<(&str, Option<u32>, Vec<&str>)> {
         .collect()
 }
 
+/// A numeric id for messages; `invalid` when the field is not a number.
+fn id_text(id: Option<u32>) -> String {
+    id.map_or_else(|| "invalid".to_owned(), |i| i.to_string())
+}
+
+/// An ageing field for evidence; `-` when unset.
+fn days(d: Option<i64>) -> String {
+    d.map_or_else(|| "-".to_owned(), |d| d.to_string())
+}
+
 fn duplicates<'a>(items: impl Iterator<Item = String> + 'a) -> Vec<String> {
     let mut seen: BTreeMap<String, usize> = BTreeMap::new();
     for i in items {
@@ -147,8 +157,13 @@ fn judge(c: &Accounts, ctx: &Context<'_>) -> Result<Judgement, String> {
             .iter()
             .map(|e| {
                 format!(
-                    "{} {:?} min={:?} max={:?} warn={:?} inactive={:?}",
-                    e.user, e.state, e.min_days, e.max_days, e.warn_days, e.inactive_days
+                    "{} {:?} min={} max={} warn={} inactive={}",
+                    e.user,
+                    e.state,
+                    days(e.min_days),
+                    days(e.max_days),
+                    days(e.warn_days),
+                    days(e.inactive_days)
                 )
             })
             .collect::<Vec<_>>()
@@ -165,7 +180,7 @@ fn judge(c: &Accounts, ctx: &Context<'_>) -> Result<Judgement, String> {
         A::RootGidZero => p(
             us.iter()
                 .filter(|u| u.name == "root" && u.gid != Some(0))
-                .map(|u| format!("root has GID {:?}", u.gid))
+                .map(|u| format!("root has GID {}", id_text(u.gid)))
                 .collect(),
             "root primary group other than GID 0",
         ),
@@ -182,7 +197,7 @@ fn judge(c: &Accounts, ctx: &Context<'_>) -> Result<Judgement, String> {
         A::GroupsExist => p(
             us.iter()
                 .filter(|u| !gs.iter().any(|x| x.1 == u.gid))
-                .map(|u| format!("{} (GID {:?})", u.name, u.gid))
+                .map(|u| format!("{} (GID {})", u.name, id_text(u.gid)))
                 .collect(),
             "account whose primary group does not exist",
         ),

@@ -87,10 +87,11 @@ pub fn needs(c: &ConfigValue, out: &mut Vec<FactKey>) {
 
 pub fn evaluate(c: &ConfigValue, ctx: &Context<'_>) -> Outcome {
     let path = c.path.as_str();
-    let mut files: Vec<&FileEntry> = match ctx.facts.files(path, true) {
+    let main: Vec<&FileEntry> = match ctx.facts.files(path, true) {
         Ok(e) => e.iter().filter(|e| e.kind == FileKind::Regular).collect(),
         Err(e) => return Outcome::error(e),
     };
+    let mut files: Vec<&FileEntry> = if c.dropins_first { Vec::new() } else { main.clone() };
     for d in &c.dropins {
         match ctx.facts.files(d.as_str(), true) {
             Ok(entries) => {
@@ -101,6 +102,9 @@ pub fn evaluate(c: &ConfigValue, ctx: &Context<'_>) -> Outcome {
             }
             Err(e) => return Outcome::error(e),
         }
+    }
+    if c.dropins_first {
+        files.extend(main);
     }
     if let Some(f) = files.iter().find(|f| f.content.is_none()) {
         return Outcome::error(format!("{} exists but could not be read", f.path));
@@ -264,5 +268,16 @@ mod tests {
             Status::Fail,
         );
         f.expect("config_value: {path: /etc/login.defs, key: UMASK, value: '027'}", Status::Pass);
+    }
+
+    #[test]
+    fn dropins_first_lets_the_main_file_win() {
+        let f = Fixture::new().file("/etc/security/pwquality.conf", 0o644, "minlen = 14\n").entries(
+            "/etc/security/pwquality.conf.d/*.conf",
+            vec![entry("/etc/security/pwquality.conf.d/50-old.conf", 0o644, Some("minlen = 8\n"))],
+        );
+        let check = "config_value: {path: /etc/security/pwquality.conf, dropins: [/etc/security/pwquality.conf.d/*.conf], dropins_first: true, key: minlen, delimiter: '=', comparator: '>=', value: 14}";
+        f.expect(check, Status::Pass);
+        f.expect(&check.replace("dropins_first: true", "dropins_first: false"), Status::Fail);
     }
 }

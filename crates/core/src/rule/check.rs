@@ -134,6 +134,9 @@ pub struct ConfigValue {
     /// Drop-in files read after `path`, in lexical order of file name (e.g. `/etc/x.d/*.conf`).
     #[serde(default)]
     pub dropins: Vec<GlobPath>,
+    /// Read the drop-ins before `path` instead (libpwquality reads pwquality.conf last).
+    #[serde(default)]
+    pub dropins_first: bool,
     pub key: Token,
     /// Separator between key and value; default: whitespace. `=` also trims spaces around it.
     #[serde(default)]
