@@ -38,9 +38,9 @@ pub fn describe_entry(e: &FileEntry) -> String {
     format!("{} mode {:04o} owner {}({}) group {}({})", e.path, e.mode, e.user, e.uid, e.group, e.gid)
 }
 
+/// A list allows any of its names or numeric ids.
 fn identity_matches(name: &str, id: u32, expected: &Value) -> bool {
-    let want = expected.to_text();
-    want == name || want.parse::<u32>().is_ok_and(|n| n == id)
+    expected.items().iter().any(|want| want == name || want.parse::<u32>().is_ok_and(|n| n == id))
 }
 
 pub fn permissions(c: &FilePermissions, ctx: &Context<'_>) -> Outcome {
@@ -264,5 +264,23 @@ mod tests {
         let out = f.expect("file_content: {path: /var/log/big, pattern: secret}", Status::Fail);
         assert!(out.reason.contains("truncated"), "{}", out.reason);
         assert!(out.evidence[0].truncated);
+    }
+
+    #[test]
+    fn any_of_several_groups_may_own_each_file() {
+        let mut adm = entry("/var/log/audit/audit.log.1", 0o640, Some(""));
+        adm.group = "adm".into();
+        adm.gid = 4;
+        let mut tester = entry("/var/log/audit/audit.log.2", 0o640, Some(""));
+        tester.group = "tester".into();
+        tester.gid = 1000;
+        let ok = Fixture::new().entries(
+            "/var/log/audit/*",
+            vec![entry("/var/log/audit/audit.log", 0o600, Some("")), adm.clone()],
+        );
+        ok.expect("file_permissions: {path: /var/log/audit/*, group: [root, adm]}", Status::Pass);
+        let bad = Fixture::new().entries("/var/log/audit/*", vec![adm, tester]);
+        let out = bad.expect("file_permissions: {path: /var/log/audit/*, group: [root, adm]}", Status::Fail);
+        assert!(out.reason.contains("audit.log.2"), "{}", out.reason);
     }
 }

@@ -54,14 +54,8 @@ pub fn evaluate(c: &ServiceCheck, ctx: &Context<'_>) -> Outcome {
     let masked = state.starts_with("masked");
     let enabled = matches!(
         state.as_str(),
-        "enabled"
-            | "enabled-runtime"
-            | "static"
-            | "indirect"
-            | "generated"
-            | "alias"
-            | "linked"
-            | "linked-runtime"
+        // `indirect` units are only pulled in through another unit's Also=: not enabled.
+        "enabled" | "enabled-runtime" | "static" | "generated" | "alias" | "linked" | "linked-runtime"
     );
     let mut problems = Vec::new();
     let mut actual = vec![format!("unit file {state}")];
@@ -188,5 +182,12 @@ mod tests {
         );
         f.expect("service: {name: odd, enabled: true}", Status::Fail);
         f.expect("service: {name: odd, enabled: false}", Status::Pass);
+    }
+
+    #[test]
+    fn indirect_units_are_not_enabled() {
+        let unit = FactKey::UnitFile { unit: "systemd-journal-remote.service".into() };
+        let f = Fixture::new().fact(unit, FactValue::UnitFile(Some("indirect".into())));
+        f.expect("service: {name: systemd-journal-remote, enabled: false}", Status::Pass);
     }
 }

@@ -79,7 +79,8 @@ pub struct PathCheck {
     pub path: AbsPath,
 }
 
-/// Mode is the most permissive mode allowed; owner/group accept names or numeric ids.
+/// Mode is the most permissive mode allowed; owner/group accept names or numeric ids, or a
+/// list of them when any may own the file.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct FilePermissions {

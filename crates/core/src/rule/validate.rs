@@ -225,8 +225,9 @@ fn check_check(ctx: &mut Ctx<'_>, raw: &RawRule, check: &Check, at: Pos) {
             if c.mode.is_none() && c.owner.is_none() && c.group.is_none() {
                 ctx.error(at, "file_permissions needs at least one of mode, owner, group");
             }
+            // A name, a numeric id, or a list of either (any may own the file).
             for p in c.owner.iter().chain(c.group.iter()) {
-                check_param(ctx, raw, p, Some(VarType::String));
+                check_param(ctx, raw, p, None);
             }
         }
         Check::ConfigValue(c) => {
