@@ -75,7 +75,7 @@ struct FactProof {
 }
 
 /// One replaced fact. Exactly one of `file`, `files`, `command`, `module_index`, `unit`,
-/// `processes` says which.
+/// `processes`, `probes` says which.
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 struct FactPatch {
@@ -105,6 +105,20 @@ struct FactPatch {
     state: Option<String>,
     #[serde(default)]
     processes: Option<Vec<String>>,
+    /// Capability probes to change (the rest stay as the host answered them).
+    #[serde(default)]
+    probes: Option<ProbePatch>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ProbePatch {
+    /// Command name -> on the PATH.
+    #[serde(default)]
+    commands: BTreeMap<String, bool>,
+    /// Path -> exists (e.g. `/run/systemd/system` for a running systemd).
+    #[serde(default)]
+    paths: BTreeMap<String, bool>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -204,6 +218,19 @@ fn patch(doc: &mut Value, patches: &[FactPatch]) {
             (json!({"kind": "unit_file", "unit": unit}), json!({"type": "unit_file", "data": p.state}))
         } else if let Some(names) = &p.processes {
             (json!({"kind": "processes"}), json!({"type": "processes", "data": names}))
+        } else if let Some(probes) = &p.probes {
+            let mut value = facts
+                .iter()
+                .find(|f| f["key"]["kind"] == "probes")
+                .map(|f| f["value"].clone())
+                .expect("the host's probes were recorded");
+            for (name, on) in &probes.commands {
+                value["data"]["commands"][name] = json!(on);
+            }
+            for (path, on) in &probes.paths {
+                value["data"]["paths"][path] = json!(on);
+            }
+            (json!({"kind": "probes"}), value)
         } else {
             panic!("a fact patch names no fact: {p:?}");
         };
