@@ -12,6 +12,9 @@ pub const SSHD_T: &[&str] = &["sshd", "-T"];
 pub const MAIN: &str = "/etc/ssh/sshd_config";
 pub const DROPINS: &str = "/etc/ssh/sshd_config.d/*.conf";
 
+/// Keywords sshd assigns on every occurrence, so the last one read wins (servconf.c).
+const LAST_WINS: &[&str] = &["maxstartups"];
+
 /// OpenSSH's compiled-in defaults, used only when sshd -T is unavailable.
 const DEFAULTS: &[(&str, &str)] = &[
     ("banner", "none"),
@@ -103,17 +106,21 @@ fn from_files(ctx: &Context<'_>, key: &str) -> Result<Option<Found>, String> {
     };
     let dropins = ctx.facts.files(DROPINS, true)?;
     let lines = config_lines(main, dropins);
-    // sshd keeps the first value it reads for a keyword.
-    for (file, line, text) in &lines {
-        let (k, v) = text.split_once(|c: char| c.is_whitespace() || c == '=').unwrap_or((text, ""));
-        if k.eq_ignore_ascii_case(key) {
-            let v = v.trim_start_matches(|c: char| c.is_whitespace() || c == '=').trim();
-            return Ok(Some(Found {
-                value: v.to_owned(),
-                source: format!("{file}:{line}"),
-                observed: text.to_string(),
-            }));
-        }
+    // sshd keeps the first value it reads for a keyword, except the few it overwrites.
+    let matching = lines.iter().filter(|(_, _, text)| {
+        let k = text.split(|c: char| c.is_whitespace() || c == '=').next().unwrap_or("");
+        k.eq_ignore_ascii_case(key)
+    });
+    let mut matching = matching;
+    let chosen = if LAST_WINS.contains(&key) { matching.next_back() } else { matching.next() };
+    if let Some((file, line, text)) = chosen {
+        let v = text.split_once(|c: char| c.is_whitespace() || c == '=').map_or("", |(_, v)| v);
+        let v = v.trim_start_matches(|c: char| c.is_whitespace() || c == '=').trim();
+        return Ok(Some(Found {
+            value: v.to_owned(),
+            source: format!("{file}:{line}"),
+            observed: text.to_string(),
+        }));
     }
     Ok(DEFAULTS.iter().find(|(k, _)| *k == key).map(|(_, v)| Found {
         value: (*v).to_owned(),
@@ -223,5 +230,23 @@ mod tests {
     fn garbage_sshd_t_output_never_passes() {
         let f = Fixture::new().command(SSHD_T, 0, "garbage\n\n:::\n").absent(&[MAIN, DROPINS]);
         f.expect("sshd_config: {key: permitrootlogin, value: 'no'}", Status::Fail);
+    }
+
+    #[test]
+    fn maxstartups_is_last_match_in_the_fallback() {
+        let f = Fixture::new()
+            .command(SSHD_T, 1, "")
+            .file(MAIN, 0o600, "Include /etc/ssh/sshd_config.d/*.conf\nMaxStartups 10:30:60\n")
+            .entries(
+                DROPINS,
+                vec![entry(
+                    "/etc/ssh/sshd_config.d/00-a.conf",
+                    0o600,
+                    Some("MaxStartups 100:30:200\nMaxAuthTries 3\nMaxAuthTries 9\n"),
+                )],
+            );
+        let out = f.expect("sshd_config: {key: maxstartups, value: '10:30:60'}", Status::Pass);
+        assert!(out.reason.contains("/etc/ssh/sshd_config:2"), "{}", out.reason);
+        f.expect("sshd_config: {key: maxauthtries, value: 3}", Status::Pass);
     }
 }
