@@ -107,11 +107,10 @@ fn from_files(ctx: &Context<'_>, key: &str) -> Result<Option<Found>, String> {
     let dropins = ctx.facts.files(DROPINS, true)?;
     let lines = config_lines(main, dropins);
     // sshd keeps the first value it reads for a keyword, except the few it overwrites.
-    let matching = lines.iter().filter(|(_, _, text)| {
+    let mut matching = lines.iter().filter(|(_, _, text)| {
         let k = text.split(|c: char| c.is_whitespace() || c == '=').next().unwrap_or("");
         k.eq_ignore_ascii_case(key)
     });
-    let mut matching = matching;
     let chosen = if LAST_WINS.contains(&key) { matching.next_back() } else { matching.next() };
     if let Some((file, line, text)) = chosen {
         let v = text.split_once(|c: char| c.is_whitespace() || c == '=').map_or("", |(_, v)| v);
