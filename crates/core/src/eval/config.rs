@@ -92,7 +92,17 @@ pub fn evaluate(c: &ConfigValue, ctx: &Context<'_>) -> Outcome {
         Err(e) => return Outcome::error(e),
     };
     let mut files: Vec<&FileEntry> = if c.dropins_first { Vec::new() } else { main.clone() };
-    for d in &c.dropins {
+    if c.dropins_merged {
+        let mut dirs = Vec::new();
+        for d in c.dropins.iter().rev() {
+            match ctx.facts.files(d.as_str(), true) {
+                Ok(entries) => dirs.push(entries),
+                Err(e) => return Outcome::error(e),
+            }
+        }
+        files.extend(merge_dirs(&dirs));
+    }
+    for d in c.dropins.iter().filter(|_| !c.dropins_merged) {
         match ctx.facts.files(d.as_str(), true) {
             Ok(entries) => {
                 let mut sorted: Vec<&FileEntry> =
@@ -279,5 +289,49 @@ mod tests {
         let check = "config_value: {path: /etc/security/pwquality.conf, dropins: [/etc/security/pwquality.conf.d/*.conf], dropins_first: true, key: minlen, delimiter: '=', comparator: '>=', value: 14}";
         f.expect(check, Status::Pass);
         f.expect(&check.replace("dropins_first: true", "dropins_first: false"), Status::Fail);
+    }
+
+    #[test]
+    fn merged_dropins_follow_systemd_precedence() {
+        let f = Fixture::new()
+            .file("/etc/systemd/journald.conf", 0o644, "[Journal]\nStorage=auto\n")
+            .entries(
+                "/usr/lib/systemd/journald.conf.d/*.conf",
+                vec![
+                    entry("/usr/lib/systemd/journald.conf.d/10-a.conf", 0o644, Some("Storage=volatile\n")),
+                    entry(
+                        "/usr/lib/systemd/journald.conf.d/90-vendor.conf",
+                        0o644,
+                        Some("Storage=volatile\n"),
+                    ),
+                ],
+            )
+            .absent(&["/run/systemd/journald.conf.d/*.conf"])
+            .entries(
+                "/etc/systemd/journald.conf.d/*.conf",
+                vec![
+                    entry("/etc/systemd/journald.conf.d/50-cis.conf", 0o644, Some("Storage=persistent\n")),
+                    entry("/etc/systemd/journald.conf.d/90-vendor.conf", 0o644, Some("# masked\n")),
+                ],
+            );
+        let check = "config_value: {path: /etc/systemd/journald.conf, dropins: [/usr/lib/systemd/journald.conf.d/*.conf, /run/systemd/journald.conf.d/*.conf, /etc/systemd/journald.conf.d/*.conf], dropins_merged: true, delimiter: '=', key: Storage, value: persistent}";
+        // /etc's 90-vendor.conf hides /usr/lib's, and 50-cis sorts after 10-a: persistent wins.
+        f.expect(check, Status::Pass);
+        // Read directory by directory instead, /usr/lib's 90-vendor.conf would not be hidden.
+        f.expect(&check.replace(", dropins_merged: true", ""), Status::Pass);
+        let g = Fixture::new()
+            .file("/etc/systemd/journald.conf", 0o644, "")
+            .absent(&["/run/systemd/journald.conf.d/*.conf"])
+            .entries(
+                "/usr/lib/systemd/journald.conf.d/*.conf",
+                vec![entry("/usr/lib/systemd/journald.conf.d/90-x.conf", 0o644, Some("Storage=volatile\n"))],
+            )
+            .entries(
+                "/etc/systemd/journald.conf.d/*.conf",
+                vec![entry("/etc/systemd/journald.conf.d/50-cis.conf", 0o644, Some("Storage=persistent\n"))],
+            );
+        // By file name, /usr/lib's 90-x.conf is read after /etc's 50-cis.conf and wins.
+        g.expect(check, Status::Fail);
+        g.expect(&check.replace(", dropins_merged: true", ""), Status::Pass);
     }
 }

@@ -138,6 +138,10 @@ pub struct ConfigValue {
     /// Read the drop-ins before `path` instead (libpwquality reads pwquality.conf last).
     #[serde(default)]
     pub dropins_first: bool,
+    /// systemd's rule: the drop-ins of every listed directory are read together in file-name
+    /// order, and a file in a later-listed directory replaces a same-named one in an earlier.
+    #[serde(default)]
+    pub dropins_merged: bool,
     pub key: Token,
     /// Separator between key and value; default: whitespace. `=` also trims spaces around it.
     #[serde(default)]
