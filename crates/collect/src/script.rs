@@ -100,6 +100,12 @@ const HOMES: &str = r#"awk -F: '{print $6}' /etc/passwd | sort -u > "$ow_tmp/hom
   done < "$ow_tmp/homes"
   ow_files "$ow_i" 0 "$@""#;
 
+/// Process names: the kernel's `comm` (cut to 15 characters) and the full executable name
+/// from each command line, so `systemd-journald` is found as itself.
+const PROCESSES: &str = r#"cat /proc/[0-9]*/comm 2>/dev/null
+  ps -eo args= 2>/dev/null | awk '$1 !~ /^\[/ { n = split($1, p, "/"); print p[n] }'
+  exit 0"#;
+
 const MODULES: &str = r#"ow_d=/lib/modules/$(uname -r)
   [ -r "$ow_d/modules.dep" ] || { echo "no $ow_d/modules.dep" >&2; exit 1; }
   sed -e 's/:.*//' -e 's#.*/##' -e 's/\.ko.*$//' -e 's/^/available /' "$ow_d/modules.dep"
@@ -177,7 +183,7 @@ pub fn build(plan: &FactPlan, nonce: &str) -> Result<Script, QuoteError> {
             FactKey::HomeDirs => {
                 let _ = writeln!(text, "ow_i={i}; {HOMES}");
             }
-            FactKey::Processes => block(&mut text, i, "cat /proc/[0-9]*/comm 2>/dev/null; exit 0"),
+            FactKey::Processes => block(&mut text, i, PROCESSES),
             FactKey::ModuleIndex => block(&mut text, i, MODULES),
             FactKey::FilesystemWalk => {
                 block(&mut text, i, &WALK.replace("__FSTYPES__", &WALK_FSTYPES.join(" ")));

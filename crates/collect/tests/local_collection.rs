@@ -105,3 +105,19 @@ fn large_files_are_capped_and_odd_names_survive() {
     assert_eq!(by_name(&empty).content.as_deref(), Some(""));
     assert_eq!(entries.len(), 3);
 }
+
+#[test]
+fn process_names_longer_than_comm_are_found_in_full() {
+    let dir = tempfile::tempdir().unwrap();
+    let exe = dir.path().join("openwatch-long-process-name");
+    std::fs::copy("/bin/sleep", &exe).unwrap();
+    let mut child = std::process::Command::new(&exe).arg("30").spawn().unwrap();
+    let c = collect(&plan(vec![FactKey::Processes]), &mut LocalTransport);
+    let _ = child.kill();
+    let _ = child.wait();
+    let Some(FactValue::Processes(names)) = c.unwrap().facts.get(&FactKey::Processes).cloned() else {
+        panic!("no process list")
+    };
+    assert!(names.iter().any(|n| n == "openwatch-long-process-name"), "full name missing");
+    assert!(names.iter().any(|n| n == "openwatch-long-"), "the kernel's 15-character comm is kept too");
+}
