@@ -297,6 +297,29 @@ fn every_proven_rule_passes_and_fails_where_it_should() {
             }
         }
     }
+    // docs/proofs.md lists exactly the rules proven on recorded facts.
+    if std::env::var_os("OPENWATCH_PROOF_CATEGORIES").is_none() {
+        let docs = std::fs::read_to_string(repo().join("docs/proofs.md")).unwrap();
+        let listed: BTreeSet<&str> = docs
+            .split("## Rules proven on recorded facts")
+            .nth(1)
+            .unwrap_or("")
+            .lines()
+            .filter_map(|l| l.strip_prefix("| `").and_then(|l| l.split('`').next()))
+            .collect();
+        let on_facts: BTreeSet<&str> = files
+            .iter()
+            .flat_map(|f| &f.proofs)
+            .filter(|p| p.facts.is_some())
+            .map(|p| p.rule.as_str())
+            .collect();
+        for r in on_facts.difference(&listed) {
+            problems.push(format!("docs/proofs.md does not list `{r}`, which is proven on recorded facts"));
+        }
+        for r in listed.difference(&on_facts) {
+            problems.push(format!("docs/proofs.md lists `{r}`, which is not proven on recorded facts"));
+        }
+    }
     assert!(problems.is_empty(), "proof files:\n{}", problems.join("\n"));
     if !fleet_available() {
         return;
