@@ -45,6 +45,20 @@ struct Proof {
     /// Why a rule is proven on recorded facts rather than on a host.
     #[serde(default)]
     why: Option<String>,
+    /// Further proofs on recorded facts for other platforms' implementations (e.g. RHEL's,
+    /// selected by patching /etc/os-release and the package-manager probes).
+    #[serde(default)]
+    variants: Vec<Variant>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Variant {
+    /// e.g. `rhel9`, `ubuntu2204`.
+    platform: String,
+    facts: FactProof,
+    /// The implementation (capability gate, as scan output reports it) the variant exercises.
+    implementation: String,
 }
 
 /// Changes to a test host's root before it starts (and sysctls after).
@@ -378,7 +392,7 @@ fn every_proven_rule_passes_and_fails_where_it_should() {
     let (on_pass, on_fail) = (scan(pass_host, &pass_facts), scan(fail_host, &fail_facts));
 
     let mut failures = Vec::new();
-    let mut proven = (0, 0);
+    let mut proven = (0, 0, 0);
     for p in &proofs {
         // (verdict-bearing result, expected verdict) pairs for this proof.
         let mut checked: Vec<(Value, &str)> = Vec::new();
@@ -418,6 +432,29 @@ fn every_proven_rule_passes_and_fails_where_it_should() {
                 proven.1 += 1;
             }
         }
+        for v in &p.variants {
+            for (base, patches, want) in
+                [(&pass_facts, &v.facts.pass, "pass"), (&fail_facts, &v.facts.fail, "fail")]
+            {
+                let mut doc: Value = serde_json::from_str(&std::fs::read_to_string(base).unwrap()).unwrap();
+                patch(&mut doc, patches);
+                let patched = fleet.path(&format!("{}.{}.{want}.facts.json", p.rule, v.platform));
+                std::fs::write(&patched, doc.to_string()).unwrap();
+                let out = json(&openwatch(
+                    &["scan", "--facts", patched.to_str().unwrap(), "--rule", &p.rule, "--format", "json"],
+                    &[],
+                ));
+                let r = out["results"][0].clone();
+                if r["implementation"] != v.implementation.as_str() {
+                    failures.push(format!(
+                        "{} ({}): used implementation {} instead of {}",
+                        p.rule, v.platform, r["implementation"], v.implementation
+                    ));
+                }
+                checked.push((r, want));
+            }
+            proven.2 += 1;
+        }
         for (r, want) in &checked {
             if r["verdict"] != *want {
                 failures.push(format!("{} should {want}: {} ({})", p.rule, r["verdict"], r["reason"]));
@@ -431,10 +468,11 @@ fn every_proven_rule_passes_and_fails_where_it_should() {
         }
     }
     eprintln!(
-        "proofs: {} rules on real hosts, {} on recorded facts, of {} rules",
+        "proofs: {} rules on real hosts, {} on recorded facts, of {} rules; {} other-platform variants",
         proven.0,
         proven.1,
-        categories.len()
+        categories.len(),
+        proven.2
     );
     assert!(failures.is_empty(), "{} proof failure(s):\n{}", failures.len(), failures.join("\n"));
 }
