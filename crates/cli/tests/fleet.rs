@@ -31,29 +31,21 @@ fn fleet_scans_real_hosts_over_ssh() {
     }
     let mut fleet = Fleet::new();
     let key = fleet.path("id_ed25519");
-    run(Command::new("ssh-keygen").args(["-q", "-t", "ed25519", "-N", "", "-f", key.to_str().unwrap()]));
+    keygen(&key, "ed25519", "");
     let rsa = fleet.path("id_rsa");
-    run(Command::new("ssh-keygen").args([
-        "-q",
-        "-t",
-        "rsa",
-        "-b",
-        "3072",
-        "-N",
-        "",
-        "-f",
-        rsa.to_str().unwrap(),
-    ]));
+    keygen(&rsa, "rsa", "");
+    // About 1 ECDSA key in 200 has a private scalar the ssh-key crate under russh rejects
+    // ("length invalid", docs/inventory.md); draw until it is one russh loads, so the test
+    // exercises passphrase handling rather than that upstream limitation.
     let ecdsa = fleet.path("id_ecdsa");
-    run(Command::new("ssh-keygen").args([
-        "-q",
-        "-t",
-        "ecdsa",
-        "-N",
-        "secret phrase",
-        "-f",
-        ecdsa.to_str().unwrap(),
-    ]));
+    loop {
+        let _ = std::fs::remove_file(&ecdsa);
+        let _ = std::fs::remove_file(ecdsa.with_extension("pub"));
+        keygen(&ecdsa, "ecdsa", "secret phrase");
+        if russh::keys::load_secret_key(&ecdsa, Some("secret phrase")).is_ok() {
+            break;
+        }
+    }
     let pubkey = fleet.path("id_ed25519.pub");
 
     let baseline = |root: &Path| {

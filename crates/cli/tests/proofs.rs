@@ -341,7 +341,7 @@ fn every_proven_rule_passes_and_fails_where_it_should() {
 
     let mut fleet = Fleet::new();
     let key = fleet.path("id_ed25519");
-    run(Command::new("ssh-keygen").args(["-q", "-t", "ed25519", "-N", "", "-f", key.to_str().unwrap()]));
+    keygen(&key, "ed25519", "");
     let pubkey = fleet.path("id_ed25519.pub");
     let proofs: Vec<&Proof> = files.iter().flat_map(|f| &f.proofs).collect();
     let (pass_host, fail_host) = proof_hosts();
@@ -391,6 +391,18 @@ fn every_proven_rule_passes_and_fails_where_it_should() {
     let (pass_facts, fail_facts) = (fleet.path("pass.facts.json"), fleet.path("fail.facts.json"));
     let (on_pass, on_fail) = (scan(pass_host, &pass_facts), scan(fail_host, &fail_facts));
 
+    // `rule`'s result on `base` facts with `patches` applied (written to NAME.facts.json).
+    let scan_patched = |base: &Path, patches: &[FactPatch], rule: &str, name: &str| -> Value {
+        let mut doc: Value = serde_json::from_str(&std::fs::read_to_string(base).unwrap()).unwrap();
+        patch(&mut doc, patches);
+        let patched = fleet.path(&format!("{name}.facts.json"));
+        std::fs::write(&patched, doc.to_string()).unwrap();
+        let out = json(&openwatch(
+            &["scan", "--facts", patched.to_str().unwrap(), "--rule", rule, "--format", "json"],
+            &[],
+        ));
+        out["results"][0].clone()
+    };
     let mut failures = Vec::new();
     let mut proven = (0, 0, 0);
     for p in &proofs {
@@ -410,24 +422,7 @@ fn every_proven_rule_passes_and_fails_where_it_should() {
                 for (base, patches, want) in
                     [(&pass_facts, &fp.pass, "pass"), (&fail_facts, &fp.fail, "fail")]
                 {
-                    let mut doc: Value =
-                        serde_json::from_str(&std::fs::read_to_string(base).unwrap()).unwrap();
-                    patch(&mut doc, patches);
-                    let patched = fleet.path(&format!("{}.{want}.facts.json", p.rule));
-                    std::fs::write(&patched, doc.to_string()).unwrap();
-                    let out = json(&openwatch(
-                        &[
-                            "scan",
-                            "--facts",
-                            patched.to_str().unwrap(),
-                            "--rule",
-                            &p.rule,
-                            "--format",
-                            "json",
-                        ],
-                        &[],
-                    ));
-                    checked.push((out["results"][0].clone(), want));
+                    checked.push((scan_patched(base, patches, &p.rule, &format!("{}.{want}", p.rule)), want));
                 }
                 proven.1 += 1;
             }
@@ -436,15 +431,7 @@ fn every_proven_rule_passes_and_fails_where_it_should() {
             for (base, patches, want) in
                 [(&pass_facts, &v.facts.pass, "pass"), (&fail_facts, &v.facts.fail, "fail")]
             {
-                let mut doc: Value = serde_json::from_str(&std::fs::read_to_string(base).unwrap()).unwrap();
-                patch(&mut doc, patches);
-                let patched = fleet.path(&format!("{}.{}.{want}.facts.json", p.rule, v.platform));
-                std::fs::write(&patched, doc.to_string()).unwrap();
-                let out = json(&openwatch(
-                    &["scan", "--facts", patched.to_str().unwrap(), "--rule", &p.rule, "--format", "json"],
-                    &[],
-                ));
-                let r = out["results"][0].clone();
+                let r = scan_patched(base, patches, &p.rule, &format!("{}.{}.{want}", p.rule, v.platform));
                 if r["implementation"] != v.implementation.as_str() {
                     failures.push(format!(
                         "{} ({}): used implementation {} instead of {}",

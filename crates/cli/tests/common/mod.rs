@@ -98,6 +98,11 @@ impl Fleet {
     }
 }
 
+/// A fresh key pair at `path` (`path.pub` beside it) of `kind` (`ed25519`, `ecdsa`, `rsa`).
+pub fn keygen(path: &Path, kind: &str, passphrase: &str) {
+    run(Command::new("ssh-keygen").args(["-q", "-t", kind, "-N", passphrase, "-f", path.to_str().unwrap()]));
+}
+
 pub fn authorize(root: &Path, user_home: &str, uid: u32, pubkey: &Path) {
     let ssh = root.join(user_home.trim_start_matches('/')).join(".ssh");
     std::fs::create_dir_all(&ssh).unwrap();
