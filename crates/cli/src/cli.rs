@@ -119,6 +119,9 @@ pub struct ScanArgs {
     /// Lowest severity whose failure makes the exit code 1.
     #[arg(long, value_name = "SEVERITY", default_value = "low")]
     pub fail_on: String,
+    /// Also exit 1 when a rule could not be decided (`error` verdict) at or above --fail-on.
+    #[arg(long)]
+    pub fail_on_error: bool,
     /// Skip filesystem-wide walks (world-writable, unowned, SUID/SGID searches); those rules become `skipped`.
     #[arg(long)]
     pub no_walk: bool,

@@ -7,7 +7,6 @@ use std::time::Instant;
 
 use anyhow::{Context as _, Result, anyhow, bail};
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
-use openwatch_core::eval::Status;
 use openwatch_core::rule::Rule;
 use openwatch_core::vars::parse_overrides;
 use openwatch_fleet::inventory::target;
@@ -137,7 +136,7 @@ pub fn run(args: &ScanArgs) -> Result<ExitCode> {
     stdout.flush()?;
     let unscanned = reports.iter().any(|r| r.error.is_some());
     let failed =
-        reports.iter().flat_map(|r| &r.results).any(|r| r.verdict == Status::Fail && r.severity >= fail_on);
+        crate::scan::gate_fails(reports.iter().flat_map(|r| &r.results), fail_on, args.fail_on_error);
     Ok(if unscanned {
         ExitCode::from(2)
     } else if failed {

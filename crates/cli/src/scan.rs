@@ -8,7 +8,8 @@ use anyhow::{Context as _, Result, bail};
 use openwatch_collect::{LocalTransport, Transport, collect, now_rfc3339};
 use openwatch_core::eval::Status;
 use openwatch_core::plan::FactPlan;
-use openwatch_core::report::{self, EvalOptions, HostInfo, SCHEMA, ScanReport, Stats};
+use openwatch_core::report::{self, EvalOptions, HostInfo, RuleResult, SCHEMA, ScanReport, Stats};
+use openwatch_core::rule::Severity;
 use openwatch_core::vars::parse_overrides;
 
 use crate::cli::ScanArgs;
@@ -22,6 +23,18 @@ pub fn parse_vars(vars: &[String]) -> Result<Vec<(String, String)>> {
             _ => bail!("--var `{v}` is not KEY=VALUE"),
         })
         .collect()
+}
+
+/// Whether a scan fails the CI gate: a failure (or, when asked, an undecided rule) at or
+/// above the severity threshold.
+pub fn gate_fails<'a>(
+    results: impl IntoIterator<Item = &'a RuleResult>,
+    fail_on: Severity,
+    errors_fail: bool,
+) -> bool {
+    results.into_iter().any(|r| {
+        r.severity >= fail_on && (r.verdict == Status::Fail || (errors_fail && r.verdict == Status::Error))
+    })
 }
 
 pub fn run(args: &ScanArgs) -> Result<ExitCode> {
@@ -72,7 +85,7 @@ pub fn run(args: &ScanArgs) -> Result<ExitCode> {
     let opts = EvalOptions { overrides, walks_enabled: walks };
     let results = report::evaluate(rules.iter().copied(), &facts, &host, &opts);
     let evaluate_ms = eval_start.elapsed().as_millis() as u64;
-    let failed = results.iter().any(|r| r.verdict == Status::Fail && r.severity >= fail_on);
+    let failed = gate_fails(&results, fail_on, args.fail_on_error);
     let doc = ScanReport {
         schema: SCHEMA,
         host: HostInfo::new(name, address, &host),

@@ -250,3 +250,32 @@ fn output_formats() {
     assert_eq!(cis["covered"].as_u64().unwrap() as usize, covered);
     assert!(covered < controls.len(), "coverage is not claimed beyond the rules");
 }
+
+#[test]
+fn undecided_rules_fail_the_gate_only_when_asked() {
+    let dir = tempfile::tempdir().unwrap();
+    let facts = dir.path().join("host.facts.json");
+    let live = openwatch(&[
+        "scan",
+        "--local",
+        "--no-walk",
+        "--rule",
+        "file_permissions_etc_passwd",
+        "--save-facts",
+        facts.to_str().unwrap(),
+    ]);
+    assert_eq!(live.status.code(), Some(0), "{}", text(&live.stdout));
+    // Drop the fact the rule needs: the replay cannot decide it.
+    let mut doc: Value = serde_json::from_str(&std::fs::read_to_string(&facts).unwrap()).unwrap();
+    doc["facts"]["facts"].as_array_mut().unwrap().retain(|f| f["key"]["pattern"] != "/etc/passwd");
+    std::fs::write(&facts, doc.to_string()).unwrap();
+    let f = facts.to_str().unwrap();
+    let lenient =
+        openwatch(&["scan", "--facts", f, "--rule", "file_permissions_etc_passwd", "--format", "json"]);
+    let out: Value = serde_json::from_slice(&lenient.stdout).unwrap();
+    assert_eq!(out["results"][0]["verdict"], "error");
+    assert_eq!(lenient.status.code(), Some(0));
+    let strict =
+        openwatch(&["scan", "--facts", f, "--rule", "file_permissions_etc_passwd", "--fail-on-error"]);
+    assert_eq!(strict.status.code(), Some(1));
+}
