@@ -63,39 +63,37 @@ fn from_sshd_t(stdout: &str, key: &str) -> Option<Found> {
     })
 }
 
+/// A config line's keyword and value (`Key value` or `Key=value`).
+fn keyword_value(line: &str) -> (&str, &str) {
+    let (k, v) = line.split_once(|c: char| c.is_whitespace() || c == '=').unwrap_or((line, ""));
+    (k, v.trim_start_matches(|c: char| c.is_whitespace() || c == '=').trim())
+}
+
+/// (line number, text) of a file's settings before its first `Match` block.
+fn global_lines(text: &str) -> impl Iterator<Item = (usize, &str)> {
+    text.lines()
+        .enumerate()
+        .map(|(i, l)| (i + 1, l.trim()))
+        .filter(|(_, l)| !l.is_empty() && !l.starts_with('#'))
+        .take_while(|(_, l)| !keyword_value(l).0.eq_ignore_ascii_case("match"))
+}
+
 /// The global (pre-`Match`) lines of sshd_config with Include expanded, in sshd's order.
 fn config_lines<'a>(main: &'a FileEntry, dropins: &'a [FileEntry]) -> Vec<(String, usize, &'a str)> {
     let mut out = Vec::new();
     let Some(text) = &main.content else {
         return out;
     };
-    for (i, raw) in text.lines().enumerate() {
-        let line = raw.trim();
-        if line.is_empty() || line.starts_with('#') {
+    for (n, line) in global_lines(text) {
+        if !keyword_value(line).0.eq_ignore_ascii_case("include") {
+            out.push((main.path.clone(), n, line));
             continue;
         }
-        let keyword = line.split(|c: char| c.is_whitespace() || c == '=').next().unwrap_or("");
-        if keyword.eq_ignore_ascii_case("match") {
-            break;
+        let mut files: Vec<&FileEntry> = dropins.iter().filter(|e| e.kind == FileKind::Regular).collect();
+        files.sort_by(|a, b| a.path.cmp(&b.path));
+        for f in files {
+            out.extend(global_lines(f.content.as_deref().unwrap_or("")).map(|(j, l)| (f.path.clone(), j, l)));
         }
-        if keyword.eq_ignore_ascii_case("include") {
-            let mut files: Vec<&FileEntry> = dropins.iter().filter(|e| e.kind == FileKind::Regular).collect();
-            files.sort_by(|a, b| a.path.cmp(&b.path));
-            for f in files {
-                for (j, l) in f.content.as_deref().unwrap_or("").lines().enumerate() {
-                    let l = l.trim();
-                    let kw = l.split(|c: char| c.is_whitespace() || c == '=').next().unwrap_or("");
-                    if kw.eq_ignore_ascii_case("match") {
-                        break;
-                    }
-                    if !l.is_empty() && !l.starts_with('#') {
-                        out.push((f.path.clone(), j + 1, l));
-                    }
-                }
-            }
-            continue;
-        }
-        out.push((main.path.clone(), i + 1, line));
     }
     out
 }
@@ -107,14 +105,10 @@ fn from_files(ctx: &Context<'_>, key: &str) -> Result<Option<Found>, String> {
     let dropins = ctx.facts.files(DROPINS, true)?;
     let lines = config_lines(main, dropins);
     // sshd keeps the first value it reads for a keyword, except the few it overwrites.
-    let mut matching = lines.iter().filter(|(_, _, text)| {
-        let k = text.split(|c: char| c.is_whitespace() || c == '=').next().unwrap_or("");
-        k.eq_ignore_ascii_case(key)
-    });
+    let mut matching = lines.iter().filter(|(_, _, text)| keyword_value(text).0.eq_ignore_ascii_case(key));
     let chosen = if LAST_WINS.contains(&key) { matching.next_back() } else { matching.next() };
     if let Some((file, line, text)) = chosen {
-        let v = text.split_once(|c: char| c.is_whitespace() || c == '=').map_or("", |(_, v)| v);
-        let v = v.trim_start_matches(|c: char| c.is_whitespace() || c == '=').trim();
+        let v = keyword_value(text).1;
         return Ok(Some(Found {
             value: v.to_owned(),
             source: format!("{file}:{line}"),
