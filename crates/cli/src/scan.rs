@@ -8,7 +8,7 @@ use anyhow::{Context as _, Result, bail};
 use openwatch_collect::{LocalTransport, Transport, collect, now_rfc3339};
 use openwatch_core::eval::Status;
 use openwatch_core::plan::FactPlan;
-use openwatch_core::report::{self, EvalOptions, HostInfo, RuleResult, SCHEMA, ScanReport, Stats};
+use openwatch_core::report::{self, EvalOptions, HostInfo, RuleResult, ScanReport, Stats};
 use openwatch_core::rule::Severity;
 use openwatch_core::vars::parse_overrides;
 
@@ -86,24 +86,16 @@ pub fn run(args: &ScanArgs) -> Result<ExitCode> {
     let results = report::evaluate(rules.iter().copied(), &facts, &host, &opts);
     let evaluate_ms = eval_start.elapsed().as_millis() as u64;
     let failed = gate_fails(&results, fail_on, args.fail_on_error);
-    let doc = ScanReport {
-        schema: SCHEMA,
-        host: HostInfo::new(name, address, &host),
-        started_at,
-        finished_at: now_rfc3339(),
-        stats: Stats {
-            rules_evaluated: results.len(),
-            facts_collected: facts.facts.len(),
-            round_trips,
-            bytes_transferred: bytes,
-            duration_ms: started.elapsed().as_millis() as u64,
-            collect_ms,
-            evaluate_ms,
-        },
-        summary: report::summarize(&results),
-        results,
-        error: None,
+    let stats = Stats {
+        facts_collected: facts.facts.len(),
+        round_trips,
+        bytes_transferred: bytes,
+        duration_ms: started.elapsed().as_millis() as u64,
+        collect_ms,
+        evaluate_ms,
+        ..Stats::default()
     };
+    let doc = ScanReport::new(HostInfo::new(name, address, &host), started_at, now_rfc3339(), stats, results);
     let mut stdout = std::io::stdout().lock();
     output::write_report(&mut stdout, &doc, args.format)?;
     stdout.flush()?;

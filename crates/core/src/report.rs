@@ -159,8 +159,9 @@ pub struct HostError {
     pub message: String,
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Default, Serialize)]
 pub struct Stats {
+    /// Set from the results by [`ScanReport::new`].
     pub rules_evaluated: usize,
     pub facts_collected: usize,
     pub round_trips: u32,
@@ -183,6 +184,40 @@ pub struct ScanReport {
     /// Set when the host could not be scanned; `results` is then empty.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub error: Option<HostError>,
+}
+
+impl ScanReport {
+    /// A scanned host's report; the rule count and the summary are derived from `results`.
+    pub fn new(
+        host: HostInfo,
+        started_at: String,
+        finished_at: String,
+        stats: Stats,
+        results: Vec<RuleResult>,
+    ) -> ScanReport {
+        ScanReport {
+            schema: SCHEMA,
+            host,
+            started_at,
+            finished_at,
+            stats: Stats { rules_evaluated: results.len(), ..stats },
+            summary: summarize(&results),
+            results,
+            error: None,
+        }
+    }
+
+    /// The report of a host that could not be scanned.
+    pub fn failed(
+        host: HostInfo,
+        started_at: String,
+        finished_at: String,
+        duration_ms: u64,
+        error: HostError,
+    ) -> ScanReport {
+        let stats = Stats { duration_ms, ..Stats::default() };
+        ScanReport { error: Some(error), ..ScanReport::new(host, started_at, finished_at, stats, Vec::new()) }
+    }
 }
 
 impl HostInfo {

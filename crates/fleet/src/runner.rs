@@ -8,7 +8,7 @@ use openwatch_collect::{finish, now_rfc3339, prepare};
 use openwatch_core::facts::FactSet;
 use openwatch_core::plan::FactPlan;
 use openwatch_core::report::{
-    self, EvalOptions, HostError, HostFacts, HostInfo, HostKeyInfo, RuleResult, SCHEMA, ScanReport, Stats,
+    self, EvalOptions, HostError, HostFacts, HostInfo, HostKeyInfo, RuleResult, ScanReport, Stats,
 };
 use openwatch_core::rule::Rule;
 use openwatch_core::vars::Overrides;
@@ -143,23 +143,9 @@ pub async fn scan_host(job: &FleetJob, rules: &[Rule], plan: &FactPlan, opts: &F
     let started = Instant::now();
     let started_at = now_rfc3339();
     let target = &job.host.target;
-    let failed = |error: HostError, started_at: String| ScanReport {
-        schema: SCHEMA,
-        host: HostInfo::new(target.name.clone(), address(job), &HostFacts::default()),
-        started_at,
-        finished_at: now_rfc3339(),
-        stats: Stats {
-            rules_evaluated: 0,
-            facts_collected: 0,
-            round_trips: 0,
-            bytes_transferred: 0,
-            duration_ms: started.elapsed().as_millis() as u64,
-            collect_ms: 0,
-            evaluate_ms: 0,
-        },
-        summary: report::summarize(&[]),
-        results: Vec::new(),
-        error: Some(error),
+    let failed = |error: HostError, started_at: String| {
+        let host = HostInfo::new(target.name.clone(), address(job), &HostFacts::default());
+        ScanReport::failed(host, started_at, now_rfc3339(), started.elapsed().as_millis() as u64, error)
     };
     let mut session = match SshSession::connect(target).await {
         Ok(s) => s,
@@ -184,24 +170,16 @@ pub async fn scan_host(job: &FleetJob, rules: &[Rule], plan: &FactPlan, opts: &F
         Ok(c) => {
             let mut host = HostInfo::new(target.name.clone(), address(job), &c.host);
             host.host_key = Some(host_key);
-            let report = ScanReport {
-                schema: SCHEMA,
-                host,
-                started_at,
-                finished_at: now_rfc3339(),
-                stats: Stats {
-                    rules_evaluated: c.results.len(),
-                    facts_collected: c.facts.facts.len(),
-                    round_trips: c.round_trips,
-                    bytes_transferred: c.bytes,
-                    duration_ms: started.elapsed().as_millis() as u64,
-                    collect_ms: c.collect_ms,
-                    evaluate_ms: c.evaluate_ms,
-                },
-                summary: report::summarize(&c.results),
-                results: c.results,
-                error: None,
+            let stats = Stats {
+                facts_collected: c.facts.facts.len(),
+                round_trips: c.round_trips,
+                bytes_transferred: c.bytes,
+                duration_ms: started.elapsed().as_millis() as u64,
+                collect_ms: c.collect_ms,
+                evaluate_ms: c.evaluate_ms,
+                ..Stats::default()
             };
+            let report = ScanReport::new(host, started_at, now_rfc3339(), stats, c.results);
             HostScan { report, facts: opts.keep_facts.then_some(c.facts) }
         }
     }
