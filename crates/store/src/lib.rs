@@ -1,0 +1,187 @@
+//! OpenWatch's storage. One [`Store`] trait, implemented for SQLite ([`SqliteStore`], WAL,
+//! the default) and PostgreSQL ([`PgStore`], for several server and worker processes); each
+//! backend has its own versioned migrations under `migrations/<backend>/`.
+//!
+//! Both implementations share one body of SQL (`src/sql_impl.rs`), compiled once per backend
+//! against that backend's concrete sqlx types; only the statements whose dialects differ
+//! (job claims, row locks) live in each backend's `dialect` module.
+
+pub mod audit;
+mod error;
+mod migrate;
+pub mod model;
+mod postgres;
+pub mod secrets;
+mod sqlite;
+
+use async_trait::async_trait;
+
+pub use error::StoreError;
+pub use model::*;
+pub use postgres::PgStore;
+pub use sqlite::SqliteStore;
+
+pub type Result<T, E = StoreError> = std::result::Result<T, E>;
+
+/// Open the store a URL names (`sqlite:PATH` or `postgres://...`), migrating it first.
+pub async fn open(url: &str, max_connections: u32) -> Result<std::sync::Arc<dyn Store>> {
+    if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+        Ok(std::sync::Arc::new(PgStore::connect(url, max_connections).await?))
+    } else if let Some(path) = url.strip_prefix("sqlite:") {
+        Ok(std::sync::Arc::new(SqliteStore::open(std::path::Path::new(path), max_connections).await?))
+    } else {
+        Err(StoreError::Config(format!(
+            "unsupported database URL {url:?}: expected sqlite:PATH or postgres://..."
+        )))
+    }
+}
+
+/// Everything the platform keeps. Methods are grouped by feature; each takes `now` where
+/// time matters so tests and the scheduler decide what time it is.
+#[async_trait]
+pub trait Store: Send + Sync + std::fmt::Debug {
+    /// `sqlite` or `postgres`.
+    fn backend(&self) -> &'static str;
+    /// The applied migration versions, oldest first.
+    async fn migrations(&self) -> Result<Vec<i64>>;
+    async fn ping(&self) -> Result<()>;
+
+    // --- users, roles, sessions, tokens
+    async fn create_user(&self, user: &NewUser, now: Millis) -> Result<User>;
+    async fn user_by_name(&self, username: &str) -> Result<Option<User>>;
+    async fn user(&self, id: i64) -> Result<Option<User>>;
+    async fn list_users(&self) -> Result<Vec<User>>;
+    async fn count_users(&self) -> Result<i64>;
+    async fn set_password(&self, id: i64, password_hash: &str, now: Millis) -> Result<()>;
+    async fn update_user(&self, id: i64, role: &str, disabled: bool, now: Millis) -> Result<()>;
+    async fn delete_user(&self, id: i64) -> Result<()>;
+    async fn custom_roles(&self) -> Result<Vec<CustomRole>>;
+    async fn put_role(&self, role: &CustomRole, now: Millis) -> Result<()>;
+    async fn delete_role(&self, name: &str) -> Result<bool>;
+    async fn create_session(&self, session: &Session) -> Result<()>;
+    async fn session(&self, id_hash: &str) -> Result<Option<Session>>;
+    async fn touch_session(&self, id_hash: &str, now: Millis) -> Result<()>;
+    async fn delete_session(&self, id_hash: &str) -> Result<()>;
+    async fn delete_user_sessions(&self, user_id: i64) -> Result<()>;
+    async fn create_token(&self, token: &NewToken, now: Millis) -> Result<ApiToken>;
+    /// The live (not revoked, not expired) token with this hash, marking it used.
+    async fn use_token(&self, token_hash: &str, now: Millis) -> Result<Option<ApiToken>>;
+    async fn list_tokens(&self, user_id: Option<i64>) -> Result<Vec<ApiToken>>;
+    async fn revoke_token(&self, id: i64, now: Millis) -> Result<bool>;
+
+    // --- credentials (sealed secrets only; see `secrets`)
+    async fn create_credential(&self, c: &NewCredential, now: Millis) -> Result<Credential>;
+    async fn list_credentials(&self) -> Result<Vec<Credential>>;
+    async fn credential(&self, id: i64) -> Result<Option<Credential>>;
+    async fn credential_secrets(&self, id: i64) -> Result<Option<SealedSecrets>>;
+    async fn delete_credential(&self, id: i64) -> Result<bool>;
+    /// Re-seal every credential in one transaction (key rotation).
+    async fn reseal_credentials(
+        &self,
+        reseal: &(dyn for<'a> Fn(&'a SealedSecrets) -> Result<SealedSecrets> + Send + Sync),
+        now: Millis,
+    ) -> Result<usize>;
+
+    // --- groups and hosts
+    async fn create_group(&self, name: &str, description: &str, now: Millis) -> Result<Group>;
+    async fn list_groups(&self) -> Result<Vec<Group>>;
+    async fn group(&self, id: i64) -> Result<Option<Group>>;
+    async fn delete_group(&self, id: i64) -> Result<bool>;
+    async fn group_host_ids(&self, group_id: i64) -> Result<Vec<i64>>;
+    async fn create_host(&self, host: &HostInput, now: Millis) -> Result<Host>;
+    async fn host(&self, id: i64) -> Result<Option<Host>>;
+    async fn host_by_name(&self, name: &str) -> Result<Option<Host>>;
+    async fn list_hosts(&self, q: &HostQuery, page: PageRequest) -> Result<Page<Host>>;
+    async fn update_host(&self, id: i64, host: &HostInput, now: Millis) -> Result<Option<Host>>;
+    /// Soft delete: the host leaves lists and fleet figures; its history stays.
+    async fn delete_host(&self, id: i64, now: Millis) -> Result<bool>;
+    async fn host_keys(&self, host_id: i64) -> Result<Vec<HostKey>>;
+    /// Record a key seen on contact; returns the stored key (its status says whether to trust it).
+    async fn observe_host_key(
+        &self,
+        host_id: i64,
+        key: &ObservedHostKey,
+        status: &str,
+        now: Millis,
+    ) -> Result<HostKey>;
+    /// Approve one key of a host (any other approved key of that host is revoked).
+    async fn approve_host_key(&self, host_id: i64, key_id: i64, by: &str, now: Millis) -> Result<bool>;
+    async fn set_reachability(&self, host_id: i64, reachability: &str, error: Option<&str>) -> Result<()>;
+
+    // --- scans and results
+    /// Insert a queued scan and its job in one transaction.
+    async fn queue_scan(&self, req: &ScanRequest, now: Millis) -> Result<Scan>;
+    async fn scan(&self, id: i64) -> Result<Option<Scan>>;
+    async fn list_scans(&self, q: &ScanQuery, page: PageRequest) -> Result<Page<Scan>>;
+    async fn mark_scan_running(&self, scan_id: i64, now: Millis) -> Result<()>;
+    /// Store a finished scan and complete its job, atomically; `Ok(None)` when the job's
+    /// lease was lost (another worker owns it now) and nothing was written.
+    async fn complete_scan(
+        &self,
+        job: &Job,
+        worker: &str,
+        outcome: &ScanOutcome,
+    ) -> Result<Option<IngestStats>>;
+    /// Record a scan failure: final (job failed) or to be retried at `retry_at`.
+    async fn fail_scan(
+        &self,
+        job: &Job,
+        worker: &str,
+        failure: &ScanFailure,
+        retry_at: Option<Millis>,
+    ) -> Result<bool>;
+    async fn scan_results(
+        &self,
+        scan_id: i64,
+        q: &ResultQuery,
+        page: PageRequest,
+    ) -> Result<Page<StoredResult>>;
+    async fn evidence(&self, hash: &str) -> Result<Option<String>>;
+    async fn host_state(&self, host_id: i64, q: &ResultQuery) -> Result<Vec<RuleState>>;
+    async fn host_changes(&self, host_id: Option<i64>, page: PageRequest) -> Result<Page<Change>>;
+    async fn host_posture(&self, host_id: i64) -> Result<Vec<Posture>>;
+    async fn posture_history(&self, host_id: i64, since: Millis) -> Result<Vec<PosturePoint>>;
+    async fn fleet_summary(&self, now: Millis) -> Result<FleetSummary>;
+    /// Recompute today's fleet trend point from current posture.
+    async fn roll_up_trend(&self, now: Millis) -> Result<()>;
+
+    // --- jobs
+    async fn enqueue(&self, job: &NewJob, now: Millis) -> Result<i64>;
+    /// Claim the oldest runnable job of `kinds`, never two running jobs for one host.
+    async fn claim(&self, worker: &str, kinds: &[&str], lease_ms: i64, now: Millis) -> Result<Option<Job>>;
+    /// Extend a lease; false when the worker no longer owns the job.
+    async fn heartbeat(&self, job_id: i64, worker: &str, lease_ms: i64, now: Millis) -> Result<bool>;
+    async fn complete_job(&self, job_id: i64, worker: &str, now: Millis) -> Result<bool>;
+    async fn fail_job(
+        &self,
+        job: &Job,
+        worker: &str,
+        error: &str,
+        retry_at: Option<Millis>,
+        now: Millis,
+    ) -> Result<bool>;
+    /// Requeue (or fail, when out of attempts) running jobs whose lease expired.
+    async fn reap(&self, now: Millis) -> Result<u64>;
+    async fn queue_depth(&self) -> Result<QueueDepth>;
+
+    // --- schedules
+    async fn create_schedule(&self, s: &NewSchedule, now: Millis) -> Result<Schedule>;
+    async fn list_schedules(&self) -> Result<Vec<Schedule>>;
+    async fn delete_schedule(&self, id: i64) -> Result<bool>;
+    async fn due_schedules(&self, now: Millis) -> Result<Vec<Schedule>>;
+    async fn set_next_fire(&self, id: i64, next_fire_at: Millis) -> Result<()>;
+    /// Claim one firing: true for exactly one caller per (key, time), however many processes try.
+    async fn claim_fire(&self, key: &str, fire_at: Millis) -> Result<bool>;
+    async fn adaptive_candidates(&self) -> Result<Vec<AdaptiveCandidate>>;
+    /// Whether a host has a scan queued or running.
+    async fn scan_pending(&self, host_id: i64) -> Result<bool>;
+
+    // --- audit log and event stream
+    async fn append_audit(&self, event: &NewAuditEvent) -> Result<AuditEvent>;
+    async fn list_audit(&self, q: &AuditQuery, page: PageRequest) -> Result<Page<AuditEvent>>;
+    /// Every event in order, for export and verification.
+    async fn all_audit(&self) -> Result<Vec<AuditEvent>>;
+    async fn append_event(&self, kind: &str, data: &serde_json::Value, now: Millis) -> Result<i64>;
+    async fn events_after(&self, id: i64, limit: i64) -> Result<Vec<StreamEvent>>;
+    async fn last_event_id(&self) -> Result<i64>;
+}

@@ -1,0 +1,501 @@
+//! The records the store keeps. Times are Unix milliseconds ([`Millis`]); the API layer
+//! formats them.
+
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+pub type Millis = i64;
+
+/// A page of a list, with the total the filter matched.
+#[derive(Debug, Clone, Serialize)]
+pub struct Page<T> {
+    pub items: Vec<T>,
+    pub total: i64,
+    pub page: i64,
+    pub per_page: i64,
+}
+
+/// Which page of a list to read; `page` counts from 1.
+#[derive(Debug, Clone, Copy)]
+pub struct PageRequest {
+    pub page: i64,
+    pub per_page: i64,
+}
+
+impl PageRequest {
+    pub const MAX_PER_PAGE: i64 = 500;
+
+    pub fn new(page: Option<i64>, per_page: Option<i64>) -> Self {
+        PageRequest {
+            page: page.unwrap_or(1).max(1),
+            per_page: per_page.unwrap_or(50).clamp(1, Self::MAX_PER_PAGE),
+        }
+    }
+
+    pub fn offset(&self) -> i64 {
+        (self.page - 1) * self.per_page
+    }
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct User {
+    pub id: i64,
+    pub username: String,
+    pub role: String,
+    pub disabled: bool,
+    pub created_at: Millis,
+    #[serde(skip)]
+    pub password_hash: String,
+}
+
+#[derive(Debug, Clone)]
+pub struct NewUser {
+    pub username: String,
+    pub password_hash: String,
+    pub role: String,
+}
+
+/// A server-side session; the cookie carries the id, the store only its hash.
+#[derive(Debug, Clone)]
+pub struct Session {
+    pub id_hash: String,
+    pub user_id: i64,
+    pub csrf_token: String,
+    pub created_at: Millis,
+    pub last_seen_at: Millis,
+    pub expires_at: Millis,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct ApiToken {
+    pub id: i64,
+    pub user_id: i64,
+    pub name: String,
+    pub role: String,
+    pub created_at: Millis,
+    pub expires_at: Option<Millis>,
+    pub last_used_at: Option<Millis>,
+    pub revoked: bool,
+}
+
+#[derive(Debug, Clone)]
+pub struct NewToken {
+    pub user_id: i64,
+    pub name: String,
+    pub role: String,
+    pub token_hash: String,
+    pub expires_at: Option<Millis>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct CustomRole {
+    pub name: String,
+    pub description: String,
+    pub permissions: Vec<String>,
+}
+
+/// A credential as everyone but the scanner sees it: never the secret.
+#[derive(Debug, Clone, Serialize)]
+pub struct Credential {
+    pub id: i64,
+    pub name: String,
+    pub kind: String,
+    pub username: Option<String>,
+    pub has_sudo_password: bool,
+    pub created_at: Millis,
+    pub updated_at: Millis,
+}
+
+/// Sealed (encrypted) secret material; see [`crate::secrets`].
+#[derive(Clone)]
+pub struct SealedSecrets {
+    pub secret: Vec<u8>,
+    pub sudo_secret: Option<Vec<u8>>,
+}
+
+impl std::fmt::Debug for SealedSecrets {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("SealedSecrets(..)")
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct NewCredential {
+    pub name: String,
+    pub kind: String,
+    pub username: Option<String>,
+    pub sealed: SealedSecrets,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Group {
+    pub id: i64,
+    pub name: String,
+    pub description: String,
+    pub host_count: i64,
+    pub created_at: Millis,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Host {
+    pub id: i64,
+    pub name: String,
+    pub address: String,
+    pub port: i64,
+    pub username: String,
+    /// `ssh` or `local`.
+    pub transport: String,
+    pub credential_id: Option<i64>,
+    pub sudo: bool,
+    pub tags: Vec<String>,
+    pub groups: Vec<String>,
+    pub maintenance: bool,
+    /// `approve` (first contact waits for approval) or `accept_new`.
+    pub host_key_policy: String,
+    pub platform: Option<String>,
+    /// `unknown`, `reachable`, `unreachable`, `host_key_pending`, `host_key_changed`, `auth_failed`.
+    pub reachability: String,
+    pub last_error: Option<String>,
+    pub last_scan_at: Option<Millis>,
+    pub last_scan_status: Option<String>,
+    pub created_at: Millis,
+    pub updated_at: Millis,
+}
+
+/// What a caller may set on a host.
+#[derive(Debug, Clone, Deserialize)]
+pub struct HostInput {
+    pub name: String,
+    pub address: String,
+    pub port: i64,
+    pub username: String,
+    pub transport: String,
+    pub credential_id: Option<i64>,
+    pub sudo: bool,
+    pub tags: Vec<String>,
+    pub groups: Vec<String>,
+    pub maintenance: bool,
+    pub host_key_policy: String,
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct HostQuery {
+    pub search: Option<String>,
+    pub group: Option<String>,
+    pub platform: Option<String>,
+    pub tag: Option<String>,
+    pub reachability: Option<String>,
+    /// `name` (default), `-name`, `last_scan_at`, `-last_scan_at`, `failures`, `-failures`.
+    pub sort: Option<String>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct HostKey {
+    pub id: i64,
+    pub host_id: i64,
+    pub algorithm: String,
+    pub fingerprint: String,
+    pub public_key: String,
+    /// `pending`, `approved`, `rejected`.
+    pub status: String,
+    pub first_seen_at: Millis,
+    pub decided_at: Option<Millis>,
+    pub decided_by: Option<String>,
+}
+
+#[derive(Debug, Clone)]
+pub struct ObservedHostKey {
+    pub algorithm: String,
+    pub fingerprint: String,
+    pub public_key: String,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Scan {
+    pub id: i64,
+    pub host_id: i64,
+    pub host_name: String,
+    /// `queued`, `running`, `succeeded`, `failed`.
+    pub status: String,
+    pub trigger: String,
+    pub triggered_by: Option<String>,
+    pub queued_at: Millis,
+    pub started_at: Option<Millis>,
+    pub finished_at: Option<Millis>,
+    pub error_kind: Option<String>,
+    pub error_message: Option<String>,
+    pub stats: Option<Value>,
+    pub summary: Option<Value>,
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct ScanQuery {
+    pub host_id: Option<i64>,
+    pub status: Option<String>,
+}
+
+/// How a scan came to be queued.
+#[derive(Debug, Clone)]
+pub struct ScanRequest {
+    pub host_id: i64,
+    pub trigger: String,
+    pub triggered_by: Option<String>,
+    pub max_attempts: i64,
+}
+
+/// One rule's result as ingested: evidence as its JSON text (stored once per distinct text).
+#[derive(Debug, Clone)]
+pub struct ResultInput {
+    pub rule_id: String,
+    pub verdict: String,
+    pub severity: String,
+    pub reason: String,
+    pub evidence: Option<String>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct StoredResult {
+    pub rule_id: String,
+    pub verdict: String,
+    pub severity: String,
+    pub reason: String,
+    pub evidence_hash: Option<String>,
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct ResultQuery {
+    pub verdict: Option<String>,
+    pub severity: Option<String>,
+    /// Restrict to these rule ids (the API resolves framework/control filters to rule ids).
+    pub rule_ids: Option<Vec<String>>,
+}
+
+/// One framework's counts on one host.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct Posture {
+    pub framework: String,
+    pub pass: i64,
+    pub fail: i64,
+    pub error: i64,
+    pub not_applicable: i64,
+}
+
+/// A successful scan's outcome, stored with the job's completion in one transaction.
+#[derive(Debug, Clone)]
+pub struct ScanOutcome {
+    pub scan_id: i64,
+    pub host_id: i64,
+    pub finished_at: Millis,
+    pub platform: Option<String>,
+    pub stats: Value,
+    pub summary: Value,
+    pub results: Vec<ResultInput>,
+    pub posture: Vec<Posture>,
+}
+
+/// A scan that could not complete.
+#[derive(Debug, Clone)]
+pub struct ScanFailure {
+    pub scan_id: i64,
+    pub host_id: i64,
+    pub finished_at: Millis,
+    pub kind: String,
+    pub message: String,
+    /// The host's reachability this failure implies (`unreachable`, `host_key_pending`...).
+    pub reachability: String,
+}
+
+#[derive(Debug, Clone, Copy, Serialize, PartialEq, Eq)]
+pub struct IngestStats {
+    pub results: usize,
+    pub changes: usize,
+    pub new_evidence: usize,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct RuleState {
+    pub rule_id: String,
+    pub verdict: String,
+    pub severity: String,
+    pub scan_id: i64,
+    pub evidence_hash: Option<String>,
+    pub since_at: Millis,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Change {
+    pub id: i64,
+    pub host_id: i64,
+    pub host_name: String,
+    pub rule_id: String,
+    pub scan_id: i64,
+    pub old_verdict: Option<String>,
+    pub new_verdict: String,
+    pub old_severity: Option<String>,
+    pub new_severity: String,
+    pub changed_at: Millis,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct PosturePoint {
+    pub at: Millis,
+    pub scan_id: i64,
+    #[serde(flatten)]
+    pub posture: Posture,
+}
+
+#[derive(Debug, Clone, Serialize, Default)]
+pub struct SeverityCounts {
+    pub critical: i64,
+    pub high: i64,
+    pub medium: i64,
+    pub low: i64,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct FrameworkSummary {
+    pub framework: String,
+    pub hosts: i64,
+    pub pass: i64,
+    pub fail: i64,
+    pub error: i64,
+    pub not_applicable: i64,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Ranked {
+    pub id: String,
+    pub name: String,
+    pub failing: i64,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct TrendPoint {
+    pub day: i64,
+    pub framework: String,
+    pub hosts: i64,
+    pub pass: i64,
+    pub fail: i64,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct FleetSummary {
+    pub hosts: i64,
+    pub scanned_hosts: i64,
+    pub frameworks: Vec<FrameworkSummary>,
+    pub failing_by_severity: SeverityCounts,
+    pub top_failing_rules: Vec<Ranked>,
+    pub top_failing_hosts: Vec<Ranked>,
+    pub needs_attention: Vec<Ranked>,
+    pub trend: Vec<TrendPoint>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Job {
+    pub id: i64,
+    pub kind: String,
+    pub payload: Value,
+    pub host_id: Option<i64>,
+    pub scan_id: Option<i64>,
+    pub attempts: i64,
+    pub max_attempts: i64,
+    pub locked_by: Option<String>,
+    pub lease_until: Option<Millis>,
+}
+
+#[derive(Debug, Clone)]
+pub struct NewJob {
+    pub kind: String,
+    pub payload: Value,
+    pub host_id: Option<i64>,
+    pub scan_id: Option<i64>,
+    pub max_attempts: i64,
+    pub run_after: Millis,
+}
+
+#[derive(Debug, Clone, Serialize, Default)]
+pub struct QueueDepth {
+    pub queued: i64,
+    pub running: i64,
+    pub failed: i64,
+    pub done: i64,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Schedule {
+    pub id: i64,
+    /// `host` or `group`.
+    pub target_kind: String,
+    pub target_id: i64,
+    pub interval_secs: Option<i64>,
+    pub cron: Option<String>,
+    pub enabled: bool,
+    pub next_fire_at: Millis,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct NewSchedule {
+    pub target_kind: String,
+    pub target_id: i64,
+    pub interval_secs: Option<i64>,
+    pub cron: Option<String>,
+    pub next_fire_at: Millis,
+}
+
+/// A host the adaptive scheduler considers: when it was last scanned and how bad it is.
+#[derive(Debug, Clone)]
+pub struct AdaptiveCandidate {
+    pub host_id: i64,
+    pub last_scan_at: Option<Millis>,
+    pub failing: SeverityCounts,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct AuditEvent {
+    pub seq: i64,
+    pub at: Millis,
+    pub actor: String,
+    pub action: String,
+    pub target: String,
+    pub outcome: String,
+    pub source: String,
+    pub correlation_id: String,
+    pub details: Value,
+    pub prev_hash: String,
+    pub hash: String,
+}
+
+#[derive(Debug, Clone)]
+pub struct NewAuditEvent {
+    pub at: Millis,
+    pub actor: String,
+    pub action: String,
+    pub target: String,
+    pub outcome: String,
+    pub source: String,
+    pub correlation_id: String,
+    pub details: Value,
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct AuditQuery {
+    pub actor: Option<String>,
+    pub action: Option<String>,
+    pub since: Option<Millis>,
+    pub until: Option<Millis>,
+}
+
+/// Where an audit chain first breaks.
+#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+pub struct AuditBreak {
+    pub seq: i64,
+    pub problem: String,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct StreamEvent {
+    pub id: i64,
+    pub at: Millis,
+    pub kind: String,
+    pub data: Value,
+}

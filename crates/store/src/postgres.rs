@@ -1,0 +1,63 @@
+//! The PostgreSQL backend, for fleets that run several `serve` and `worker` processes: jobs
+//! are claimed with `FOR UPDATE SKIP LOCKED` and workers are woken by LISTEN/NOTIFY.
+
+use std::time::Duration;
+
+use sqlx::postgres::{PgListener, PgPoolOptions};
+use sqlx::{Pool, Postgres};
+
+use crate::StoreError;
+use crate::migrate::{Migration, POSTGRES};
+
+type Db = Postgres;
+
+const BACKEND: &str = "postgres";
+const MIGRATIONS: &[Migration] = POSTGRES;
+
+/// The channel `NOTIFY` wakes workers on when a job is queued.
+pub const JOBS_CHANNEL: &str = "openwatch_jobs";
+
+/// Statements whose PostgreSQL form differs from SQLite's.
+mod dialect {
+    pub const BEGIN_WRITE: &str = "BEGIN";
+    pub const LOCK_SUFFIX: &str = " FOR UPDATE";
+    pub const SKIP_LOCKED: &str = " FOR UPDATE SKIP LOCKED";
+    pub const NOTIFY_JOB: Option<&str> = Some("SELECT pg_notify('openwatch_jobs', '')");
+}
+
+#[derive(Debug, Clone)]
+pub struct PgStore {
+    pool: Pool<Db>,
+}
+
+impl PgStore {
+    pub async fn connect(url: &str, max_connections: u32) -> Result<PgStore, StoreError> {
+        let pool = PgPoolOptions::new()
+            .max_connections(max_connections.max(2))
+            .acquire_timeout(Duration::from_secs(30))
+            .connect(url)
+            .await?;
+        let store = PgStore { pool };
+        store.run_migrations().await?;
+        Ok(store)
+    }
+
+    /// A listener woken whenever a job is queued.
+    pub async fn job_listener(&self) -> Result<PgListener, StoreError> {
+        let mut l = PgListener::connect_with(&self.pool).await?;
+        l.listen(JOBS_CHANNEL).await?;
+        Ok(l)
+    }
+
+    fn w(&self) -> &Pool<Db> {
+        &self.pool
+    }
+
+    fn r(&self) -> &Pool<Db> {
+        &self.pool
+    }
+}
+
+type Backend = PgStore;
+
+include!("sql_impl.rs");

@@ -1,0 +1,72 @@
+//! The SQLite backend: one file in WAL mode, one writer connection (SQLite serialises
+//! writers anyway; one connection makes that explicit and avoids busy errors) and a pool of
+//! read-only connections.
+
+use std::path::Path;
+use std::str::FromStr as _;
+use std::time::Duration;
+
+use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
+use sqlx::{Pool, Sqlite};
+
+use crate::StoreError;
+use crate::migrate::{Migration, SQLITE};
+
+type Db = Sqlite;
+
+const BACKEND: &str = "sqlite";
+const MIGRATIONS: &[Migration] = SQLITE;
+
+/// Statements whose SQLite form differs from PostgreSQL's.
+mod dialect {
+    /// Writers take the write lock up front so a read-then-write transaction never fails
+    /// to upgrade.
+    pub const BEGIN_WRITE: &str = "BEGIN IMMEDIATE";
+    /// No row locks in SQLite: the single writer already excludes others.
+    pub const LOCK_SUFFIX: &str = "";
+    pub const SKIP_LOCKED: &str = "";
+    /// Workers on SQLite poll; there is no one to notify.
+    pub const NOTIFY_JOB: Option<&str> = None;
+}
+
+#[derive(Debug, Clone)]
+pub struct SqliteStore {
+    writer: Pool<Db>,
+    reader: Pool<Db>,
+}
+
+impl SqliteStore {
+    /// Open (creating if needed) the database file and apply pending migrations.
+    pub async fn open(path: &Path, max_readers: u32) -> Result<SqliteStore, StoreError> {
+        if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+            std::fs::create_dir_all(dir)
+                .map_err(|e| StoreError::Config(format!("creating {}: {e}", dir.display())))?;
+        }
+        let opts = SqliteConnectOptions::from_str(&format!("sqlite://{}", path.display()))?
+            .create_if_missing(true)
+            .journal_mode(SqliteJournalMode::Wal)
+            .synchronous(SqliteSynchronous::Normal)
+            .foreign_keys(true)
+            .busy_timeout(Duration::from_secs(10));
+        let writer = SqlitePoolOptions::new().max_connections(1).connect_with(opts.clone()).await?;
+        let store = SqliteStore { writer: writer.clone(), reader: writer };
+        store.run_migrations().await?;
+        let reader = SqlitePoolOptions::new()
+            .max_connections(max_readers.max(1))
+            .connect_with(opts.read_only(true))
+            .await?;
+        Ok(SqliteStore { reader, ..store })
+    }
+
+    fn w(&self) -> &Pool<Db> {
+        &self.writer
+    }
+
+    fn r(&self) -> &Pool<Db> {
+        &self.reader
+    }
+}
+
+type Backend = SqliteStore;
+
+include!("sql_impl.rs");
