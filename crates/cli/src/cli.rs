@@ -25,6 +25,82 @@ pub enum Command {
     Rules(RulesArgs),
     /// Measure scan time and evaluation throughput on this machine.
     Bench(BenchArgs),
+    /// Run the platform server: REST API, workers and scheduler (docs/server.md).
+    Serve(ServerArgs),
+    /// Run workers and the scheduler only, to scale out beside `serve` (PostgreSQL).
+    Worker(ServerArgs),
+    /// Create or upgrade the database schema, then exit.
+    Migrate(ServerArgs),
+    /// Administer users and the credential key.
+    #[command(subcommand_required = true)]
+    Admin(AdminArgs),
+    /// Check the audit log.
+    #[command(subcommand_required = true)]
+    Audit(AuditArgs),
+}
+
+/// Where the server's configuration comes from; flags override `openwatch.toml` and
+/// `OPENWATCH_*` variables.
+#[derive(Debug, Clone, Args)]
+pub struct ServerArgs {
+    /// Configuration file (default: ./openwatch.toml when present).
+    #[arg(long, value_name = "FILE")]
+    pub config: Option<std::path::PathBuf>,
+    /// Address to listen on (default 127.0.0.1:8080).
+    #[arg(long, value_name = "ADDR")]
+    pub listen: Option<std::net::SocketAddr>,
+    /// `sqlite:PATH` or `postgres://...` (default: SQLite in the data directory).
+    #[arg(long, value_name = "URL")]
+    pub database_url: Option<String>,
+    /// Data directory (default ./openwatch-data).
+    #[arg(long, value_name = "DIR")]
+    pub data_dir: Option<std::path::PathBuf>,
+    /// Scans this process runs at once.
+    #[arg(long, value_name = "N")]
+    pub workers: Option<usize>,
+    /// PEM certificate chain for HTTPS (with --tls-key).
+    #[arg(long, value_name = "FILE")]
+    pub tls_cert: Option<std::path::PathBuf>,
+    /// PEM private key for HTTPS (with --tls-cert).
+    #[arg(long, value_name = "FILE")]
+    pub tls_key: Option<std::path::PathBuf>,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct AdminArgs {
+    #[command(subcommand)]
+    pub command: AdminCommand,
+    #[command(flatten)]
+    pub server: ServerArgs,
+}
+
+#[derive(Debug, Clone, Subcommand)]
+pub enum AdminCommand {
+    /// Create a user; the password is read from OPENWATCH_NEW_PASSWORD or standard input.
+    CreateUser {
+        username: String,
+        /// admin, security_admin, operator, auditor, viewer or a custom role.
+        #[arg(long, default_value = "viewer")]
+        role: String,
+    },
+    /// Set a user's password (from OPENWATCH_NEW_PASSWORD or standard input) and end their sessions.
+    ResetPassword { username: String },
+    /// Re-encrypt every stored credential under a new key.
+    RotateKey,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct AuditArgs {
+    #[command(subcommand)]
+    pub command: AuditCommand,
+    #[command(flatten)]
+    pub server: ServerArgs,
+}
+
+#[derive(Debug, Clone, Subcommand)]
+pub enum AuditCommand {
+    /// Recompute the hash chain; exit 1 and name the first bad event if anything was edited or deleted.
+    Verify,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]

@@ -1,4 +1,5 @@
-//! `openwatch`: scan hosts against hardening rules and inspect the rule library.
+//! `openwatch`: scan hosts against hardening rules, inspect the rule library, and run the
+//! platform server.
 //! Exit codes: 0 nothing failed, 1 something failed (at or above `--fail-on`), 2 usage or
 //! runtime error.
 
@@ -12,6 +13,7 @@ mod resources;
 mod rules_cmd;
 mod scan;
 mod select;
+mod server_cmd;
 
 use std::process::ExitCode;
 
@@ -25,6 +27,11 @@ fn main() -> ExitCode {
         Command::Scan(args) => scan::run(&args),
         Command::Rules(args) => rules_cmd::run(&args),
         Command::Bench(args) => bench::run(&args),
+        Command::Serve(args) => server_cmd::run_server(&args, openwatch_server::serve::Role::Serve),
+        Command::Worker(args) => server_cmd::run_server(&args, openwatch_server::serve::Role::Worker),
+        Command::Migrate(args) => server_cmd::migrate(&args),
+        Command::Admin(args) => server_cmd::admin(&args),
+        Command::Audit(args) => server_cmd::audit(&args),
     };
     match result {
         Ok(code) => code,

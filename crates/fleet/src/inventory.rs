@@ -159,6 +159,7 @@ pub fn target(name: &str, s: &HostSettings, base: &Path) -> Result<SshTarget, St
         },
     };
     let credentials = Credentials {
+        private_keys: Vec::new(),
         identities: s.identity_file.iter().map(|p| expand_path(p, base)).collect(),
         passphrase: env_secret(&s.identity_passphrase_env, "identity_passphrase_env")?,
         agent: s.agent.unwrap_or(true),

@@ -136,6 +136,8 @@ async fn collect_and_evaluate(
 pub struct HostScan {
     pub report: ScanReport,
     pub facts: Option<FactSet>,
+    /// The host key the server presented (OpenSSH form), also when it was refused.
+    pub presented_key: Option<String>,
 }
 
 /// Scan one host; a failure becomes a report with `error` set, never a panic or an abort.
@@ -150,22 +152,24 @@ pub async fn scan_host(job: &FleetJob, rules: &[Rule], plan: &FactPlan, opts: &F
     let mut session = match SshSession::connect(target).await {
         Ok(s) => s,
         Err(e) => {
+            let presented_key = e.presented_key.clone();
             let report =
                 failed(HostError { kind: e.kind.as_str().into(), message: e.to_string() }, started_at);
-            return HostScan { report, facts: None };
+            return HostScan { report, facts: None, presented_key };
         }
     };
     let host_key = HostKeyInfo {
         fingerprint: session.host_key().fingerprint().to_owned(),
         status: session.host_key().label().to_owned(),
     };
+    let presented_key = session.host_public_key().map(str::to_owned);
     let outcome = collect_and_evaluate(&mut session, job, rules, plan, opts).await;
     session.close().await;
     match outcome {
         Err(e) => {
             let mut report = failed(e, started_at);
             report.host.host_key = Some(host_key);
-            HostScan { report, facts: None }
+            HostScan { report, facts: None, presented_key }
         }
         Ok(c) => {
             let mut host = HostInfo::new(target.name.clone(), address(job), &c.host);
@@ -180,7 +184,7 @@ pub async fn scan_host(job: &FleetJob, rules: &[Rule], plan: &FactPlan, opts: &F
                 ..Stats::default()
             };
             let report = ScanReport::new(host, started_at, now_rfc3339(), stats, c.results);
-            HostScan { report, facts: opts.keep_facts.then_some(c.facts) }
+            HostScan { report, facts: opts.keep_facts.then_some(c.facts), presented_key }
         }
     }
 }

@@ -47,6 +47,9 @@ pub struct SshError {
     pub kind: FailureKind,
     pub host: String,
     pub message: String,
+    /// For host key failures: the key the server presented (`ssh-ed25519 AAAA...`), so a
+    /// caller can show it for approval.
+    pub presented_key: Option<String>,
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -89,6 +92,8 @@ impl fmt::Debug for Sudo {
 /// Ways to log in, tried in order: identity files, the ssh-agent, a password.
 #[derive(Clone, Default)]
 pub struct Credentials {
+    /// Private keys held in memory (OpenSSH or PEM text), tried before `identities`.
+    pub private_keys: Vec<String>,
     pub identities: Vec<PathBuf>,
     pub passphrase: Option<String>,
     pub agent: bool,
@@ -98,6 +103,7 @@ pub struct Credentials {
 impl fmt::Debug for Credentials {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Credentials")
+            .field("private_keys", &format_args!("<{} redacted>", self.private_keys.len()))
             .field("identities", &self.identities)
             .field("passphrase", &self.passphrase.as_ref().map(|_| "<redacted>"))
             .field("agent", &self.agent)
@@ -121,12 +127,15 @@ pub struct SshTarget {
 }
 
 type Outcome = Arc<Mutex<Option<Result<HostKeyStatus, HostKeyProblem>>>>;
+/// The key the server presented, in OpenSSH public key form.
+type Presented = Arc<Mutex<Option<String>>>;
 
 struct Client {
     host: String,
     port: u16,
     trust: HostKeyTrust,
     outcome: Outcome,
+    presented: Presented,
 }
 
 impl client::Handler for Client {
@@ -134,7 +143,10 @@ impl client::Handler for Client {
 
     async fn check_server_key(&mut self, key: &PublicKeyOrCertificate) -> Result<bool, Self::Error> {
         let result = match key {
-            PublicKeyOrCertificate::PublicKey { key, .. } => self.trust.verify(&self.host, self.port, key),
+            PublicKeyOrCertificate::PublicKey { key, .. } => {
+                *self.presented.lock().expect("presented key lock") = key.to_openssh().ok();
+                self.trust.verify(&self.host, self.port, key)
+            }
             PublicKeyOrCertificate::Certificate(_) => Err(HostKeyProblem::Unreadable {
                 reason: "host certificates are not supported; pin the host key".into(),
             }),
@@ -152,6 +164,7 @@ pub struct SshSession {
     /// Kept open for as long as the session tunnels through it.
     jump: Option<Handle<Client>>,
     host_key: HostKeyStatus,
+    host_public_key: Option<String>,
     sudo: Sudo,
     timeouts: Timeouts,
 }
@@ -166,7 +179,7 @@ impl fmt::Debug for SshSession {
 }
 
 fn err(kind: FailureKind, host: &str, message: impl Into<String>) -> SshError {
-    SshError { kind, host: host.to_owned(), message: message.into() }
+    SshError { kind, host: host.to_owned(), message: message.into(), presented_key: None }
 }
 
 fn connect_error(target: &SshTarget, e: russh::Error, outcome: &Outcome) -> SshError {
@@ -220,13 +233,15 @@ fn config(t: &Timeouts) -> Arc<client::Config> {
 async fn handshake(
     target: &SshTarget,
     via: Option<&Handle<Client>>,
-) -> Result<(Handle<Client>, HostKeyStatus), SshError> {
+) -> Result<(Handle<Client>, HostKeyStatus, Option<String>), SshError> {
     let outcome: Outcome = Arc::new(Mutex::new(None));
+    let presented: Presented = Arc::new(Mutex::new(None));
     let handler = Client {
         host: target.endpoint.host.clone(),
         port: target.endpoint.port,
         trust: target.trust.clone(),
         outcome: outcome.clone(),
+        presented: presented.clone(),
     };
     let cfg = config(&target.timeouts);
     let attempt = async {
@@ -256,14 +271,29 @@ async fn handshake(
                 format!("no SSH answer from {} within {:?}", target.endpoint, target.timeouts.connect),
             )
         })?
-        .map_err(|e| connect_error(target, e, &outcome))?;
+        .map_err(|e| SshError {
+            presented_key: presented.lock().expect("presented key lock").clone(),
+            ..connect_error(target, e, &outcome)
+        })?;
     let status = match outcome.lock().expect("host key lock").take() {
         Some(Ok(status)) => status,
         _ => {
             return Err(err(FailureKind::HostKey, &target.name, "the server's host key was never checked"));
         }
     };
-    Ok((handle, status))
+    let key = presented.lock().expect("presented key lock").take();
+    Ok((handle, status, key))
+}
+
+/// Offer one private key; RSA keys use the best SHA-2 signature the server supports.
+async fn try_key(
+    handle: &mut Handle<Client>,
+    user: &str,
+    key: russh::keys::PrivateKey,
+) -> Result<bool, russh::Error> {
+    let hash =
+        if key.algorithm().is_rsa() { handle.best_supported_rsa_hash().await?.flatten() } else { None };
+    Ok(handle.authenticate_publickey(user, PrivateKeyWithHashAlg::new(Arc::new(key), hash)).await?.success())
 }
 
 async fn authenticate(handle: &mut Handle<Client>, target: &SshTarget) -> Result<(), SshError> {
@@ -272,27 +302,27 @@ async fn authenticate(handle: &mut Handle<Client>, target: &SshTarget) -> Result
     let creds = &target.credentials;
     let proto = |e: russh::Error| err(FailureKind::Protocol, host, format!("during authentication: {e}"));
     let mut tried = Vec::new();
-    for path in &creds.identities {
-        let key = match load_secret_key(path, creds.passphrase.as_deref()) {
-            Ok(k) => Arc::new(k),
-            Err(e) => {
-                tried.push(format!("key {} (unusable: {e})", path.display()));
-                continue;
+    for (i, text) in creds.private_keys.iter().enumerate() {
+        match russh::keys::decode_secret_key(text, creds.passphrase.as_deref()) {
+            Ok(key) => {
+                if try_key(handle, user, key).await.map_err(proto)? {
+                    return Ok(());
+                }
+                tried.push(format!("stored key {}", i + 1));
             }
-        };
-        let hash = if key.algorithm().is_rsa() {
-            handle.best_supported_rsa_hash().await.map_err(proto)?.flatten()
-        } else {
-            None
-        };
-        let result = handle
-            .authenticate_publickey(user, PrivateKeyWithHashAlg::new(key, hash))
-            .await
-            .map_err(proto)?;
-        if result.success() {
-            return Ok(());
+            Err(e) => tried.push(format!("stored key {} (unusable: {e})", i + 1)),
         }
-        tried.push(format!("key {}", path.display()));
+    }
+    for path in &creds.identities {
+        match load_secret_key(path, creds.passphrase.as_deref()) {
+            Ok(key) => {
+                if try_key(handle, user, key).await.map_err(proto)? {
+                    return Ok(());
+                }
+                tried.push(format!("key {}", path.display()));
+            }
+            Err(e) => tried.push(format!("key {} (unusable: {e})", path.display())),
+        }
     }
     if creds.agent && std::env::var_os("SSH_AUTH_SOCK").is_some() {
         match AgentClient::connect_env().await {
@@ -341,7 +371,7 @@ impl SshSession {
     pub async fn connect(target: &SshTarget) -> Result<SshSession, SshError> {
         let jump = match &target.jump {
             Some(j) => {
-                let (mut handle, _) = handshake(j, None).await.map_err(|e| SshError {
+                let (mut handle, _, _) = handshake(j, None).await.map_err(|e| SshError {
                     message: format!("jump host {}: {}", j.endpoint, e.message),
                     host: target.name.clone(),
                     ..e
@@ -355,13 +385,14 @@ impl SshSession {
             }
             None => None,
         };
-        let (mut handle, host_key) = handshake(target, jump.as_ref()).await?;
+        let (mut handle, host_key, host_public_key) = handshake(target, jump.as_ref()).await?;
         authenticate(&mut handle, target).await?;
         Ok(SshSession {
             name: target.name.clone(),
             handle,
             jump,
             host_key,
+            host_public_key,
             sudo: target.sudo.clone(),
             timeouts: target.timeouts,
         })
@@ -369,6 +400,11 @@ impl SshSession {
 
     pub fn host_key(&self) -> &HostKeyStatus {
         &self.host_key
+    }
+
+    /// The host key the server presented, in OpenSSH public key form.
+    pub fn host_public_key(&self) -> Option<&str> {
+        self.host_public_key.as_deref()
     }
 
     /// Run `script` with /bin/sh (as root through sudo when asked) on one channel: one round

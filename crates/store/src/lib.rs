@@ -163,6 +163,9 @@ pub trait Store: Send + Sync + std::fmt::Debug {
     /// Requeue (or fail, when out of attempts) running jobs whose lease expired.
     async fn reap(&self, now: Millis) -> Result<u64>;
     async fn queue_depth(&self) -> Result<QueueDepth>;
+    /// Wake `wake` whenever any process queues a job (PostgreSQL LISTEN); returns at once on
+    /// SQLite, whose workers poll.
+    async fn listen_for_jobs(&self, wake: &tokio::sync::Notify) -> Result<()>;
 
     // --- schedules
     async fn create_schedule(&self, s: &NewSchedule, now: Millis) -> Result<Schedule>;
@@ -181,6 +184,8 @@ pub trait Store: Send + Sync + std::fmt::Debug {
     async fn list_audit(&self, q: &AuditQuery, page: PageRequest) -> Result<Page<AuditEvent>>;
     /// Every event in order, for export and verification.
     async fn all_audit(&self) -> Result<Vec<AuditEvent>>;
+    /// The chain head: the newest event's sequence number and hash (0 and "" when empty).
+    async fn audit_head(&self) -> Result<(i64, String)>;
     async fn append_event(&self, kind: &str, data: &serde_json::Value, now: Millis) -> Result<i64>;
     async fn events_after(&self, id: i64, limit: i64) -> Result<Vec<StreamEvent>>;
     async fn last_event_id(&self) -> Result<i64>;

@@ -42,11 +42,14 @@ impl PgStore {
         Ok(store)
     }
 
-    /// A listener woken whenever a job is queued.
-    pub async fn job_listener(&self) -> Result<PgListener, StoreError> {
+    /// Wake `wake` on every job notification until the connection fails.
+    async fn listen_jobs(&self, wake: &tokio::sync::Notify) -> Result<(), StoreError> {
         let mut l = PgListener::connect_with(&self.pool).await?;
         l.listen(JOBS_CHANNEL).await?;
-        Ok(l)
+        loop {
+            l.recv().await?;
+            wake.notify_waiters();
+        }
     }
 
     fn w(&self) -> &Pool<Db> {

@@ -1775,6 +1775,10 @@ impl Store for Backend {
         Ok(d)
     }
 
+    async fn listen_for_jobs(&self, wake: &tokio::sync::Notify) -> Result<()> {
+        self.listen_jobs(wake).await
+    }
+
     // --- schedules
 
     async fn create_schedule(&self, s: &NewSchedule, now: Millis) -> Result<Schedule> {
@@ -1953,6 +1957,11 @@ impl Store for Backend {
             .iter()
             .map(audit_from)
             .collect()
+    }
+
+    async fn audit_head(&self) -> Result<(i64, String)> {
+        let row = sqlx::query("SELECT seq, hash FROM audit_head WHERE id = 1").fetch_one(self.w()).await?;
+        Ok((row.try_get(0)?, row.try_get(1)?))
     }
 
     async fn append_event(&self, kind: &str, data: &Value, now: Millis) -> Result<i64> {

@@ -58,6 +58,11 @@ impl SqliteStore {
         Ok(SqliteStore { reader, ..store })
     }
 
+    /// One process owns a SQLite database; its workers are woken in-process.
+    async fn listen_jobs(&self, _wake: &tokio::sync::Notify) -> Result<(), StoreError> {
+        Ok(())
+    }
+
     fn w(&self) -> &Pool<Db> {
         &self.writer
     }

@@ -1,0 +1,50 @@
+//! The audit log: list, export, verify.
+
+use axum::Json;
+use axum::extract::{Query, State};
+use axum::http::header;
+use axum::response::{IntoResponse, Response};
+use openwatch_store::{AuditQuery, PageRequest, audit};
+use serde::Deserialize;
+use serde_json::{Value, json};
+
+use crate::app::AppState;
+use crate::http::error::ApiResult;
+
+#[derive(Debug, Deserialize)]
+pub struct ListQuery {
+    actor: Option<String>,
+    action: Option<String>,
+    since: Option<i64>,
+    until: Option<i64>,
+    page: Option<i64>,
+    per_page: Option<i64>,
+}
+
+pub async fn list(State(state): State<AppState>, Query(q): Query<ListQuery>) -> ApiResult<Json<Value>> {
+    let query = AuditQuery { actor: q.actor, action: q.action, since: q.since, until: q.until };
+    Ok(Json(json!(state.store().list_audit(&query, PageRequest::new(q.page, q.per_page)).await?)))
+}
+
+pub async fn export(State(state): State<AppState>) -> ApiResult<Response> {
+    let mut out = String::new();
+    for e in state.store().all_audit().await? {
+        out.push_str(&serde_json::to_string(&e).unwrap_or_default());
+        out.push('\n');
+    }
+    Ok((
+        [
+            (header::CONTENT_TYPE, "application/x-ndjson"),
+            (header::CONTENT_DISPOSITION, "attachment; filename=\"audit.jsonl\""),
+        ],
+        out,
+    )
+        .into_response())
+}
+
+pub async fn verify(State(state): State<AppState>) -> ApiResult<Json<Value>> {
+    let events = state.store().all_audit().await?;
+    let (seq, hash) = state.store().audit_head().await?;
+    let broken = audit::verify(&events, Some((seq, &hash)));
+    Ok(Json(json!({"events": events.len(), "intact": broken.is_none(), "break": broken})))
+}

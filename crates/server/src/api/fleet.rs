@@ -1,0 +1,77 @@
+//! Compliance views: a host's current state, change log and posture; the fleet summary.
+
+use axum::Json;
+use axum::extract::{Path, Query, State};
+use openwatch_store::PageRequest;
+use serde::Deserialize;
+use serde_json::{Value, json};
+
+use super::scans::{ResultsQuery, result_query};
+use crate::app::{AppState, now_ms};
+use crate::http::error::{ApiResult, not_found};
+
+pub async fn host_compliance(
+    State(state): State<AppState>,
+    Path(id): Path<i64>,
+    Query(q): Query<ResultsQuery>,
+) -> ApiResult<Json<Value>> {
+    let host = state.store().host(id).await?.ok_or_else(|| not_found("host"))?;
+    let rq = result_query(&state.library, &q)?;
+    let rules: Vec<Value> = state
+        .store()
+        .host_state(id, &rq)
+        .await?
+        .into_iter()
+        .map(|s| {
+            let title = state.library.rule(&s.rule_id).map(|r| r.raw.title.as_str().to_owned());
+            json!({"rule_id": s.rule_id, "title": title, "verdict": s.verdict, "severity": s.severity,
+                "scan_id": s.scan_id, "evidence_hash": s.evidence_hash, "since": s.since_at})
+        })
+        .collect();
+    let frameworks = state.store().host_posture(id).await?;
+    Ok(Json(json!({"host": host, "frameworks": frameworks, "rules": rules})))
+}
+
+#[derive(Debug, Deserialize)]
+pub struct PageQuery {
+    page: Option<i64>,
+    per_page: Option<i64>,
+}
+
+pub async fn host_changes(
+    State(state): State<AppState>,
+    Path(id): Path<i64>,
+    Query(q): Query<PageQuery>,
+) -> ApiResult<Json<Value>> {
+    state.store().host(id).await?.ok_or_else(|| not_found("host"))?;
+    Ok(Json(json!(state.store().host_changes(Some(id), PageRequest::new(q.page, q.per_page)).await?)))
+}
+
+pub async fn changes(State(state): State<AppState>, Query(q): Query<PageQuery>) -> ApiResult<Json<Value>> {
+    Ok(Json(json!(state.store().host_changes(None, PageRequest::new(q.page, q.per_page)).await?)))
+}
+
+#[derive(Debug, Deserialize)]
+pub struct PostureQuery {
+    days: Option<i64>,
+}
+
+pub async fn host_posture(
+    State(state): State<AppState>,
+    Path(id): Path<i64>,
+    Query(q): Query<PostureQuery>,
+) -> ApiResult<Json<Value>> {
+    state.store().host(id).await?.ok_or_else(|| not_found("host"))?;
+    let since = now_ms() - q.days.unwrap_or(30).clamp(1, 3650) * 86_400_000;
+    Ok(Json(json!({"items": state.store().posture_history(id, since).await?})))
+}
+
+pub async fn summary(State(state): State<AppState>) -> ApiResult<Json<Value>> {
+    let mut s = state.store().fleet_summary(now_ms()).await?;
+    for r in &mut s.top_failing_rules {
+        if let Some(rule) = state.library.rule(&r.id) {
+            r.name = rule.raw.title.as_str().to_owned();
+        }
+    }
+    Ok(Json(json!(s)))
+}

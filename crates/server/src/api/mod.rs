@@ -1,0 +1,453 @@
+//! The REST API, one module per feature. [`build`] registers every route with its access
+//! rule; nothing is reachable that is not in this table.
+
+mod audit;
+mod auth_routes;
+pub(crate) mod credentials;
+mod events;
+mod fleet;
+mod hosts;
+mod library;
+mod ops;
+mod scans;
+mod schedules;
+mod users;
+
+use axum::Router;
+use axum::http::Method;
+
+use crate::app::AppState;
+use crate::auth::rbac::Permission as P;
+use crate::http::router::{Access, Api, RouteSpec};
+
+pub use hosts::import_csv;
+pub use scans::queue as scans_queue;
+
+const GET: Method = Method::GET;
+const POST: Method = Method::POST;
+const PUT: Method = Method::PUT;
+const DELETE: Method = Method::DELETE;
+
+/// The API routes (and the table they were built from).
+pub fn build(state: AppState) -> (Router<AppState>, Vec<RouteSpec>) {
+    use Access::{Needs, Public, SignedIn};
+    let api = Api::new(state)
+        .route(
+            POST,
+            "/api/v1/auth/login",
+            Public,
+            "auth.login",
+            "auth",
+            "Sign in; sets the session cookie",
+            auth_routes::login,
+        )
+        .route(POST, "/api/v1/auth/logout", SignedIn, "auth.logout", "auth", "Sign out", auth_routes::logout)
+        .route(
+            GET,
+            "/api/v1/auth/me",
+            SignedIn,
+            "auth.me",
+            "auth",
+            "The signed-in caller and its permissions",
+            auth_routes::me,
+        )
+        .route(GET, "/api/v1/users", Needs(P::UsersRead), "user.list", "users", "List users", users::list)
+        .route(
+            POST,
+            "/api/v1/users",
+            Needs(P::UsersWrite),
+            "user.create",
+            "users",
+            "Create a user",
+            users::create,
+        )
+        .route(
+            PUT,
+            "/api/v1/users/{id}",
+            Needs(P::UsersWrite),
+            "user.update",
+            "users",
+            "Change a user's role or disable it",
+            users::update,
+        )
+        .route(
+            POST,
+            "/api/v1/users/{id}/password",
+            Needs(P::UsersWrite),
+            "user.reset_password",
+            "users",
+            "Set a user's password",
+            users::reset_password,
+        )
+        .route(
+            DELETE,
+            "/api/v1/users/{id}",
+            Needs(P::UsersWrite),
+            "user.delete",
+            "users",
+            "Delete a user",
+            users::delete,
+        )
+        .route(
+            GET,
+            "/api/v1/roles",
+            Needs(P::UsersRead),
+            "role.list",
+            "users",
+            "List roles and their permissions",
+            users::roles,
+        )
+        .route(
+            POST,
+            "/api/v1/roles",
+            Needs(P::UsersWrite),
+            "role.put",
+            "users",
+            "Create or replace a custom role",
+            users::put_role,
+        )
+        .route(
+            DELETE,
+            "/api/v1/roles/{name}",
+            Needs(P::UsersWrite),
+            "role.delete",
+            "users",
+            "Delete a custom role",
+            users::delete_role,
+        )
+        .route(
+            GET,
+            "/api/v1/tokens",
+            Needs(P::TokensWrite),
+            "token.list",
+            "tokens",
+            "List API tokens (yours; all for user admins)",
+            users::list_tokens,
+        )
+        .route(
+            POST,
+            "/api/v1/tokens",
+            Needs(P::TokensWrite),
+            "token.create",
+            "tokens",
+            "Create an API token (shown once)",
+            users::create_token,
+        )
+        .route(
+            DELETE,
+            "/api/v1/tokens/{id}",
+            Needs(P::TokensWrite),
+            "token.revoke",
+            "tokens",
+            "Revoke an API token",
+            users::revoke_token,
+        )
+        .route(
+            GET,
+            "/api/v1/credentials",
+            Needs(P::CredentialsRead),
+            "credential.list",
+            "credentials",
+            "List credentials (never their secrets)",
+            credentials::list,
+        )
+        .route(
+            POST,
+            "/api/v1/credentials",
+            Needs(P::CredentialsWrite),
+            "credential.create",
+            "credentials",
+            "Store a credential (encrypted)",
+            credentials::create,
+        )
+        .route(
+            DELETE,
+            "/api/v1/credentials/{id}",
+            Needs(P::CredentialsWrite),
+            "credential.delete",
+            "credentials",
+            "Delete an unused credential",
+            credentials::delete,
+        )
+        .route(
+            GET,
+            "/api/v1/hosts",
+            Needs(P::HostsRead),
+            "host.list",
+            "hosts",
+            "List hosts (search, filters, sorting, pages)",
+            hosts::list,
+        )
+        .route(
+            POST,
+            "/api/v1/hosts",
+            Needs(P::HostsWrite),
+            "host.create",
+            "hosts",
+            "Add a host",
+            hosts::create,
+        )
+        .route(
+            POST,
+            "/api/v1/hosts/import",
+            Needs(P::HostsWrite),
+            "host.import",
+            "hosts",
+            "Import hosts from CSV (dry_run=true previews)",
+            hosts::import,
+        )
+        .route(GET, "/api/v1/hosts/{id}", Needs(P::HostsRead), "host.get", "hosts", "One host", hosts::get)
+        .route(
+            PUT,
+            "/api/v1/hosts/{id}",
+            Needs(P::HostsWrite),
+            "host.update",
+            "hosts",
+            "Change a host",
+            hosts::update,
+        )
+        .route(
+            DELETE,
+            "/api/v1/hosts/{id}",
+            Needs(P::HostsWrite),
+            "host.delete",
+            "hosts",
+            "Delete a host (history is kept)",
+            hosts::delete,
+        )
+        .route(
+            POST,
+            "/api/v1/hosts/{id}/test",
+            Needs(P::HostsWrite),
+            "host.test_connection",
+            "hosts",
+            "Try to connect and log in",
+            hosts::test_connection,
+        )
+        .route(
+            GET,
+            "/api/v1/hosts/{id}/keys",
+            Needs(P::HostsRead),
+            "host.keys",
+            "hosts",
+            "The host's SSH keys and their approval state",
+            hosts::keys,
+        )
+        .route(
+            POST,
+            "/api/v1/hosts/{id}/keys/{key_id}/approve",
+            Needs(P::HostKeysApprove),
+            "host.key_approve",
+            "hosts",
+            "Trust a host key",
+            hosts::approve_key,
+        )
+        .route(
+            POST,
+            "/api/v1/hosts/{id}/scans",
+            Needs(P::HostsScan),
+            "scan.queue",
+            "scans",
+            "Queue a scan of a host",
+            scans::queue_host,
+        )
+        .route(
+            GET,
+            "/api/v1/hosts/{id}/compliance",
+            Needs(P::HostsRead),
+            "host.compliance",
+            "compliance",
+            "Current state per rule and per framework",
+            fleet::host_compliance,
+        )
+        .route(
+            GET,
+            "/api/v1/hosts/{id}/changes",
+            Needs(P::HostsRead),
+            "host.changes",
+            "compliance",
+            "The host's change log",
+            fleet::host_changes,
+        )
+        .route(
+            GET,
+            "/api/v1/hosts/{id}/posture",
+            Needs(P::HostsRead),
+            "host.posture",
+            "compliance",
+            "Per-framework posture over time",
+            fleet::host_posture,
+        )
+        .route(
+            GET,
+            "/api/v1/groups",
+            Needs(P::HostsRead),
+            "group.list",
+            "groups",
+            "List groups",
+            hosts::list_groups,
+        )
+        .route(
+            POST,
+            "/api/v1/groups",
+            Needs(P::HostsWrite),
+            "group.create",
+            "groups",
+            "Create a group",
+            hosts::create_group,
+        )
+        .route(
+            DELETE,
+            "/api/v1/groups/{id}",
+            Needs(P::HostsWrite),
+            "group.delete",
+            "groups",
+            "Delete a group (its hosts stay)",
+            hosts::delete_group,
+        )
+        .route(
+            POST,
+            "/api/v1/groups/{id}/scans",
+            Needs(P::HostsScan),
+            "scan.queue_group",
+            "scans",
+            "Queue a scan of every host in a group",
+            scans::queue_group,
+        )
+        .route(GET, "/api/v1/scans", Needs(P::ScansRead), "scan.list", "scans", "List scans", scans::list)
+        .route(GET, "/api/v1/scans/{id}", Needs(P::ScansRead), "scan.get", "scans", "One scan", scans::get)
+        .route(
+            GET,
+            "/api/v1/scans/{id}/results",
+            Needs(P::ScansRead),
+            "scan.results",
+            "scans",
+            "A scan's results (filters: verdict, severity, framework, control)",
+            scans::results,
+        )
+        .route(
+            GET,
+            "/api/v1/scans/{id}/results/{rule_id}",
+            Needs(P::ScansRead),
+            "scan.result",
+            "scans",
+            "One result with its evidence and rule text",
+            scans::result,
+        )
+        .route(
+            GET,
+            "/api/v1/changes",
+            Needs(P::FleetRead),
+            "change.list",
+            "compliance",
+            "Recent changes across the fleet",
+            fleet::changes,
+        )
+        .route(
+            GET,
+            "/api/v1/fleet/summary",
+            Needs(P::FleetRead),
+            "fleet.summary",
+            "compliance",
+            "Fleet compliance per framework, failures, trend",
+            fleet::summary,
+        )
+        .route(GET, "/api/v1/rules", Needs(P::RulesRead), "rule.list", "rules", "List rules", library::rules)
+        .route(GET, "/api/v1/rules/{id}", Needs(P::RulesRead), "rule.get", "rules", "One rule", library::rule)
+        .route(
+            GET,
+            "/api/v1/frameworks",
+            Needs(P::RulesRead),
+            "framework.list",
+            "rules",
+            "Frameworks with coverage figures",
+            library::frameworks,
+        )
+        .route(
+            GET,
+            "/api/v1/frameworks/{id}",
+            Needs(P::RulesRead),
+            "framework.get",
+            "rules",
+            "A framework's controls and the rules covering them",
+            library::framework,
+        )
+        .route(
+            GET,
+            "/api/v1/schedules",
+            Needs(P::SchedulesRead),
+            "schedule.list",
+            "schedules",
+            "List scan schedules",
+            schedules::list,
+        )
+        .route(
+            POST,
+            "/api/v1/schedules",
+            Needs(P::SchedulesWrite),
+            "schedule.create",
+            "schedules",
+            "Schedule scans of a host or group (interval or cron)",
+            schedules::create,
+        )
+        .route(
+            DELETE,
+            "/api/v1/schedules/{id}",
+            Needs(P::SchedulesWrite),
+            "schedule.delete",
+            "schedules",
+            "Delete a schedule",
+            schedules::delete,
+        )
+        .route(
+            GET,
+            "/api/v1/audit/events",
+            Needs(P::AuditRead),
+            "audit.list",
+            "audit",
+            "Audit events (filters: actor, action, since, until)",
+            audit::list,
+        )
+        .route(
+            GET,
+            "/api/v1/audit/export",
+            Needs(P::AuditRead),
+            "audit.export",
+            "audit",
+            "All audit events as JSON lines",
+            audit::export,
+        )
+        .route(
+            GET,
+            "/api/v1/audit/verify",
+            Needs(P::AuditRead),
+            "audit.verify",
+            "audit",
+            "Verify the audit hash chain",
+            audit::verify,
+        )
+        .route(
+            GET,
+            "/api/v1/events",
+            Needs(P::EventsRead),
+            "events.stream",
+            "events",
+            "Server-sent events; resume with Last-Event-ID",
+            events::stream,
+        )
+        .route(GET, "/healthz", Public, "ops.healthz", "ops", "Liveness", ops::healthz)
+        .route(GET, "/readyz", Public, "ops.readyz", "ops", "Readiness (database reachable)", ops::readyz)
+        .route(GET, "/metrics", Public, "ops.metrics", "ops", "Prometheus metrics", ops::metrics);
+    api.into_parts()
+}
+
+/// The whole HTTP application: API routes, OpenAPI, docs page and an enveloped 404.
+pub fn app(state: AppState) -> Router {
+    let (router, specs) = build(state.clone());
+    let doc = std::sync::Arc::new(crate::http::openapi::document(&specs));
+    router
+        .merge(ops::docs_routes(doc))
+        .fallback(ops::not_found)
+        .layer(axum::middleware::from_fn(ops::security_headers))
+        .with_state(state)
+}

@@ -1,0 +1,158 @@
+//! Who is calling: a session cookie (browsers) or a bearer token (automation), resolved to a
+//! [`Caller`] with the permissions of its role. Handlers can only obtain a `Caller` through
+//! the route's authorization middleware, which checks the route's permission first.
+
+pub mod limiter;
+pub mod rbac;
+pub mod secret;
+
+use std::collections::BTreeSet;
+
+use axum::extract::FromRequestParts;
+use axum::http::HeaderMap;
+use axum::http::request::Parts;
+use openwatch_store::{Millis, Store};
+
+use crate::http::error::{ApiError, ApiResult, forbidden, internal, unauthenticated};
+use rbac::{Permission, builtin_permissions};
+
+pub const SESSION_COOKIE: &str = "openwatch_session";
+/// Under TLS the cookie gets the `__Host-` prefix: Secure, no Domain, Path=/.
+pub const SESSION_COOKIE_TLS: &str = "__Host-openwatch_session";
+pub const CSRF_HEADER: &str = "x-csrf-token";
+pub const SESSION_PREFIX: &str = "ows_";
+pub const TOKEN_PREFIX: &str = "owt_";
+
+#[derive(Debug, Clone)]
+pub enum Via {
+    Session { id_hash: String, csrf_token: String },
+    Token { id: i64 },
+}
+
+/// An authenticated caller whose route permission has been checked.
+#[derive(Debug, Clone)]
+pub struct Caller {
+    pub user_id: i64,
+    pub username: String,
+    pub role: String,
+    pub permissions: BTreeSet<Permission>,
+    pub via: Via,
+}
+
+impl Caller {
+    pub fn can(&self, p: Permission) -> bool {
+        self.permissions.contains(&p)
+    }
+
+    pub fn require(&self, p: Permission) -> ApiResult<()> {
+        if self.can(p) { Ok(()) } else { Err(forbidden(format!("this needs the {} permission", p.as_str()))) }
+    }
+}
+
+impl<S: Send + Sync> FromRequestParts<S> for Caller {
+    type Rejection = ApiError;
+
+    /// Fails closed: a handler reached without the authorization middleware gets an error,
+    /// never an anonymous caller.
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
+        parts
+            .extensions
+            .get::<Caller>()
+            .cloned()
+            .ok_or_else(|| internal("authorization did not run for this route"))
+    }
+}
+
+/// The permissions of a role: built in, or custom from the database. Unknown roles have none.
+pub async fn role_permissions(store: &dyn Store, role: &str) -> ApiResult<BTreeSet<Permission>> {
+    if let Some(p) = builtin_permissions(role) {
+        return Ok(p);
+    }
+    Ok(store
+        .custom_roles()
+        .await?
+        .into_iter()
+        .find(|r| r.name == role)
+        .map(|r| r.permissions.iter().filter_map(|p| Permission::parse(p)).collect())
+        .unwrap_or_default())
+}
+
+pub fn cookie_value(headers: &HeaderMap, name: &str) -> Option<String> {
+    headers.get_all(axum::http::header::COOKIE).iter().filter_map(|v| v.to_str().ok()).find_map(|line| {
+        line.split(';').find_map(|kv| {
+            let (k, v) = kv.trim().split_once('=')?;
+            (k == name).then(|| v.to_owned())
+        })
+    })
+}
+
+/// Session timing: idle and absolute limits, in milliseconds.
+#[derive(Debug, Clone, Copy)]
+pub struct SessionLimits {
+    pub idle_ms: i64,
+    pub absolute_ms: i64,
+}
+
+/// Resolve the caller of a request; `Ok(None)` when it carries no credentials at all.
+pub async fn resolve(
+    store: &dyn Store,
+    headers: &HeaderMap,
+    limits: SessionLimits,
+    now: Millis,
+) -> ApiResult<Option<Caller>> {
+    if let Some(auth) = headers.get(axum::http::header::AUTHORIZATION) {
+        let token = auth
+            .to_str()
+            .ok()
+            .and_then(|v| v.strip_prefix("Bearer "))
+            .ok_or_else(|| unauthenticated("the Authorization header must be `Bearer <token>`"))?;
+        let t = store
+            .use_token(&secret::token_hash(token.trim()), now)
+            .await?
+            .ok_or_else(|| unauthenticated("the API token is unknown, expired or revoked"))?;
+        let user = store.user(t.user_id).await?.filter(|u| !u.disabled);
+        let Some(user) = user else { return Err(unauthenticated("the token's user is disabled or deleted")) };
+        // A token never exceeds its owner's current rights.
+        let owner = role_permissions(store, &user.role).await?;
+        let permissions = role_permissions(store, &t.role).await?.intersection(&owner).copied().collect();
+        return Ok(Some(Caller {
+            user_id: user.id,
+            username: user.username,
+            role: t.role,
+            permissions,
+            via: Via::Token { id: t.id },
+        }));
+    }
+    let cookie = cookie_value(headers, SESSION_COOKIE_TLS).or_else(|| cookie_value(headers, SESSION_COOKIE));
+    let Some(cookie) = cookie else { return Ok(None) };
+    let id_hash = secret::token_hash(&cookie);
+    let Some(session) = store.session(&id_hash).await? else {
+        return Err(unauthenticated("the session has ended; log in again").with_code("session_expired"));
+    };
+    if now - session.last_seen_at > limits.idle_ms || now >= session.expires_at {
+        store.delete_session(&id_hash).await?;
+        return Err(unauthenticated("the session has expired; log in again").with_code("session_expired"));
+    }
+    let Some(user) = store.user(session.user_id).await?.filter(|u| !u.disabled) else {
+        store.delete_session(&id_hash).await?;
+        return Err(unauthenticated("the account is disabled"));
+    };
+    if now - session.last_seen_at > 30_000 {
+        store.touch_session(&id_hash, now).await?;
+    }
+    let permissions = role_permissions(store, &user.role).await?;
+    Ok(Some(Caller {
+        user_id: user.id,
+        username: user.username,
+        role: user.role,
+        permissions,
+        via: Via::Session { id_hash, csrf_token: session.csrf_token },
+    }))
+}
+
+impl ApiError {
+    pub fn with_code(mut self, code: &'static str) -> ApiError {
+        self.code = code;
+        self
+    }
+}

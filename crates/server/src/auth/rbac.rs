@@ -1,0 +1,140 @@
+//! Roles and permissions. Every route names the one permission it needs; a role is an
+//! explicit list of permissions. Built-in roles are fixed here; custom roles live in the
+//! database and may only use the permissions listed in [`Permission::ALL`].
+
+use std::collections::BTreeSet;
+
+use serde::Serialize;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[serde(into = "&'static str")]
+pub enum Permission {
+    HostsRead,
+    HostsWrite,
+    HostsScan,
+    HostKeysApprove,
+    CredentialsRead,
+    CredentialsWrite,
+    ScansRead,
+    RulesRead,
+    FleetRead,
+    SchedulesRead,
+    SchedulesWrite,
+    UsersRead,
+    UsersWrite,
+    TokensWrite,
+    AuditRead,
+    EventsRead,
+}
+
+impl From<Permission> for &'static str {
+    fn from(p: Permission) -> &'static str {
+        p.as_str()
+    }
+}
+
+impl Permission {
+    pub const ALL: &'static [Permission] = &[
+        Permission::HostsRead,
+        Permission::HostsWrite,
+        Permission::HostsScan,
+        Permission::HostKeysApprove,
+        Permission::CredentialsRead,
+        Permission::CredentialsWrite,
+        Permission::ScansRead,
+        Permission::RulesRead,
+        Permission::FleetRead,
+        Permission::SchedulesRead,
+        Permission::SchedulesWrite,
+        Permission::UsersRead,
+        Permission::UsersWrite,
+        Permission::TokensWrite,
+        Permission::AuditRead,
+        Permission::EventsRead,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Permission::HostsRead => "hosts:read",
+            Permission::HostsWrite => "hosts:write",
+            Permission::HostsScan => "hosts:scan",
+            Permission::HostKeysApprove => "host_keys:approve",
+            Permission::CredentialsRead => "credentials:read",
+            Permission::CredentialsWrite => "credentials:write",
+            Permission::ScansRead => "scans:read",
+            Permission::RulesRead => "rules:read",
+            Permission::FleetRead => "fleet:read",
+            Permission::SchedulesRead => "schedules:read",
+            Permission::SchedulesWrite => "schedules:write",
+            Permission::UsersRead => "users:read",
+            Permission::UsersWrite => "users:write",
+            Permission::TokensWrite => "tokens:write",
+            Permission::AuditRead => "audit:read",
+            Permission::EventsRead => "events:read",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Permission> {
+        Permission::ALL.iter().copied().find(|p| p.as_str() == s)
+    }
+}
+
+/// The built-in roles, least privileged last.
+pub const BUILTIN_ROLES: &[&str] = &["admin", "security_admin", "operator", "auditor", "viewer"];
+
+/// A built-in role's permissions; `None` for a name that is not built in.
+pub fn builtin_permissions(role: &str) -> Option<BTreeSet<Permission>> {
+    use Permission::*;
+    let read = [HostsRead, ScansRead, RulesRead, FleetRead, EventsRead];
+    let list: Vec<Permission> = match role {
+        "admin" => Permission::ALL.to_vec(),
+        "security_admin" => [
+            &read[..],
+            &[
+                HostsWrite,
+                HostsScan,
+                HostKeysApprove,
+                CredentialsRead,
+                CredentialsWrite,
+                SchedulesRead,
+                SchedulesWrite,
+                AuditRead,
+                TokensWrite,
+                UsersRead,
+            ],
+        ]
+        .concat(),
+        "operator" => {
+            [&read[..], &[HostsWrite, HostsScan, CredentialsRead, SchedulesRead, TokensWrite]].concat()
+        }
+        "auditor" => [&read[..], &[CredentialsRead, SchedulesRead, AuditRead, UsersRead]].concat(),
+        "viewer" => read.to_vec(),
+        _ => return None,
+    };
+    Some(list.into_iter().collect())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_round_trip() {
+        for p in Permission::ALL {
+            assert_eq!(Permission::parse(p.as_str()), Some(*p));
+        }
+    }
+
+    #[test]
+    fn roles_are_nested_where_it_matters() {
+        let admin = builtin_permissions("admin").unwrap();
+        for role in BUILTIN_ROLES {
+            assert!(builtin_permissions(role).unwrap().is_subset(&admin), "{role}");
+        }
+        let viewer = builtin_permissions("viewer").unwrap();
+        assert!(!viewer.contains(&Permission::HostsWrite));
+        assert!(!viewer.contains(&Permission::AuditRead));
+        assert!(!builtin_permissions("operator").unwrap().contains(&Permission::UsersWrite));
+        assert!(builtin_permissions("nobody").is_none());
+    }
+}

@@ -1,0 +1,199 @@
+//! Server configuration: built-in defaults, then `openwatch.toml`, then `OPENWATCH_*`
+//! environment variables, then command-line flags (applied by the caller). Every key and its
+//! default is documented in docs/server.md.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context as _, Result, bail};
+use serde::{Deserialize, Serialize};
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Config {
+    /// Address the API and web UI listen on.
+    pub listen: SocketAddr,
+    /// Directory for the SQLite database and the credential key.
+    pub data_dir: PathBuf,
+    /// `sqlite:PATH` or `postgres://...`; empty means `sqlite:<data_dir>/openwatch.db`.
+    pub database_url: String,
+    /// Connections in the database pool.
+    pub database_connections: u32,
+    /// File with the 32-byte credential encryption key; empty means `<data_dir>/credential.key`.
+    pub credential_key_file: PathBuf,
+    /// PEM certificate chain and private key; both set means HTTPS.
+    pub tls_cert: Option<PathBuf>,
+    pub tls_key: Option<PathBuf>,
+    /// The origin browsers use to reach the server (for CSRF checks behind a proxy), e.g.
+    /// `https://openwatch.example.com`; empty means the request's own Host.
+    pub public_origin: String,
+    /// Scans run at once by this process's workers.
+    pub worker_concurrency: usize,
+    /// A job's lease; workers renew it every third of this while they run.
+    pub job_lease_secs: u64,
+    /// Attempts before a scan job fails for good.
+    pub job_max_attempts: i64,
+    /// First retry delay; doubles with each attempt.
+    pub job_retry_base_secs: u64,
+    /// How often the scheduler and the reaper look for work.
+    pub scheduler_tick_secs: u64,
+    /// Adaptive scanning: the interval for hosts by their worst failing severity.
+    pub adaptive_critical_hours: u64,
+    pub adaptive_high_hours: u64,
+    pub adaptive_medium_hours: u64,
+    pub adaptive_low_hours: u64,
+    pub adaptive_compliant_hours: u64,
+    /// Whether hosts without a schedule are scanned adaptively.
+    pub adaptive_enabled: bool,
+    /// Sessions end after this long without a request, and this long after login at most.
+    pub session_idle_minutes: u64,
+    pub session_absolute_hours: u64,
+    /// Failed logins per source address (and per user name) per 15 minutes before refusal.
+    pub login_max_failures: u32,
+    /// SSH connect timeout for scans.
+    pub ssh_connect_timeout_secs: u64,
+    /// Whether scans walk the file system (world-writable, unowned, SUID files). The walk is
+    /// the slowest part of a scan; without it those rules are reported as skipped.
+    pub scan_walks: bool,
+    /// Register this machine as host `localhost` and scan it at first start.
+    pub register_localhost: bool,
+    /// Log format: `text` or `json`.
+    pub log_format: String,
+}
+
+impl Default for Config {
+    fn default() -> Config {
+        Config {
+            listen: SocketAddr::from(([127, 0, 0, 1], 8080)),
+            data_dir: PathBuf::from("openwatch-data"),
+            database_url: String::new(),
+            database_connections: 8,
+            credential_key_file: PathBuf::new(),
+            tls_cert: None,
+            tls_key: None,
+            public_origin: String::new(),
+            worker_concurrency: 8,
+            job_lease_secs: 60,
+            job_max_attempts: 3,
+            job_retry_base_secs: 30,
+            scheduler_tick_secs: 15,
+            adaptive_critical_hours: 4,
+            adaptive_high_hours: 12,
+            adaptive_medium_hours: 24,
+            adaptive_low_hours: 36,
+            adaptive_compliant_hours: 48,
+            adaptive_enabled: true,
+            session_idle_minutes: 30,
+            session_absolute_hours: 12,
+            login_max_failures: 10,
+            ssh_connect_timeout_secs: 10,
+            scan_walks: true,
+            register_localhost: true,
+            log_format: "text".into(),
+        }
+    }
+}
+
+const ENV_PREFIX: &str = "OPENWATCH_";
+
+impl Config {
+    /// Defaults, overlaid by the TOML file (when `file` exists or was named explicitly) and
+    /// by `OPENWATCH_<KEY>` environment variables.
+    pub fn load(file: Option<&Path>) -> Result<Config> {
+        let mut table = toml::Table::try_from(Config::default()).context("default configuration")?;
+        let (path, explicit) = match file {
+            Some(p) => (p.to_path_buf(), true),
+            None => (PathBuf::from("openwatch.toml"), false),
+        };
+        if explicit || path.exists() {
+            let text =
+                std::fs::read_to_string(&path).with_context(|| format!("reading {}", path.display()))?;
+            let file_table: toml::Table =
+                toml::from_str(&text).map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?;
+            for (k, v) in file_table {
+                if !table.contains_key(&k) && !Config::optional_keys().contains(&k.as_str()) {
+                    bail!("{}: unknown setting `{k}` (see docs/server.md)", path.display());
+                }
+                table.insert(k, v);
+            }
+        }
+        for (key, value) in std::env::vars() {
+            let Some(name) = key.strip_prefix(ENV_PREFIX) else { continue };
+            let name = name.to_ascii_lowercase();
+            if !table.contains_key(&name) && !Config::optional_keys().contains(&name.as_str()) {
+                continue; // other OPENWATCH_* variables (the admin password, test knobs)
+            }
+            // A TOML value when it parses as one (numbers, booleans), else a string.
+            let parsed = toml::from_str::<toml::Table>(&format!("v = {value}"))
+                .ok()
+                .and_then(|mut t| t.remove("v"))
+                .unwrap_or(toml::Value::String(value));
+            table.insert(name, parsed);
+        }
+        let cfg: Config = table.try_into().map_err(|e| anyhow::anyhow!("configuration: {e}"))?;
+        cfg.validate()?;
+        Ok(cfg)
+    }
+
+    fn optional_keys() -> &'static [&'static str] {
+        &["tls_cert", "tls_key"]
+    }
+
+    pub fn validate(&self) -> Result<()> {
+        if self.tls_cert.is_some() != self.tls_key.is_some() {
+            bail!("tls_cert and tls_key must be given together");
+        }
+        if self.worker_concurrency == 0 && self.job_lease_secs == 0 {
+            bail!("job_lease_secs must be positive");
+        }
+        if !["text", "json"].contains(&self.log_format.as_str()) {
+            bail!("log_format must be `text` or `json`, not `{}`", self.log_format);
+        }
+        Ok(())
+    }
+
+    pub fn database_url(&self) -> String {
+        if self.database_url.is_empty() {
+            format!("sqlite:{}", self.data_dir.join("openwatch.db").display())
+        } else {
+            self.database_url.clone()
+        }
+    }
+
+    pub fn credential_key_path(&self) -> PathBuf {
+        if self.credential_key_file.as_os_str().is_empty() {
+            self.data_dir.join("credential.key")
+        } else {
+            self.credential_key_file.clone()
+        }
+    }
+
+    pub fn tls(&self) -> bool {
+        self.tls_cert.is_some()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn file_then_environment_override_defaults() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("openwatch.toml");
+        std::fs::write(&path, "listen = \"0.0.0.0:9000\"\nworker_concurrency = 3\n").unwrap();
+        let cfg = Config::load(Some(&path)).unwrap();
+        assert_eq!(cfg.listen.port(), 9000);
+        assert_eq!(cfg.worker_concurrency, 3);
+        assert_eq!(cfg.session_idle_minutes, 30);
+        assert_eq!(cfg.database_url(), "sqlite:openwatch-data/openwatch.db");
+    }
+
+    #[test]
+    fn unknown_keys_in_the_file_are_errors() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("openwatch.toml");
+        std::fs::write(&path, "listn = \"0.0.0.0:9000\"\n").unwrap();
+        assert!(Config::load(Some(&path)).unwrap_err().to_string().contains("unknown setting `listn`"));
+    }
+}

@@ -1,0 +1,20 @@
+//! `openwatch serve` and `openwatch worker`: the platform server. It keeps the fleet's
+//! compliance state in a [`openwatch_store::Store`], runs scans from a durable job queue,
+//! schedules them, and serves the REST API under `/api/v1`.
+//!
+//! Layout: `http/` holds the route table, authorization guard, error envelope and OpenAPI;
+//! `api/` holds one module per feature with thin handlers; `worker/` runs jobs and the
+//! scheduler; `auth/` resolves callers and their permissions.
+
+pub mod admin;
+pub mod api;
+pub mod app;
+pub mod auth;
+pub mod config;
+pub mod http;
+pub mod metrics;
+pub mod serve;
+pub mod worker;
+
+pub use app::{AppState, Library};
+pub use config::Config;

@@ -1,0 +1,391 @@
+//! Running one scan job: reach the host (locally or over SSH with its stored credential
+//! and pinned host keys), collect and evaluate, and store the outcome with the job's
+//! completion in one transaction.
+
+use std::collections::HashMap;
+use std::time::Instant;
+
+use openwatch_collect::{LocalTransport, Transport as _, collect, now_rfc3339};
+use openwatch_core::plan::FactPlan;
+use openwatch_core::report::{self, EvalOptions, HostInfo, ScanReport, Stats};
+use openwatch_core::vars::Overrides;
+use openwatch_fleet::{ExecMode, FleetJob, FleetOptions, ResolvedHost, scan_host};
+use openwatch_ssh::{
+    Credentials, Endpoint, HostKeyPolicy, HostKeyTrust, SshSession, SshTarget, Sudo, Timeouts,
+};
+use openwatch_store::{Host, Job, ObservedHostKey, Posture, ResultInput, ScanFailure, ScanOutcome};
+use serde::Serialize;
+use serde_json::{Value, json};
+
+use crate::api::credentials::SecretMaterial;
+use crate::app::{AppState, now_ms};
+
+/// Why a scan could not run, and what that says about the host.
+#[derive(Debug, Clone)]
+pub struct Failure {
+    pub kind: String,
+    pub message: String,
+    pub reachability: &'static str,
+    pub retryable: bool,
+}
+
+fn failure(kind: &str, message: impl Into<String>, reachability: &'static str, retryable: bool) -> Failure {
+    Failure { kind: kind.to_owned(), message: message.into(), reachability, retryable }
+}
+
+/// The SSH target for a host: its stored credential, and its approved keys pinned (or, with
+/// no approved key, accept-new when the host's policy allows it, else strict).
+async fn ssh_target(state: &AppState, host: &Host) -> Result<(SshTarget, bool), Failure> {
+    let store = state.store();
+    let internal = |e: openwatch_store::StoreError| failure("internal", e.to_string(), "unknown", true);
+    let mut credentials = Credentials::default();
+    let mut sudo = if host.sudo { Sudo::NoPassword } else { Sudo::None };
+    let Some(cred_id) = host.credential_id else {
+        return Err(failure(
+            "auth",
+            "the host has no credential; choose one on the host",
+            "auth_failed",
+            false,
+        ));
+    };
+    let cred = store.credential(cred_id).await.map_err(internal)?;
+    let sealed = store.credential_secrets(cred_id).await.map_err(internal)?;
+    let (Some(cred), Some(sealed)) = (cred, sealed) else {
+        return Err(failure("auth", "the host's credential was deleted", "auth_failed", false));
+    };
+    let material: SecretMaterial = serde_json::from_slice(&state.key.open(&sealed.secret).map_err(internal)?)
+        .map_err(|e| {
+            failure("internal", format!("stored credential is unreadable: {e}"), "unknown", false)
+        })?;
+    match cred.kind.as_str() {
+        "ssh_key" => {
+            credentials.private_keys.push(material.secret);
+            credentials.passphrase = material.passphrase;
+        }
+        _ => credentials.password = Some(material.secret),
+    }
+    if host.sudo
+        && let Some(s) = &sealed.sudo_secret
+    {
+        let pw = String::from_utf8(state.key.open(s).map_err(internal)?).unwrap_or_default();
+        sudo = Sudo::Password(pw);
+    }
+    let approved: Vec<russh::keys::PublicKey> = store
+        .host_keys(host.id)
+        .await
+        .map_err(internal)?
+        .iter()
+        .filter(|k| k.status == "approved")
+        .filter_map(|k| russh::keys::PublicKey::from_openssh(&k.public_key).ok())
+        .collect();
+    let pinned = !approved.is_empty();
+    let policy = if !pinned && host.host_key_policy == "accept_new" {
+        HostKeyPolicy::AcceptNew
+    } else {
+        HostKeyPolicy::Strict
+    };
+    let user = cred.username.clone().filter(|u| !u.is_empty()).unwrap_or_else(|| host.username.clone());
+    let target = SshTarget {
+        name: host.name.clone(),
+        endpoint: Endpoint { user: Some(user.clone()), host: host.address.clone(), port: host.port as u16 },
+        user,
+        credentials,
+        sudo,
+        trust: HostKeyTrust { known_hosts: None, pinned: approved, policy },
+        jump: None,
+        timeouts: Timeouts {
+            connect: std::time::Duration::from_secs(state.config.ssh_connect_timeout_secs),
+            ..Timeouts::default()
+        },
+    };
+    Ok((target, pinned))
+}
+
+/// Record what a host-key failure means: a key to approve (first contact) or a changed key.
+async fn host_key_problem(
+    state: &AppState,
+    host: &Host,
+    pinned: bool,
+    presented: Option<String>,
+    message: String,
+) -> Failure {
+    if let Some(key) = presented.as_deref().and_then(|k| russh::keys::PublicKey::from_openssh(k).ok()) {
+        let observed = ObservedHostKey {
+            algorithm: key.algorithm().to_string(),
+            fingerprint: openwatch_ssh::hostkey::fingerprint(&key),
+            public_key: presented.clone().unwrap_or_default(),
+        };
+        if let Err(e) = state.store().observe_host_key(host.id, &observed, "pending", now_ms()).await {
+            tracing::error!(error = %e, host = host.name, "recording a host key");
+        }
+    }
+    if pinned {
+        failure("host_key_changed", message, "host_key_changed", false)
+    } else {
+        failure(
+            "host_key_pending",
+            format!("{}: the host key must be approved before the first scan", host.name),
+            "host_key_pending",
+            false,
+        )
+    }
+}
+
+fn ssh_failure(kind: &str, message: String) -> Failure {
+    match kind {
+        "unreachable" | "timeout" => failure(kind, message, "unreachable", true),
+        "auth" | "sudo" => failure(kind, message, "auth_failed", false),
+        _ => failure(kind, message, "error", true),
+    }
+}
+
+fn local_report(state: &AppState) -> Result<ScanReport, Failure> {
+    let started = Instant::now();
+    let started_at = now_rfc3339();
+    let plan = FactPlan::for_rules(state.library.rules.iter(), state.config.scan_walks);
+    let mut transport = LocalTransport;
+    let collected =
+        collect(&plan, &mut transport).map_err(|e| failure("collection", e.to_string(), "error", true))?;
+    let collect_ms = started.elapsed().as_millis() as u64;
+    let t1 = Instant::now();
+    let facts = report::host_facts(&collected.facts);
+    let opts = EvalOptions { overrides: Overrides::default(), walks_enabled: state.config.scan_walks };
+    let results = report::evaluate(state.library.rules.iter(), &collected.facts, &facts, &opts);
+    let stats = Stats {
+        facts_collected: collected.facts.facts.len(),
+        round_trips: collected.round_trips,
+        bytes_transferred: collected.bytes_transferred,
+        duration_ms: started.elapsed().as_millis() as u64,
+        collect_ms,
+        evaluate_ms: t1.elapsed().as_millis() as u64,
+        ..Stats::default()
+    };
+    let info = HostInfo::new(transport.host_name(), transport.address(), &facts);
+    Ok(ScanReport::new(info, started_at, now_rfc3339(), stats, results))
+}
+
+async fn ssh_report(state: &AppState, host: &Host) -> Result<ScanReport, Failure> {
+    let (target, pinned) = ssh_target(state, host).await?;
+    let accept_new = target.trust.policy == HostKeyPolicy::AcceptNew;
+    let job = FleetJob { host: ResolvedHost { target, vars: Vec::new() }, overrides: Overrides::default() };
+    let plan = FactPlan::for_rules(state.library.rules.iter(), state.config.scan_walks);
+    let opts = FleetOptions {
+        concurrency: 1,
+        mode: ExecMode::Batched,
+        walks: state.config.scan_walks,
+        keep_facts: false,
+    };
+    let scan = scan_host(&job, &state.library.rules, &plan, &opts).await;
+    if let Some(e) = &scan.report.error {
+        return Err(if e.kind == "host_key" {
+            host_key_problem(state, host, pinned, scan.presented_key.clone(), e.message.clone()).await
+        } else {
+            ssh_failure(&e.kind, e.message.clone())
+        });
+    }
+    if accept_new && let Some(line) = &scan.presented_key {
+        // Trusted on first use because the host's policy says so: pin it from now on.
+        if let Ok(key) = russh::keys::PublicKey::from_openssh(line) {
+            let observed = ObservedHostKey {
+                algorithm: key.algorithm().to_string(),
+                fingerprint: openwatch_ssh::hostkey::fingerprint(&key),
+                public_key: line.clone(),
+            };
+            state
+                .store()
+                .observe_host_key(host.id, &observed, "approved", now_ms())
+                .await
+                .map_err(|e| failure("internal", e.to_string(), "unknown", true))?;
+        }
+    }
+    Ok(scan.report)
+}
+
+/// Scan a host now (in this task) and return its report.
+pub async fn scan_report(state: &AppState, host: &Host) -> Result<ScanReport, Failure> {
+    match host.transport.as_str() {
+        "local" => {
+            let s = state.clone();
+            tokio::task::spawn_blocking(move || local_report(&s))
+                .await
+                .map_err(|e| failure("internal", e.to_string(), "unknown", true))?
+        }
+        _ => ssh_report(state, host).await,
+    }
+}
+
+fn text<T: Serialize>(v: &T) -> String {
+    serde_json::to_value(v).ok().and_then(|v| v.as_str().map(str::to_owned)).unwrap_or_default()
+}
+
+/// The stored form of a report: evidence without per-scan timestamps (so identical evidence
+/// is stored once), and per-framework posture for the frameworks we ship catalogs of.
+pub fn outcome(state: &AppState, scan_id: i64, host_id: i64, report: &ScanReport) -> ScanOutcome {
+    let frameworks: Vec<&str> = state.library.frameworks().collect();
+    let mut posture: HashMap<&str, Posture> = HashMap::new();
+    let results = report
+        .results
+        .iter()
+        .map(|r| {
+            let verdict = text(&r.verdict);
+            for fw in &frameworks {
+                if r.references.controls(fw).is_empty() {
+                    continue;
+                }
+                let p = posture.entry(fw).or_insert_with(|| Posture {
+                    framework: (*fw).to_owned(),
+                    pass: 0,
+                    fail: 0,
+                    error: 0,
+                    not_applicable: 0,
+                });
+                match verdict.as_str() {
+                    "pass" => p.pass += 1,
+                    "fail" => p.fail += 1,
+                    "error" => p.error += 1,
+                    _ => p.not_applicable += 1,
+                }
+            }
+            let evidence: Vec<Value> = r
+                .evidence
+                .iter()
+                .map(|e| {
+                    json!({"method": e.method, "source": e.source, "expected": e.expected, "actual": e.actual,
+                        "observed": e.observed, "truncated": e.truncated})
+                })
+                .collect();
+            ResultInput {
+                rule_id: r.rule_id.clone(),
+                verdict,
+                severity: text(&r.severity),
+                reason: r.reason.clone(),
+                evidence: (!evidence.is_empty()).then(|| Value::Array(evidence).to_string()),
+            }
+        })
+        .collect();
+    let p = &report.host.platform;
+    let platform =
+        p.id.as_ref().map(|id| format!("{id} {}", p.version.as_deref().unwrap_or("")).trim().to_owned());
+    let mut posture: Vec<Posture> = posture.into_values().collect();
+    posture.sort_by(|a, b| a.framework.cmp(&b.framework));
+    ScanOutcome {
+        scan_id,
+        host_id,
+        finished_at: now_ms(),
+        platform,
+        stats: json!(report.stats),
+        summary: json!({"verdicts": report.summary, "host_key": report.host.host_key,
+            "collected_at": report.finished_at, "rules": report.results.len()}),
+        results,
+        posture,
+    }
+}
+
+/// Run a claimed scan job to completion (stored) or failure (retried or final).
+pub async fn run(state: &AppState, job: &Job, worker: &str) -> anyhow::Result<()> {
+    let store = state.store();
+    let scan_id = job.scan_id.ok_or_else(|| anyhow::anyhow!("scan job {} has no scan", job.id))?;
+    let scan = store.scan(scan_id).await?.ok_or_else(|| anyhow::anyhow!("scan {scan_id} vanished"))?;
+    let started = Instant::now();
+    let fail = |f: Failure| ScanFailure {
+        scan_id,
+        host_id: scan.host_id,
+        finished_at: now_ms(),
+        kind: f.kind,
+        message: f.message,
+        reachability: f.reachability.to_owned(),
+    };
+    let Some(host) = store.host(scan.host_id).await? else {
+        let f = failure("host_deleted", "the host was deleted before the scan ran", "unknown", false);
+        store.fail_scan(job, worker, &fail(f), None).await?;
+        return Ok(());
+    };
+    store.mark_scan_running(scan_id, now_ms()).await?;
+    state.events_stored.notify_waiters();
+    match scan_report(state, &host).await {
+        Ok(report) => {
+            let o = outcome(state, scan_id, host.id, &report);
+            match store.complete_scan(job, worker, &o).await? {
+                Some(stats) => {
+                    tracing::info!(
+                        host = host.name,
+                        scan_id,
+                        results = stats.results,
+                        changes = stats.changes,
+                        ms = started.elapsed().as_millis() as u64,
+                        "scan stored"
+                    );
+                    state.metrics.observe_scan("succeeded", started.elapsed().as_secs_f64());
+                }
+                None => {
+                    tracing::warn!(scan_id, "lease lost before completion; another worker retries the scan")
+                }
+            }
+        }
+        Err(f) => {
+            let retry_at = (f.retryable && job.attempts < job.max_attempts).then(|| {
+                let backoff =
+                    state.config.job_retry_base_secs.saturating_mul(1 << (job.attempts - 1).clamp(0, 10));
+                now_ms() + backoff as i64 * 1000
+            });
+            tracing::warn!(
+                host = host.name,
+                scan_id,
+                kind = f.kind,
+                error = f.message,
+                retry = retry_at.is_some(),
+                "scan failed"
+            );
+            state.metrics.observe_scan("failed", started.elapsed().as_secs_f64());
+            store.fail_scan(job, worker, &fail(f), retry_at).await?;
+        }
+    }
+    state.events_stored.notify_waiters();
+    Ok(())
+}
+
+/// The result of a connection test.
+#[derive(Debug, Serialize)]
+pub struct ConnectionTest {
+    /// `ok`, or the failure kind (`unreachable`, `host_key_pending`, `auth`...).
+    pub status: String,
+    pub message: String,
+    pub host_key: Option<Value>,
+}
+
+/// Connect and log in without scanning; a first-contact key is recorded for approval.
+pub async fn test_connection(
+    state: &AppState,
+    host: &Host,
+) -> Result<ConnectionTest, crate::http::error::ApiError> {
+    if host.transport == "local" {
+        return Ok(ConnectionTest { status: "ok".into(), message: "local host".into(), host_key: None });
+    }
+    let (target, pinned) = match ssh_target(state, host).await {
+        Ok(t) => t,
+        Err(f) => return Ok(ConnectionTest { status: f.kind, message: f.message, host_key: None }),
+    };
+    let result = SshSession::connect(&target).await;
+    let outcome = match result {
+        Ok(s) => {
+            let key = json!({"fingerprint": s.host_key().fingerprint(), "status": s.host_key().label()});
+            s.close().await;
+            state.store().set_reachability(host.id, "reachable", None).await?;
+            ConnectionTest {
+                status: "ok".into(),
+                message: "connected and logged in".into(),
+                host_key: Some(key),
+            }
+        }
+        Err(e) => {
+            let f = if e.kind == openwatch_ssh::FailureKind::HostKey {
+                host_key_problem(state, host, pinned, e.presented_key.clone(), e.to_string()).await
+            } else {
+                ssh_failure(e.kind.as_str(), e.to_string())
+            };
+            state.store().set_reachability(host.id, f.reachability, Some(&f.message)).await?;
+            ConnectionTest { status: f.kind, message: f.message, host_key: None }
+        }
+    };
+    Ok(outcome)
+}

@@ -1,0 +1,220 @@
+//! The test harness: a real server (in this process) on a loopback port, on SQLite or on a
+//! throwaway PostgreSQL, with workers and scheduler running, and an HTTP client.
+
+#![allow(dead_code)]
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use openwatch_core::library::Library as RuleLibrary;
+use openwatch_server::serve::{self, Role};
+use openwatch_server::{AppState, Config, Library, admin};
+use reqwest::StatusCode;
+use serde_json::{Value, json};
+use tokio::sync::watch;
+
+pub const ADMIN_PASSWORD: &str = "correct-horse-battery-staple";
+
+/// The repository's rule library and catalogs, read from the source tree.
+pub fn library() -> Arc<Library> {
+    static LIB: std::sync::OnceLock<Arc<Library>> = std::sync::OnceLock::new();
+    LIB.get_or_init(|| {
+        let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
+        let mut sources = Vec::new();
+        let mut stack = vec![root.join("rules")];
+        while let Some(d) = stack.pop() {
+            for e in std::fs::read_dir(&d).unwrap() {
+                let p = e.unwrap().path();
+                if p.is_dir() {
+                    stack.push(p);
+                } else if p.extension().is_some_and(|x| x == "yml") {
+                    sources.push((p.display().to_string(), std::fs::read_to_string(&p).unwrap()));
+                }
+            }
+        }
+        let lib = RuleLibrary::load(sources.iter().map(|(n, t)| (n.as_str(), t.as_str())));
+        assert!(lib.errors().next().is_none(), "the rule library loads");
+        let mut catalogs = Vec::new();
+        for e in std::fs::read_dir(root.join("catalogs")).unwrap() {
+            let p = e.unwrap().path();
+            let text = std::fs::read_to_string(&p).unwrap();
+            catalogs.push(openwatch_core::catalog::Catalog::parse(&p.display().to_string(), &text).unwrap());
+        }
+        Arc::new(Library { rules: lib.rules.into(), catalogs })
+    })
+    .clone()
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+pub struct TestApp {
+    pub base: String,
+    pub state: AppState,
+    pub client: reqwest::Client,
+    pub csrf: String,
+    stop: watch::Sender<bool>,
+    _dir: tempfile::TempDir,
+}
+
+pub fn database_url(backend: Backend, dir: &std::path::Path) -> String {
+    match backend {
+        Backend::Sqlite => format!("sqlite:{}", dir.join("openwatch.db").display()),
+        Backend::Postgres => openwatch_testsupport::TestPostgres::shared()
+            .expect("PostgreSQL for tests (install postgresql, or set OPENWATCH_SKIP_PG_TESTS=1)")
+            .fresh_database()
+            .unwrap(),
+    }
+}
+
+pub fn skip(backend: Backend) -> bool {
+    backend == Backend::Postgres && std::env::var_os("OPENWATCH_SKIP_PG_TESTS").is_some()
+}
+
+impl TestApp {
+    pub async fn start(backend: Backend) -> TestApp {
+        TestApp::start_with(backend, |_| {}).await
+    }
+
+    pub async fn start_with(backend: Backend, tweak: impl FnOnce(&mut Config)) -> TestApp {
+        let dir = tempfile::tempdir().unwrap();
+        let mut cfg = Config {
+            data_dir: dir.path().to_path_buf(),
+            database_url: database_url(backend, dir.path()),
+            scan_walks: false,
+            register_localhost: false,
+            worker_concurrency: 2,
+            scheduler_tick_secs: 1,
+            job_retry_base_secs: 1,
+            adaptive_enabled: false,
+            ..Config::default()
+        };
+        tweak(&mut cfg);
+        let (state, stop) = serve::state(cfg, library(), Role::Serve).await.unwrap();
+        admin::create_user(state.store(), "admin", "admin", ADMIN_PASSWORD).await.unwrap();
+        let mut tasks = tokio::task::JoinSet::new();
+        openwatch_server::worker::spawn(&state, state.config.worker_concurrency, &mut tasks);
+        openwatch_server::worker::spawn_listener(&state, &mut tasks);
+        openwatch_server::worker::scheduler::spawn(&state, &mut tasks);
+        tokio::spawn(async move { while tasks.join_next().await.is_some() {} });
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let base = format!("http://{}", listener.local_addr().unwrap());
+        let app = openwatch_server::api::app(state.clone())
+            .into_make_service_with_connect_info::<std::net::SocketAddr>();
+        let mut rx = state.shutdown.clone();
+        tokio::spawn(async move {
+            axum::serve(listener, app)
+                .with_graceful_shutdown(async move {
+                    let _ = rx.changed().await;
+                })
+                .await
+                .unwrap();
+        });
+        let client = reqwest::Client::builder().cookie_store(true).build().unwrap();
+        let mut app = TestApp { base, state, client, csrf: String::new(), stop, _dir: dir };
+        app.login("admin", ADMIN_PASSWORD).await;
+        app
+    }
+
+    pub async fn login(&mut self, user: &str, password: &str) -> Value {
+        let (status, body) = self
+            .send(
+                reqwest::Method::POST,
+                "/api/v1/auth/login",
+                Some(json!({"username": user, "password": password})),
+            )
+            .await;
+        assert_eq!(status, StatusCode::OK, "{body}");
+        self.csrf = body["csrf_token"].as_str().unwrap().to_owned();
+        body
+    }
+
+    /// A request with the session cookie (and CSRF token on writes).
+    pub async fn send(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        body: Option<Value>,
+    ) -> (StatusCode, Value) {
+        let mut req =
+            self.client.request(method, format!("{}{path}", self.base)).header("x-csrf-token", &self.csrf);
+        if let Some(b) = body {
+            req = req.json(&b);
+        }
+        let resp = req.send().await.unwrap();
+        let status = resp.status();
+        let text = resp.text().await.unwrap();
+        (status, serde_json::from_str(&text).unwrap_or(Value::String(text)))
+    }
+
+    pub async fn get(&self, path: &str) -> Value {
+        let (status, body) = self.send(reqwest::Method::GET, path, None).await;
+        assert_eq!(status, StatusCode::OK, "GET {path}: {body}");
+        body
+    }
+
+    pub async fn post(&self, path: &str, body: Value) -> (StatusCode, Value) {
+        self.send(reqwest::Method::POST, path, Some(body)).await
+    }
+
+    /// A bearer-token request with no cookies.
+    pub async fn with_token(
+        &self,
+        token: &str,
+        method: reqwest::Method,
+        path: &str,
+        body: Option<Value>,
+    ) -> (StatusCode, Value) {
+        let mut req =
+            reqwest::Client::new().request(method, format!("{}{path}", self.base)).bearer_auth(token);
+        if let Some(b) = body {
+            req = req.json(&b);
+        }
+        let resp = req.send().await.unwrap();
+        let status = resp.status();
+        let text = resp.text().await.unwrap();
+        (status, serde_json::from_str(&text).unwrap_or(Value::String(text)))
+    }
+
+    /// Wait until a scan is no longer queued or running.
+    pub async fn wait_scan(&self, id: i64) -> Value {
+        for _ in 0..600 {
+            let s = self.get(&format!("/api/v1/scans/{id}")).await;
+            if s["status"] == "succeeded" || s["status"] == "failed" {
+                return s;
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        panic!("scan {id} did not finish");
+    }
+
+    pub async fn stop(self) {
+        let _ = self.stop.send(true);
+        self.state.jobs_queued.notify_waiters();
+        self.state.events_stored.notify_waiters();
+    }
+}
+
+/// Define a test once, run it on SQLite and on PostgreSQL.
+#[macro_export]
+macro_rules! both_backends {
+    ($name:ident, $body:expr) => {
+        mod $name {
+            use super::*;
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn sqlite() {
+                ($body)(common::Backend::Sqlite).await;
+            }
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn postgres() {
+                if common::skip(common::Backend::Postgres) {
+                    return;
+                }
+                ($body)(common::Backend::Postgres).await;
+            }
+        }
+    };
+}
