@@ -44,25 +44,25 @@ pub enum Command {
 #[derive(Debug, Clone, Args)]
 pub struct ServerArgs {
     /// Configuration file (default: ./openwatch.toml when present).
-    #[arg(long, value_name = "FILE")]
+    #[arg(long, global = true, value_name = "FILE")]
     pub config: Option<std::path::PathBuf>,
     /// Address to listen on (default 127.0.0.1:8080).
-    #[arg(long, value_name = "ADDR")]
+    #[arg(long, global = true, value_name = "ADDR")]
     pub listen: Option<std::net::SocketAddr>,
     /// `sqlite:PATH` or `postgres://...` (default: SQLite in the data directory).
-    #[arg(long, value_name = "URL")]
+    #[arg(long, global = true, value_name = "URL")]
     pub database_url: Option<String>,
     /// Data directory (default ./openwatch-data).
-    #[arg(long, value_name = "DIR")]
+    #[arg(long, global = true, value_name = "DIR")]
     pub data_dir: Option<std::path::PathBuf>,
     /// Scans this process runs at once.
-    #[arg(long, value_name = "N")]
+    #[arg(long, global = true, value_name = "N")]
     pub workers: Option<usize>,
     /// PEM certificate chain for HTTPS (with --tls-key).
-    #[arg(long, value_name = "FILE")]
+    #[arg(long, global = true, value_name = "FILE")]
     pub tls_cert: Option<std::path::PathBuf>,
     /// PEM private key for HTTPS (with --tls-cert).
-    #[arg(long, value_name = "FILE")]
+    #[arg(long, global = true, value_name = "FILE")]
     pub tls_key: Option<std::path::PathBuf>,
 }
 

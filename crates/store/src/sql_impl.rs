@@ -273,6 +273,7 @@ async fn forget_failures(tx: &mut Tx, host_id: i64) -> Result<()> {
     Ok(())
 }
 
+/// Finish a job the worker still owns; `locked_by` stays as the record of who ran it.
 async fn finish_scan_job(
     tx: &mut Tx,
     job_id: i64,
@@ -282,7 +283,7 @@ async fn finish_scan_job(
     now: Millis,
 ) -> Result<bool> {
     let done = sqlx::query(
-        "UPDATE jobs SET status = $1, finished_at = $2, locked_by = NULL, lease_until = NULL, last_error = $3 \
+        "UPDATE jobs SET status = $1, finished_at = $2, lease_until = NULL, last_error = $3 \
          WHERE id = $4 AND locked_by = $5 AND status = 'running'",
     )
     .bind(status)
@@ -380,6 +381,10 @@ impl Backend {
             .filter_map(|(r, h)| Some((h.as_deref()?, r.evidence.as_deref()?)))
             .filter(|(h, _)| seen.insert(*h))
             .collect();
+        // Concurrent ingests touch shared rows (evidence, fleet counters) in one global order,
+        // so they queue behind each other instead of deadlocking.
+        let mut bodies = bodies;
+        bodies.sort_unstable();
         for chunk in bodies.chunks(CHUNK) {
             let mut qb = QueryBuilder::<Db>::new("INSERT INTO evidence (hash, body) ");
             qb.push_values(chunk, |mut b, (h, body)| {
@@ -448,7 +453,8 @@ impl Backend {
                 *delta.entry(r.rule_id.as_str()).or_default() += 1;
             }
         }
-        let delta: Vec<(&str, i64)> = delta.into_iter().filter(|(_, d)| *d != 0).collect();
+        let mut delta: Vec<(&str, i64)> = delta.into_iter().filter(|(_, d)| *d != 0).collect();
+        delta.sort_unstable();
         for chunk in delta.chunks(CHUNK) {
             let mut qb = QueryBuilder::<Db>::new("INSERT INTO rule_failing (rule_id, hosts) ");
             qb.push_values(chunk, |mut b, (rule, d)| {

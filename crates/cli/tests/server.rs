@@ -1,0 +1,420 @@
+//! The server as a process: first start, restarts, scans of a real SSH host with key
+//! approval and change tracking, and several worker processes sharing one PostgreSQL
+//! (including one killed mid-scan).
+
+mod common;
+
+use std::io::{BufRead as _, BufReader};
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use common::*;
+use reqwest::StatusCode;
+use serde_json::{Value, json};
+
+const PASSWORD: &str = "server-test-password";
+
+/// A running `openwatch serve` or `openwatch worker`; killed when dropped.
+struct Proc {
+    child: Child,
+    base: String,
+}
+
+impl Drop for Proc {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl Proc {
+    fn start(cmd: &str, data: &Path, db: &str, env: &[(&str, &str)]) -> Proc {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_openwatch"))
+            .args([
+                cmd,
+                "--listen",
+                "127.0.0.1:0",
+                "--data-dir",
+                data.to_str().unwrap(),
+                "--database-url",
+                db,
+            ])
+            .env("OPENWATCH_ADMIN_PASSWORD", PASSWORD)
+            .env("OPENWATCH_SCAN_WALKS", "false")
+            .env("OPENWATCH_SCHEDULER_TICK_SECS", "1")
+            .env("OPENWATCH_JOB_RETRY_BASE_SECS", "1")
+            .env("OPENWATCH_ADAPTIVE_ENABLED", "false")
+            .env("OPENWATCH_LOG", "warn,sqlx=error")
+            .envs(env.iter().copied())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .expect("openwatch starts");
+        let mut base = String::new();
+        if cmd == "serve" {
+            let mut out = BufReader::new(child.stdout.take().unwrap());
+            let mut line = String::new();
+            while out.read_line(&mut line).unwrap() > 0 {
+                if let Some(url) = line.trim().strip_prefix("OpenWatch listening on ") {
+                    base = url.to_owned();
+                    break;
+                }
+                line.clear();
+            }
+            assert!(!base.is_empty(), "serve printed its address");
+        }
+        Proc { child, base }
+    }
+
+    fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
+    /// SIGTERM and wait: the graceful path.
+    fn stop(mut self) {
+        run(Command::new("kill").args(["-TERM", &self.child.id().to_string()]));
+        let t = Instant::now();
+        while t.elapsed() < Duration::from_secs(40) {
+            if self.child.try_wait().unwrap().is_some() {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        panic!("the process did not stop on SIGTERM");
+    }
+}
+
+struct Api {
+    base: String,
+    client: reqwest::Client,
+    csrf: String,
+}
+
+impl Api {
+    async fn login(base: &str) -> Api {
+        let client = reqwest::Client::builder().cookie_store(true).build().unwrap();
+        let r: Value = client
+            .post(format!("{base}/api/v1/auth/login"))
+            .json(&json!({"username": "admin", "password": PASSWORD}))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        Api { base: base.to_owned(), client, csrf: r["csrf_token"].as_str().expect("signed in").to_owned() }
+    }
+
+    async fn call(&self, method: reqwest::Method, path: &str, body: Option<Value>) -> (StatusCode, Value) {
+        let mut req =
+            self.client.request(method, format!("{}{path}", self.base)).header("x-csrf-token", &self.csrf);
+        if let Some(b) = body {
+            req = req.json(&b);
+        }
+        let resp = req.send().await.unwrap();
+        let status = resp.status();
+        (status, resp.json().await.unwrap_or(Value::Null))
+    }
+
+    async fn get(&self, path: &str) -> Value {
+        let (s, b) = self.call(reqwest::Method::GET, path, None).await;
+        assert_eq!(s, StatusCode::OK, "{path}: {b}");
+        b
+    }
+
+    async fn post(&self, path: &str, body: Value) -> Value {
+        let (s, b) = self.call(reqwest::Method::POST, path, Some(body)).await;
+        assert!(s.is_success(), "{path}: {s} {b}");
+        b
+    }
+
+    async fn scan(&self, host: i64) -> Value {
+        let q = self.post(&format!("/api/v1/hosts/{host}/scans"), json!({})).await;
+        self.wait(q["scan_id"].as_i64().unwrap()).await
+    }
+
+    async fn wait(&self, scan: i64) -> Value {
+        let t = Instant::now();
+        loop {
+            let s = self.get(&format!("/api/v1/scans/{scan}")).await;
+            if s["status"] == "succeeded" || s["status"] == "failed" {
+                return s;
+            }
+            assert!(t.elapsed() < Duration::from_secs(180), "scan {scan} stuck: {s}");
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+    }
+}
+
+fn backends() -> Vec<&'static str> {
+    if std::env::var_os("OPENWATCH_SKIP_PG_TESTS").is_some() {
+        vec!["sqlite"]
+    } else {
+        vec!["sqlite", "postgres"]
+    }
+}
+
+fn database(backend: &str, dir: &Path) -> String {
+    match backend {
+        "postgres" => openwatch_testsupport::TestPostgres::shared().unwrap().fresh_database().unwrap(),
+        _ => format!("sqlite:{}", dir.join("openwatch.db").display()),
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn first_start_then_restart_keeps_everything() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = database("sqlite", dir.path());
+    let serve = Proc::start("serve", dir.path(), &db, &[]);
+    let api = Api::login(&serve.base).await;
+    let hosts = api.get("/api/v1/hosts").await;
+    assert_eq!(hosts["items"][0]["name"], "localhost", "first start registers this machine");
+    let scans = api.get("/api/v1/scans").await;
+    let first = api.wait(scans["items"][0]["id"].as_i64().unwrap()).await;
+    assert_eq!(
+        (first["status"].as_str(), first["trigger"].as_str()),
+        (Some("succeeded"), Some("first_start"))
+    );
+    let key = dir.path().join("credential.key");
+    let mode = std::os::unix::fs::PermissionsExt::mode(&std::fs::metadata(&key).unwrap().permissions());
+    assert_eq!(mode & 0o777, 0o600);
+    serve.stop();
+
+    let serve = Proc::start("serve", dir.path(), &db, &[]);
+    let api = Api::login(&serve.base).await;
+    assert_eq!(
+        api.get("/api/v1/scans").await["total"],
+        1,
+        "a restart loses nothing and re-bootstraps nothing"
+    );
+    assert_eq!(api.get("/api/v1/hosts").await["total"], 1);
+    serve.stop();
+    let verify = || {
+        openwatch(
+            &["audit", "verify", "--data-dir", dir.path().to_str().unwrap(), "--database-url", &db],
+            &[],
+        )
+    };
+    let out = verify();
+    assert!(out.status.success(), "{}", text(&out.stdout));
+    assert!(text(&out.stdout).contains("intact"));
+
+    // Someone edits the database behind the server's back: verify names the event.
+    let pool = sqlx::SqlitePool::connect(&db).await.unwrap();
+    sqlx::query("UPDATE audit_events SET actor = 'mallory' WHERE seq = 1").execute(&pool).await.unwrap();
+    let out = verify();
+    assert_eq!(out.status.code(), Some(1));
+    assert!(text(&out.stdout).contains("BROKEN at event 1"), "{}", text(&out.stdout));
+    sqlx::query("UPDATE audit_events SET actor = 'admin' WHERE seq = 1").execute(&pool).await.unwrap();
+    assert!(verify().status.success(), "restored");
+    let last: i64 = sqlx::query_scalar("SELECT MAX(seq) FROM audit_events").fetch_one(&pool).await.unwrap();
+    sqlx::query("DELETE FROM audit_events WHERE seq = $1").bind(last).execute(&pool).await.unwrap();
+    let out = verify();
+    assert_eq!(out.status.code(), Some(1), "a deleted newest event is found too: {}", text(&out.stdout));
+}
+
+fn host_key_line(root: &Path) -> String {
+    std::fs::read_to_string(root.join("etc/ssh/ssh_host_ed25519_key.pub")).unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn ssh_host_key_approval_and_exactly_one_change() {
+    if !fleet_available() {
+        return;
+    }
+    for (i, backend) in backends().into_iter().enumerate() {
+        let n = 121 + i as u32;
+        let mut fleet = Fleet::new();
+        let key = fleet.path("id_ed25519");
+        keygen(&key, "ed25519", "");
+        let pubkey = fleet.path("id_ed25519.pub");
+        let root = fleet.up(n, |root| {
+            authorize(root, "/root", 0, &pubkey);
+            write(root, "/etc/ssh/sshd_config.d/05-test.conf", "MaxAuthTries 4\n");
+        });
+        let dir = tempfile::tempdir().unwrap();
+        let db = database(backend, dir.path());
+        let serve = Proc::start("serve", dir.path(), &db, &[("OPENWATCH_REGISTER_LOCALHOST", "false")]);
+        let api = Api::login(&serve.base).await;
+        let cred = api
+            .post(
+                "/api/v1/credentials",
+                json!({"name": "root", "kind": "ssh_key", "username": "root", "secret": std::fs::read_to_string(&key).unwrap()}),
+            )
+            .await;
+        let host = api
+            .post(
+                "/api/v1/hosts",
+                json!({"name": format!("h{n}"), "address": addr(n), "credential_id": cred["id"]}),
+            )
+            .await;
+        let id = host["id"].as_i64().unwrap();
+
+        // First contact: the key waits for approval and the host says so.
+        let s = api.scan(id).await;
+        assert_eq!(
+            (s["status"].as_str(), s["error_kind"].as_str()),
+            (Some("failed"), Some("host_key_pending")),
+            "{backend}: {s}"
+        );
+        let h = api.get(&format!("/api/v1/hosts/{id}")).await;
+        assert_eq!(h["host"]["reachability"], "host_key_pending");
+        let keys = h["keys"].as_array().unwrap();
+        assert_eq!(keys.len(), 1);
+        assert_eq!(keys[0]["status"], "pending");
+        let expected = host_key_line(&root);
+        let presented = keys[0]["public_key"].as_str().unwrap();
+        assert!(
+            expected.starts_with(presented.split_whitespace().take(2).collect::<Vec<_>>().join(" ").as_str()),
+            "{presented}"
+        );
+        let test = api.post(&format!("/api/v1/hosts/{id}/test"), json!({})).await;
+        assert_eq!(test["status"], "host_key_pending");
+        api.post(&format!("/api/v1/hosts/{id}/keys/{}/approve", keys[0]["id"]), json!({})).await;
+        let test = api.post(&format!("/api/v1/hosts/{id}/test"), json!({})).await;
+        assert_eq!(test["status"], "ok", "{test}");
+
+        let s1 = api.scan(id).await;
+        assert_eq!(s1["status"], "succeeded", "{backend}: {s1}");
+        let base =
+            api.get(&format!("/api/v1/hosts/{id}/changes?per_page=1")).await["total"].as_i64().unwrap();
+        let s2 = api.scan(id).await;
+        assert_eq!(s2["status"], "succeeded");
+        assert_eq!(
+            api.get(&format!("/api/v1/hosts/{id}/changes?per_page=1")).await["total"],
+            base,
+            "nothing changed"
+        );
+
+        // One setting changes on the host: exactly one change is recorded.
+        write(&root, "/etc/ssh/sshd_config.d/05-test.conf", "MaxAuthTries 6\n");
+        let s3 = api.scan(id).await;
+        assert_eq!(s3["status"], "succeeded");
+        let changes = api.get(&format!("/api/v1/hosts/{id}/changes")).await;
+        assert_eq!(changes["total"].as_i64().unwrap(), base + 1, "{backend}: {}", changes["items"][0]);
+        let c = &changes["items"][0];
+        assert_eq!(
+            (c["rule_id"].as_str(), c["old_verdict"].as_str(), c["new_verdict"].as_str()),
+            (Some("sshd_set_max_auth_tries"), Some("pass"), Some("fail"))
+        );
+        assert_eq!(c["scan_id"], s3["id"]);
+
+        // A restart loses nothing.
+        serve.stop();
+        let serve = Proc::start("serve", dir.path(), &db, &[("OPENWATCH_REGISTER_LOCALHOST", "false")]);
+        let api = Api::login(&serve.base).await;
+        assert_eq!(
+            api.get(&format!("/api/v1/hosts/{id}/changes?per_page=1")).await["total"].as_i64().unwrap(),
+            base + 1
+        );
+        assert_eq!(api.get("/api/v1/scans").await["total"], 4);
+
+        // The host comes back with a new key: scanning stops with a visible error.
+        drop(fleet.up(n, |root| {
+            authorize(root, "/root", 0, &pubkey);
+        }));
+        let s4 = api.scan(id).await;
+        assert_eq!(
+            (s4["status"].as_str(), s4["error_kind"].as_str()),
+            (Some("failed"), Some("host_key_changed")),
+            "{s4}"
+        );
+        assert!(s4["error_message"].as_str().unwrap().contains("CHANGED"));
+        let h = api.get(&format!("/api/v1/hosts/{id}")).await;
+        assert_eq!(h["host"]["reachability"], "host_key_changed");
+        assert_eq!(h["keys"].as_array().unwrap().len(), 2, "the new key is recorded, pending approval");
+        let summary = api.get("/api/v1/fleet/summary").await;
+        assert_eq!(summary["needs_attention"][0]["name"], format!("h{n}"));
+        serve.stop();
+    }
+}
+
+fn psql(url: &str, sql: &str) -> String {
+    text(&run(Command::new("psql").args(["-At", url, "-c", sql])).stdout).trim().to_owned()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn workers_share_a_postgres_queue_and_survive_a_kill() {
+    if std::env::var_os("OPENWATCH_SKIP_PG_TESTS").is_some() {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let db = database("postgres", dir.path());
+    let env = [("OPENWATCH_REGISTER_LOCALHOST", "false"), ("OPENWATCH_JOB_LEASE_SECS", "3")];
+    // serve runs no workers of its own here: the two worker processes do all the scanning.
+    let serve =
+        Proc::start("serve", dir.path(), &db, &[&env[..], &[("OPENWATCH_WORKER_CONCURRENCY", "0")]].concat());
+    let api = Api::login(&serve.base).await;
+    let mut csv = String::from("name,transport,groups\n");
+    for i in 0..200 {
+        csv.push_str(&format!("local{i:03},local,all\n"));
+    }
+    let resp = api
+        .client
+        .post(format!("{}/api/v1/hosts/import", api.base))
+        .header("x-csrf-token", &api.csrf)
+        .body(csv)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), StatusCode::OK);
+    let workers: Vec<Proc> = (0..2)
+        .map(|_| {
+            Proc::start(
+                "worker",
+                dir.path(),
+                &db,
+                &[&env[..], &[("OPENWATCH_WORKER_CONCURRENCY", "3")]].concat(),
+            )
+        })
+        .collect();
+    let group = api.get("/api/v1/groups").await["items"][0]["id"].as_i64().unwrap();
+    let queued = api.post(&format!("/api/v1/groups/{group}/scans"), json!({})).await;
+    assert_eq!(queued["scan_ids"].as_array().unwrap().len(), 200);
+    let t = Instant::now();
+    loop {
+        let done = api.get("/api/v1/scans?status=succeeded&per_page=1").await["total"].as_i64().unwrap();
+        if done == 200 {
+            break;
+        }
+        assert!(t.elapsed() < Duration::from_secs(600), "only {done} of 200 scans finished");
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
+    eprintln!("200 scans by 2 worker processes in {:.1} s", t.elapsed().as_secs_f64());
+    assert_eq!(psql(&db, "SELECT COUNT(*) FROM jobs WHERE status = 'done'"), "200");
+    assert_eq!(psql(&db, "SELECT COUNT(*) FROM jobs WHERE attempts <> 1"), "0", "each job ran exactly once");
+    let rules = psql(&db, "SELECT COUNT(*) FROM scan_results WHERE scan_id = (SELECT MIN(id) FROM scans)");
+    assert_eq!(
+        psql(&db, "SELECT COUNT(*) FROM scan_results"),
+        (rules.parse::<i64>().unwrap() * 200).to_string()
+    );
+    let per_process =
+        psql(&db, "SELECT COUNT(DISTINCT regexp_replace(locked_by, '-w[0-9]+$', '')) FROM jobs");
+    assert_eq!(per_process, "2", "both worker processes took jobs");
+    drop(workers);
+
+    // A worker killed mid-scan: its lease runs out, the job is retried by another worker.
+    let slow =
+        Proc::start("worker", dir.path(), &db, &[&env[..], &[("OPENWATCH_SCAN_WALKS", "true")]].concat());
+    let q = api.post("/api/v1/hosts/1/scans", json!({})).await;
+    let scan = q["scan_id"].as_i64().unwrap();
+    let t = Instant::now();
+    while api.get(&format!("/api/v1/scans/{scan}")).await["status"] != "running" {
+        assert!(t.elapsed() < Duration::from_secs(60), "the slow worker never started the scan");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let owner = psql(&db, &format!("SELECT locked_by FROM jobs WHERE scan_id = {scan}"));
+    assert!(owner.contains(&format!("-{}-", slow.pid())), "{owner}");
+    run(Command::new("kill").args(["-KILL", &slow.pid().to_string()]));
+    drop(slow);
+    let _rescuer = Proc::start("worker", dir.path(), &db, &env);
+    let s = api.wait(scan).await;
+    assert_eq!(s["status"], "succeeded", "{s}");
+    assert_eq!(
+        psql(&db, &format!("SELECT attempts FROM jobs WHERE scan_id = {scan}")),
+        "2",
+        "retried, not lost"
+    );
+    serve.stop();
+}
