@@ -179,7 +179,11 @@ fn coverage(out: &mut dyn Write, rules: &[Rule], framework: &str, format: Format
         Format::Csv => {
             writeln!(out, "{}", csv_row(&["control", "title", "level", "automated", "rules"]))?;
             for r in &cov.controls {
-                let level = r.level.map(|l| format!("{l:?}")).unwrap_or_default();
+                let level = r
+                    .level
+                    .map(|l| format!("{l:?}"))
+                    .or(r.severity.map(|s| s.as_str().to_owned()))
+                    .unwrap_or_default();
                 let auto = r.automated.map(|a| a.to_string()).unwrap_or_default();
                 writeln!(out, "{}", csv_row(&[r.id, r.title, &level, &auto, &r.rules.join(" ")]))?;
             }
@@ -187,10 +191,11 @@ fn coverage(out: &mut dyn Write, rules: &[Rule], framework: &str, format: Format
         Format::Table => {
             let mut t = Table::new(&["CONTROL", "LEVEL", "TITLE", "RULES"]);
             for r in &cov.controls {
-                let level = match (r.level, r.automated) {
-                    (Some(l), Some(false)) => format!("{l:?} manual"),
-                    (Some(l), _) => format!("{l:?}"),
-                    (None, Some(false)) => "manual".to_owned(),
+                let level = match (r.level, r.automated, r.severity) {
+                    (Some(l), Some(false), _) => format!("{l:?} manual"),
+                    (Some(l), _, _) => format!("{l:?}"),
+                    (None, Some(false), _) => "manual".to_owned(),
+                    (None, _, Some(s)) => s.as_str().to_owned(),
                     _ => String::new(),
                 };
                 let rules =

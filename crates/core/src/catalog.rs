@@ -1,10 +1,12 @@
 //! Framework catalogs: every control of a framework, so coverage can show what no rule
 //! covers and lint can refuse a reference to a control that does not exist. CIS and PCI
-//! catalogs carry identifiers with our own short titles; NIST titles are public domain.
+//! catalogs carry identifiers with our own short titles; NIST titles are public domain, and
+//! so are DISA STIG titles (US government work). A STIG catalog is keyed by STIG id and
+//! records each requirement's vulnerability id and severity where they are known.
 
 use serde::Deserialize;
 
-use crate::rule::{CisLevel, Finding, FindingLevel, Rule, Text, is_known_framework};
+use crate::rule::{CisLevel, Finding, FindingLevel, Rule, StigCategory, Text, is_known_framework};
 
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -27,6 +29,12 @@ pub struct CatalogControl {
     /// False for recommendations the benchmark itself calls manual.
     #[serde(default)]
     pub automated: Option<bool>,
+    /// STIG catalogs: the requirement's vulnerability id (`V-...`), when published.
+    #[serde(default)]
+    pub vuln_id: Option<String>,
+    /// STIG catalogs: the requirement's severity category.
+    #[serde(default)]
+    pub severity: Option<StigCategory>,
 }
 
 impl Catalog {
@@ -66,6 +74,19 @@ impl Catalog {
     pub fn get(&self, id: &str) -> Option<&CatalogControl> {
         self.controls.iter().find(|c| c.id.eq_ignore_ascii_case(id))
     }
+
+    fn stig_platform(&self) -> Option<&str> {
+        self.framework.strip_prefix("stig_")
+    }
+
+    /// The control ids `rule` cites in this catalog. A STIG reference is matched by its STIG
+    /// id; its vulnerability id is checked against the catalog row instead.
+    fn cited(&self, rule: &Rule) -> Vec<String> {
+        match self.stig_platform() {
+            Some(p) => rule.raw.references.stig(p).iter().map(|r| r.stig_id.as_str().to_owned()).collect(),
+            None => rule.raw.references.controls(&self.framework),
+        }
+    }
 }
 
 /// One control of a catalog and the rules that map to it.
@@ -77,6 +98,10 @@ pub struct CoverageRow<'a> {
     pub level: Option<CisLevel>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub automated: Option<bool>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub vuln_id: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub severity: Option<StigCategory>,
     pub rules: Vec<&'a str>,
 }
 
@@ -101,12 +126,14 @@ pub fn coverage<'a>(catalog: &'a Catalog, rules: &'a [Rule]) -> Coverage<'a> {
             title: c.title.as_str(),
             level: c.level,
             automated: c.automated,
+            vuln_id: c.vuln_id.as_deref(),
+            severity: c.severity,
             rules: Vec::new(),
         })
         .collect();
     let mut unknown = Vec::new();
     for rule in rules {
-        for cited in rule.raw.references.controls(&catalog.framework) {
+        for cited in catalog.cited(rule) {
             match controls.iter_mut().find(|row| row.id.eq_ignore_ascii_case(&cited)) {
                 Some(row) => row.rules.push(rule.id()),
                 None => unknown.push((rule.id(), cited)),
@@ -124,39 +151,118 @@ pub fn coverage<'a>(catalog: &'a Catalog, rules: &'a [Rule]) -> Coverage<'a> {
     }
 }
 
-/// Lint findings for rule references to controls a shipped catalog does not list.
+/// Lint findings for rule references to controls a shipped catalog does not list, and for
+/// STIG references whose vulnerability id or severity disagrees with the catalog.
 pub fn check_references(catalogs: &[Catalog], rules: &[Rule]) -> Vec<Finding> {
     let mut out = Vec::new();
     for catalog in catalogs {
         for rule in rules {
-            let cited = rule.raw.references.controls(&catalog.framework);
-            // A STIG reference names a rule id and a vulnerability id; one of them suffices.
-            let missing: Vec<&String> = if catalog.framework.starts_with("stig_") {
-                if cited.iter().any(|c| catalog.get(c).is_some()) {
-                    Vec::new()
-                } else {
-                    cited.iter().take(1).collect()
-                }
-            } else {
-                cited.iter().filter(|c| catalog.get(c).is_none()).collect()
-            };
-            for c in missing {
+            let error = |needle: &str, message: String| {
                 let at =
-                    rule.source_text.lines().position(|l| l.contains(c.as_str())).map_or(1, |p| p as u64 + 1);
-                out.push(Finding {
+                    rule.source_text.lines().position(|l| l.contains(needle)).map_or(1, |p| p as u64 + 1);
+                Finding {
                     level: FindingLevel::Error,
                     file: rule.source_name.clone(),
                     line: at,
                     column: 1,
                     source_line: rule.source_text.lines().nth(at as usize - 1).unwrap_or("").to_owned(),
-                    message: format!(
-                        "`{c}` is not a control of {} ({})",
-                        catalog.framework,
-                        catalog.title.as_str()
-                    ),
-                });
+                    message,
+                }
+            };
+            let name = format!("{} ({})", catalog.framework, catalog.title.as_str());
+            for c in catalog.cited(rule) {
+                if catalog.get(&c).is_none() {
+                    out.push(error(&c, format!("`{c}` is not a control of {name}")));
+                }
+            }
+            let Some(platform) = catalog.stig_platform() else { continue };
+            for r in rule.raw.references.stig(platform) {
+                let (id, vuln) = (r.stig_id.as_str(), r.vuln_id.as_str());
+                let Some(row) = catalog.get(id) else { continue };
+                if let Some(v) = row.vuln_id.as_deref().filter(|v| !v.eq_ignore_ascii_case(vuln)) {
+                    out.push(error(id, format!("`{id}` is {v} in {name}, not {vuln}")));
+                }
+                if let (Some(want), Some(got)) = (row.severity, r.severity)
+                    && want != got
+                {
+                    out.push(error(
+                        id,
+                        format!("`{id}` is {} in {name}, not {}", want.as_str(), got.as_str()),
+                    ));
+                }
             }
         }
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::rule::parse_rule;
+
+    const STIG: &str = "framework: stig_rhel9\ntitle: RHEL 9 STIG\nsource: test\ncontrols:\n  \
+        - {id: RHEL-09-000010, vuln_id: V-1, severity: CAT II, title: One}\n  \
+        - {id: RHEL-09-000020, vuln_id: V-2, severity: CAT I, title: Two}\n  \
+        - {id: RHEL-09-000030, vuln_id: V-3, severity: CAT III, title: Three}\n";
+
+    fn rule(id: &str, stig: &str) -> Rule {
+        let text = format!(
+            "id: {id}\ntitle: T\ndescription: D\nrationale: R\nseverity: low\ncategory: test\n\
+             references:\n  nist_800_53: [CM-6]\n  stig:\n    rhel9: {stig}\n\
+             platforms: [{{family: rhel}}]\nimplementations:\n  - default: true\n    \
+             check: {{file_exists: {{path: /etc/passwd}}}}\n"
+        );
+        let parsed = parse_rule("", &text);
+        parsed.rule.unwrap_or_else(|| panic!("{:?}", parsed.findings))
+    }
+
+    #[test]
+    fn stig_coverage_matches_by_stig_id_and_lists_every_requirement() {
+        let catalog = Catalog::parse("stig_rhel9.yml", STIG).unwrap();
+        let rules = [
+            rule("a", "{vuln_id: V-1, stig_id: RHEL-09-000010, severity: CAT II}"),
+            rule("b", "[{vuln_id: V-1, stig_id: RHEL-09-000010}, {vuln_id: V-2, stig_id: rhel-09-000020}]"),
+        ];
+        let cov = coverage(&catalog, &rules);
+        assert_eq!((cov.covered, cov.total), (2, 3));
+        assert_eq!(cov.controls[0].rules, ["a", "b"]);
+        assert_eq!(cov.controls[1].rules, ["b"]);
+        assert_eq!(cov.controls[1].severity, Some(StigCategory::CatI));
+        assert!(cov.controls[2].rules.is_empty());
+        // Vulnerability ids are not controls of their own: nothing is unknown.
+        assert!(cov.unknown_references.is_empty());
+        assert!(check_references(&[catalog], &rules).is_empty());
+    }
+
+    #[test]
+    fn lint_rejects_stig_ids_the_catalog_lacks_and_disagreeing_vuln_ids_or_severities() {
+        let catalog = Catalog::parse("stig_rhel9.yml", STIG).unwrap();
+        let rules = [
+            rule("unknown", "{vuln_id: V-1, stig_id: RHEL-09-999999}"),
+            // The right vulnerability id does not excuse a wrong STIG id.
+            rule("wrong_vuln", "{vuln_id: V-9, stig_id: RHEL-09-000010}"),
+            rule("wrong_cat", "[{vuln_id: V-3, stig_id: RHEL-09-000030, severity: CAT I}]"),
+        ];
+        let messages: Vec<String> =
+            check_references(&[catalog], &rules).into_iter().map(|f| f.message).collect();
+        assert_eq!(messages.len(), 3, "{messages:?}");
+        assert!(messages[0].contains("`RHEL-09-999999` is not a control of stig_rhel9"), "{messages:?}");
+        assert!(messages[1].contains("`RHEL-09-000010` is V-1 in stig_rhel9"), "{messages:?}");
+        assert!(messages[2].contains("`RHEL-09-000030` is CAT III in stig_rhel9"), "{messages:?}");
+    }
+
+    #[test]
+    fn stig_ids_cited_twice_for_one_platform_are_an_error() {
+        let text = "id: x\ntitle: T\ndescription: D\nrationale: R\nseverity: low\ncategory: test\n\
+            references:\n  nist_800_53: [CM-6]\n  stig:\n    rhel9:\n      \
+            - {vuln_id: V-1, stig_id: RHEL-09-000010}\n      - {vuln_id: V-1, stig_id: RHEL-09-000010}\n\
+            platforms: [{family: rhel}]\nimplementations:\n  - default: true\n    \
+            check: {file_exists: {path: /etc/passwd}}\n";
+        let parsed = parse_rule("", text);
+        assert!(parsed.rule.is_none());
+        let f = &parsed.findings[0];
+        assert!(f.message.contains("cited twice"), "{}", f.message);
+        assert_eq!(f.line, 12, "points at the repeat");
+    }
 }

@@ -20,7 +20,7 @@ pub enum CisLevel {
     L2,
 }
 
-/// A DISA STIG finding, per platform key such as `ubuntu2204`.
+/// A DISA STIG requirement, per platform key such as `ubuntu2204`.
 #[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct StigRef {
@@ -42,6 +42,61 @@ pub enum StigCategory {
     CatIII,
 }
 
+impl StigCategory {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            StigCategory::CatI => "CAT I",
+            StigCategory::CatII => "CAT II",
+            StigCategory::CatIII => "CAT III",
+        }
+    }
+}
+
+/// The STIG requirements a rule checks on one platform: one map, or a non-empty list of them
+/// when the rule covers several requirements. A single requirement is written back as a map.
+#[derive(Debug, Clone)]
+pub struct StigRefs(pub Vec<StigRef>);
+
+impl std::ops::Deref for StigRefs {
+    type Target = [StigRef];
+    fn deref(&self) -> &[StigRef] {
+        &self.0
+    }
+}
+
+impl Serialize for StigRefs {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        match self.0.as_slice() {
+            [one] => one.serialize(s),
+            many => many.serialize(s),
+        }
+    }
+}
+
+impl<'de> Deserialize<'de> for StigRefs {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<StigRefs, D::Error> {
+        use serde::de::{self, value::MapAccessDeserializer, value::SeqAccessDeserializer};
+        struct OneOrMany;
+        impl<'de> de::Visitor<'de> for OneOrMany {
+            type Value = StigRefs;
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str("a STIG reference {vuln_id, stig_id, ...} or a non-empty list of them")
+            }
+            fn visit_map<A: de::MapAccess<'de>>(self, map: A) -> Result<StigRefs, A::Error> {
+                Ok(StigRefs(vec![StigRef::deserialize(MapAccessDeserializer::new(map))?]))
+            }
+            fn visit_seq<A: de::SeqAccess<'de>>(self, seq: A) -> Result<StigRefs, A::Error> {
+                let refs = Vec::<StigRef>::deserialize(SeqAccessDeserializer::new(seq))?;
+                if refs.is_empty() {
+                    return Err(de::Error::invalid_length(0, &self));
+                }
+                Ok(StigRefs(refs))
+            }
+        }
+        d.deserialize_any(OneOrMany)
+    }
+}
+
 /// Every framework reference of a rule.
 #[derive(Debug, Clone, Default, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
@@ -49,7 +104,7 @@ pub struct References {
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub cis: BTreeMap<String, CisRef>,
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
-    pub stig: BTreeMap<String, StigRef>,
+    pub stig: BTreeMap<String, StigRefs>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub nist_800_53: Vec<String>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
@@ -84,10 +139,10 @@ impl References {
         }
         if let Some(platform) = framework.strip_prefix("stig_") {
             return self
-                .stig
-                .get(platform)
-                .map(|s| vec![s.stig_id.as_str().to_owned(), s.vuln_id.as_str().to_owned()])
-                .unwrap_or_default();
+                .stig(platform)
+                .iter()
+                .flat_map(|s| [s.stig_id.as_str().to_owned(), s.vuln_id.as_str().to_owned()])
+                .collect();
         }
         match framework {
             "nist_800_53" => self.nist_800_53.clone(),
@@ -97,6 +152,11 @@ impl References {
             "ssg" => self.ssg.clone(),
             _ => Vec::new(),
         }
+    }
+
+    /// The STIG requirements this rule checks on a platform key; empty when it cites none.
+    pub fn stig(&self, platform: &str) -> &[StigRef] {
+        self.stig.get(platform).map_or(&[], |s| s)
     }
 }
 
@@ -136,6 +196,30 @@ mod tests {
         assert!(!control_matches("AC-61", "AC-6"));
         assert!(control_matches("5.2.4", "5.2"));
         assert!(!control_matches("5.20", "5.2"));
+    }
+
+    #[test]
+    fn stig_references_are_one_map_or_a_list() {
+        let one: References =
+            serde_saphyr::from_str("stig: {rhel9: {vuln_id: V-1, stig_id: RHEL-09-1, severity: CAT II}}")
+                .unwrap();
+        assert_eq!(one.controls("stig_rhel9"), ["RHEL-09-1", "V-1"]);
+        assert_eq!(one.stig("rhel9")[0].severity, Some(StigCategory::CatII));
+        assert!(one.stig("rhel8").is_empty());
+        let many: References = serde_saphyr::from_str(
+            "stig:\n  rhel8:\n    - {vuln_id: V-1, stig_id: RHEL-08-1}\n    - {vuln_id: V-2, stig_id: RHEL-08-2}\n",
+        )
+        .unwrap();
+        assert_eq!(many.controls("stig_rhel8"), ["RHEL-08-1", "V-1", "RHEL-08-2", "V-2"]);
+        // One requirement is written back as a map, several as a list.
+        let json = serde_json::to_value(&one).unwrap();
+        assert!(json["stig"]["rhel9"].is_object());
+        assert_eq!(serde_json::to_value(&many).unwrap()["stig"]["rhel8"].as_array().unwrap().len(), 2);
+        for bad in
+            ["stig: {rhel9: []}", "stig: {rhel9: [{stig_id: RHEL-09-1}]}", "stig: {rhel9: {vuln: V-1}}"]
+        {
+            assert!(serde_saphyr::from_str::<References>(bad).is_err(), "{bad}");
+        }
     }
 
     #[test]

@@ -140,6 +140,24 @@ fn validate(ctx: &mut Ctx<'_>, raw: &RawRule) {
             );
         }
     }
+    for refs in raw.references.stig.values() {
+        let mut seen = std::collections::BTreeSet::new();
+        for r in refs.iter() {
+            if !seen.insert(r.stig_id.as_str().to_ascii_uppercase()) {
+                // Point at the repeat, the last line that names the id.
+                let at = ctx
+                    .text
+                    .lines()
+                    .enumerate()
+                    .filter_map(|(i, l)| {
+                        l.find(r.stig_id.as_str()).map(|c| Pos { line: i as u64 + 1, column: c as u64 + 1 })
+                    })
+                    .last()
+                    .unwrap_or(id_at);
+                ctx.error(at, format!("STIG id `{}` is cited twice for one platform", r.stig_id.as_str()));
+            }
+        }
+    }
     for control in &raw.references.nist_800_53 {
         if !is_nist_control(control) {
             let at = locate(ctx.text, control).unwrap_or(id_at);
