@@ -54,10 +54,10 @@ fn stig_catalogs_list_every_requirement() {
     assert!(table.contains("RHEL-08-010000  CAT I") && table.contains("- not covered -"), "{table}");
 }
 
-fn write_stig_rule(dir: &Path, id: &str, stig: &str) {
+fn write_stig_rule(dir: &Path, id: &str, platform: &str, stig: &str) {
     let body = format!(
         "id: {id}\ntitle: Test rule {id}\ndescription: A test.\nrationale: Testing.\nseverity: low\n\
-         category: test\nreferences:\n  stig:\n    rhel9: {stig}\n  nist_800_53: [CM-6]\n\
+         category: test\nreferences:\n  stig:\n    {platform}: {stig}\n  nist_800_53: [CM-6]\n\
          platforms: [{{family: rhel}}]\nimplementations:\n  - default: true\n    check:\n      \
          file_exists: {{path: /etc/passwd}}\n    remediation: {{steps: [{{manual: {{guidance: Fix it.}}}}]}}\n"
     );
@@ -67,28 +67,54 @@ fn write_stig_rule(dir: &Path, id: &str, stig: &str) {
 #[test]
 fn lint_holds_stig_references_to_the_catalog() {
     let cases = [
-        ("t_stig_ok", "{vuln_id: V-257777, stig_id: RHEL-09-211010, severity: CAT I}", None),
+        ("t_stig_ok", "rhel9", "{vuln_id: V-257777, stig_id: RHEL-09-211010, severity: CAT I}", None),
         (
             "t_stig_unknown",
+            "rhel9",
             "{vuln_id: V-257777, stig_id: RHEL-09-999999, severity: CAT I}",
             Some("`RHEL-09-999999` is not a control of stig_rhel9"),
         ),
         (
             "t_stig_vuln",
+            "rhel9",
             "{vuln_id: V-1, stig_id: RHEL-09-211010, severity: CAT I}",
             Some("`RHEL-09-211010` is V-257777 in stig_rhel9"),
         ),
         (
+            "t_stig_no_vuln",
+            "rhel9",
+            "{stig_id: RHEL-09-211010, severity: CAT I}",
+            Some(
+                "`RHEL-09-211010` is V-257777 in stig_rhel9 (DISA Red Hat Enterprise Linux 9 STIG V2R9): give its vuln_id",
+            ),
+        ),
+        (
             "t_stig_severity",
+            "rhel9",
             "{vuln_id: V-257777, stig_id: RHEL-09-211010, severity: CAT III}",
             Some("`RHEL-09-211010` is CAT I in stig_rhel9"),
         ),
+        // Ubuntu 24.04 V1R1 has no vulnerability ids: STIG id and severity suffice.
+        ("t_stig_2404_ok", "ubuntu2404", "{stig_id: UBTU-24-100030, severity: CAT I}", None),
+        (
+            "t_stig_2404_severity",
+            "ubuntu2404",
+            "{stig_id: UBTU-24-100030, severity: CAT II}",
+            Some("`UBTU-24-100030` is CAT I in stig_ubuntu2404"),
+        ),
+        (
+            "t_stig_2404_unknown",
+            "ubuntu2404",
+            "{stig_id: UBTU-22-215035, severity: CAT I}",
+            Some("`UBTU-22-215035` is not a control of stig_ubuntu2404"),
+        ),
+        ("t_stig_no_severity", "ubuntu2404", "{stig_id: UBTU-24-100030}", Some("missing field `severity`")),
     ];
     let dir = tempfile::tempdir().unwrap();
-    for (id, stig, error) in cases {
+    for (id, platform, stig, error) in cases {
         let d = dir.path().join(id);
         std::fs::create_dir(&d).unwrap();
-        write_stig_rule(&d, id, stig);
+        write_stig_rule(&d, id, platform, stig);
         let out = openwatch(&["rules", "lint", d.to_str().unwrap()]);
         let stdout = text(&out.stdout);
         match error {

@@ -152,7 +152,8 @@ pub fn coverage<'a>(catalog: &'a Catalog, rules: &'a [Rule]) -> Coverage<'a> {
 }
 
 /// Lint findings for rule references to controls a shipped catalog does not list, and for
-/// STIG references whose vulnerability id or severity disagrees with the catalog.
+/// STIG references whose vulnerability id or severity disagrees with the catalog, or that
+/// omit a vulnerability id the catalog has.
 pub fn check_references(catalogs: &[Catalog], rules: &[Rule]) -> Vec<Finding> {
     let mut out = Vec::new();
     for catalog in catalogs {
@@ -177,17 +178,24 @@ pub fn check_references(catalogs: &[Catalog], rules: &[Rule]) -> Vec<Finding> {
             }
             let Some(platform) = catalog.stig_platform() else { continue };
             for r in rule.raw.references.stig(platform) {
-                let (id, vuln) = (r.stig_id.as_str(), r.vuln_id.as_str());
+                let id = r.stig_id.as_str();
                 let Some(row) = catalog.get(id) else { continue };
-                if let Some(v) = row.vuln_id.as_deref().filter(|v| !v.eq_ignore_ascii_case(vuln)) {
-                    out.push(error(id, format!("`{id}` is {v} in {name}, not {vuln}")));
+                // A reference may omit the vulnerability id only where the catalog has none.
+                match (row.vuln_id.as_deref(), r.vuln_id.as_ref().map(|v| v.as_str())) {
+                    (Some(want), Some(got)) if !want.eq_ignore_ascii_case(got) => {
+                        out.push(error(id, format!("`{id}` is {want} in {name}, not {got}")));
+                    }
+                    (Some(want), None) => {
+                        out.push(error(id, format!("`{id}` is {want} in {name}: give its vuln_id")));
+                    }
+                    _ => {}
                 }
-                if let (Some(want), Some(got)) = (row.severity, r.severity)
-                    && want != got
+                if let Some(want) = row.severity
+                    && want != r.severity
                 {
                     out.push(error(
                         id,
-                        format!("`{id}` is {} in {name}, not {}", want.as_str(), got.as_str()),
+                        format!("`{id}` is {} in {name}, not {}", want.as_str(), r.severity.as_str()),
                     ));
                 }
             }
@@ -206,10 +214,16 @@ mod tests {
         - {id: RHEL-09-000020, vuln_id: V-2, severity: CAT I, title: Two}\n  \
         - {id: RHEL-09-000030, vuln_id: V-3, severity: CAT III, title: Three}\n";
 
-    fn rule(id: &str, stig: &str) -> Rule {
+    /// A release whose source publishes no vulnerability ids.
+    const STIG_NO_VULN: &str = "framework: stig_ubuntu2404\ntitle: Ubuntu 24.04 STIG\nsource: test\n\
+        controls:\n  \
+        - {id: UBTU-24-000010, severity: CAT II, title: One}\n  \
+        - {id: UBTU-24-000020, severity: CAT I, title: Two}\n";
+
+    fn rule_on(platform: &str, id: &str, stig: &str) -> Rule {
         let text = format!(
             "id: {id}\ntitle: T\ndescription: D\nrationale: R\nseverity: low\ncategory: test\n\
-             references:\n  nist_800_53: [CM-6]\n  stig:\n    rhel9: {stig}\n\
+             references:\n  nist_800_53: [CM-6]\n  stig:\n    {platform}: {stig}\n\
              platforms: [{{family: rhel}}]\nimplementations:\n  - default: true\n    \
              check: {{file_exists: {{path: /etc/passwd}}}}\n"
         );
@@ -217,12 +231,25 @@ mod tests {
         parsed.rule.unwrap_or_else(|| panic!("{:?}", parsed.findings))
     }
 
+    fn rule(id: &str, stig: &str) -> Rule {
+        rule_on("rhel9", id, stig)
+    }
+
+    fn messages(catalog: &str, rules: &[Rule]) -> Vec<String> {
+        let catalog = Catalog::parse("catalog.yml", catalog).unwrap();
+        check_references(&[catalog], rules).into_iter().map(|f| f.message).collect()
+    }
+
     #[test]
     fn stig_coverage_matches_by_stig_id_and_lists_every_requirement() {
         let catalog = Catalog::parse("stig_rhel9.yml", STIG).unwrap();
         let rules = [
             rule("a", "{vuln_id: V-1, stig_id: RHEL-09-000010, severity: CAT II}"),
-            rule("b", "[{vuln_id: V-1, stig_id: RHEL-09-000010}, {vuln_id: V-2, stig_id: rhel-09-000020}]"),
+            rule(
+                "b",
+                "[{vuln_id: V-1, stig_id: RHEL-09-000010, severity: CAT II}, \
+                 {vuln_id: V-2, stig_id: rhel-09-000020, severity: CAT I}]",
+            ),
         ];
         let cov = coverage(&catalog, &rules);
         assert_eq!((cov.covered, cov.total), (2, 3));
@@ -237,32 +264,72 @@ mod tests {
 
     #[test]
     fn lint_rejects_stig_ids_the_catalog_lacks_and_disagreeing_vuln_ids_or_severities() {
-        let catalog = Catalog::parse("stig_rhel9.yml", STIG).unwrap();
         let rules = [
-            rule("unknown", "{vuln_id: V-1, stig_id: RHEL-09-999999}"),
+            rule("unknown", "{vuln_id: V-1, stig_id: RHEL-09-999999, severity: CAT II}"),
             // The right vulnerability id does not excuse a wrong STIG id.
-            rule("wrong_vuln", "{vuln_id: V-9, stig_id: RHEL-09-000010}"),
+            rule("wrong_vuln", "{vuln_id: V-9, stig_id: RHEL-09-000010, severity: CAT II}"),
             rule("wrong_cat", "[{vuln_id: V-3, stig_id: RHEL-09-000030, severity: CAT I}]"),
+            // Where the catalog knows the vulnerability id, the reference must give it.
+            rule("no_vuln", "{stig_id: RHEL-09-000020, severity: CAT I}"),
         ];
-        let messages: Vec<String> =
-            check_references(&[catalog], &rules).into_iter().map(|f| f.message).collect();
-        assert_eq!(messages.len(), 3, "{messages:?}");
+        let messages = messages(STIG, &rules);
+        assert_eq!(messages.len(), 4, "{messages:?}");
         assert!(messages[0].contains("`RHEL-09-999999` is not a control of stig_rhel9"), "{messages:?}");
         assert!(messages[1].contains("`RHEL-09-000010` is V-1 in stig_rhel9"), "{messages:?}");
         assert!(messages[2].contains("`RHEL-09-000030` is CAT III in stig_rhel9"), "{messages:?}");
+        assert!(
+            messages[3].contains("`RHEL-09-000020` is V-2 in stig_rhel9") && messages[3].contains("vuln_id")
+        );
+    }
+
+    #[test]
+    fn stig_references_without_vuln_ids_match_a_catalog_without_them_and_are_still_linted() {
+        let ok = [
+            rule_on("ubuntu2404", "a", "{stig_id: UBTU-24-000010, severity: CAT II}"),
+            rule_on(
+                "ubuntu2404",
+                "b",
+                "[{stig_id: ubtu-24-000010, severity: CAT II}, {stig_id: UBTU-24-000020, severity: CAT I}]",
+            ),
+        ];
+        let catalog = Catalog::parse("stig_ubuntu2404.yml", STIG_NO_VULN).unwrap();
+        let cov = coverage(&catalog, &ok);
+        assert_eq!((cov.covered, cov.total), (2, 2));
+        assert_eq!(cov.controls[0].rules, ["a", "b"]);
+        assert!(cov.controls[0].vuln_id.is_none() && cov.unknown_references.is_empty());
+        assert!(messages(STIG_NO_VULN, &ok).is_empty());
+        let bad = [
+            rule_on("ubuntu2404", "unknown", "{stig_id: UBTU-24-999999, severity: CAT II}"),
+            rule_on("ubuntu2404", "wrong_cat", "{stig_id: UBTU-24-000020, severity: CAT III}"),
+        ];
+        let messages = messages(STIG_NO_VULN, &bad);
+        assert_eq!(messages.len(), 2, "{messages:?}");
+        assert!(messages[0].contains("`UBTU-24-999999` is not a control of stig_ubuntu2404"), "{messages:?}");
+        assert!(messages[1].contains("`UBTU-24-000020` is CAT I in stig_ubuntu2404"), "{messages:?}");
     }
 
     #[test]
     fn stig_ids_cited_twice_for_one_platform_are_an_error() {
-        let text = "id: x\ntitle: T\ndescription: D\nrationale: R\nseverity: low\ncategory: test\n\
-            references:\n  nist_800_53: [CM-6]\n  stig:\n    rhel9:\n      \
-            - {vuln_id: V-1, stig_id: RHEL-09-000010}\n      - {vuln_id: V-1, stig_id: RHEL-09-000010}\n\
-            platforms: [{family: rhel}]\nimplementations:\n  - default: true\n    \
-            check: {file_exists: {path: /etc/passwd}}\n";
-        let parsed = parse_rule("", text);
-        assert!(parsed.rule.is_none());
-        let f = &parsed.findings[0];
-        assert!(f.message.contains("cited twice"), "{}", f.message);
-        assert_eq!(f.line, 12, "points at the repeat");
+        for (first, repeat) in [
+            (
+                "{vuln_id: V-1, stig_id: RHEL-09-000010, severity: CAT II}",
+                "{vuln_id: V-1, stig_id: RHEL-09-000010, severity: CAT II}",
+            ),
+            // Without vulnerability ids too.
+            ("{stig_id: RHEL-09-000010, severity: CAT II}", "{stig_id: rhel-09-000010, severity: CAT II}"),
+        ] {
+            let text = format!(
+                "id: x\ntitle: T\ndescription: D\nrationale: R\nseverity: low\ncategory: test\n\
+                 references:\n  nist_800_53: [CM-6]\n  stig:\n    rhel9:\n      \
+                 - {first}\n      - {repeat}\n\
+                 platforms: [{{family: rhel}}]\nimplementations:\n  - default: true\n    \
+                 check: {{file_exists: {{path: /etc/passwd}}}}\n"
+            );
+            let parsed = parse_rule("", &text);
+            assert!(parsed.rule.is_none());
+            let f = &parsed.findings[0];
+            assert!(f.message.contains("cited twice"), "{}", f.message);
+            assert_eq!(f.line, 12, "points at the repeat");
+        }
     }
 }

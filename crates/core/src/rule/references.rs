@@ -20,14 +20,17 @@ pub enum CisLevel {
     L2,
 }
 
-/// A DISA STIG requirement, per platform key such as `ubuntu2204`.
+/// A DISA STIG requirement, per platform key such as `ubuntu2204`. The STIG id and severity
+/// are always known; the vulnerability id and CCIs are absent where the only source of a
+/// release publishes none (Ubuntu 24.04 V1R1), and lint requires the vulnerability id
+/// wherever the platform's catalog has one.
 #[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct StigRef {
-    pub vuln_id: Text,
-    pub stig_id: Text,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub severity: Option<StigCategory>,
+    pub vuln_id: Option<Text>,
+    pub stig_id: Text,
+    pub severity: StigCategory,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub cci: Vec<String>,
 }
@@ -80,7 +83,7 @@ impl<'de> Deserialize<'de> for StigRefs {
         impl<'de> de::Visitor<'de> for OneOrMany {
             type Value = StigRefs;
             fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
-                f.write_str("a STIG reference {vuln_id, stig_id, ...} or a non-empty list of them")
+                f.write_str("a STIG reference {stig_id, severity, ...} or a non-empty list of them")
             }
             fn visit_map<A: de::MapAccess<'de>>(self, map: A) -> Result<StigRefs, A::Error> {
                 Ok(StigRefs(vec![StigRef::deserialize(MapAccessDeserializer::new(map))?]))
@@ -141,7 +144,10 @@ impl References {
             return self
                 .stig(platform)
                 .iter()
-                .flat_map(|s| [s.stig_id.as_str().to_owned(), s.vuln_id.as_str().to_owned()])
+                .flat_map(|s| {
+                    std::iter::once(s.stig_id.as_str().to_owned())
+                        .chain(s.vuln_id.as_ref().map(|v| v.as_str().to_owned()))
+                })
                 .collect();
         }
         match framework {
@@ -204,10 +210,11 @@ mod tests {
             serde_saphyr::from_str("stig: {rhel9: {vuln_id: V-1, stig_id: RHEL-09-1, severity: CAT II}}")
                 .unwrap();
         assert_eq!(one.controls("stig_rhel9"), ["RHEL-09-1", "V-1"]);
-        assert_eq!(one.stig("rhel9")[0].severity, Some(StigCategory::CatII));
+        assert_eq!(one.stig("rhel9")[0].severity, StigCategory::CatII);
         assert!(one.stig("rhel8").is_empty());
         let many: References = serde_saphyr::from_str(
-            "stig:\n  rhel8:\n    - {vuln_id: V-1, stig_id: RHEL-08-1}\n    - {vuln_id: V-2, stig_id: RHEL-08-2}\n",
+            "stig:\n  rhel8:\n    - {vuln_id: V-1, stig_id: RHEL-08-1, severity: CAT I}\n    \
+             - {vuln_id: V-2, stig_id: RHEL-08-2, severity: CAT III}\n",
         )
         .unwrap();
         assert_eq!(many.controls("stig_rhel8"), ["RHEL-08-1", "V-1", "RHEL-08-2", "V-2"]);
@@ -215,11 +222,34 @@ mod tests {
         let json = serde_json::to_value(&one).unwrap();
         assert!(json["stig"]["rhel9"].is_object());
         assert_eq!(serde_json::to_value(&many).unwrap()["stig"]["rhel8"].as_array().unwrap().len(), 2);
-        for bad in
-            ["stig: {rhel9: []}", "stig: {rhel9: [{stig_id: RHEL-09-1}]}", "stig: {rhel9: {vuln: V-1}}"]
-        {
+        for bad in [
+            "stig: {rhel9: []}",
+            // The STIG id and the severity are required.
+            "stig: {rhel9: [{vuln_id: V-1, severity: CAT II}]}",
+            "stig: {rhel9: [{vuln_id: V-1, stig_id: RHEL-09-1}]}",
+            "stig: {rhel9: {stig_id: RHEL-09-1, severity: CAT IV}}",
+            "stig: {rhel9: {stig_id: RHEL-09-1, severity: CAT II, vuln_id: \"\"}}",
+            "stig: {rhel9: {vuln: V-1}}",
+        ] {
             assert!(serde_saphyr::from_str::<References>(bad).is_err(), "{bad}");
         }
+    }
+
+    #[test]
+    fn stig_references_may_omit_the_vulnerability_id_and_ccis() {
+        let r: References =
+            serde_saphyr::from_str("stig: {ubuntu2404: {stig_id: UBTU-24-100030, severity: CAT I}}").unwrap();
+        let s = &r.stig("ubuntu2404")[0];
+        assert!(s.vuln_id.is_none() && s.cci.is_empty());
+        assert_eq!(s.severity, StigCategory::CatI);
+        // Only the STIG id is a control; nothing empty stands in for the vulnerability id.
+        assert_eq!(r.controls("stig_ubuntu2404"), ["UBTU-24-100030"]);
+        // Absent fields stay absent when written back.
+        let json = serde_json::to_value(&r).unwrap();
+        assert_eq!(
+            json["stig"]["ubuntu2404"],
+            serde_json::json!({"stig_id": "UBTU-24-100030", "severity": "CAT I"})
+        );
     }
 
     #[test]
