@@ -37,6 +37,28 @@ pub enum Command {
     /// Check the audit log.
     #[command(subcommand_required = true)]
     Audit(AuditArgs),
+    /// Measure the server at fleet scale on generated data: ingest rate and API read latency.
+    BenchServer(BenchServerArgs),
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct BenchServerArgs {
+    /// An empty database to fill (default: SQLite in a temporary directory).
+    #[arg(long, value_name = "URL")]
+    pub database_url: Option<String>,
+    #[arg(long, default_value_t = 10_000)]
+    pub hosts: usize,
+    #[arg(long, default_value_t = 300)]
+    pub rules: usize,
+    /// Days of history to seed.
+    #[arg(long, default_value_t = 30)]
+    pub days: i64,
+    /// Concurrent ingesting writers.
+    #[arg(long, default_value_t = 4)]
+    pub concurrency: usize,
+    /// Timed requests per endpoint.
+    #[arg(long, default_value_t = 200)]
+    pub requests: usize,
 }
 
 /// Where the server's configuration comes from; flags override `openwatch.toml` and

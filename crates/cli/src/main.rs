@@ -32,6 +32,7 @@ fn main() -> ExitCode {
         Command::Migrate(args) => server_cmd::migrate(&args),
         Command::Admin(args) => server_cmd::admin(&args),
         Command::Audit(args) => server_cmd::audit(&args),
+        Command::BenchServer(args) => server_cmd::bench(&args),
     };
     match result {
         Ok(code) => code,

@@ -8,7 +8,7 @@ use anyhow::{Context as _, Result, bail};
 use openwatch_server::serve::{self, Role};
 use openwatch_server::{Config, Library, admin};
 
-use crate::cli::{AdminArgs, AdminCommand, AuditArgs, AuditCommand, ServerArgs};
+use crate::cli::{AdminArgs, AdminCommand, AuditArgs, AuditCommand, BenchServerArgs, ServerArgs};
 use crate::library;
 
 fn config(args: &ServerArgs) -> Result<Config> {
@@ -136,4 +136,26 @@ pub fn audit(args: &AuditArgs) -> Result<ExitCode> {
             },
         }
     })
+}
+
+pub fn bench(args: &BenchServerArgs) -> Result<ExitCode> {
+    let dir = tempfile::tempdir().context("a temporary directory")?;
+    let cfg = Config {
+        data_dir: dir.path().to_path_buf(),
+        database_url: args
+            .database_url
+            .clone()
+            .unwrap_or_else(|| format!("sqlite:{}", dir.path().join("bench.db").display())),
+        database_connections: (args.concurrency as u32 + 4).max(8),
+        ..Config::default()
+    };
+    let opts = openwatch_server::bench::BenchOptions {
+        hosts: args.hosts,
+        rules: args.rules,
+        days: args.days,
+        concurrency: args.concurrency,
+        requests: args.requests,
+    };
+    runtime()?.block_on(openwatch_server::bench::run(cfg, server_library()?, &opts))?;
+    Ok(ExitCode::SUCCESS)
 }

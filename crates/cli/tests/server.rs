@@ -418,3 +418,56 @@ async fn workers_share_a_postgres_queue_and_survive_a_kill() {
     );
     serve.stop();
 }
+
+#[test]
+fn https_with_secure_host_cookies() {
+    let dir = tempfile::tempdir().unwrap();
+    let (cert, key) = (dir.path().join("cert.pem"), dir.path().join("key.pem"));
+    run(Command::new("openssl").args([
+        "req",
+        "-x509",
+        "-newkey",
+        "ec",
+        "-pkeyopt",
+        "ec_paramgen_curve:prime256v1",
+        "-nodes",
+        "-days",
+        "1",
+        "-subj",
+        "/CN=localhost",
+        "-keyout",
+        key.to_str().unwrap(),
+        "-out",
+        cert.to_str().unwrap(),
+    ]));
+    let db = database("sqlite", dir.path());
+    let serve = Proc::start(
+        "serve",
+        dir.path(),
+        &db,
+        &[("OPENWATCH_TLS_CERT", cert.to_str().unwrap()), ("OPENWATCH_TLS_KEY", key.to_str().unwrap())],
+    );
+    assert!(serve.base.starts_with("https://"), "{}", serve.base);
+    let health = run(Command::new("curl").args(["-sSk", &format!("{}/healthz", serve.base)]));
+    assert_eq!(text(&health.stdout), "ok\n");
+    let login = run(Command::new("curl").args([
+        "-sSki",
+        "-H",
+        "content-type: application/json",
+        "-d",
+        &format!("{{\"username\":\"admin\",\"password\":\"{PASSWORD}\"}}"),
+        &format!("{}/api/v1/auth/login", serve.base),
+    ]));
+    let head = text(&login.stdout).to_lowercase();
+    let cookie = head.lines().find(|l| l.starts_with("set-cookie:")).expect("a session cookie");
+    for part in ["__host-openwatch_session=", "httponly", "samesite=strict", "secure", "path=/"] {
+        assert!(cookie.contains(part), "{part} in {cookie}");
+    }
+    assert!(head.contains("content-security-policy: default-src 'self'"));
+    let plain = Command::new("curl")
+        .args(["-sS", &format!("{}/healthz", serve.base.replace("https", "http"))])
+        .output()
+        .unwrap();
+    assert!(!text(&plain.stdout).contains("ok"), "no plain HTTP on the TLS port");
+    serve.stop();
+}

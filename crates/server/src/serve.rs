@@ -198,8 +198,15 @@ async fn serve_http(state: AppState) -> Result<()> {
                 let _ = shutdown.changed().await;
                 h.graceful_shutdown(Some(Duration::from_secs(10)));
             });
-            println!("OpenWatch listening on https://{addr}");
-            axum_server::bind_rustls(addr, tls).handle(handle).serve(app).await.context("HTTPS server")?;
+            let listener =
+                std::net::TcpListener::bind(addr).with_context(|| format!("listening on {addr}"))?;
+            listener.set_nonblocking(true)?;
+            println!("OpenWatch listening on https://{}", listener.local_addr()?);
+            axum_server::from_tcp_rustls(listener, tls)?
+                .handle(handle)
+                .serve(app)
+                .await
+                .context("HTTPS server")?;
         }
         _ => {
             let listener =

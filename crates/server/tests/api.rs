@@ -397,3 +397,58 @@ both_backends!(credentials_are_write_only, |backend: Backend| async move {
     assert!(!audit.contains("s3cret") && !audit.contains("sudo-secret"));
     app.stop().await;
 });
+
+both_backends!(schedules_and_adaptive_scanning_fire_once, |backend: Backend| async move {
+    let app = TestApp::start_with(backend, |c| c.adaptive_enabled = true).await;
+    // Adaptive: a host with no schedule and no scan is due at once.
+    let (_, a) = app.post("/api/v1/hosts", json!({"name": "adaptive", "transport": "local"})).await;
+    // Scheduled: a host with a schedule is left to it.
+    let (_, s) = app.post("/api/v1/hosts", json!({"name": "scheduled", "transport": "local"})).await;
+    let (status, b) = app.post("/api/v1/schedules", json!({"host_id": s["id"], "interval_minutes": 1})).await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{b}");
+    let (status, b) = app.post("/api/v1/schedules", json!({"host_id": s["id"], "cron": "not a cron"})).await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{b}");
+    let (status, sch) =
+        app.post("/api/v1/schedules", json!({"host_id": s["id"], "interval_minutes": 60})).await;
+    assert_eq!(status, StatusCode::CREATED, "{sch}");
+    // Make it due now, as the clock would an hour later.
+    let store = app.state.store();
+    store
+        .create_schedule(
+            &openwatch_store::NewSchedule {
+                target_kind: "host".into(),
+                target_id: s["id"].as_i64().unwrap(),
+                interval_secs: Some(3600),
+                cron: None,
+                next_fire_at: 0,
+            },
+            0,
+        )
+        .await
+        .unwrap();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    let triggers = loop {
+        let scans = app.get("/api/v1/scans?status=succeeded").await;
+        let t: Vec<(i64, String)> = scans["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|x| (x["host_id"].as_i64().unwrap(), x["trigger"].as_str().unwrap().to_owned()))
+            .collect();
+        if t.len() >= 2 || std::time::Instant::now() > deadline {
+            break t;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    };
+    assert!(triggers.contains(&(a["id"].as_i64().unwrap(), "adaptive".into())), "{triggers:?}");
+    assert!(triggers.contains(&(s["id"].as_i64().unwrap(), "schedule".into())), "{triggers:?}");
+    // Several scheduler ticks later, each fired exactly once.
+    tokio::time::sleep(std::time::Duration::from_millis(2500)).await;
+    assert_eq!(app.get("/api/v1/scans").await["total"], 2);
+    let next = app.get("/api/v1/schedules").await;
+    assert!(next["items"].as_array().unwrap().iter().all(|x| x["next_fire_at"].as_i64().unwrap() > 0));
+    let metrics = app.client.get(format!("{}/metrics", app.base)).send().await.unwrap().text().await.unwrap();
+    assert!(metrics.contains("openwatch_jobs{status=\"done\"} 2"), "{metrics}");
+    assert!(metrics.contains("openwatch_scan_duration_seconds_count{outcome=\"succeeded\"} 2"));
+    app.stop().await;
+});

@@ -144,6 +144,9 @@ pub trait Store: Send + Sync + std::fmt::Debug {
     async fn fleet_summary(&self, now: Millis) -> Result<FleetSummary>;
     /// Recompute today's fleet trend point from current posture.
     async fn roll_up_trend(&self, now: Millis) -> Result<()>;
+    /// Bulk-load synthetic history (benchmarks, demonstrations). Its rows name no real scan:
+    /// the change log records scan 0, posture history the negated time.
+    async fn seed_history(&self, h: &SeedHistory) -> Result<()>;
 
     // --- jobs
     async fn enqueue(&self, job: &NewJob, now: Millis) -> Result<i64>;

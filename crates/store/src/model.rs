@@ -499,3 +499,23 @@ pub struct StreamEvent {
     pub kind: String,
     pub data: Value,
 }
+
+/// A synthetic change-log row, for [`crate::Store::seed_history`].
+#[derive(Debug, Clone)]
+pub struct SeedChange {
+    pub host_id: i64,
+    pub rule_id: String,
+    pub old_verdict: String,
+    pub new_verdict: String,
+    pub severity: String,
+    pub changed_at: Millis,
+}
+
+/// Bulk history for benchmarks and demonstrations: posture points, change-log rows and
+/// fleet trend days, written as they would have been over past scans.
+#[derive(Debug, Clone, Default)]
+pub struct SeedHistory {
+    pub posture: Vec<(i64, Millis, Posture)>,
+    pub changes: Vec<SeedChange>,
+    pub trend: Vec<TrendPoint>,
+}

@@ -17,6 +17,9 @@ use crate::{Result, Store};
 type DbRow = <Db as sqlx::Database>::Row;
 type Tx = sqlx::Transaction<'static, Db>;
 
+/// Shards of the per-rule failing-host counters (see the `rule_failing` table).
+const FAILING_SHARDS: i64 = 16;
+
 /// Rows per multi-row INSERT: 6 parameters a row stays far below both backends' limits.
 const CHUNK: usize = 500;
 
@@ -263,10 +266,11 @@ async fn set_group_members(tx: &mut Tx, host_id: i64, groups: &[String], now: Mi
 /// Remove a host's failing rules from the fleet counters (host deleted or state replaced).
 async fn forget_failures(tx: &mut Tx, host_id: i64) -> Result<()> {
     sqlx::query(
-        "UPDATE rule_failing SET hosts = hosts - 1 WHERE rule_id IN \
+        "UPDATE rule_failing SET hosts = hosts - 1 WHERE shard = $2 AND rule_id IN \
          (SELECT rule_id FROM host_rule_state WHERE host_id = $1 AND verdict = 'fail')",
     )
     .bind(host_id)
+    .bind(host_id % FAILING_SHARDS)
     .execute(&mut **tx)
     .await?;
     sqlx::query("DELETE FROM host_failures WHERE host_id = $1").bind(host_id).execute(&mut **tx).await?;
@@ -409,141 +413,111 @@ impl Backend {
             qb.build().execute(&mut **tx).await?;
         }
 
-        // The change log: only rules whose verdict or severity differs from the current state.
-        let current: HashMap<String, (String, String)> =
-            sqlx::query("SELECT rule_id, verdict, severity FROM host_rule_state WHERE host_id = $1")
-                .bind(o.host_id)
-                .fetch_all(&mut **tx)
-                .await?
-                .iter()
-                .map(|r| Ok((r.try_get(0)?, (r.try_get(1)?, r.try_get(2)?))))
-                .collect::<Result<_>>()?;
-        let changed: Vec<&ResultInput> = o
-            .results
-            .iter()
-            .filter(|r| current.get(&r.rule_id).is_none_or(|(v, s)| *v != r.verdict || *s != r.severity))
-            .collect();
-        for chunk in changed.chunks(CHUNK) {
-            let mut qb = QueryBuilder::<Db>::new(
-                "INSERT INTO host_changes (host_id, rule_id, scan_id, old_verdict, new_verdict, old_severity, new_severity, changed_at) ",
-            );
-            qb.push_values(chunk, |mut b, r| {
-                let old = current.get(&r.rule_id);
-                b.push_bind(o.host_id)
-                    .push_bind(r.rule_id.clone())
-                    .push_bind(o.scan_id)
-                    .push_bind(old.map(|(v, _)| v.clone()))
-                    .push_bind(r.verdict.clone())
-                    .push_bind(old.map(|(_, s)| s.clone()))
-                    .push_bind(r.severity.clone())
-                    .push_bind(o.finished_at);
-            });
-            qb.build().execute(&mut **tx).await?;
-        }
-
-        // Fleet counters: failing hosts per rule, failing rules per host by severity.
-        let mut delta: HashMap<&str, i64> = HashMap::new();
-        for (rule, (verdict, _)) in &current {
-            if verdict == "fail" {
-                *delta.entry(rule.as_str()).or_default() -= 1;
-            }
-        }
-        for r in &o.results {
-            if r.verdict == "fail" {
-                *delta.entry(r.rule_id.as_str()).or_default() += 1;
-            }
-        }
-        let mut delta: Vec<(&str, i64)> = delta.into_iter().filter(|(_, d)| *d != 0).collect();
-        delta.sort_unstable();
-        for chunk in delta.chunks(CHUNK) {
-            let mut qb = QueryBuilder::<Db>::new("INSERT INTO rule_failing (rule_id, hosts) ");
-            qb.push_values(chunk, |mut b, (rule, d)| {
-                b.push_bind(rule.to_string()).push_bind(*d);
-            });
-            qb.push(" ON CONFLICT (rule_id) DO UPDATE SET hosts = rule_failing.hosts + excluded.hosts");
-            qb.build().execute(&mut **tx).await?;
-        }
-        let mut sev = SeverityCounts::default();
-        for r in o.results.iter().filter(|r| r.verdict == "fail") {
-            match r.severity.as_str() {
-                "critical" => sev.critical += 1,
-                "high" => sev.high += 1,
-                "medium" => sev.medium += 1,
-                _ => sev.low += 1,
-            }
-        }
+        // Everything below is derived in SQL from the rows just written to scan_results, so
+        // the results cross to the database once. Shared counter rows are touched in rule
+        // order, so concurrent ingests queue instead of deadlocking.
+        let (host, scan, at) = (o.host_id, o.scan_id, o.finished_at);
+        // The change log: rules new to the host or whose verdict or severity differs.
+        let changes = sqlx::query(
+            "INSERT INTO host_changes (host_id, rule_id, scan_id, old_verdict, new_verdict, old_severity, new_severity, changed_at) \
+             SELECT $1, n.rule_id, n.scan_id, o.verdict, n.verdict, o.severity, n.severity, $3 \
+             FROM scan_results n LEFT JOIN host_rule_state o ON o.host_id = $1 AND o.rule_id = n.rule_id \
+             WHERE n.scan_id = $2 AND (o.rule_id IS NULL OR o.verdict <> n.verdict OR o.severity <> n.severity) \
+             ORDER BY n.rule_id",
+        )
+        .bind(host)
+        .bind(scan)
+        .bind(at)
+        .execute(&mut **tx)
+        .await?
+        .rows_affected() as usize;
+        // Failing hosts per rule: +1 where a rule starts failing here, -1 where it stops.
         sqlx::query(
-            "INSERT INTO host_failures (host_id, critical, high, medium, low, total) VALUES ($1, $2, $3, $4, $5, $6) \
+            "INSERT INTO rule_failing (rule_id, shard, hosts) \
+             SELECT n.rule_id, $3, CASE WHEN n.verdict = 'fail' THEN 1 ELSE -1 END \
+             FROM scan_results n LEFT JOIN host_rule_state o ON o.host_id = $1 AND o.rule_id = n.rule_id \
+             WHERE n.scan_id = $2 AND (CASE WHEN n.verdict = 'fail' THEN 1 ELSE 0 END) \
+                 <> (CASE WHEN o.verdict = 'fail' THEN 1 ELSE 0 END) \
+             ORDER BY n.rule_id \
+             ON CONFLICT (rule_id, shard) DO UPDATE SET hosts = rule_failing.hosts + excluded.hosts",
+        )
+        .bind(host)
+        .bind(scan)
+        .bind(host % FAILING_SHARDS)
+        .execute(&mut **tx)
+        .await?;
+        // Rules the host no longer reports (removed from the library) leave its state.
+        sqlx::query(
+            "UPDATE rule_failing SET hosts = hosts - 1 WHERE shard = $3 AND rule_id IN (SELECT o.rule_id \
+             FROM host_rule_state o WHERE o.host_id = $1 AND o.verdict = 'fail' AND NOT EXISTS \
+             (SELECT 1 FROM scan_results n WHERE n.scan_id = $2 AND n.rule_id = o.rule_id))",
+        )
+        .bind(host)
+        .bind(scan)
+        .bind(host % FAILING_SHARDS)
+        .execute(&mut **tx)
+        .await?;
+        sqlx::query(
+            "DELETE FROM host_rule_state WHERE host_id = $1 AND NOT EXISTS \
+             (SELECT 1 FROM scan_results n WHERE n.scan_id = $2 AND n.rule_id = host_rule_state.rule_id)",
+        )
+        .bind(host)
+        .bind(scan)
+        .execute(&mut **tx)
+        .await?;
+        sqlx::query(
+            "INSERT INTO host_failures (host_id, critical, high, medium, low, total) \
+             SELECT $1, \
+               CAST(COALESCE(SUM(CASE WHEN severity = 'critical' THEN 1 ELSE 0 END), 0) AS BIGINT), \
+               CAST(COALESCE(SUM(CASE WHEN severity = 'high' THEN 1 ELSE 0 END), 0) AS BIGINT), \
+               CAST(COALESCE(SUM(CASE WHEN severity = 'medium' THEN 1 ELSE 0 END), 0) AS BIGINT), \
+               CAST(COALESCE(SUM(CASE WHEN severity NOT IN ('critical', 'high', 'medium') THEN 1 ELSE 0 END), 0) AS BIGINT), \
+               COUNT(*) FROM scan_results WHERE scan_id = $2 AND verdict = 'fail' \
              ON CONFLICT (host_id) DO UPDATE SET critical = excluded.critical, high = excluded.high, \
              medium = excluded.medium, low = excluded.low, total = excluded.total",
         )
-        .bind(o.host_id)
-        .bind(sev.critical)
-        .bind(sev.high)
-        .bind(sev.medium)
-        .bind(sev.low)
-        .bind(sev.critical + sev.high + sev.medium + sev.low)
+        .bind(host)
+        .bind(scan)
+        .execute(&mut **tx)
+        .await?;
+        // Current state; an unchanged verdict keeps the time it was first seen.
+        sqlx::query(
+            "INSERT INTO host_rule_state (host_id, rule_id, verdict, severity, scan_id, evidence_hash, since_at, updated_at) \
+             SELECT $1, rule_id, verdict, severity, scan_id, evidence_hash, $3, $3 FROM scan_results WHERE scan_id = $2 \
+             ON CONFLICT (host_id, rule_id) DO UPDATE SET \
+             since_at = CASE WHEN host_rule_state.verdict = excluded.verdict THEN host_rule_state.since_at ELSE excluded.since_at END, \
+             verdict = excluded.verdict, severity = excluded.severity, scan_id = excluded.scan_id, \
+             evidence_hash = excluded.evidence_hash, updated_at = excluded.updated_at",
+        )
+        .bind(host)
+        .bind(scan)
+        .bind(at)
         .execute(&mut **tx)
         .await?;
 
-        // Current state: replace the host's rows (rules no longer scanned drop out).
-        let scanned: std::collections::HashSet<&str> = o.results.iter().map(|r| r.rule_id.as_str()).collect();
-        let stale: Vec<&String> = current.keys().filter(|k| !scanned.contains(k.as_str())).collect();
-        for rule in stale {
-            sqlx::query("DELETE FROM host_rule_state WHERE host_id = $1 AND rule_id = $2")
-                .bind(o.host_id)
-                .bind(rule)
-                .execute(&mut **tx)
-                .await?;
-        }
-        for chunk in rows.chunks(CHUNK) {
-            let mut qb = QueryBuilder::<Db>::new(
-                "INSERT INTO host_rule_state (host_id, rule_id, verdict, severity, scan_id, evidence_hash, since_at, updated_at) ",
-            );
-            qb.push_values(chunk, |mut b, (r, h)| {
-                b.push_bind(o.host_id)
-                    .push_bind(r.rule_id.clone())
-                    .push_bind(r.verdict.clone())
-                    .push_bind(r.severity.clone())
-                    .push_bind(o.scan_id)
-                    .push_bind((*h).clone())
-                    .push_bind(o.finished_at)
-                    .push_bind(o.finished_at);
-            });
-            qb.push(
-                " ON CONFLICT (host_id, rule_id) DO UPDATE SET \
-                 since_at = CASE WHEN host_rule_state.verdict = excluded.verdict THEN host_rule_state.since_at ELSE excluded.since_at END, \
-                 verdict = excluded.verdict, severity = excluded.severity, scan_id = excluded.scan_id, \
-                 evidence_hash = excluded.evidence_hash, updated_at = excluded.updated_at",
-            );
-            qb.build().execute(&mut **tx).await?;
-        }
-
-        sqlx::query("DELETE FROM host_posture WHERE host_id = $1").bind(o.host_id).execute(&mut **tx).await?;
-        for p in &o.posture {
+        sqlx::query("DELETE FROM host_posture WHERE host_id = $1").bind(host).execute(&mut **tx).await?;
+        if !o.posture.is_empty() {
             for table in ["host_posture", "posture_history"] {
-                let sql = if table == "host_posture" {
-                    "INSERT INTO host_posture (host_id, framework, pass, fail, error, not_applicable, updated_at) \
-                     VALUES ($1, $2, $3, $4, $5, $6, $7)"
-                } else {
-                    "INSERT INTO posture_history (host_id, framework, pass, fail, error, not_applicable, at, scan_id) \
-                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8)"
-                };
-                let mut q = sqlx::query(sql)
-                    .bind(o.host_id)
-                    .bind(&p.framework)
-                    .bind(p.pass)
-                    .bind(p.fail)
-                    .bind(p.error)
-                    .bind(p.not_applicable)
-                    .bind(o.finished_at);
-                if table == "posture_history" {
-                    q = q.bind(o.scan_id);
-                }
-                q.execute(&mut **tx).await?;
+                let mut qb = QueryBuilder::<Db>::new(format!(
+                    "INSERT INTO {table} (host_id, framework, pass, fail, error, not_applicable, {}) ",
+                    if table == "host_posture" { "updated_at" } else { "at, scan_id" }
+                ));
+                qb.push_values(&o.posture, |mut b, p| {
+                    b.push_bind(host)
+                        .push_bind(p.framework.clone())
+                        .push_bind(p.pass)
+                        .push_bind(p.fail)
+                        .push_bind(p.error)
+                        .push_bind(p.not_applicable)
+                        .push_bind(at);
+                    if table == "posture_history" {
+                        b.push_bind(scan);
+                    }
+                });
+                qb.build().execute(&mut **tx).await?;
             }
         }
-        Ok(IngestStats { results: o.results.len(), changes: changed.len(), new_evidence })
+        Ok(IngestStats { results: o.results.len(), changes, new_evidence })
     }
 }
 
@@ -744,14 +718,23 @@ impl Store for Backend {
 
     async fn use_token(&self, token_hash: &str, now: Millis) -> Result<Option<ApiToken>> {
         let row = sqlx::query(
-            "UPDATE api_tokens SET last_used_at = $1 WHERE token_hash = $2 AND revoked_at IS NULL \
-             AND (expires_at IS NULL OR expires_at > $1) RETURNING *",
+            "SELECT * FROM api_tokens WHERE token_hash = $1 AND revoked_at IS NULL \
+             AND (expires_at IS NULL OR expires_at > $2)",
         )
-        .bind(now)
         .bind(token_hash)
-        .fetch_optional(self.w())
+        .bind(now)
+        .fetch_optional(self.r())
         .await?;
-        row.as_ref().map(token_from).transpose()
+        let Some(token) = row.as_ref().map(token_from).transpose()? else { return Ok(None) };
+        // Record use at most once a minute: reads should not each cost a write.
+        if token.last_used_at.is_none_or(|t| now - t >= 60_000) {
+            sqlx::query("UPDATE api_tokens SET last_used_at = $1 WHERE id = $2")
+                .bind(now)
+                .bind(token.id)
+                .execute(self.w())
+                .await?;
+        }
+        Ok(Some(token))
     }
 
     async fn list_tokens(&self, user_id: Option<i64>) -> Result<Vec<ApiToken>> {
@@ -1554,9 +1537,12 @@ impl Store for Backend {
                 .collect()
         };
         let top_rules = ranked(
-            sqlx::query("SELECT rule_id, rule_id, hosts FROM rule_failing WHERE hosts > 0 ORDER BY hosts DESC, rule_id LIMIT 10")
-                .fetch_all(r)
-                .await?,
+            sqlx::query(
+                "SELECT rule_id, rule_id, CAST(SUM(hosts) AS BIGINT) AS n FROM rule_failing GROUP BY rule_id \
+                 HAVING SUM(hosts) > 0 ORDER BY n DESC, rule_id LIMIT 10",
+            )
+            .fetch_all(r)
+            .await?,
         )?;
         let top_hosts = ranked(
             sqlx::query(
@@ -1618,6 +1604,57 @@ impl Store for Backend {
         .bind(day_of(now))
         .execute(self.w())
         .await?;
+        Ok(())
+    }
+
+    async fn seed_history(&self, h: &SeedHistory) -> Result<()> {
+        let mut tx = self.w().begin_with(dialect::BEGIN_WRITE).await?;
+        for chunk in h.posture.chunks(CHUNK) {
+            let mut qb = QueryBuilder::<Db>::new(
+                "INSERT INTO posture_history (host_id, framework, scan_id, at, pass, fail, error, not_applicable) ",
+            );
+            qb.push_values(chunk, |mut b, (host, at, p)| {
+                b.push_bind(*host)
+                    .push_bind(p.framework.clone())
+                    .push_bind(-*at)
+                    .push_bind(*at)
+                    .push_bind(p.pass)
+                    .push_bind(p.fail)
+                    .push_bind(p.error)
+                    .push_bind(p.not_applicable);
+            });
+            qb.build().execute(&mut *tx).await?;
+        }
+        for chunk in h.changes.chunks(CHUNK) {
+            let mut qb = QueryBuilder::<Db>::new(
+                "INSERT INTO host_changes (host_id, rule_id, scan_id, old_verdict, new_verdict, old_severity, new_severity, changed_at) ",
+            );
+            qb.push_values(chunk, |mut b, c| {
+                b.push_bind(c.host_id)
+                    .push_bind(c.rule_id.clone())
+                    .push_bind(0i64)
+                    .push_bind(c.old_verdict.clone())
+                    .push_bind(c.new_verdict.clone())
+                    .push_bind(c.severity.clone())
+                    .push_bind(c.severity.clone())
+                    .push_bind(c.changed_at);
+            });
+            qb.build().execute(&mut *tx).await?;
+        }
+        for t in &h.trend {
+            sqlx::query(
+                "INSERT INTO fleet_daily (day, framework, hosts, pass, fail) VALUES ($1, $2, $3, $4, $5) \
+                 ON CONFLICT (day, framework) DO NOTHING",
+            )
+            .bind(t.day)
+            .bind(&t.framework)
+            .bind(t.hosts)
+            .bind(t.pass)
+            .bind(t.fail)
+            .execute(&mut *tx)
+            .await?;
+        }
+        tx.commit().await?;
         Ok(())
     }
 

@@ -174,11 +174,14 @@ CREATE TABLE host_failures (
     total BIGINT NOT NULL
 );
 CREATE INDEX host_failures_total ON host_failures(total);
+-- Failing hosts per rule, split into shards by host id so concurrent ingests of different
+-- hosts rarely wait on the same counter row; readers sum the shards.
 CREATE TABLE rule_failing (
-    rule_id TEXT PRIMARY KEY,
-    hosts BIGINT NOT NULL
+    rule_id TEXT NOT NULL,
+    shard BIGINT NOT NULL,
+    hosts BIGINT NOT NULL,
+    PRIMARY KEY (rule_id, shard)
 );
-CREATE INDEX rule_failing_hosts ON rule_failing(hosts);
 CREATE TABLE fleet_daily (
     day BIGINT NOT NULL,
     framework TEXT NOT NULL,
