@@ -4,7 +4,8 @@
 //! It loads `hosts` hosts, ingests one full scan of `rules` results each through the real
 //! path (queue, claim, complete), seeds `days` days of history (posture points, change log,
 //! fleet trend), then times `GET /api/v1/fleet/summary` and `GET /api/v1/hosts?page=N`
-//! through the real router (authorization, store, JSON) with a bearer token.
+//! through the real router (authorization, store, JSON) with a bearer token, and the web
+//! UI's dashboard, host list and host page with a session cookie.
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -106,8 +107,13 @@ fn posture(lib: &Library, results: &[ResultInput]) -> Vec<Posture> {
         .collect()
 }
 
-async fn time_get(app: &axum::Router, token: &str, uri: &str) -> Result<Duration> {
-    let req = Request::get(uri).header("authorization", format!("Bearer {token}")).body(Body::empty())?;
+/// Time one GET; `auth` is a bearer token, or a session cookie when it starts with `Cookie:`.
+async fn time_get(app: &axum::Router, auth: &str, uri: &str) -> Result<Duration> {
+    let req = match auth.strip_prefix("Cookie:") {
+        Some(cookie) => Request::get(uri).header("cookie", cookie),
+        None => Request::get(uri).header("authorization", format!("Bearer {auth}")),
+    };
+    let req = req.body(Body::empty())?;
     let t = Instant::now();
     let resp = app.clone().oneshot(req).await?;
     let status = resp.status();
@@ -298,10 +304,36 @@ pub async fn run(cfg: Config, library: Arc<Library>, o: &BenchOptions) -> Result
             time_get(&app, &token, &format!("/api/v1/hosts?page={page}&per_page=50&sort=-failures")).await?,
         );
     }
+    // Web pages, as a signed-in browser gets them (session cookie).
+    let session = random_token(crate::auth::SESSION_PREFIX);
+    store
+        .create_session(&openwatch_store::Session {
+            id_hash: token_hash(&session),
+            user_id: user.id,
+            csrf_token: random_token(""),
+            created_at: now,
+            last_seen_at: now_ms(),
+            expires_at: now_ms() + 3_600_000,
+        })
+        .await?;
+    let cookie = format!("Cookie:{}={session}", crate::auth::SESSION_COOKIE);
+    let mut dashboard = Vec::new();
+    let mut host_list = Vec::new();
+    let mut host_page = Vec::new();
+    for _ in 0..o.requests.min(100) {
+        dashboard.push(time_get(&app, &cookie, "/").await?);
+        let page = rng.below(pages) + 1;
+        host_list.push(time_get(&app, &cookie, &format!("/hosts?page={page}")).await?);
+        let host = rng.below(o.hosts as u64) + 1;
+        host_page.push(time_get(&app, &cookie, &format!("/hosts/{host}")).await?);
+    }
     for (name, mut v) in [
         ("GET /api/v1/fleet/summary", summary),
         ("GET /api/v1/hosts?page=N&per_page=50", hosts),
         ("GET /api/v1/hosts?page=N&per_page=50&sort=-failures", sorted_by_failures),
+        ("web GET / (dashboard)", dashboard),
+        ("web GET /hosts?page=N", host_list),
+        ("web GET /hosts/ID (all rules with evidence)", host_page),
     ] {
         v.sort();
         println!(

@@ -3,7 +3,7 @@
 //! schedules them, and serves the REST API under `/api/v1`.
 //!
 //! Layout: `http/` holds the route table, authorization guard, error envelope and OpenAPI;
-//! `api/` holds one module per feature with thin handlers; `worker/` runs jobs and the
+//! `api/` holds one module per feature with thin handlers; `web/` the server-rendered pages; `worker/` runs jobs and the
 //! scheduler; `auth/` resolves callers and their permissions.
 
 pub mod admin;
@@ -15,6 +15,7 @@ pub mod config;
 pub mod http;
 pub mod metrics;
 pub mod serve;
+pub mod web;
 pub mod worker;
 
 pub use app::{AppState, Library};

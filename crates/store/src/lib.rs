@@ -137,6 +137,8 @@ pub trait Store: Send + Sync + std::fmt::Debug {
         page: PageRequest,
     ) -> Result<Page<StoredResult>>;
     async fn evidence(&self, hash: &str) -> Result<Option<String>>;
+    /// Several evidence bodies at once, by hash.
+    async fn evidence_many(&self, hashes: &[String]) -> Result<std::collections::HashMap<String, String>>;
     async fn host_state(&self, host_id: i64, q: &ResultQuery) -> Result<Vec<RuleState>>;
     async fn host_changes(&self, host_id: Option<i64>, page: PageRequest) -> Result<Page<Change>>;
     async fn host_posture(&self, host_id: i64) -> Result<Vec<Posture>>;

@@ -1397,6 +1397,22 @@ impl Store for Backend {
             .transpose()?)
     }
 
+    async fn evidence_many(&self, hashes: &[String]) -> Result<HashMap<String, String>> {
+        let mut out = HashMap::new();
+        for chunk in hashes.chunks(CHUNK) {
+            let mut qb = QueryBuilder::<Db>::new("SELECT hash, body FROM evidence WHERE hash IN (");
+            let mut sep = qb.separated(", ");
+            for h in chunk {
+                sep.push_bind(h.clone());
+            }
+            qb.push(")");
+            for row in qb.build().fetch_all(self.r()).await? {
+                out.insert(row.try_get(0)?, row.try_get(1)?);
+            }
+        }
+        Ok(out)
+    }
+
     async fn host_state(&self, host_id: i64, q: &ResultQuery) -> Result<Vec<RuleState>> {
         let mut qb = QueryBuilder::<Db>::new(
             "SELECT rule_id, verdict, severity, scan_id, evidence_hash, since_at FROM host_rule_state WHERE host_id = ",

@@ -44,21 +44,21 @@ pub async fn list(State(state): State<AppState>, Query(q): Query<ListQuery>) -> 
 /// A host as the API accepts it; omitted fields take their defaults.
 #[derive(Debug, Deserialize)]
 pub struct HostBody {
-    name: String,
-    address: Option<String>,
-    port: Option<i64>,
-    username: Option<String>,
-    transport: Option<String>,
-    credential_id: Option<i64>,
+    pub name: String,
+    pub address: Option<String>,
+    pub port: Option<i64>,
+    pub username: Option<String>,
+    pub transport: Option<String>,
+    pub credential_id: Option<i64>,
     #[serde(default)]
-    sudo: bool,
+    pub sudo: bool,
     #[serde(default)]
-    tags: Vec<String>,
+    pub tags: Vec<String>,
     #[serde(default)]
-    groups: Vec<String>,
+    pub groups: Vec<String>,
     #[serde(default)]
-    maintenance: bool,
-    host_key_policy: Option<String>,
+    pub maintenance: bool,
+    pub host_key_policy: Option<String>,
 }
 
 /// Validate a host; errors name the field.

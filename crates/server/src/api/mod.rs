@@ -6,10 +6,10 @@ mod auth_routes;
 pub(crate) mod credentials;
 mod events;
 mod fleet;
-mod hosts;
+pub(crate) mod hosts;
 mod library;
 mod ops;
-mod scans;
+pub(crate) mod scans;
 mod schedules;
 mod users;
 
@@ -447,6 +447,7 @@ pub fn app(state: AppState) -> Router {
     let doc = std::sync::Arc::new(crate::http::openapi::document(&specs));
     router
         .merge(ops::docs_routes(doc))
+        .merge(crate::web::routes())
         .fallback(ops::not_found)
         .layer(axum::middleware::from_fn(ops::security_headers))
         .with_state(state)

@@ -1,0 +1,146 @@
+//! The dashboard: compliance per framework, failures by severity, the trend, top failing
+//! rules and hosts, hosts needing attention and recent changes. Updates live.
+
+use std::collections::BTreeMap;
+
+use axum::extract::State;
+use axum::response::Response;
+use maud::html;
+use openwatch_store::PageRequest;
+
+use super::guard::{FleetRead, Viewer};
+use super::layout::{self, Page, render, svg, verdict, when};
+use super::svg::{Series, bars, donut, score, trend};
+use crate::app::{AppState, now_ms};
+
+pub async fn page(State(state): State<AppState>, v: Viewer<FleetRead>) -> Response {
+    let store = state.store();
+    let (summary, changes) = match (
+        store.fleet_summary(now_ms()).await,
+        store.host_changes(None, PageRequest::new(None, Some(10))).await,
+    ) {
+        (Ok(s), Ok(c)) => (s, c),
+        (Err(e), _) | (_, Err(e)) => {
+            tracing::error!(error = %e, "dashboard");
+            return layout::error_page(
+                &v.caller,
+                &v.csrf,
+                axum::http::StatusCode::INTERNAL_SERVER_ERROR,
+                "The database could not be read.",
+            );
+        }
+    };
+    let f = &summary.failing_by_severity;
+    let mut series: BTreeMap<String, Vec<(i64, f64)>> = BTreeMap::new();
+    for t in &summary.trend {
+        if let Some(p) = score(t.pass, t.fail) {
+            series.entry(t.framework.clone()).or_default().push((t.day, p));
+        }
+    }
+    // Today's point is live: the daily roll-up may not have run since the latest scans.
+    let today = now_ms().div_euclid(86_400_000);
+    for fw in &summary.frameworks {
+        if let Some(p) = score(fw.pass, fw.fail) {
+            let points = series.entry(fw.framework.clone()).or_default();
+            points.retain(|(d, _)| *d != today);
+            points.push((today, p));
+        }
+    }
+    let classes = ["s0", "s1", "s2", "s3", "s4", "s5"];
+    let series: Vec<Series> = series
+        .into_iter()
+        .enumerate()
+        .map(|(i, (name, points))| Series { name, class: classes[i % classes.len()], points })
+        .collect();
+    let title = |id: &str| state.library.rule(id).map_or(id.to_owned(), |r| r.raw.title.as_str().to_owned());
+    let body = html! {
+        h1 { "Fleet compliance" }
+        p.muted #fleet-counts { (summary.hosts) " hosts, " (summary.scanned_hosts) " scanned successfully" }
+        div.stack {
+            section.card aria-labelledby="fw-h" {
+                h2 #fw-h { "By framework" }
+                @if summary.frameworks.is_empty() {
+                    p.muted { "No results yet. Add a host and scan it." }
+                }
+                div.frameworks {
+                    @for fw in &summary.frameworks {
+                        div.framework {
+                            (svg(donut(fw.pass, fw.fail, &fw.framework)))
+                            div { a href={"/frameworks/" (fw.framework)} { (fw.framework) } }
+                            div.muted { (fw.pass) " pass · " (fw.fail) " fail · " (fw.hosts) " hosts" }
+                        }
+                    }
+                }
+            }
+            div.grid {
+                section.card aria-labelledby="sev-h" {
+                    h2 #sev-h { "Failing checks by severity" }
+                    (svg(bars(&[("critical", f.critical, "sev-critical"), ("high", f.high, "sev-high"),
+                        ("medium", f.medium, "sev-medium"), ("low", f.low, "sev-low")])))
+                }
+                section.card aria-labelledby="trend-h" {
+                    h2 #trend-h { "Trend (share of decided checks passing)" }
+                    (svg(trend(&series)))
+                }
+            }
+            div.grid {
+                section.card aria-labelledby="rules-h" {
+                    h2 #rules-h { "Top failing rules" }
+                    table {
+                        thead { tr { th { "Rule" } th.right { "Hosts failing" } } }
+                        tbody {
+                            @for r in &summary.top_failing_rules {
+                                tr { td { a href={"/rules?q=" (r.id)} { (title(&r.id)) } } td.right { (r.failing) } }
+                            }
+                        }
+                    }
+                }
+                section.card aria-labelledby="hosts-h" {
+                    h2 #hosts-h { "Top failing hosts" }
+                    table {
+                        thead { tr { th { "Host" } th.right { "Failing rules" } } }
+                        tbody {
+                            @for h in &summary.top_failing_hosts {
+                                tr { td { a href={"/hosts/" (h.id)} { (h.name) } } td.right { (h.failing) } }
+                            }
+                        }
+                    }
+                }
+            }
+            div.grid {
+                section.card aria-labelledby="attn-h" {
+                    h2 #attn-h { "Needs attention" }
+                    @if summary.needs_attention.is_empty() { p.muted { "Nothing: every host was reached." } }
+                    ul { @for h in &summary.needs_attention { li { a href={"/hosts/" (h.id)} { (h.name) } } } }
+                }
+                section.card aria-labelledby="chg-h" {
+                    h2 #chg-h { "Recent changes" }
+                    table {
+                        thead { tr { th { "When" } th { "Host" } th { "Rule" } th { "Now" } } }
+                        tbody {
+                            @for c in &changes.items {
+                                tr {
+                                    td.muted { (when(Some(c.changed_at))) }
+                                    td { a href={"/hosts/" (c.host_id)} { (c.host_name) } }
+                                    td { (title(&c.rule_id)) }
+                                    td { (verdict(&c.new_verdict)) }
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    };
+    render(
+        &Page {
+            caller: &v.caller,
+            csrf: &v.csrf,
+            title: "Dashboard",
+            section: "Dashboard",
+            live: true,
+            flash: None,
+        },
+        body,
+    )
+}

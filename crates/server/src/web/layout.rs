@@ -1,0 +1,142 @@
+//! The page shell: navigation (by role), sign-out, flash messages, and shared fragments.
+
+use axum::http::StatusCode;
+use axum::response::{Html, IntoResponse, Response};
+use maud::{DOCTYPE, Markup, PreEscaped, html};
+
+use crate::auth::Caller;
+use crate::auth::rbac::Permission;
+
+const NAV: &[(&str, &str, Option<Permission>)] = &[
+    ("/", "Dashboard", Some(Permission::FleetRead)),
+    ("/hosts", "Hosts", Some(Permission::HostsRead)),
+    ("/scans", "Scans", Some(Permission::ScansRead)),
+    ("/rules", "Rules", Some(Permission::RulesRead)),
+    ("/frameworks", "Frameworks", Some(Permission::RulesRead)),
+];
+
+/// Whether the caller sees the Administration section at all.
+pub fn can_admin(c: &Caller) -> bool {
+    c.can(Permission::UsersRead) || c.can(Permission::AuditRead) || c.can(Permission::CredentialsWrite)
+}
+
+pub struct Page<'a> {
+    pub caller: &'a Caller,
+    pub csrf: &'a str,
+    pub title: &'a str,
+    pub section: &'a str,
+    pub live: bool,
+    pub flash: Option<(bool, String)>,
+}
+
+pub fn shell(p: &Page<'_>, body: Markup) -> Markup {
+    html! {
+        (DOCTYPE)
+        html lang="en" {
+            head {
+                meta charset="utf-8";
+                meta name="viewport" content="width=device-width, initial-scale=1";
+                title { (p.title) " · OpenWatch" }
+                link rel="stylesheet" href="/static/app.css";
+                script src="/static/app.js" defer {}
+            }
+            body {
+                a.skip href="#content" { "Skip to content" }
+                header.top {
+                    a.brand href="/" { "OpenWatch" }
+                    nav.main aria-label="Main" {
+                        @for (href, label, need) in NAV {
+                            @if need.is_none_or(|n| p.caller.can(n)) {
+                                a href=(href) aria-current=[(p.section == *label).then_some("page")] { (label) }
+                            }
+                        }
+                        @if can_admin(p.caller) {
+                            a href="/admin" aria-current=[(p.section == "Administration").then_some("page")] { "Administration" }
+                        }
+                    }
+                    div.who {
+                        span { (p.caller.username) " (" (p.caller.role) ")" }
+                        form method="post" action="/logout" {
+                            input type="hidden" name="_csrf" value=(p.csrf);
+                            button.secondary type="submit" { "Sign out" }
+                        }
+                    }
+                }
+                main #content data-live=[p.live.then_some("1")] {
+                    @if let Some((error, msg)) = &p.flash {
+                        div.flash.error[*error] role="status" { (msg) }
+                    }
+                    (body)
+                }
+            }
+        }
+    }
+}
+
+pub fn render(p: &Page<'_>, body: Markup) -> Response {
+    Html(shell(p, body).into_string()).into_response()
+}
+
+pub fn error_page(caller: &Caller, csrf: &str, status: StatusCode, message: &str) -> Response {
+    let page = Page { caller, csrf, title: "Error", section: "", live: false, flash: None };
+    let body = html! { h1 { (status.canonical_reason().unwrap_or("Error")) } p { (message) } p { a href="/" { "Back to the dashboard" } } };
+    (status, Html(shell(&page, body).into_string())).into_response()
+}
+
+pub fn forbidden(caller: &Caller, csrf: &str, p: Permission) -> Response {
+    error_page(
+        caller,
+        csrf,
+        StatusCode::FORBIDDEN,
+        &format!("Your role ({}) does not include {}.", caller.role, p.as_str()),
+    )
+}
+
+pub fn verdict(v: &str) -> Markup {
+    html! { span class={"verdict v-" (v)} { (v.replace('_', " ")) } }
+}
+
+pub fn badge(v: &str) -> Markup {
+    html! { span class={"badge b-" (v)} { (v.replace('_', " ")) } }
+}
+
+/// A Unix-milliseconds time as UTC text.
+pub fn when(ms: Option<i64>) -> String {
+    let Some(ms) = ms else { return "never".into() };
+    time::OffsetDateTime::from_unix_timestamp_nanos(ms as i128 * 1_000_000)
+        .ok()
+        .and_then(|t| {
+            t.format(time::macros::format_description!("[year]-[month]-[day] [hour]:[minute] UTC")).ok()
+        })
+        .unwrap_or_else(|| ms.to_string())
+}
+
+pub fn svg(s: String) -> PreEscaped<String> {
+    PreEscaped(s)
+}
+
+/// Hidden CSRF field for forms.
+pub fn csrf_field(csrf: &str) -> Markup {
+    html! { input type="hidden" name="_csrf" value=(csrf); }
+}
+
+/// Previous/next links keeping the other query parameters.
+pub fn pager(base: &str, query: &[(&str, String)], page: i64, per_page: i64, total: i64) -> Markup {
+    let pages = (total + per_page - 1) / per_page.max(1);
+    let link = |p: i64| {
+        let mut q: Vec<String> = query
+            .iter()
+            .filter(|(_, v)| !v.is_empty())
+            .map(|(k, v)| format!("{k}={}", super::guard::urlencode(v)))
+            .collect();
+        q.push(format!("page={p}"));
+        format!("{base}?{}", q.join("&"))
+    };
+    html! {
+        nav.pager aria-label="Pages" {
+            @if page > 1 { a href=(link(page - 1)) rel="prev" { "← Previous" } }
+            span.muted { "Page " (page) " of " (pages.max(1)) " · " (total) " in all" }
+            @if page < pages { a href=(link(page + 1)) rel="next" { "Next →" } }
+        }
+    }
+}

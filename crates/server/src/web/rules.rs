@@ -1,0 +1,147 @@
+//! Rules and frameworks: browse rules, a framework's controls and the rules implementing them.
+
+use axum::extract::{Path, Query, State};
+use axum::http::StatusCode;
+use axum::response::Response;
+use maud::html;
+use openwatch_core::catalog::coverage;
+use serde::Deserialize;
+
+use super::guard::{RulesRead, Viewer};
+use super::layout::{self, Page, render};
+use crate::app::AppState;
+
+#[derive(Debug, Deserialize, Default)]
+pub struct RulesQuery {
+    #[serde(default)]
+    q: String,
+    #[serde(default)]
+    framework: String,
+}
+
+pub async fn list(
+    State(state): State<AppState>,
+    v: Viewer<RulesRead>,
+    Query(q): Query<RulesQuery>,
+) -> Response {
+    let needle = q.q.to_lowercase();
+    let rules: Vec<_> = state
+        .library
+        .rules
+        .iter()
+        .filter(|r| {
+            needle.is_empty()
+                || r.id().contains(&needle)
+                || r.raw.title.as_str().to_lowercase().contains(&needle)
+        })
+        .filter(|r| q.framework.is_empty() || !r.raw.references.controls(&q.framework).is_empty())
+        .collect();
+    let frameworks: Vec<&str> = state.library.frameworks().collect();
+    let body = html! {
+        h1 { "Rules" }
+        form.filters method="get" action="/rules" role="search" {
+            label { "Search" input type="search" name="q" value=(q.q); }
+            label { "Framework" select name="framework" { option value="" { "any" } @for f in &frameworks { option value=(f) selected[q.framework == *f] { (f) } } } }
+            button type="submit" { "Apply" }
+        }
+        p.muted { (rules.len()) " rules" }
+        table {
+            thead { tr { th { "Rule" } th { "Severity" } th { "Category" } th { "Controls" } } }
+            tbody {
+                @for r in &rules {
+                    tr {
+                        td {
+                            details {
+                                summary { (r.raw.title.as_str()) " " span.muted.mono { (r.id()) } }
+                                p { (r.raw.description.as_str()) }
+                                p.muted { "Why: " (r.raw.rationale.as_str()) }
+                            }
+                        }
+                        td { (r.raw.severity.to_string()) }
+                        td { (r.raw.category.to_string()) }
+                        td.mono { @for f in &frameworks { @let c = r.raw.references.controls(f); @if !c.is_empty() { (f) ": " (c.join(", ")) br; } } }
+                    }
+                }
+            }
+        }
+    };
+    render(
+        &Page {
+            caller: &v.caller,
+            csrf: &v.csrf,
+            title: "Rules",
+            section: "Rules",
+            live: false,
+            flash: None,
+        },
+        body,
+    )
+}
+
+pub async fn frameworks(State(state): State<AppState>, v: Viewer<RulesRead>) -> Response {
+    let body = html! {
+        h1 { "Frameworks" }
+        table {
+            thead { tr { th { "Framework" } th { "Title" } th.right { "Controls covered" } } }
+            tbody {
+                @for c in &state.library.catalogs {
+                    @let cov = coverage(c, &state.library.rules);
+                    tr {
+                        td { a href={"/frameworks/" (c.framework)} { (c.framework) } }
+                        td { (c.title.as_str()) }
+                        td.right { (cov.covered) " of " (cov.total) }
+                    }
+                }
+            }
+        }
+    };
+    render(
+        &Page {
+            caller: &v.caller,
+            csrf: &v.csrf,
+            title: "Frameworks",
+            section: "Frameworks",
+            live: false,
+            flash: None,
+        },
+        body,
+    )
+}
+
+pub async fn framework(
+    State(state): State<AppState>,
+    v: Viewer<RulesRead>,
+    Path(id): Path<String>,
+) -> Response {
+    let Some(c) = state.library.catalogs.iter().find(|c| c.framework == id) else {
+        return layout::error_page(&v.caller, &v.csrf, StatusCode::NOT_FOUND, "No such framework.");
+    };
+    let cov = coverage(c, &state.library.rules);
+    let body = html! {
+        h1 { (c.title.as_str()) }
+        p.muted { (cov.covered) " of " (cov.total) " controls covered by rules. " (c.source.as_str()) }
+        table {
+            thead { tr { th { "Control" } th { "Title" } th { "Rules" } } }
+            tbody {
+                @for row in &cov.controls {
+                    tr {
+                        td.mono { (row.id) }
+                        td { (row.title) }
+                        td { @if row.rules.is_empty() { span.muted { "not covered" } } @for r in &row.rules { a href={"/rules?q=" (r)} { (r) } br; } }
+                    }
+                }
+            }
+        }
+    };
+    render(
+        &Page {
+            caller: &v.caller,
+            csrf: &v.csrf,
+            title: &c.framework,
+            section: "Frameworks",
+            live: false,
+            flash: None,
+        },
+        body,
+    )
+}

@@ -1,0 +1,196 @@
+//! Scans: the list and one scan's results, with CSV and JSON exports of its results.
+
+use axum::extract::{Path, Query, State};
+use axum::http::{StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use maud::html;
+use openwatch_store::{PageRequest, ResultQuery, ScanQuery};
+use serde::Deserialize;
+use serde_json::json;
+
+use super::guard::{ScansRead, Viewer};
+use super::layout::{self, Page, badge, pager, render, verdict, when};
+use crate::app::AppState;
+
+#[derive(Debug, Deserialize, Default)]
+pub struct ListQuery {
+    host_id: Option<i64>,
+    #[serde(default)]
+    status: String,
+    page: Option<i64>,
+}
+
+pub async fn list(
+    State(state): State<AppState>,
+    v: Viewer<ScansRead>,
+    Query(q): Query<ListQuery>,
+) -> Response {
+    let query = ScanQuery { host_id: q.host_id, status: (!q.status.is_empty()).then(|| q.status.clone()) };
+    let scans = match state.store().list_scans(&query, PageRequest::new(q.page, Some(50))).await {
+        Ok(s) => s,
+        Err(e) => {
+            tracing::error!(error = %e, "scans page");
+            return layout::error_page(
+                &v.caller,
+                &v.csrf,
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "The database could not be read.",
+            );
+        }
+    };
+    let body = html! {
+        h1 { "Scans" }
+        form.filters method="get" action="/scans" {
+            @if let Some(h) = q.host_id { input type="hidden" name="host_id" value=(h); }
+            label { "Status" select name="status" { option value="" { "any" } @for s in ["queued", "running", "succeeded", "failed"] { option value=(s) selected[q.status == s] { (s) } } } }
+            button type="submit" { "Filter" }
+        }
+        table {
+            thead { tr { th { "Scan" } th { "Host" } th { "Status" } th { "Queued" } th { "Duration" } th { "Triggered by" } th { "Pass / fail" } } }
+            tbody {
+                @for s in &scans.items {
+                    tr {
+                        td { a href={"/scans/" (s.id)} { "#" (s.id) } }
+                        td { a href={"/hosts/" (s.host_id)} { (s.host_name) } }
+                        td { (badge(&s.status)) @if let Some(k) = &s.error_kind { " " span.muted { (k) } } }
+                        td.muted { (when(Some(s.queued_at))) }
+                        td { @if let Some(d) = s.stats.as_ref().and_then(|x| x["duration_ms"].as_i64()) { (d) " ms" } }
+                        td { (s.trigger) " " span.muted { (s.triggered_by.as_deref().unwrap_or("")) } }
+                        td { @if let Some(sum) = &s.summary { (sum["verdicts"]["pass"].as_i64().unwrap_or(0)) " / " (sum["verdicts"]["fail"].as_i64().unwrap_or(0)) } }
+                    }
+                }
+            }
+        }
+        (pager("/scans", &[("status", q.status.clone()), ("host_id", q.host_id.map(|h| h.to_string()).unwrap_or_default())], scans.page, scans.per_page, scans.total))
+    };
+    render(
+        &Page { caller: &v.caller, csrf: &v.csrf, title: "Scans", section: "Scans", live: true, flash: None },
+        body,
+    )
+}
+
+#[derive(Debug, Deserialize, Default)]
+pub struct ResultFilter {
+    #[serde(default)]
+    verdict: String,
+}
+
+pub async fn detail(
+    State(state): State<AppState>,
+    v: Viewer<ScansRead>,
+    Path(id): Path<i64>,
+    Query(q): Query<ResultFilter>,
+) -> Response {
+    let store = state.store();
+    let scan = match store.scan(id).await {
+        Ok(Some(s)) => s,
+        _ => return layout::error_page(&v.caller, &v.csrf, StatusCode::NOT_FOUND, "No such scan."),
+    };
+    let rq =
+        ResultQuery { verdict: (!q.verdict.is_empty()).then(|| q.verdict.clone()), ..Default::default() };
+    let results = store
+        .scan_results(id, &rq, PageRequest::new(None, Some(500)))
+        .await
+        .map(|p| p.items)
+        .unwrap_or_default();
+    let body = html! {
+        h1 { "Scan #" (scan.id) " of " a href={"/hosts/" (scan.host_id)} { (scan.host_name) } " " (badge(&scan.status)) }
+        dl.facts.card {
+            dt { "Triggered" } dd { (scan.trigger) " by " (scan.triggered_by.as_deref().unwrap_or("the system")) }
+            dt { "Queued" } dd { (when(Some(scan.queued_at))) }
+            dt { "Started" } dd { (when(scan.started_at)) }
+            dt { "Finished" } dd { (when(scan.finished_at)) }
+            @if let Some(stats) = &scan.stats {
+                dt { "Duration" } dd { (stats["duration_ms"].as_i64().unwrap_or(0)) " ms, " (stats["round_trips"].as_i64().unwrap_or(0)) " round trip(s)" }
+            }
+            @if let Some(m) = &scan.error_message { dt { "Error" } dd.mono { (scan.error_kind.as_deref().unwrap_or("")) ": " (m) } }
+        }
+        form.filters method="get" action={"/scans/" (id)} {
+            label { "Verdict" select name="verdict" { option value="" { "any" } @for x in ["fail", "pass", "error", "not_applicable", "skipped"] { option value=(x) selected[q.verdict == x] { (x.replace('_', " ")) } } } }
+            button type="submit" { "Filter" }
+            a href={"/scans/" (id) "/results.csv"} { "Export CSV" }
+            a href={"/scans/" (id) "/results.json"} { "Export JSON" }
+        }
+        table {
+            thead { tr { th { "Rule" } th { "Severity" } th { "Verdict" } th { "Reason" } } }
+            tbody {
+                @for r in &results {
+                    tr {
+                        td { (state.library.rule(&r.rule_id).map_or(r.rule_id.as_str(), |x| x.raw.title.as_str())) br; span.muted.mono { (r.rule_id) } }
+                        td { (r.severity) }
+                        td { (verdict(&r.verdict)) }
+                        td { (r.reason) }
+                    }
+                }
+            }
+        }
+    };
+    render(
+        &Page {
+            caller: &v.caller,
+            csrf: &v.csrf,
+            title: "Scan",
+            section: "Scans",
+            live: scan.status == "queued" || scan.status == "running",
+            flash: None,
+        },
+        body,
+    )
+}
+
+fn csv_field(s: &str) -> String {
+    if s.contains([',', '"', '\n', '\r']) { format!("\"{}\"", s.replace('"', "\"\"")) } else { s.to_owned() }
+}
+
+async fn rows(state: &AppState, id: i64) -> Option<Vec<openwatch_store::StoredResult>> {
+    state.store().scan(id).await.ok().flatten()?;
+    state
+        .store()
+        .scan_results(id, &ResultQuery::default(), PageRequest::new(None, Some(PageRequest::MAX_PER_PAGE)))
+        .await
+        .ok()
+        .map(|p| p.items)
+}
+
+pub async fn export_csv(
+    State(state): State<AppState>,
+    _v: Viewer<ScansRead>,
+    Path(id): Path<i64>,
+) -> Response {
+    let Some(rows) = rows(&state, id).await else { return StatusCode::NOT_FOUND.into_response() };
+    let mut out = String::from("rule_id,title,severity,verdict,reason\n");
+    for r in rows {
+        let title = state.library.rule(&r.rule_id).map_or(String::new(), |x| x.raw.title.as_str().to_owned());
+        out.push_str(
+            &[r.rule_id, title, r.severity, r.verdict, r.reason]
+                .iter()
+                .map(|f| csv_field(f))
+                .collect::<Vec<_>>()
+                .join(","),
+        );
+        out.push('\n');
+    }
+    let name = format!("attachment; filename=\"scan-{id}.csv\"");
+    ([(header::CONTENT_TYPE, "text/csv; charset=utf-8".to_owned()), (header::CONTENT_DISPOSITION, name)], out)
+        .into_response()
+}
+
+pub async fn export_json(
+    State(state): State<AppState>,
+    _v: Viewer<ScansRead>,
+    Path(id): Path<i64>,
+) -> Response {
+    let Some(rows) = rows(&state, id).await else { return StatusCode::NOT_FOUND.into_response() };
+    let name = format!("attachment; filename=\"scan-{id}.json\"");
+    ([(header::CONTENT_DISPOSITION, name)], axum::Json(json!({"scan_id": id, "results": rows})))
+        .into_response()
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn csv_fields_are_quoted_when_needed() {
+        assert_eq!(super::csv_field("a"), "a");
+        assert_eq!(super::csv_field("a,\"b\""), "\"a,\"\"b\"\"\"");
+    }
+}
