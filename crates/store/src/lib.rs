@@ -141,6 +141,8 @@ pub trait Store: Send + Sync + std::fmt::Debug {
     async fn evidence_many(&self, hashes: &[String]) -> Result<std::collections::HashMap<String, String>>;
     async fn host_state(&self, host_id: i64, q: &ResultQuery) -> Result<Vec<RuleState>>;
     async fn host_changes(&self, host_id: Option<i64>, page: PageRequest) -> Result<Page<Change>>;
+    /// The newest changes across the fleet, without counting them all (dashboards).
+    async fn recent_changes(&self, limit: i64) -> Result<Vec<Change>>;
     async fn host_posture(&self, host_id: i64) -> Result<Vec<Posture>>;
     async fn posture_history(&self, host_id: i64, since: Millis) -> Result<Vec<PosturePoint>>;
     async fn fleet_summary(&self, now: Millis) -> Result<FleetSummary>;

@@ -372,6 +372,46 @@ impl Backend {
         Ok(Some(h))
     }
 
+    async fn changes_page(&self, host_id: Option<i64>, limit: i64, offset: i64) -> Result<Vec<Change>> {
+        const COLUMNS: &str = "SELECT c.id, c.host_id, h.name AS host_name, c.rule_id, c.scan_id, c.old_verdict, \
+            c.new_verdict, c.old_severity, c.new_severity, c.changed_at FROM host_changes c JOIN hosts h ON h.id = c.host_id";
+        let rows = match host_id {
+            Some(id) => {
+                sqlx::query(AssertSqlSafe(format!(
+                    "{COLUMNS} WHERE c.host_id = $1 ORDER BY c.id DESC LIMIT $2 OFFSET $3"
+                )))
+                .bind(id)
+                .bind(limit)
+                .bind(offset)
+                .fetch_all(self.r())
+                .await?
+            }
+            None => {
+                sqlx::query(AssertSqlSafe(format!("{COLUMNS} ORDER BY c.id DESC LIMIT $1 OFFSET $2")))
+                    .bind(limit)
+                    .bind(offset)
+                    .fetch_all(self.r())
+                    .await?
+            }
+        };
+        rows.iter()
+            .map(|r| {
+                Ok(Change {
+                    id: r.try_get("id")?,
+                    host_id: r.try_get("host_id")?,
+                    host_name: r.try_get("host_name")?,
+                    rule_id: r.try_get("rule_id")?,
+                    scan_id: r.try_get("scan_id")?,
+                    old_verdict: r.try_get("old_verdict")?,
+                    new_verdict: r.try_get("new_verdict")?,
+                    old_severity: r.try_get("old_severity")?,
+                    new_severity: r.try_get("new_severity")?,
+                    changed_at: r.try_get("changed_at")?,
+                })
+            })
+            .collect()
+    }
+
     /// Write the results, evidence, current state, change log and posture of one scan.
     async fn ingest(&self, tx: &mut Tx, o: &ScanOutcome) -> Result<IngestStats> {
         let mut new_evidence = 0;
@@ -1449,38 +1489,23 @@ impl Store for Backend {
     }
 
     async fn host_changes(&self, host_id: Option<i64>, page: PageRequest) -> Result<Page<Change>> {
-        let total: i64 = sqlx::query("SELECT COUNT(*) FROM host_changes WHERE ($1 IS NULL OR host_id = $1)")
-            .bind(host_id)
-            .fetch_one(self.r())
-            .await?
-            .try_get(0)?;
-        let items = sqlx::query(
-            "SELECT c.id, c.host_id, h.name AS host_name, c.rule_id, c.scan_id, c.old_verdict, c.new_verdict, \
-             c.old_severity, c.new_severity, c.changed_at FROM host_changes c JOIN hosts h ON h.id = c.host_id \
-             WHERE ($1 IS NULL OR c.host_id = $1) ORDER BY c.id DESC LIMIT $2 OFFSET $3",
-        )
-        .bind(host_id)
-        .bind(page.per_page)
-        .bind(page.offset())
-        .fetch_all(self.r())
-        .await?
-        .iter()
-        .map(|r| {
-            Ok(Change {
-                id: r.try_get("id")?,
-                host_id: r.try_get("host_id")?,
-                host_name: r.try_get("host_name")?,
-                rule_id: r.try_get("rule_id")?,
-                scan_id: r.try_get("scan_id")?,
-                old_verdict: r.try_get("old_verdict")?,
-                new_verdict: r.try_get("new_verdict")?,
-                old_severity: r.try_get("old_severity")?,
-                new_severity: r.try_get("new_severity")?,
-                changed_at: r.try_get("changed_at")?,
-            })
-        })
-        .collect::<Result<_>>()?;
+        // Separate statements per case: `$1 IS NULL OR host_id = $1` defeats SQLite's index.
+        let total: i64 = match host_id {
+            Some(h) => {
+                sqlx::query("SELECT COUNT(*) FROM host_changes WHERE host_id = $1")
+                    .bind(h)
+                    .fetch_one(self.r())
+                    .await?
+            }
+            None => sqlx::query("SELECT COUNT(*) FROM host_changes").fetch_one(self.r()).await?,
+        }
+        .try_get(0)?;
+        let items = self.changes_page(host_id, page.per_page, page.offset()).await?;
         Ok(Page { items, total, page: page.page, per_page: page.per_page })
+    }
+
+    async fn recent_changes(&self, limit: i64) -> Result<Vec<Change>> {
+        self.changes_page(None, limit, 0).await
     }
 
     async fn host_posture(&self, host_id: i64) -> Result<Vec<Posture>> {

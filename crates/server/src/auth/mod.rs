@@ -5,6 +5,7 @@
 pub mod limiter;
 pub mod rbac;
 pub mod secret;
+pub mod sign_in;
 
 use std::collections::BTreeSet;
 

@@ -6,7 +6,6 @@ use std::collections::BTreeMap;
 use axum::extract::State;
 use axum::response::Response;
 use maud::html;
-use openwatch_store::PageRequest;
 
 use super::guard::{FleetRead, Viewer};
 use super::layout::{self, Page, render, svg, verdict, when};
@@ -15,10 +14,7 @@ use crate::app::{AppState, now_ms};
 
 pub async fn page(State(state): State<AppState>, v: Viewer<FleetRead>) -> Response {
     let store = state.store();
-    let (summary, changes) = match (
-        store.fleet_summary(now_ms()).await,
-        store.host_changes(None, PageRequest::new(None, Some(10))).await,
-    ) {
+    let (summary, changes) = match (store.fleet_summary(now_ms()).await, store.recent_changes(10).await) {
         (Ok(s), Ok(c)) => (s, c),
         (Err(e), _) | (_, Err(e)) => {
             tracing::error!(error = %e, "dashboard");
@@ -118,7 +114,7 @@ pub async fn page(State(state): State<AppState>, v: Viewer<FleetRead>) -> Respon
                     table {
                         thead { tr { th { "When" } th { "Host" } th { "Rule" } th { "Now" } } }
                         tbody {
-                            @for c in &changes.items {
+                            @for c in &changes {
                                 tr {
                                     td.muted { (when(Some(c.changed_at))) }
                                     td { a href={"/hosts/" (c.host_id)} { (c.host_name) } }

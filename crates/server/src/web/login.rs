@@ -1,20 +1,18 @@
 //! Sign in and out. Errors never say which of user name and password was wrong.
 
-use std::time::Instant;
-
 use axum::Form;
 use axum::extract::{ConnectInfo, Query, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{Html, IntoResponse, Redirect, Response};
 use maud::{DOCTYPE, html};
-use openwatch_store::{NewAuditEvent, Session};
 use serde::Deserialize;
 use serde_json::json;
 
 use super::guard::{SignedIn, Viewer};
-use crate::app::{AppState, now_ms};
-use crate::auth::secret::{decoy_hash, random_token, token_hash, verify_password};
-use crate::auth::{SESSION_COOKIE, SESSION_COOKIE_TLS, SESSION_PREFIX, Via};
+use crate::app::AppState;
+use crate::auth::Via;
+use crate::auth::secret::random_token;
+use crate::auth::sign_in::{Refused, session_cookie, sign_in};
 
 #[derive(Debug, Deserialize)]
 pub struct Next {
@@ -82,62 +80,29 @@ pub async fn submit(
             );
         }
     }
-    let source = addr.ip().to_string();
-    let keys = vec![format!("ip:{source}"), format!("user:{}", f.username.to_lowercase())];
-    let audit = |outcome: &str, why: &str| NewAuditEvent {
-        at: now_ms(),
-        actor: f.username.clone(),
-        action: "auth.login".into(),
-        target: format!("user:{}", f.username),
-        outcome: outcome.into(),
-        source: source.clone(),
-        correlation_id: random_token("")[..22].to_owned(),
-        details: if why.is_empty() { json!({"via": "web"}) } else { json!({"via": "web", "reason": why}) },
-    };
-    if state.limiter.blocked(&keys, Instant::now()).is_some() {
-        let _ = state.store().append_audit(&audit("denied", "rate limited")).await;
-        return form_page(
+    let rid = random_token("")[..22].to_owned();
+    match sign_in(&state, &f.username, &f.password, &addr.ip().to_string(), &rid, "web").await {
+        Ok(s) => {
+            let cookie = session_cookie(&state, &s.token, state.session_limits().absolute_ms / 1000);
+            ([(header::SET_COOKIE, cookie)], Redirect::to(&next)).into_response()
+        }
+        Err(Refused::RateLimited(_)) => form_page(
             &next,
             Some("Too many failed sign-ins. Try again later."),
             StatusCode::TOO_MANY_REQUESTS,
-        );
+        ),
+        Err(Refused::Invalid) => {
+            form_page(&next, Some("Invalid user name or password."), StatusCode::UNAUTHORIZED)
+        }
+        Err(Refused::Internal(e)) => {
+            tracing::error!(error = e, "web sign-in");
+            form_page(
+                &next,
+                Some("Signing in failed; see the server log."),
+                StatusCode::INTERNAL_SERVER_ERROR,
+            )
+        }
     }
-    let user = state.store().user_by_name(&f.username).await.ok().flatten();
-    let hash = user.as_ref().map_or_else(|| decoy_hash().to_owned(), |u| u.password_hash.clone());
-    let pw = f.password.clone();
-    let ok = tokio::task::spawn_blocking(move || verify_password(&pw, &hash)).await.unwrap_or(false);
-    let Some(user) = user.filter(|u| ok && !u.disabled) else {
-        state.limiter.failed(&keys, Instant::now());
-        let _ = state.store().append_audit(&audit("failure", "invalid credentials")).await;
-        return form_page(&next, Some("Invalid user name or password."), StatusCode::UNAUTHORIZED);
-    };
-    state.limiter.succeeded(&keys);
-    let now = now_ms();
-    let token = random_token(SESSION_PREFIX);
-    let limits = state.session_limits();
-    let session = Session {
-        id_hash: token_hash(&token),
-        user_id: user.id,
-        csrf_token: random_token(""),
-        created_at: now,
-        last_seen_at: now,
-        expires_at: now + limits.absolute_ms,
-    };
-    if state.store().create_session(&session).await.is_err() {
-        return form_page(
-            &next,
-            Some("Signing in failed; see the server log."),
-            StatusCode::INTERNAL_SERVER_ERROR,
-        );
-    }
-    let _ = state.store().append_audit(&audit("success", "")).await;
-    let (name, secure) =
-        if state.config.tls() { (SESSION_COOKIE_TLS, "; Secure") } else { (SESSION_COOKIE, "") };
-    let cookie = format!(
-        "{name}={token}; Path=/; HttpOnly; SameSite=Strict; Max-Age={}{secure}",
-        limits.absolute_ms / 1000
-    );
-    ([(header::SET_COOKIE, cookie)], Redirect::to(&next)).into_response()
 }
 
 #[derive(Debug, Deserialize)]
@@ -155,11 +120,5 @@ pub async fn logout(State(state): State<AppState>, v: Viewer<SignedIn>, Form(f):
     }
     v.audit(&state, "auth.logout", &format!("user:{}", v.caller.username), "success", json!({"via": "web"}))
         .await;
-    let name = if state.config.tls() { SESSION_COOKIE_TLS } else { SESSION_COOKIE };
-    let secure = if state.config.tls() { "; Secure" } else { "" };
-    (
-        [(header::SET_COOKIE, format!("{name}=; Path=/; HttpOnly; SameSite=Strict; Max-Age=0{secure}"))],
-        Redirect::to("/login"),
-    )
-        .into_response()
+    ([(header::SET_COOKIE, session_cookie(&state, "", 0))], Redirect::to("/login")).into_response()
 }

@@ -131,6 +131,6 @@ mod tests {
     fn trend_needs_points() {
         assert!(trend(&[]).contains("No trend yet"));
         let s = trend(&[Series { name: "cis".into(), class: "s0", points: vec![(1, 50.0), (2, 100.0)] }]);
-        assert!(s.contains("<polyline points=\"30.0,95.0 570.0,30.0\""));
+        assert!(s.contains("<polyline points=\"30.0,80.0 570.0,30.0\""));
     }
 }
