@@ -79,12 +79,37 @@ async fn click(c: &Client, css: &str) {
     c.find(Locator::Css(css)).await.unwrap().click().await.unwrap();
 }
 
+/// Click a button that submits a form and wait until the next page has loaded.
+async fn submit(c: &Client, css: &str) {
+    c.execute("window.__owMarker = true", vec![]).await.unwrap();
+    click(c, css).await;
+    let t = Instant::now();
+    loop {
+        let state = c
+            .execute("return window.__owMarker === undefined && document.readyState === 'complete'", vec![])
+            .await
+            .ok()
+            .and_then(|v| v.as_bool());
+        if state == Some(true) {
+            return;
+        }
+        assert!(t.elapsed() < Duration::from_secs(30), "{css}: the next page never loaded");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
 async fn sign_in(c: &Client, base: &str, user: &str, password: &str) {
     c.goto(&format!("{base}/")).await.unwrap();
     assert_eq!(c.current_url().await.unwrap().path(), "/login", "signed-out visitors land on the login form");
     fill(c, "#username", user).await;
     fill(c, "#password", password).await;
-    click(c, "button[type=submit]").await;
+    submit(c, "button[type=submit]").await;
+    // Wait for the answer: a page away from the form, or the form again with its message.
+    let t = Instant::now();
+    while c.current_url().await.unwrap().path() == "/login" && !text(c).await.contains("Invalid") {
+        assert!(t.elapsed() < Duration::from_secs(15), "no answer to the sign-in");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -169,7 +194,7 @@ async fn web_ui_end_to_end_in_chromium() {
     c.goto(&format!("{base}/admin")).await.unwrap();
     fill(&c, "input[name=name]", "root-key").await;
     fill(&c, "textarea[name=secret]", &std::fs::read_to_string(&key).unwrap()).await;
-    click(&c, "form[action='/admin/credentials'] button").await;
+    submit(&c, "form[action='/admin/credentials'] button").await;
     assert!(text(&c).await.contains("Credential root-key stored"), "{}", text(&c).await);
     shot(&c, "03-administration").await;
     c.goto(&format!("{base}/hosts/new")).await.unwrap();
@@ -177,19 +202,19 @@ async fn web_ui_end_to_end_in_chromium() {
     fill(&c, "input[name=address]", &addr(n)).await;
     c.find(Locator::Css("select[name=credential_id]")).await.unwrap().select_by_value("1").await.unwrap();
     shot(&c, "04-add-host").await;
-    click(&c, "form[action='/hosts'] button[type=submit]").await;
+    submit(&c, "form[action='/hosts'] button[type=submit]").await;
     let host_url = c.current_url().await.unwrap();
     assert!(host_url.path().starts_with("/hosts/"), "{host_url}");
     let host_page = format!("{base}{}", host_url.path());
 
     // First scan: the key waits for approval; approve it, scan again.
-    click(&c, "form[action$='/scan'] button").await;
+    submit(&c, "form[action$='/scan'] button").await;
     let body = until(&c, &host_page, "Approve").await;
     assert!(body.contains("host key pending"), "{body}");
     shot(&c, "05-host-key-pending").await;
-    click(&c, "form[action*='/keys/'] button").await;
+    submit(&c, "form[action*='/keys/'] button").await;
     assert!(text(&c).await.contains("Host key approved"));
-    click(&c, "form[action$='/scan'] button").await;
+    submit(&c, "form[action$='/scan'] button").await;
     until(&c, &host_page, " pass · ").await;
     shot(&c, "06-host").await;
 
@@ -245,13 +270,29 @@ async fn web_ui_end_to_end_in_chromium() {
         shot(&c, &format!("09-{}", page.trim_start_matches('/').replace('/', "-"))).await;
     }
 
+    // Bulk import: a preview lists each row's problem; nothing is written until all are fine.
+    c.goto(&format!("{base}/hosts/import")).await.unwrap();
+    fill(&c, "#csv", "name,address,port,groups\nbulk1,10.9.0.1,22,lab\nbulk2,10.9.0.2,notaport,lab\n").await;
+    submit(&c, "form[action='/hosts/import'] button").await;
+    let preview = text(&c).await;
+    assert!(preview.contains("1 with errors") && preview.contains("notaport"), "{preview}");
+    assert!(!preview.contains("Import 2 hosts"));
+    shot(&c, "09-import-preview").await;
+    fill(&c, "#csv", "name,address,port,groups\nbulk1,10.9.0.1,22,lab\nbulk2,10.9.0.2,2222,lab\n").await;
+    submit(&c, "form[action='/hosts/import'] button").await;
+    assert!(text(&c).await.contains("0 with errors"));
+    submit(&c, "#preview ~ form button").await;
+    assert!(text(&c).await.contains("2 hosts imported"));
+    let hosts = text(&c).await;
+    assert!(hosts.contains("bulk1") && hosts.contains("bulk2"));
+
     // A viewer: no admin controls, and the server refuses them anyway.
     c.goto(&format!("{base}/admin")).await.unwrap();
     fill(&c, "form[action='/admin/users'] input[name=username]", "vic").await;
     fill(&c, "form[action='/admin/users'] input[name=password]", "viewer-password-123").await;
-    click(&c, "form[action='/admin/users'] button").await;
+    submit(&c, "form[action='/admin/users'] button").await;
     assert!(text(&c).await.contains("User vic added"));
-    click(&c, "form[action='/logout'] button").await;
+    submit(&c, "form[action='/logout'] button").await;
     sign_in(&c, &base, "vic", "viewer-password-123").await;
     let nav = c.find(Locator::Css("nav.main")).await.unwrap().text().await.unwrap();
     assert!(!nav.contains("Administration"), "{nav}");

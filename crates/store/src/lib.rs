@@ -146,6 +146,8 @@ pub trait Store: Send + Sync + std::fmt::Debug {
     async fn host_posture(&self, host_id: i64) -> Result<Vec<Posture>>;
     async fn posture_history(&self, host_id: i64, since: Millis) -> Result<Vec<PosturePoint>>;
     async fn fleet_summary(&self, now: Millis) -> Result<FleetSummary>;
+    /// Hosts currently failing each rule (rules failing nowhere are absent).
+    async fn failing_hosts_by_rule(&self) -> Result<std::collections::HashMap<String, i64>>;
     /// Recompute today's fleet trend point from current posture.
     async fn roll_up_trend(&self, now: Millis) -> Result<()>;
     /// Bulk-load synthetic history (benchmarks, demonstrations). Its rows name no real scan:

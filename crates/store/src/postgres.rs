@@ -23,6 +23,10 @@ mod dialect {
     pub const LOCK_SUFFIX: &str = " FOR UPDATE";
     pub const SKIP_LOCKED: &str = " FOR UPDATE SKIP LOCKED";
     pub const NOTIFY_JOB: Option<&str> = Some("SELECT pg_notify('openwatch_jobs', '')");
+    /// A scan's ingest commits without waiting for the WAL flush. A crash can lose only the
+    /// newest ingests, each whole with its job's completion, so their jobs are simply run
+    /// again; nothing is corrupted or half-written.
+    pub const RELAXED_COMMIT: Option<&str> = Some("SET LOCAL synchronous_commit = off");
 }
 
 #[derive(Debug, Clone)]

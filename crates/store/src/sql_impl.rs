@@ -486,25 +486,28 @@ impl Backend {
         .bind(host % FAILING_SHARDS)
         .execute(&mut **tx)
         .await?;
-        // Rules the host no longer reports (removed from the library) leave its state.
-        sqlx::query(
-            "UPDATE rule_failing SET hosts = hosts - 1 WHERE shard = $3 AND rule_id IN (SELECT o.rule_id \
-             FROM host_rule_state o WHERE o.host_id = $1 AND o.verdict = 'fail' AND NOT EXISTS \
-             (SELECT 1 FROM scan_results n WHERE n.scan_id = $2 AND n.rule_id = o.rule_id))",
-        )
-        .bind(host)
-        .bind(scan)
-        .bind(host % FAILING_SHARDS)
-        .execute(&mut **tx)
-        .await?;
-        sqlx::query(
+        // Rules the host no longer reports (removed from the library) leave its state, and
+        // its failing counters when they failed (rare, so counted here rather than in SQL).
+        let stale_failing = sqlx::query(
             "DELETE FROM host_rule_state WHERE host_id = $1 AND NOT EXISTS \
-             (SELECT 1 FROM scan_results n WHERE n.scan_id = $2 AND n.rule_id = host_rule_state.rule_id)",
+             (SELECT 1 FROM scan_results n WHERE n.scan_id = $2 AND n.rule_id = host_rule_state.rule_id) \
+             RETURNING rule_id, verdict",
         )
         .bind(host)
         .bind(scan)
-        .execute(&mut **tx)
-        .await?;
+        .fetch_all(&mut **tx)
+        .await?
+        .iter()
+        .filter(|r| r.try_get::<String, _>(1).is_ok_and(|v| v == "fail"))
+        .map(|r| r.try_get::<String, _>(0))
+        .collect::<Result<Vec<_>, _>>()?;
+        for rule in stale_failing {
+            sqlx::query("UPDATE rule_failing SET hosts = hosts - 1 WHERE rule_id = $1 AND shard = $2")
+                .bind(rule)
+                .bind(host % FAILING_SHARDS)
+                .execute(&mut **tx)
+                .await?;
+        }
         sqlx::query(
             "INSERT INTO host_failures (host_id, critical, high, medium, low, total) \
              SELECT $1, \
@@ -1278,6 +1281,9 @@ impl Store for Backend {
 
     async fn complete_scan(&self, job: &Job, worker: &str, o: &ScanOutcome) -> Result<Option<IngestStats>> {
         let mut tx = self.w().begin_with(dialect::BEGIN_WRITE).await?;
+        if let Some(sql) = dialect::RELAXED_COMMIT {
+            sqlx::query(sql).execute(&mut *tx).await?;
+        }
         if !finish_scan_job(&mut tx, job.id, worker, "done", None, o.finished_at).await? {
             tx.rollback().await?;
             return Ok(None);
@@ -1634,6 +1640,15 @@ impl Store for Backend {
             needs_attention: attention,
             trend,
         })
+    }
+
+    async fn failing_hosts_by_rule(&self) -> Result<HashMap<String, i64>> {
+        sqlx::query("SELECT rule_id, CAST(SUM(hosts) AS BIGINT) FROM rule_failing GROUP BY rule_id HAVING SUM(hosts) > 0")
+            .fetch_all(self.r())
+            .await?
+            .iter()
+            .map(|r| Ok((r.try_get(0)?, r.try_get(1)?)))
+            .collect()
     }
 
     async fn roll_up_trend(&self, now: Millis) -> Result<()> {

@@ -27,6 +27,8 @@ mod dialect {
     pub const SKIP_LOCKED: &str = "";
     /// Workers on SQLite poll; there is no one to notify.
     pub const NOTIFY_JOB: Option<&str> = None;
+    /// SQLite in WAL mode with `synchronous = NORMAL` already commits without waiting for disk.
+    pub const RELAXED_COMMIT: Option<&str> = None;
 }
 
 #[derive(Debug, Clone)]

@@ -77,7 +77,10 @@ pub async fn list(
     let body = html! {
         h1 { "Hosts" }
         div.actions {
-            @if v.caller.can(Permission::HostsWrite) { a.button href="/hosts/new" { "Add host" } }
+            @if v.caller.can(Permission::HostsWrite) {
+                a.button href="/hosts/new" { "Add host" }
+                a.button.secondary href="/hosts/import" { "Import CSV" }
+            }
             @if can_scan && !groups.is_empty() {
                 form method="post" action="/groups/scan" class="filters" {
                     (csrf_field(&v.csrf))
@@ -94,11 +97,18 @@ pub async fn list(
             label { "Sort" select name="sort" { @for (k, l) in SORTS { option value=(k) selected[q.sort == *k] { (l) } } } }
             button type="submit" { "Apply" }
         }
+        @if can_scan {
+            form #bulk method="post" action="/hosts/scan" {
+                (csrf_field(&v.csrf))
+                button.secondary type="submit" { "Scan selected" }
+            }
+        }
         table {
-            thead { tr { th { "Host" } th { "Address" } th { "Platform" } th { "Groups" } th { "Reachability" } th { "Last scan" } } }
+            thead { tr { @if can_scan { th { "Select" } } th { "Host" } th { "Address" } th { "Platform" } th { "Groups" } th { "Reachability" } th { "Last scan" } } }
             tbody {
                 @for h in &hosts.items {
                     tr {
+                        @if can_scan { td { input type="checkbox" name="host_id" value=(h.id) form="bulk" aria-label={"Select " (h.name)}; } }
                         td { a href={"/hosts/" (h.id)} { (h.name) } }
                         td.mono { (h.address) }
                         td { (h.platform.as_deref().unwrap_or("—")) }
@@ -119,15 +129,26 @@ pub async fn list(
     )
 }
 
+/// Where a host form posts and what it says.
+struct FormTarget<'a> {
+    action: &'a str,
+    heading: &'a str,
+    submit: &'a str,
+}
+
+const NEW_HOST: FormTarget<'static> =
+    FormTarget { action: "/hosts", heading: "Add a host", submit: "Add host" };
+
 fn host_form(
     v: &Viewer<HostsWrite>,
     creds: &[openwatch_store::Credential],
     error: Option<String>,
     f: &HostForm,
+    t: &FormTarget<'_>,
 ) -> Response {
     let body = html! {
-        h1 { "Add a host" }
-        form method="post" action="/hosts" class="stack" {
+        h1 { (t.heading) }
+        form method="post" action=(t.action) class="stack" {
             (csrf_field(&v.csrf))
             div.grid {
                 label { "Name" input name="name" value=(f.name) required; }
@@ -149,14 +170,15 @@ fn host_form(
                 } }
             }
             label { span { input type="checkbox" name="sudo" value="1" checked[f.sudo.is_some()]; " become root with sudo" } }
-            div.actions { button type="submit" { "Add host" } a.button.secondary href="/hosts" { "Cancel" } }
+            label { span { input type="checkbox" name="maintenance" value="1" checked[f.maintenance.is_some()]; " in maintenance (not scanned)" } }
+            div.actions { button type="submit" { (t.submit) } a.button.secondary href="/hosts" { "Cancel" } }
         }
     };
     render(
         &Page {
             caller: &v.caller,
             csrf: &v.csrf,
-            title: "Add host",
+            title: t.heading,
             section: "Hosts",
             live: false,
             flash: error.map(|e| (true, e)),
@@ -184,11 +206,51 @@ pub struct HostForm {
     #[serde(default)]
     transport: String,
     sudo: Option<String>,
+    maintenance: Option<String>,
+}
+
+impl HostForm {
+    fn from_host(h: &openwatch_store::Host) -> HostForm {
+        HostForm {
+            csrf: String::new(),
+            name: h.name.clone(),
+            address: h.address.clone(),
+            port: Some(h.port.to_string()),
+            username: h.username.clone(),
+            credential_id: h.credential_id.map(|c| c.to_string()),
+            groups: h.groups.join(", "),
+            host_key_policy: h.host_key_policy.clone(),
+            transport: h.transport.clone(),
+            sudo: h.sudo.then(|| "1".into()),
+            maintenance: h.maintenance.then(|| "1".into()),
+        }
+    }
+
+    /// The form as the API's host body (validated by the same code).
+    fn body(&self) -> Result<HostBody, String> {
+        let port = match self.port.as_deref().map(str::trim).filter(|p| !p.is_empty()) {
+            Some(p) => Some(p.parse().map_err(|_| format!("port: `{p}` is not a number"))?),
+            None => None,
+        };
+        Ok(HostBody {
+            name: self.name.clone(),
+            address: Some(self.address.clone()),
+            port,
+            username: Some(self.username.clone()),
+            transport: Some(if self.transport.is_empty() { "ssh".into() } else { self.transport.clone() }),
+            credential_id: self.credential_id.as_deref().and_then(|c| c.parse().ok()),
+            sudo: self.sudo.is_some(),
+            tags: vec![],
+            groups: self.groups.split(',').map(str::to_owned).collect(),
+            maintenance: self.maintenance.is_some(),
+            host_key_policy: (!self.host_key_policy.is_empty()).then(|| self.host_key_policy.clone()),
+        })
+    }
 }
 
 pub async fn new_form(State(state): State<AppState>, v: Viewer<HostsWrite>) -> Response {
     match state.store().list_credentials().await {
-        Ok(c) => host_form(&v, &c, None, &HostForm::default()),
+        Ok(c) => host_form(&v, &c, None, &HostForm::default(), &NEW_HOST),
         Err(e) => db_error(&v, e),
     }
 }
@@ -202,29 +264,13 @@ pub async fn create(
         return r;
     }
     let creds = state.store().list_credentials().await.unwrap_or_default();
-    let port = match f.port.as_deref().map(str::trim).filter(|p| !p.is_empty()) {
-        Some(p) => match p.parse() {
-            Ok(n) => Some(n),
-            Err(_) => return host_form(&v, &creds, Some(format!("port: `{p}` is not a number")), &f),
-        },
-        None => None,
-    };
-    let body = HostBody {
-        name: f.name.clone(),
-        address: Some(f.address.clone()),
-        port,
-        username: Some(f.username.clone()),
-        transport: Some(if f.transport.is_empty() { "ssh".into() } else { f.transport.clone() }),
-        credential_id: f.credential_id.as_deref().and_then(|c| c.parse().ok()),
-        sudo: f.sudo.is_some(),
-        tags: vec![],
-        groups: f.groups.split(',').map(str::to_owned).collect(),
-        maintenance: false,
-        host_key_policy: (!f.host_key_policy.is_empty()).then(|| f.host_key_policy.clone()),
+    let body = match f.body() {
+        Ok(b) => b,
+        Err(e) => return host_form(&v, &creds, Some(e), &f, &NEW_HOST),
     };
     let input = match validate(state.store(), body).await {
         Ok(i) => i,
-        Err(e) => return host_form(&v, &creds, Some(e.message), &f),
+        Err(e) => return host_form(&v, &creds, Some(e.message), &f, &NEW_HOST),
     };
     match state.store().create_host(&input, now_ms()).await {
         Ok(h) => {
@@ -241,8 +287,58 @@ pub async fn create(
         Err(e) => {
             v.audit(&state, "host.create", "hosts", "failure", json!({"error": e.to_string(), "via": "web"}))
                 .await;
-            host_form(&v, &creds, Some(e.to_string()), &f)
+            host_form(&v, &creds, Some(e.to_string()), &f, &NEW_HOST)
         }
+    }
+}
+
+pub async fn edit_form(
+    State(state): State<AppState>,
+    v: Viewer<HostsWrite>,
+    Path(id): Path<i64>,
+) -> Response {
+    let (Ok(Some(host)), Ok(creds)) = (state.store().host(id).await, state.store().list_credentials().await)
+    else {
+        return layout::error_page(&v.caller, &v.csrf, StatusCode::NOT_FOUND, "No such host.");
+    };
+    let action = format!("/hosts/{id}/edit");
+    let t = FormTarget { action: &action, heading: "Edit host", submit: "Save" };
+    host_form(&v, &creds, None, &HostForm::from_host(&host), &t)
+}
+
+pub async fn update(
+    State(state): State<AppState>,
+    v: Viewer<HostsWrite>,
+    Path(id): Path<i64>,
+    Form(f): Form<HostForm>,
+) -> Response {
+    if let Some(r) = v.csrf_rejection(&f.csrf) {
+        return r;
+    }
+    let creds = state.store().list_credentials().await.unwrap_or_default();
+    let action = format!("/hosts/{id}/edit");
+    let t = FormTarget { action: &action, heading: "Edit host", submit: "Save" };
+    let input = match f.body() {
+        Ok(b) => match validate(state.store(), b).await {
+            Ok(i) => i,
+            Err(e) => return host_form(&v, &creds, Some(e.message), &f, &t),
+        },
+        Err(e) => return host_form(&v, &creds, Some(e), &f, &t),
+    };
+    match state.store().update_host(id, &input, now_ms()).await {
+        Ok(Some(h)) => {
+            v.audit(
+                &state,
+                "host.update",
+                &format!("host:{id}"),
+                "success",
+                json!({"name": h.name, "via": "web"}),
+            )
+            .await;
+            back(id, "Host saved")
+        }
+        Ok(None) => layout::error_page(&v.caller, &v.csrf, StatusCode::NOT_FOUND, "No such host."),
+        Err(e) => host_form(&v, &creds, Some(e.to_string()), &f, &t),
     }
 }
 
@@ -316,7 +412,10 @@ pub async fn detail(
             @if v.caller.can(Permission::HostsWrite) && host.transport == "ssh" {
                 form method="post" action={"/hosts/" (id) "/test"} { (csrf_field(&v.csrf)) button.secondary type="submit" { "Test connection" } }
             }
+            @if v.caller.can(Permission::HostsWrite) { a.button.secondary href={"/hosts/" (id) "/edit"} { "Edit" } }
             a.button.secondary href={"/scans?host_id=" (id)} { "All scans" }
+            a.button.secondary href={"/hosts/" (id) "/compliance.csv"} { "Export CSV" }
+            a.button.secondary href={"/hosts/" (id) "/compliance.json"} { "Export JSON" }
         }
         @if !keys.is_empty() {
             section.card aria-labelledby="keys-h" {
@@ -555,4 +654,203 @@ pub async fn scan_group(
     .await;
     Redirect::to(&format!("/hosts?flash={}", super::guard::urlencode(&format!("{queued} scans queued"))))
         .into_response()
+}
+
+/// `application/x-www-form-urlencoded` pairs, keeping repeated keys (for checkbox lists).
+fn form_pairs(body: &str) -> Vec<(String, String)> {
+    fn decode(s: &str) -> String {
+        let b = s.as_bytes();
+        let mut out = Vec::with_capacity(b.len());
+        let mut i = 0;
+        while i < b.len() {
+            let hex = (b[i] == b'%')
+                .then(|| s.get(i + 1..i + 3).and_then(|h| u8::from_str_radix(h, 16).ok()))
+                .flatten();
+            match (b[i], hex) {
+                (_, Some(byte)) => {
+                    out.push(byte);
+                    i += 3;
+                }
+                (b'+', None) => {
+                    out.push(b' ');
+                    i += 1;
+                }
+                (c, None) => {
+                    out.push(c);
+                    i += 1;
+                }
+            }
+        }
+        String::from_utf8_lossy(&out).into_owned()
+    }
+    body.split('&')
+        .filter(|kv| !kv.is_empty())
+        .map(|kv| {
+            let (k, v) = kv.split_once('=').unwrap_or((kv, ""));
+            (decode(k), decode(v))
+        })
+        .collect()
+}
+
+pub async fn scan_selected(State(state): State<AppState>, v: Viewer<HostsScan>, body: String) -> Response {
+    let pairs = form_pairs(&body);
+    let csrf = pairs.iter().find(|(k, _)| k == "_csrf").map_or("", |(_, v)| v.as_str());
+    if let Some(r) = v.csrf_rejection(csrf) {
+        return r;
+    }
+    let ids: Vec<i64> =
+        pairs.iter().filter(|(k, _)| k == "host_id").filter_map(|(_, v)| v.parse().ok()).collect();
+    let mut queued = 0;
+    for id in &ids {
+        if state.store().host(*id).await.ok().flatten().is_some_and(|h| !h.maintenance)
+            && crate::api::scans_queue(&state, *id, "manual", Some(v.caller.username.clone())).await.is_ok()
+        {
+            queued += 1;
+        }
+    }
+    v.audit(&state, "scan.queue", "hosts", "success", json!({"hosts": ids, "scans": queued, "via": "web"}))
+        .await;
+    Redirect::to(&format!("/hosts?flash={}", super::guard::urlencode(&format!("{queued} scans queued"))))
+        .into_response()
+}
+
+#[derive(Debug, Deserialize, Default)]
+pub struct ImportForm {
+    #[serde(rename = "_csrf", default)]
+    csrf: String,
+    #[serde(default)]
+    csv: String,
+    confirm: Option<String>,
+}
+
+fn import_page(
+    v: &Viewer<HostsWrite>,
+    csv: &str,
+    rows: Option<&[crate::api::hosts::RowResult]>,
+    problem: Option<String>,
+) -> Response {
+    let errors = rows.map_or(0, |r| r.iter().filter(|x| !x.ok).count());
+    let body = html! {
+        h1 { "Import hosts from CSV" }
+        p.muted { "A header row naming columns among: name (required), address, port, username, transport, \
+            credential (a credential's name), sudo, groups and tags (separated by ;), host_key_policy. \
+            Nothing is written until every row is valid and you confirm." }
+        form method="post" action="/hosts/import" class="stack" {
+            (csrf_field(&v.csrf))
+            label { "CSV" textarea #csv name="csv" spellcheck="false" required { (csv) } }
+            div.actions { button type="submit" { "Preview" } }
+        }
+        @if let Some(rows) = rows {
+            section.card aria-labelledby="preview-h" {
+                h2 #preview-h { "Preview: " (rows.len()) " rows, " (errors) " with errors" }
+                table #preview {
+                    thead { tr { th { "Line" } th { "Host" } th { "Result" } } }
+                    tbody { @for r in rows { tr {
+                        td { (r.line) } td { (r.name) }
+                        td { @if let Some(e) = &r.error { span class="verdict v-fail" { "error" } " " (e) } @else { span class="verdict v-pass" { "ok" } } }
+                    } } }
+                }
+                @if errors == 0 && !rows.is_empty() {
+                    form method="post" action="/hosts/import" {
+                        (csrf_field(&v.csrf))
+                        input type="hidden" name="csv" value=(csv);
+                        input type="hidden" name="confirm" value="1";
+                        button type="submit" { "Import " (rows.len()) " hosts" }
+                    }
+                }
+            }
+        }
+    };
+    let flash = problem.map(|m| (true, m));
+    render(
+        &Page {
+            caller: &v.caller,
+            csrf: &v.csrf,
+            title: "Import hosts",
+            section: "Hosts",
+            live: false,
+            flash,
+        },
+        body,
+    )
+}
+
+pub async fn import_form(v: Viewer<HostsWrite>) -> Response {
+    import_page(&v, "name,address,groups,credential\n", None, None)
+}
+
+pub async fn import(
+    State(state): State<AppState>,
+    v: Viewer<HostsWrite>,
+    Form(f): Form<ImportForm>,
+) -> Response {
+    if let Some(r) = v.csrf_rejection(&f.csrf) {
+        return r;
+    }
+    let csv = f.csv.replace("\r\n", "\n");
+    match crate::api::import_csv(state.store(), &csv, f.confirm.is_none()).await {
+        Ok((true, rows)) => {
+            v.audit(&state, "host.import", "hosts", "success", json!({"rows": rows.len(), "via": "web"}))
+                .await;
+            let msg = format!("{} hosts imported", rows.len());
+            Redirect::to(&format!("/hosts?flash={}", super::guard::urlencode(&msg))).into_response()
+        }
+        Ok((false, rows)) => import_page(&v, &csv, Some(&rows), None),
+        Err(e) => import_page(&v, &csv, None, Some(e.message)),
+    }
+}
+
+/// A host's current compliance table as CSV or JSON (`compliance.csv`, `compliance.json`).
+pub async fn export(
+    State(state): State<AppState>,
+    _v: Viewer<HostsRead>,
+    Path((id, file)): Path<(i64, String)>,
+) -> Response {
+    let rows = match state.store().host(id).await {
+        Ok(Some(_)) => state.store().host_state(id, &Default::default()).await.unwrap_or_default(),
+        _ => return StatusCode::NOT_FOUND.into_response(),
+    };
+    let title = |r: &str| state.library.rule(r).map_or(String::new(), |x| x.raw.title.as_str().to_owned());
+    let disposition = format!("attachment; filename=\"host-{id}-{file}\"");
+    match file.as_str() {
+        "compliance.csv" => {
+            let mut out = String::from("rule_id,title,severity,verdict,since\n");
+            for r in &rows {
+                let fields = [
+                    r.rule_id.clone(),
+                    title(&r.rule_id),
+                    r.severity.clone(),
+                    r.verdict.clone(),
+                    when(Some(r.since_at)),
+                ];
+                out.push_str(
+                    &fields.iter().map(|f| super::scans::csv_field(f)).collect::<Vec<_>>().join(","),
+                );
+                out.push('\n');
+            }
+            let headers = [
+                (axum::http::header::CONTENT_TYPE, "text/csv; charset=utf-8".to_owned()),
+                (axum::http::header::CONTENT_DISPOSITION, disposition),
+            ];
+            (headers, out).into_response()
+        }
+        "compliance.json" => (
+            [(axum::http::header::CONTENT_DISPOSITION, disposition)],
+            axum::Json(json!({"host_id": id, "rules": rows})),
+        )
+            .into_response(),
+        _ => StatusCode::NOT_FOUND.into_response(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn form_pairs_keep_repeats_and_decode() {
+        let p = super::form_pairs("_csrf=a%2Bb&host_id=1&host_id=22&x=a+b&y=%zz%4");
+        assert_eq!(p[0], ("_csrf".into(), "a+b".into()));
+        assert_eq!(p.iter().filter(|(k, _)| k == "host_id").count(), 2);
+        assert_eq!(p[3].1, "a b");
+        assert_eq!(p[4].1, "%zz%4");
+    }
 }

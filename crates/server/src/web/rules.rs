@@ -117,17 +117,28 @@ pub async fn framework(
         return layout::error_page(&v.caller, &v.csrf, StatusCode::NOT_FOUND, "No such framework.");
     };
     let cov = coverage(c, &state.library.rules);
+    let failing = state.store().failing_hosts_by_rule().await.unwrap_or_default();
+    let scanned = state.store().fleet_summary(crate::app::now_ms()).await.map_or(0, |f| f.scanned_hosts);
     let body = html! {
         h1 { (c.title.as_str()) }
         p.muted { (cov.covered) " of " (cov.total) " controls covered by rules. " (c.source.as_str()) }
+        p { "Across the fleet: how many of the " (scanned) " scanned hosts fail each rule now." }
         table {
-            thead { tr { th { "Control" } th { "Title" } th { "Rules" } } }
+            thead { tr { th { "Control" } th { "Title" } th { "Rules and failing hosts" } } }
             tbody {
                 @for row in &cov.controls {
                     tr {
                         td.mono { (row.id) }
                         td { (row.title) }
-                        td { @if row.rules.is_empty() { span.muted { "not covered" } } @for r in &row.rules { a href={"/rules?q=" (r)} { (r) } br; } }
+                        td {
+                            @if row.rules.is_empty() { span.muted { "not covered" } }
+                            @for r in &row.rules {
+                                @let n = failing.get(*r).copied().unwrap_or(0);
+                                a href={"/rules?q=" (r)} { (r) } " "
+                                @if n > 0 { span class="verdict v-fail" { "failing on " (n) } } @else if scanned > 0 { span class="verdict v-pass" { "failing nowhere" } }
+                                br;
+                            }
+                        }
                     }
                 }
             }
