@@ -341,7 +341,10 @@ async fn workers_share_a_postgres_queue_and_survive_a_kill() {
     }
     let dir = tempfile::tempdir().unwrap();
     let db = database("postgres", dir.path());
-    let env = [("OPENWATCH_REGISTER_LOCALHOST", "false"), ("OPENWATCH_JOB_LEASE_SECS", "3")];
+    // Long leases while 200 scans compete for two cores; short ones for the kill below, so the
+    // killed worker's job is reaped quickly.
+    let env = [("OPENWATCH_REGISTER_LOCALHOST", "false"), ("OPENWATCH_JOB_LEASE_SECS", "60")];
+    let short = [("OPENWATCH_REGISTER_LOCALHOST", "false"), ("OPENWATCH_JOB_LEASE_SECS", "3")];
     // serve runs no workers of its own here: the two worker processes do all the scanning.
     let serve =
         Proc::start("serve", dir.path(), &db, &[&env[..], &[("OPENWATCH_WORKER_CONCURRENCY", "0")]].concat());
@@ -396,7 +399,7 @@ async fn workers_share_a_postgres_queue_and_survive_a_kill() {
 
     // A worker killed mid-scan: its lease runs out, the job is retried by another worker.
     let slow =
-        Proc::start("worker", dir.path(), &db, &[&env[..], &[("OPENWATCH_SCAN_WALKS", "true")]].concat());
+        Proc::start("worker", dir.path(), &db, &[&short[..], &[("OPENWATCH_SCAN_WALKS", "true")]].concat());
     let q = api.post("/api/v1/hosts/1/scans", json!({})).await;
     let scan = q["scan_id"].as_i64().unwrap();
     let t = Instant::now();
@@ -408,7 +411,7 @@ async fn workers_share_a_postgres_queue_and_survive_a_kill() {
     assert!(owner.contains(&format!("-{}-", slow.pid())), "{owner}");
     run(Command::new("kill").args(["-KILL", &slow.pid().to_string()]));
     drop(slow);
-    let _rescuer = Proc::start("worker", dir.path(), &db, &env);
+    let _rescuer = Proc::start("worker", dir.path(), &db, &short);
     let s = api.wait(scan).await;
     assert_eq!(s["status"], "succeeded", "{s}");
     assert_eq!(
