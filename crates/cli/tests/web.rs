@@ -192,7 +192,7 @@ async fn web_ui_end_to_end_in_chromium() {
 
     // A credential (write-only), then the host.
     c.goto(&format!("{base}/admin")).await.unwrap();
-    fill(&c, "input[name=name]", "root-key").await;
+    fill(&c, "form[action='/admin/credentials'] input[name=name]", "root-key").await;
     fill(&c, "textarea[name=secret]", &std::fs::read_to_string(&key).unwrap()).await;
     submit(&c, "form[action='/admin/credentials'] button").await;
     assert!(text(&c).await.contains("Credential root-key stored"), "{}", text(&c).await);
@@ -215,7 +215,8 @@ async fn web_ui_end_to_end_in_chromium() {
     submit(&c, "form[action*='/keys/'] button").await;
     assert!(text(&c).await.contains("Host key approved"));
     submit(&c, "form[action$='/scan'] button").await;
-    until(&c, &host_page, " pass · ").await;
+    let host_text = until(&c, &host_page, " pass · ").await;
+    assert!(host_text.contains("Debian GNU/Linux 12"), "detected system facts are shown");
     shot(&c, "06-host").await;
 
     // The dashboard updates live when a scan completes (server-sent events, no reload).
@@ -285,6 +286,20 @@ async fn web_ui_end_to_end_in_chromium() {
     assert!(text(&c).await.contains("2 hosts imported"));
     let hosts = text(&c).await;
     assert!(hosts.contains("bulk1") && hosts.contains("bulk2"));
+
+    // Compliance bands: the imported hosts are not scanned yet, the SSH host is.
+    c.goto(&format!("{base}/hosts?band=unscanned")).await.unwrap();
+    let unscanned = text(&c).await;
+    assert!(unscanned.contains("bulk1") && !unscanned.contains("web-host"), "{unscanned}");
+
+    // An API token is shown once, at creation.
+    c.goto(&format!("{base}/admin")).await.unwrap();
+    fill(&c, "form[action='/admin/tokens'] input[name=name]", "ci").await;
+    submit(&c, "form[action='/admin/tokens'] button").await;
+    let token = c.find(Locator::Css("#new-token")).await.unwrap().text().await.unwrap();
+    assert!(token.starts_with("owt_"), "{token}");
+    c.goto(&format!("{base}/admin")).await.unwrap();
+    assert!(!text(&c).await.contains(&token), "the token is not shown again");
 
     // A viewer: no admin controls, and the server refuses them anyway.
     c.goto(&format!("{base}/admin")).await.unwrap();

@@ -380,6 +380,8 @@ both_backends!(errors_use_one_envelope_and_csv_import_reports_rows, |backend: Ba
     let hosts = app.get("/api/v1/hosts?group=web&sort=-name").await;
     assert_eq!(hosts["total"], 2);
     assert_eq!(hosts["items"][0]["name"], "web2");
+    assert_eq!(app.get("/api/v1/hosts?band=unscanned").await["total"], 3, "taken, web1 and web2");
+    assert_eq!(app.get("/api/v1/hosts?band=compliant").await["total"], 0);
     app.stop().await;
 });
 

@@ -185,6 +185,9 @@ pub struct HostQuery {
     pub platform: Option<String>,
     pub tag: Option<String>,
     pub reachability: Option<String>,
+    /// Compliance band by worst failing severity: `critical`, `high`, `medium`, `low`,
+    /// `compliant` (nothing failing) or `unscanned`.
+    pub band: Option<String>,
     /// `name` (default), `-name`, `last_scan_at`, `-last_scan_at`, `failures`, `-failures`.
     pub sort: Option<String>,
 }

@@ -1035,6 +1035,18 @@ impl Store for Backend {
             if let Some(r) = &q.reachability {
                 qb.push(" AND h.reachability = ").push_bind(r.clone());
             }
+            let band = match q.band.as_deref() {
+                Some("critical") => Some("f.critical > 0"),
+                Some("high") => Some("f.critical = 0 AND f.high > 0"),
+                Some("medium") => Some("f.critical = 0 AND f.high = 0 AND f.medium > 0"),
+                Some("low") => Some("f.critical = 0 AND f.high = 0 AND f.medium = 0 AND f.low > 0"),
+                Some("compliant") => Some("f.total = 0"),
+                Some("unscanned") => Some("f.host_id IS NULL"),
+                _ => None,
+            };
+            if let Some(cond) = band {
+                qb.push(format!(" AND h.id IN (SELECT h2.id FROM hosts h2 LEFT JOIN host_failures f ON f.host_id = h2.id WHERE {cond})"));
+            }
         }
         let mut cq = QueryBuilder::<Db>::new("SELECT COUNT(*) FROM hosts h");
         filters(&mut cq, q);

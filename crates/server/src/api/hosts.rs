@@ -23,6 +23,7 @@ pub struct ListQuery {
     platform: Option<String>,
     tag: Option<String>,
     reachability: Option<String>,
+    band: Option<String>,
     sort: Option<String>,
     page: Option<i64>,
     per_page: Option<i64>,
@@ -35,6 +36,7 @@ pub async fn list(State(state): State<AppState>, Query(q): Query<ListQuery>) -> 
         platform: q.platform,
         tag: q.tag,
         reachability: q.reachability,
+        band: q.band,
         sort: q.sort,
     };
     let page = state.store().list_hosts(&query, PageRequest::new(q.page, q.per_page)).await?;

@@ -2,19 +2,20 @@
 //! Each section shows only for the permissions that allow it; the handlers check again.
 
 use axum::Form;
-use axum::extract::{Query, State};
+use axum::extract::{Path, Query, State};
 use axum::response::{IntoResponse, Redirect, Response};
 use maud::html;
-use openwatch_store::{AuditQuery, NewCredential, NewUser, PageRequest, SealedSecrets};
+use openwatch_store::{AuditQuery, NewCredential, NewToken, NewUser, PageRequest, SealedSecrets};
 use serde::Deserialize;
 use serde_json::json;
 
-use super::guard::{CredentialsWrite, SignedIn, UsersWrite, Viewer, urlencode};
+use super::guard::{CredentialsWrite, SignedIn, TokensWrite, UsersWrite, Viewer, urlencode};
 use super::layout::{self, Page, csrf_field, render, when};
 use crate::api::credentials::SecretMaterial;
 use crate::app::{AppState, now_ms};
 use crate::auth::rbac::{BUILTIN_ROLES, Permission};
-use crate::auth::secret::{check_password_strength, hash_password};
+use crate::auth::secret::{check_password_strength, hash_password, random_token, token_hash};
+use crate::auth::{TOKEN_PREFIX, role_permissions};
 
 #[derive(Debug, Deserialize, Default)]
 pub struct AuditFilter {
@@ -31,6 +32,16 @@ pub async fn page(
     v: Viewer<SignedIn>,
     Query(q): Query<AuditFilter>,
 ) -> Response {
+    render_page(&state, &v, q, None).await
+}
+
+/// The administration page; `new_token` is shown once, right after it was created.
+async fn render_page<N: super::guard::Need>(
+    state: &AppState,
+    v: &Viewer<N>,
+    q: AuditFilter,
+    new_token: Option<String>,
+) -> Response {
     if !layout::can_admin(&v.caller) {
         return layout::forbidden(&v.caller, &v.csrf, Permission::UsersRead);
     }
@@ -38,11 +49,14 @@ pub async fn page(
     let c = &v.caller;
     let users =
         if c.can(Permission::UsersRead) { store.list_users().await.unwrap_or_default() } else { vec![] };
-    let tokens = if c.can(Permission::UsersWrite) {
-        store.list_tokens(None).await.unwrap_or_default()
+    let tokens = if c.can(Permission::TokensWrite) {
+        let scope = if c.can(Permission::UsersWrite) { None } else { Some(c.user_id) };
+        store.list_tokens(scope).await.unwrap_or_default()
     } else {
         vec![]
     };
+    let custom_roles =
+        if c.can(Permission::UsersRead) { store.custom_roles().await.unwrap_or_default() } else { vec![] };
     let creds = if c.can(Permission::CredentialsRead) {
         store.list_credentials().await.unwrap_or_default()
     } else {
@@ -66,8 +80,31 @@ pub async fn page(
                     h2 #users-h { "Users" }
                     table {
                         thead { tr { th { "User" } th { "Role" } th { "State" } th { "Created" } } }
-                        tbody { @for u in &users { tr { td { (u.username) } td { (u.role) } td { @if u.disabled { "disabled" } @else { "active" } } td.muted { (when(Some(u.created_at))) } } } }
+                        tbody { @for u in &users { tr {
+                            td { (u.username) }
+                            td {
+                                @if c.can(Permission::UsersWrite) && u.id != c.user_id {
+                                    form.filters method="post" action={"/admin/users/" (u.id)} {
+                                        (csrf_field(&v.csrf))
+                                        label { span.skip { "Role of " (u.username) } select name="role" { @for r in BUILTIN_ROLES { option value=(r) selected[*r == u.role] { (r) } } @for r in &custom_roles { option value=(r.name) selected[r.name == u.role] { (r.name) } } } }
+                                        label { span { input type="checkbox" name="disabled" value="1" checked[u.disabled]; " disabled" } }
+                                        button.secondary type="submit" aria-label={"Save " (u.username)} { "Save" }
+                                    }
+                                } @else { (u.role) }
+                            }
+                            td { @if u.disabled { "disabled" } @else { "active" } }
+                            td.muted { (when(Some(u.created_at))) }
+                        } } }
                     }
+                    h2 { "Roles" }
+                    table {
+                        thead { tr { th { "Role" } th { "Permissions" } } }
+                        tbody {
+                            @for r in BUILTIN_ROLES { tr { td { (r) " " span.muted { "(built in)" } } td.mono { (crate::auth::rbac::builtin_permissions(r).unwrap_or_default().iter().map(|p| p.as_str()).collect::<Vec<_>>().join(", ")) } } }
+                            @for r in &custom_roles { tr { td { (r.name) } td.mono { (r.permissions.join(", ")) } } }
+                        }
+                    }
+                    p.muted { "Custom roles are created with POST /api/v1/roles." }
                     @if c.can(Permission::UsersWrite) {
                         h2 { "Add a user" }
                         form.filters method="post" action="/admin/users" {
@@ -80,13 +117,32 @@ pub async fn page(
                     }
                 }
             }
-            @if c.can(Permission::UsersWrite) {
+            @if c.can(Permission::TokensWrite) {
                 section.card aria-labelledby="tokens-h" {
                     h2 #tokens-h { "API tokens" }
-                    p.muted { "Create tokens with POST /api/v1/tokens; they are shown once." }
+                    @if let Some(t) = &new_token {
+                        div.flash role="status" { "Copy this token now; it is not shown again: " code #new-token { (t) } }
+                    }
                     table {
-                        thead { tr { th { "Name" } th { "Role" } th { "Expires" } th { "Last used" } th { "State" } } }
-                        tbody { @for t in &tokens { tr { td { (t.name) } td { (t.role) } td { (when(t.expires_at)) } td { (when(t.last_used_at)) } td { @if t.revoked { "revoked" } @else { "active" } } } } }
+                        thead { tr { th { "Name" } th { "Role" } th { "Expires" } th { "Last used" } th { "State" } th {} } }
+                        tbody { @for t in &tokens { tr {
+                            td { (t.name) } td { (t.role) } td { (when(t.expires_at)) } td { (when(t.last_used_at)) }
+                            td { @if t.revoked { "revoked" } @else { "active" } }
+                            td { @if !t.revoked {
+                                form method="post" action={"/admin/tokens/" (t.id) "/revoke"} {
+                                    (csrf_field(&v.csrf))
+                                    button.secondary type="submit" aria-label={"Revoke " (t.name)} { "Revoke" }
+                                }
+                            } }
+                        } } }
+                    }
+                    h2 { "Create a token" }
+                    form.filters method="post" action="/admin/tokens" {
+                        (csrf_field(&v.csrf))
+                        label { "Name" input name="name" required; }
+                        label { "Role (at most yours)" select name="role" { @for r in BUILTIN_ROLES { option value=(r) selected[*r == "viewer"] { (r) } } } }
+                        label { "Expires in days" input name="expires_in_days" type="number" min="1" max="3650" value="90"; }
+                        button type="submit" { "Create token" }
                     }
                 }
             }
@@ -290,4 +346,127 @@ pub async fn create_user(
         }
         Err(e) => back(&e.to_string(), true),
     }
+}
+
+#[derive(Deserialize)]
+pub struct UserUpdateForm {
+    #[serde(rename = "_csrf")]
+    csrf: String,
+    role: String,
+    disabled: Option<String>,
+}
+
+impl std::fmt::Debug for UserUpdateForm {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("UserUpdateForm").field("role", &self.role).finish_non_exhaustive()
+    }
+}
+
+pub async fn update_user(
+    State(state): State<AppState>,
+    v: Viewer<UsersWrite>,
+    Path(id): Path<i64>,
+    Form(f): Form<UserUpdateForm>,
+) -> Response {
+    if let Some(r) = v.csrf_rejection(&f.csrf) {
+        return r;
+    }
+    if id == v.caller.user_id {
+        return back("you cannot change your own role or disable yourself", true);
+    }
+    let custom = state.store().custom_roles().await.unwrap_or_default();
+    if !BUILTIN_ROLES.contains(&f.role.as_str()) && !custom.iter().any(|r| r.name == f.role) {
+        return back("unknown role", true);
+    }
+    let Ok(Some(user)) = state.store().user(id).await else { return back("no such user", true) };
+    let disabled = f.disabled.is_some();
+    if let Err(e) = state.store().update_user(id, &f.role, disabled, now_ms()).await {
+        return back(&e.to_string(), true);
+    }
+    if disabled {
+        let _ = state.store().delete_user_sessions(id).await;
+    }
+    let details = json!({"role": f.role, "disabled": disabled, "was": user.role, "via": "web"});
+    v.audit(&state, "user.update", &format!("user:{}", user.username), "success", details).await;
+    back(&format!("User {} saved", user.username), false)
+}
+
+#[derive(Debug, Deserialize)]
+pub struct TokenForm {
+    #[serde(rename = "_csrf")]
+    csrf: String,
+    name: String,
+    role: String,
+    expires_in_days: Option<i64>,
+}
+
+pub async fn create_token(
+    State(state): State<AppState>,
+    v: Viewer<TokensWrite>,
+    Form(f): Form<TokenForm>,
+) -> Response {
+    if let Some(r) = v.csrf_rejection(&f.csrf) {
+        return r;
+    }
+    let store = state.store();
+    let (Ok(wanted), Ok(own)) =
+        (role_permissions(store, &f.role).await, role_permissions(store, &v.caller.role).await)
+    else {
+        return back("the roles could not be read", true);
+    };
+    let days = f.expires_in_days.unwrap_or(90);
+    if f.name.trim().is_empty() || !BUILTIN_ROLES.contains(&f.role.as_str()) || !(1..=3650).contains(&days) {
+        return back("a token needs a name, a role and 1 to 3650 days", true);
+    }
+    if !wanted.is_subset(&own) {
+        return back(
+            &format!("a token cannot have more rights than you: {} exceeds {}", f.role, v.caller.role),
+            true,
+        );
+    }
+    let secret = random_token(TOKEN_PREFIX);
+    let now = now_ms();
+    let token = NewToken {
+        user_id: v.caller.user_id,
+        name: f.name.trim().to_owned(),
+        role: f.role.clone(),
+        token_hash: token_hash(&secret),
+        expires_at: Some(now + days * 86_400_000),
+    };
+    match store.create_token(&token, now).await {
+        Ok(t) => {
+            v.audit(
+                &state,
+                "token.create",
+                &format!("token:{}", t.id),
+                "success",
+                json!({"name": t.name, "role": t.role, "via": "web"}),
+            )
+            .await;
+            render_page(&state, &v, AuditFilter::default(), Some(secret)).await
+        }
+        Err(e) => back(&e.to_string(), true),
+    }
+}
+
+pub async fn revoke_token(
+    State(state): State<AppState>,
+    v: Viewer<TokensWrite>,
+    Path(id): Path<i64>,
+    Form(f): Form<super::login::CsrfOnly>,
+) -> Response {
+    if let Some(r) = v.csrf_rejection(&f.csrf) {
+        return r;
+    }
+    let tokens = state.store().list_tokens(None).await.unwrap_or_default();
+    let Some(t) = tokens.iter().find(|t| t.id == id) else { return back("no such token", true) };
+    if t.user_id != v.caller.user_id && !v.caller.can(Permission::UsersWrite) {
+        return back("no such token", true);
+    }
+    if let Err(e) = state.store().revoke_token(id, now_ms()).await {
+        return back(&e.to_string(), true);
+    }
+    v.audit(&state, "token.revoke", &format!("token:{id}"), "success", json!({"name": t.name, "via": "web"}))
+        .await;
+    back(&format!("Token {} revoked", t.name), false)
 }

@@ -43,6 +43,7 @@ needs! {
     FleetRead => Some(Permission::FleetRead),
     CredentialsWrite => Some(Permission::CredentialsWrite),
     UsersWrite => Some(Permission::UsersWrite),
+    TokensWrite => Some(Permission::TokensWrite),
 }
 
 #[derive(Debug)]

@@ -39,6 +39,8 @@ pub struct ListQuery {
     #[serde(default)]
     reachability: String,
     #[serde(default)]
+    band: String,
+    #[serde(default)]
     sort: String,
     page: Option<i64>,
     flash: Option<String>,
@@ -46,6 +48,14 @@ pub struct ListQuery {
 
 const REACHABILITY: &[&str] =
     &["reachable", "unreachable", "host_key_pending", "host_key_changed", "auth_failed", "unknown"];
+const BANDS: &[(&str, &str)] = &[
+    ("critical", "critical failures"),
+    ("high", "worst: high"),
+    ("medium", "worst: medium"),
+    ("low", "worst: low"),
+    ("compliant", "nothing failing"),
+    ("unscanned", "not scanned"),
+];
 const SORTS: &[(&str, &str)] = &[
     ("name", "Name"),
     ("-failures", "Most failures"),
@@ -66,6 +76,7 @@ pub async fn list(
         platform: opt(&q.platform),
         tag: None,
         reachability: opt(&q.reachability),
+        band: opt(&q.band),
         sort: opt(&q.sort),
     };
     let page = PageRequest::new(q.page, Some(50));
@@ -94,6 +105,7 @@ pub async fn list(
             label { "Group" select name="group" { option value="" { "any" } @for g in &groups { option value=(g.name) selected[q.group == g.name] { (g.name) } } } }
             label { "Platform" input name="platform" value=(q.platform) placeholder="e.g. debian"; }
             label { "Reachability" select name="reachability" { option value="" { "any" } @for r in REACHABILITY { option value=(r) selected[q.reachability == *r] { (r.replace('_', " ")) } } } }
+            label { "Compliance" select name="band" { option value="" { "any" } @for (k, l) in BANDS { option value=(k) selected[q.band == *k] { (l) } } } }
             label { "Sort" select name="sort" { @for (k, l) in SORTS { option value=(k) selected[q.sort == *k] { (l) } } } }
             button type="submit" { "Apply" }
         }
@@ -120,7 +132,8 @@ pub async fn list(
             }
         }
         (pager("/hosts", &[("q", q.q.clone()), ("group", q.group.clone()), ("platform", q.platform.clone()),
-            ("reachability", q.reachability.clone()), ("sort", q.sort.clone())], hosts.page, hosts.per_page, hosts.total))
+            ("reachability", q.reachability.clone()),
+                ("band", q.band.clone()), ("sort", q.sort.clone())], hosts.page, hosts.per_page, hosts.total))
     };
     let flash = q.flash.map(|m| (false, m));
     render(
@@ -401,6 +414,12 @@ pub async fn detail(
         dl.facts.card {
             dt { "Address" } dd.mono { (host.address) ":" (host.port) " (" (host.transport) ")" }
             dt { "Platform" } dd { (host.platform.as_deref().unwrap_or("not detected yet")) }
+            @if let Some(sys) = scans.items.iter().find(|s| s.status == "succeeded").and_then(|s| s.summary.as_ref()).map(|x| &x["system"]) {
+                @if let Some(name) = sys["platform"]["pretty_name"].as_str() { dt { "Operating system" } dd { (name) } }
+                @if let Some(caps) = sys["capabilities"].as_array() {
+                    dt { "Detected" } dd.mono { (caps.iter().filter_map(|c| c.as_str()).collect::<Vec<_>>().join(", ")) }
+                }
+            }
             dt { "Groups" } dd { (host.groups.join(", ")) }
             dt { "Last scan" } dd { (when(host.last_scan_at)) " " @if let Some(s) = &host.last_scan_status { (badge(s)) } }
             @if let Some(err) = &host.last_error { dt { "Last error" } dd.mono { (err) } }

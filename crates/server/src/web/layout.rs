@@ -17,7 +17,10 @@ const NAV: &[(&str, &str, Option<Permission>)] = &[
 
 /// Whether the caller sees the Administration section at all.
 pub fn can_admin(c: &Caller) -> bool {
-    c.can(Permission::UsersRead) || c.can(Permission::AuditRead) || c.can(Permission::CredentialsWrite)
+    c.can(Permission::UsersRead)
+        || c.can(Permission::AuditRead)
+        || c.can(Permission::CredentialsWrite)
+        || c.can(Permission::TokensWrite)
 }
 
 pub struct Page<'a> {

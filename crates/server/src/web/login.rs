@@ -108,7 +108,7 @@ pub async fn submit(
 #[derive(Debug, Deserialize)]
 pub struct CsrfOnly {
     #[serde(rename = "_csrf")]
-    csrf: String,
+    pub(super) csrf: String,
 }
 
 pub async fn logout(State(state): State<AppState>, v: Viewer<SignedIn>, Form(f): Form<CsrfOnly>) -> Response {

@@ -57,4 +57,7 @@ pub fn routes() -> Router<AppState> {
         .route("/admin", get(admin::page))
         .route("/admin/credentials", post(admin::create_credential))
         .route("/admin/users", post(admin::create_user))
+        .route("/admin/users/{id}", post(admin::update_user))
+        .route("/admin/tokens", post(admin::create_token))
+        .route("/admin/tokens/{id}/revoke", post(admin::revoke_token))
 }

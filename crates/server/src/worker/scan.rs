@@ -275,7 +275,8 @@ pub fn outcome(state: &AppState, scan_id: i64, host_id: i64, report: &ScanReport
         platform,
         stats: json!(report.stats),
         summary: json!({"verdicts": report.summary, "host_key": report.host.host_key,
-            "collected_at": report.finished_at, "rules": report.results.len()}),
+            "collected_at": report.finished_at, "rules": report.results.len(),
+            "system": {"platform": report.host.platform, "capabilities": report.host.capabilities}}),
         results,
         posture,
     }
