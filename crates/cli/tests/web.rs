@@ -292,6 +292,23 @@ async fn web_ui_end_to_end_in_chromium() {
     let unscanned = text(&c).await;
     assert!(unscanned.contains("bulk1") && !unscanned.contains("web-host"), "{unscanned}");
 
+    // A control's rules with their verdicts across the fleet (MaxAuthTries now fails).
+    c.goto(&format!("{base}/frameworks/cis_debian12/controls/5.1.16")).await.unwrap();
+    let control = text(&c).await;
+    assert!(control.contains("SSH server limits authentication attempts per connection"), "{control}");
+    let row = c.find(Locator::Css("tbody tr")).await.unwrap().text().await.unwrap();
+    let counts: Vec<&str> = row.split_whitespace().rev().take(4).collect();
+    assert_eq!(counts, ["0", "0", "1", "0"], "not applicable, error, fail 1, pass 0: {row}");
+    shot(&c, "09-control").await;
+
+    // A custom role from checkboxes.
+    c.goto(&format!("{base}/admin")).await.unwrap();
+    fill(&c, "form[action='/admin/roles'] input[name=name]", "reporter").await;
+    click(&c, "form[action='/admin/roles'] input[value='fleet:read']").await;
+    submit(&c, "form[action='/admin/roles'] button").await;
+    let admin = text(&c).await;
+    assert!(admin.contains("Role reporter saved") && admin.contains("reporter"), "{admin}");
+
     // An API token is shown once, at creation.
     c.goto(&format!("{base}/admin")).await.unwrap();
     fill(&c, "form[action='/admin/tokens'] input[name=name]", "ci").await;

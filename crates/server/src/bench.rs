@@ -320,7 +320,9 @@ pub async fn run(cfg: Config, library: Arc<Library>, o: &BenchOptions) -> Result
     let mut dashboard = Vec::new();
     let mut host_list = Vec::new();
     let mut host_page = Vec::new();
+    let mut control_page = Vec::new();
     for _ in 0..o.requests.min(100) {
+        control_page.push(time_get(&app, &cookie, "/frameworks/cis_debian12/controls/5.1.16").await?);
         dashboard.push(time_get(&app, &cookie, "/").await?);
         let page = rng.below(pages) + 1;
         host_list.push(time_get(&app, &cookie, &format!("/hosts?page={page}")).await?);
@@ -334,6 +336,7 @@ pub async fn run(cfg: Config, library: Arc<Library>, o: &BenchOptions) -> Result
         ("web GET / (dashboard)", dashboard),
         ("web GET /hosts?page=N", host_list),
         ("web GET /hosts/ID (all rules with evidence)", host_page),
+        ("web GET /frameworks/F/controls/C (verdicts across the fleet)", control_page),
     ] {
         v.sort();
         println!(

@@ -146,6 +146,8 @@ pub trait Store: Send + Sync + std::fmt::Debug {
     async fn host_posture(&self, host_id: i64) -> Result<Vec<Posture>>;
     async fn posture_history(&self, host_id: i64, since: Millis) -> Result<Vec<PosturePoint>>;
     async fn fleet_summary(&self, now: Millis) -> Result<FleetSummary>;
+    /// Current verdict counts across live hosts for a few rules: (rule, verdict, hosts).
+    async fn rule_verdicts(&self, rule_ids: &[String]) -> Result<Vec<(String, String, i64)>>;
     /// Hosts currently failing each rule (rules failing nowhere are absent).
     async fn failing_hosts_by_rule(&self) -> Result<std::collections::HashMap<String, i64>>;
     /// Recompute today's fleet trend point from current posture.

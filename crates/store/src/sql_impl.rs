@@ -1654,6 +1654,27 @@ impl Store for Backend {
         })
     }
 
+    async fn rule_verdicts(&self, rule_ids: &[String]) -> Result<Vec<(String, String, i64)>> {
+        if rule_ids.is_empty() {
+            return Ok(Vec::new());
+        }
+        let mut qb = QueryBuilder::<Db>::new(
+            "SELECT s.rule_id, s.verdict, COUNT(*) FROM host_rule_state s JOIN hosts h ON h.id = s.host_id \
+             WHERE h.deleted_at IS NULL AND s.rule_id IN (",
+        );
+        let mut sep = qb.separated(", ");
+        for id in rule_ids {
+            sep.push_bind(id.clone());
+        }
+        qb.push(") GROUP BY s.rule_id, s.verdict ORDER BY s.rule_id, s.verdict");
+        qb.build()
+            .fetch_all(self.r())
+            .await?
+            .iter()
+            .map(|r| Ok((r.try_get(0)?, r.try_get(1)?, r.try_get(2)?)))
+            .collect()
+    }
+
     async fn failing_hosts_by_rule(&self) -> Result<HashMap<String, i64>> {
         sqlx::query("SELECT rule_id, CAST(SUM(hosts) AS BIGINT) FROM rule_failing GROUP BY rule_id HAVING SUM(hosts) > 0")
             .fetch_all(self.r())

@@ -104,7 +104,23 @@ async fn render_page<N: super::guard::Need>(
                             @for r in &custom_roles { tr { td { (r.name) } td.mono { (r.permissions.join(", ")) } } }
                         }
                     }
-                    p.muted { "Custom roles are created with POST /api/v1/roles." }
+                    @if c.can(Permission::UsersWrite) {
+                        h2 { "Create a custom role" }
+                        form method="post" action="/admin/roles" class="stack" {
+                            (csrf_field(&v.csrf))
+                            div.grid {
+                                label { "Name (lower case, digits, _)" input name="name" required pattern="[a-z0-9_]+"; }
+                                label { "Description" input name="description"; }
+                            }
+                            fieldset {
+                                legend { "Permissions" }
+                                @for p in Permission::ALL {
+                                    label { span { input type="checkbox" name="permission" value=(p.as_str()); " " (p.as_str()) } }
+                                }
+                            }
+                            button type="submit" { "Create role" }
+                        }
+                    }
                     @if c.can(Permission::UsersWrite) {
                         h2 { "Add a user" }
                         form.filters method="post" action="/admin/users" {
@@ -469,4 +485,40 @@ pub async fn revoke_token(
     v.audit(&state, "token.revoke", &format!("token:{id}"), "success", json!({"name": t.name, "via": "web"}))
         .await;
     back(&format!("Token {} revoked", t.name), false)
+}
+
+/// Create (or replace) a custom role from the form's repeated `permission` checkboxes.
+pub async fn put_role(State(state): State<AppState>, v: Viewer<UsersWrite>, body: String) -> Response {
+    let pairs = super::guard::form_pairs(&body);
+    let get = |k: &str| pairs.iter().find(|(n, _)| n == k).map_or(String::new(), |(_, v)| v.clone());
+    if let Some(r) = v.csrf_rejection(&get("_csrf")) {
+        return r;
+    }
+    let name = get("name").trim().to_owned();
+    if name.is_empty() || !name.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_') {
+        return back("role names use lower-case letters, digits and _", true);
+    }
+    if BUILTIN_ROLES.contains(&name.as_str()) {
+        return back(&format!("{name} is a built-in role"), true);
+    }
+    let permissions: Vec<String> = pairs
+        .iter()
+        .filter(|(k, _)| k == "permission")
+        .filter(|(_, p)| Permission::parse(p).is_some())
+        .map(|(_, p)| p.clone())
+        .collect();
+    let role =
+        openwatch_store::CustomRole { name: name.clone(), description: get("description"), permissions };
+    if let Err(e) = state.store().put_role(&role, now_ms()).await {
+        return back(&e.to_string(), true);
+    }
+    v.audit(
+        &state,
+        "role.put",
+        &format!("role:{name}"),
+        "success",
+        json!({"permissions": role.permissions, "via": "web"}),
+    )
+    .await;
+    back(&format!("Role {name} saved"), false)
 }

@@ -675,44 +675,8 @@ pub async fn scan_group(
         .into_response()
 }
 
-/// `application/x-www-form-urlencoded` pairs, keeping repeated keys (for checkbox lists).
-fn form_pairs(body: &str) -> Vec<(String, String)> {
-    fn decode(s: &str) -> String {
-        let b = s.as_bytes();
-        let mut out = Vec::with_capacity(b.len());
-        let mut i = 0;
-        while i < b.len() {
-            let hex = (b[i] == b'%')
-                .then(|| s.get(i + 1..i + 3).and_then(|h| u8::from_str_radix(h, 16).ok()))
-                .flatten();
-            match (b[i], hex) {
-                (_, Some(byte)) => {
-                    out.push(byte);
-                    i += 3;
-                }
-                (b'+', None) => {
-                    out.push(b' ');
-                    i += 1;
-                }
-                (c, None) => {
-                    out.push(c);
-                    i += 1;
-                }
-            }
-        }
-        String::from_utf8_lossy(&out).into_owned()
-    }
-    body.split('&')
-        .filter(|kv| !kv.is_empty())
-        .map(|kv| {
-            let (k, v) = kv.split_once('=').unwrap_or((kv, ""));
-            (decode(k), decode(v))
-        })
-        .collect()
-}
-
 pub async fn scan_selected(State(state): State<AppState>, v: Viewer<HostsScan>, body: String) -> Response {
-    let pairs = form_pairs(&body);
+    let pairs = super::guard::form_pairs(&body);
     let csrf = pairs.iter().find(|(k, _)| k == "_csrf").map_or("", |(_, v)| v.as_str());
     if let Some(r) = v.csrf_rejection(csrf) {
         return r;
@@ -859,17 +823,5 @@ pub async fn export(
         )
             .into_response(),
         _ => StatusCode::NOT_FOUND.into_response(),
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    #[test]
-    fn form_pairs_keep_repeats_and_decode() {
-        let p = super::form_pairs("_csrf=a%2Bb&host_id=1&host_id=22&x=a+b&y=%zz%4");
-        assert_eq!(p[0], ("_csrf".into(), "a+b".into()));
-        assert_eq!(p.iter().filter(|(k, _)| k == "host_id").count(), 2);
-        assert_eq!(p[3].1, "a b");
-        assert_eq!(p[4].1, "%zz%4");
     }
 }

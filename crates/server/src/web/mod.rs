@@ -54,10 +54,12 @@ pub fn routes() -> Router<AppState> {
         .route("/rules", get(rules::list))
         .route("/frameworks", get(rules::frameworks))
         .route("/frameworks/{id}", get(rules::framework))
+        .route("/frameworks/{id}/controls/{control}", get(rules::control))
         .route("/admin", get(admin::page))
         .route("/admin/credentials", post(admin::create_credential))
         .route("/admin/users", post(admin::create_user))
         .route("/admin/users/{id}", post(admin::update_user))
         .route("/admin/tokens", post(admin::create_token))
+        .route("/admin/roles", post(admin::put_role))
         .route("/admin/tokens/{id}/revoke", post(admin::revoke_token))
 }

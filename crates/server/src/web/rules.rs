@@ -128,7 +128,7 @@ pub async fn framework(
             tbody {
                 @for row in &cov.controls {
                     tr {
-                        td.mono { (row.id) }
+                        td.mono { a href={"/frameworks/" (c.framework) "/controls/" (super::guard::urlencode(row.id))} { (row.id) } }
                         td { (row.title) }
                         td {
                             @if row.rules.is_empty() { span.muted { "not covered" } }
@@ -151,6 +151,62 @@ pub async fn framework(
             title: &c.framework,
             section: "Frameworks",
             live: false,
+            flash: None,
+        },
+        body,
+    )
+}
+
+/// One control: the rules implementing it and their current verdicts across the fleet.
+pub async fn control(
+    State(state): State<AppState>,
+    v: Viewer<RulesRead>,
+    Path((id, control)): Path<(String, String)>,
+) -> Response {
+    let Some(c) = state.library.catalogs.iter().find(|c| c.framework == id) else {
+        return layout::error_page(&v.caller, &v.csrf, StatusCode::NOT_FOUND, "No such framework.");
+    };
+    let Some(entry) = c.get(&control) else {
+        return layout::error_page(&v.caller, &v.csrf, StatusCode::NOT_FOUND, "No such control.");
+    };
+    let rules: Vec<_> = state
+        .library
+        .rules
+        .iter()
+        .filter(|r| r.raw.references.controls(&c.framework).iter().any(|x| x.eq_ignore_ascii_case(&entry.id)))
+        .collect();
+    let ids: Vec<String> = rules.iter().map(|r| r.id().to_owned()).collect();
+    let counts = state.store().rule_verdicts(&ids).await.unwrap_or_default();
+    let count = |rule: &str, verdict: &str| {
+        counts.iter().find(|(r, v, _)| r == rule && v == verdict).map_or(0, |(_, _, n)| *n)
+    };
+    let body = html! {
+        h1 { (c.framework) " " (entry.id) }
+        p { (entry.title.as_str()) }
+        @if rules.is_empty() { p.muted { "No rule implements this control." } }
+        table {
+            thead { tr { th { "Rule" } th.right { "Pass" } th.right { "Fail" } th.right { "Error" } th.right { "Not applicable" } } }
+            tbody {
+                @for r in &rules {
+                    tr {
+                        td { (r.raw.title.as_str()) br; span.muted.mono { (r.id()) } }
+                        td.right { (count(r.id(), "pass")) }
+                        td.right { (count(r.id(), "fail")) }
+                        td.right { (count(r.id(), "error")) }
+                        td.right { (count(r.id(), "not_applicable") + count(r.id(), "skipped")) }
+                    }
+                }
+            }
+        }
+        p { a href={"/frameworks/" (c.framework)} { "All controls of " (c.framework) } }
+    };
+    render(
+        &Page {
+            caller: &v.caller,
+            csrf: &v.csrf,
+            title: &entry.id,
+            section: "Frameworks",
+            live: true,
             flash: None,
         },
         body,
