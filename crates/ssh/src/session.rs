@@ -1,18 +1,17 @@
-//! Connecting, authenticating and running a collection script over SSH.
+//! Connecting to a host and logging in, each hop within its connect timeout.
 
 use std::fmt;
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use openwatch_collect::ScriptOutput;
+use russh::Disconnect;
 use russh::client::{self, Handle};
-use russh::keys::agent::AgentIdentity;
-use russh::keys::agent::client::AgentClient;
-use russh::keys::{PrivateKeyWithHashAlg, PublicKeyOrCertificate, load_secret_key};
-use russh::{ChannelMsg, Disconnect};
+use russh::keys::PublicKeyOrCertificate;
 use thiserror::Error;
+use tokio::net::TcpStream;
 
+use crate::auth::authenticate;
 use crate::endpoint::Endpoint;
 use crate::hostkey::{HostKeyProblem, HostKeyStatus, HostKeyTrust};
 
@@ -25,6 +24,8 @@ pub enum FailureKind {
     Auth,
     Sudo,
     Protocol,
+    /// The host wrote more output than `MAX_STDOUT_BYTES` or `MAX_STDERR_BYTES` allow.
+    OutputLimit,
 }
 
 impl FailureKind {
@@ -36,6 +37,7 @@ impl FailureKind {
             FailureKind::Auth => "auth",
             FailureKind::Sudo => "sudo",
             FailureKind::Protocol => "protocol",
+            FailureKind::OutputLimit => "output_limit",
         }
     }
 }
@@ -54,7 +56,11 @@ pub struct SshError {
 
 #[derive(Debug, Clone, Copy)]
 pub struct Timeouts {
+    /// Bounds each hop's whole login: TCP connect, SSH banner and key exchange, and
+    /// authentication, so a host that accepts and then stalls cannot hold a scan slot. Also
+    /// bounds how long sudo may take to ask for its password or start the shell.
     pub connect: Duration,
+    /// Bounds one run of the collection script.
     pub command: Duration,
     pub keepalive: Duration,
 }
@@ -130,7 +136,7 @@ type Outcome = Arc<Mutex<Option<Result<HostKeyStatus, HostKeyProblem>>>>;
 /// The key the server presented, in OpenSSH public key form.
 type Presented = Arc<Mutex<Option<String>>>;
 
-struct Client {
+pub(crate) struct Client {
     host: String,
     port: u16,
     trust: HostKeyTrust,
@@ -159,14 +165,14 @@ impl client::Handler for Client {
 
 /// An authenticated connection to one host.
 pub struct SshSession {
-    name: String,
-    handle: Handle<Client>,
+    pub(crate) name: String,
+    pub(crate) handle: Handle<Client>,
     /// Kept open for as long as the session tunnels through it.
     jump: Option<Handle<Client>>,
     host_key: HostKeyStatus,
     host_public_key: Option<String>,
-    sudo: Sudo,
-    timeouts: Timeouts,
+    pub(crate) sudo: Sudo,
+    pub(crate) timeouts: Timeouts,
 }
 
 impl fmt::Debug for SshSession {
@@ -178,7 +184,7 @@ impl fmt::Debug for SshSession {
     }
 }
 
-fn err(kind: FailureKind, host: &str, message: impl Into<String>) -> SshError {
+pub(crate) fn err(kind: FailureKind, host: &str, message: impl Into<String>) -> SshError {
     SshError { kind, host: host.to_owned(), message: message.into(), presented_key: None }
 }
 
@@ -221,8 +227,6 @@ fn connect_error(target: &SshTarget, e: russh::Error, outcome: &Outcome) -> SshE
 
 fn config(t: &Timeouts) -> Arc<client::Config> {
     Arc::new(client::Config {
-        // Without TCP_NODELAY every exchange waits on Nagle's algorithm (44 ms vs 1.6 ms).
-        nodelay: true,
         keepalive_interval: Some(t.keepalive),
         keepalive_max: 3,
         inactivity_timeout: None,
@@ -230,10 +234,32 @@ fn config(t: &Timeouts) -> Arc<client::Config> {
     })
 }
 
+/// How far a login got, so a timeout can say where the host stalled.
+#[derive(Debug, Clone, Copy)]
+enum Phase {
+    Connecting,
+    Handshake,
+    Authentication,
+}
+
+impl Phase {
+    fn describe(self) -> &'static str {
+        match self {
+            Phase::Connecting => "connecting",
+            Phase::Handshake => "the SSH handshake (banner and key exchange)",
+            Phase::Authentication => "authentication",
+        }
+    }
+}
+
+/// A connection whose host key was verified, with how it was trusted and the presented key.
+type Verified = (Handle<Client>, HostKeyStatus, Option<String>);
+
 async fn handshake(
     target: &SshTarget,
     via: Option<&Handle<Client>>,
-) -> Result<(Handle<Client>, HostKeyStatus, Option<String>), SshError> {
+    phase: &mut Phase,
+) -> Result<Verified, SshError> {
     let outcome: Outcome = Arc::new(Mutex::new(None));
     let presented: Presented = Arc::new(Mutex::new(None));
     let handler = Client {
@@ -247,7 +273,12 @@ async fn handshake(
     let attempt = async {
         match via {
             None => {
-                client::connect(cfg, (target.endpoint.host.as_str(), target.endpoint.port), handler).await
+                let socket =
+                    TcpStream::connect((target.endpoint.host.as_str(), target.endpoint.port)).await?;
+                // Without TCP_NODELAY every exchange waits on Nagle's algorithm (44 ms vs 1.6 ms).
+                socket.set_nodelay(true)?;
+                *phase = Phase::Handshake;
+                client::connect_stream(cfg, socket, handler).await
             }
             Some(jump) => {
                 let channel = jump
@@ -258,23 +289,15 @@ async fn handshake(
                         0,
                     )
                     .await?;
+                *phase = Phase::Handshake;
                 client::connect_stream(cfg, channel.into_stream(), handler).await
             }
         }
     };
-    let handle = tokio::time::timeout(target.timeouts.connect, attempt)
-        .await
-        .map_err(|_| {
-            err(
-                FailureKind::Timeout,
-                &target.name,
-                format!("no SSH answer from {} within {:?}", target.endpoint, target.timeouts.connect),
-            )
-        })?
-        .map_err(|e| SshError {
-            presented_key: presented.lock().expect("presented key lock").clone(),
-            ..connect_error(target, e, &outcome)
-        })?;
+    let handle = attempt.await.map_err(|e| SshError {
+        presented_key: presented.lock().expect("presented key lock").clone(),
+        ..connect_error(target, e, &outcome)
+    })?;
     let status = match outcome.lock().expect("host key lock").take() {
         Some(Ok(status)) => status,
         _ => {
@@ -285,98 +308,37 @@ async fn handshake(
     Ok((handle, status, key))
 }
 
-/// Offer one private key; RSA keys use the best SHA-2 signature the server supports.
-async fn try_key(
-    handle: &mut Handle<Client>,
-    user: &str,
-    key: russh::keys::PrivateKey,
-) -> Result<bool, russh::Error> {
-    let hash =
-        if key.algorithm().is_rsa() { handle.best_supported_rsa_hash().await?.flatten() } else { None };
-    Ok(handle.authenticate_publickey(user, PrivateKeyWithHashAlg::new(Arc::new(key), hash)).await?.success())
-}
-
-async fn authenticate(handle: &mut Handle<Client>, target: &SshTarget) -> Result<(), SshError> {
-    let host = &target.name;
-    let user = target.user.as_str();
-    let creds = &target.credentials;
-    let proto = |e: russh::Error| err(FailureKind::Protocol, host, format!("during authentication: {e}"));
-    let mut tried = Vec::new();
-    for (i, text) in creds.private_keys.iter().enumerate() {
-        match russh::keys::decode_secret_key(text, creds.passphrase.as_deref()) {
-            Ok(key) => {
-                if try_key(handle, user, key).await.map_err(proto)? {
-                    return Ok(());
-                }
-                tried.push(format!("stored key {}", i + 1));
-            }
-            Err(e) => tried.push(format!("stored key {} (unusable: {e})", i + 1)),
-        }
-    }
-    for path in &creds.identities {
-        match load_secret_key(path, creds.passphrase.as_deref()) {
-            Ok(key) => {
-                if try_key(handle, user, key).await.map_err(proto)? {
-                    return Ok(());
-                }
-                tried.push(format!("key {}", path.display()));
-            }
-            Err(e) => tried.push(format!("key {} (unusable: {e})", path.display())),
-        }
-    }
-    if creds.agent && std::env::var_os("SSH_AUTH_SOCK").is_some() {
-        match AgentClient::connect_env().await {
-            Ok(mut agent) => {
-                let identities = agent.request_identities().await.unwrap_or_default();
-                for identity in &identities {
-                    let AgentIdentity::PublicKey { key, .. } = identity else {
-                        continue;
-                    };
-                    let hash = if key.algorithm().is_rsa() {
-                        handle.best_supported_rsa_hash().await.map_err(proto)?.flatten()
-                    } else {
-                        None
-                    };
-                    if let Ok(r) =
-                        handle.authenticate_publickey_with(user, key.clone(), hash, &mut agent).await
-                        && r.success()
-                    {
-                        return Ok(());
-                    }
-                }
-                tried.push(format!("ssh-agent ({} keys)", identities.len()));
-            }
-            Err(e) => tried.push(format!("ssh-agent (unavailable: {e})")),
-        }
-    }
-    if let Some(password) = &creds.password {
-        if handle.authenticate_password(user, password.clone()).await.map_err(proto)?.success() {
-            return Ok(());
-        }
-        tried.push("password".to_owned());
-    }
-    let tried = if tried.is_empty() {
-        "no credentials were given".to_owned()
-    } else {
-        format!("tried {}", tried.join(", "))
+/// Connect, verify the host key and authenticate within `target.timeouts.connect` as a whole.
+async fn login(target: &SshTarget, via: Option<&Handle<Client>>) -> Result<Verified, SshError> {
+    let mut phase = Phase::Connecting;
+    let attempt = async {
+        let (mut handle, status, key) = handshake(target, via, &mut phase).await?;
+        phase = Phase::Authentication;
+        authenticate(&mut handle, target).await?;
+        Ok((handle, status, key))
     };
-    Err(err(FailureKind::Auth, host, format!("authentication as {user} failed: {tried}")))
+    let limit = target.timeouts.connect;
+    let result = tokio::time::timeout(limit, attempt).await;
+    result.unwrap_or_else(|_| {
+        Err(err(
+            FailureKind::Timeout,
+            &target.name,
+            format!(
+                "timed out during {} with {} (the connect timeout, {}s, covers connecting, key exchange and authentication)",
+                phase.describe(),
+                target.endpoint,
+                limit.as_secs_f64()
+            ),
+        ))
+    })
 }
-
-/// The prompt sudo prints when it reads the password from stdin; removed from stderr.
-const SUDO_PROMPT: &str = "[openwatch sudo password]";
 
 impl SshSession {
     /// Connect (through the jump host if any), verify the host key and log in.
     pub async fn connect(target: &SshTarget) -> Result<SshSession, SshError> {
         let jump = match &target.jump {
             Some(j) => {
-                let (mut handle, _, _) = handshake(j, None).await.map_err(|e| SshError {
-                    message: format!("jump host {}: {}", j.endpoint, e.message),
-                    host: target.name.clone(),
-                    ..e
-                })?;
-                authenticate(&mut handle, j).await.map_err(|e| SshError {
+                let (handle, _, _) = login(j, None).await.map_err(|e| SshError {
                     message: format!("jump host {}: {}", j.endpoint, e.message),
                     host: target.name.clone(),
                     ..e
@@ -385,8 +347,7 @@ impl SshSession {
             }
             None => None,
         };
-        let (mut handle, host_key, host_public_key) = handshake(target, jump.as_ref()).await?;
-        authenticate(&mut handle, target).await?;
+        let (handle, host_key, host_public_key) = login(target, jump.as_ref()).await?;
         Ok(SshSession {
             name: target.name.clone(),
             handle,
@@ -405,58 +366,6 @@ impl SshSession {
     /// The host key the server presented, in OpenSSH public key form.
     pub fn host_public_key(&self) -> Option<&str> {
         self.host_public_key.as_deref()
-    }
-
-    /// Run `script` with /bin/sh (as root through sudo when asked) on one channel: one round
-    /// trip. The script travels on stdin, never on a command line.
-    pub async fn run_script(&mut self, script: &str) -> Result<ScriptOutput, SshError> {
-        let name = self.name.clone();
-        let proto = |e: russh::Error| {
-            err(FailureKind::Protocol, &name, format!("running the collection script: {e}"))
-        };
-        let command = match &self.sudo {
-            Sudo::None => "/bin/sh -s".to_owned(),
-            Sudo::NoPassword => "sudo -n -- /bin/sh -s".to_owned(),
-            Sudo::Password(_) => format!("sudo -S -p '{SUDO_PROMPT}' -- /bin/sh -s"),
-        };
-        let run = async {
-            let channel = self.handle.channel_open_session().await.map_err(proto)?;
-            channel.exec(true, command).await.map_err(proto)?;
-            let mut input = Vec::with_capacity(script.len() + 64);
-            if let Sudo::Password(pw) = &self.sudo {
-                input.extend_from_slice(pw.as_bytes());
-                input.push(b'\n');
-            }
-            input.extend_from_slice(script.as_bytes());
-            channel.data_bytes(input).await.map_err(proto)?;
-            channel.eof().await.map_err(proto)?;
-            let mut channel = channel;
-            let (mut stdout, mut stderr, mut code) = (Vec::new(), Vec::new(), None);
-            while let Some(msg) = channel.wait().await {
-                match msg {
-                    ChannelMsg::Data { data } => stdout.extend_from_slice(&data),
-                    ChannelMsg::ExtendedData { data, ext: 1 } => stderr.extend_from_slice(&data),
-                    ChannelMsg::ExitStatus { exit_status } => code = Some(exit_status as i32),
-                    ChannelMsg::Close => break,
-                    _ => {}
-                }
-            }
-            Ok::<_, SshError>(ScriptOutput { stdout, stderr, exit_code: code, round_trips: 1 })
-        };
-        let mut out = tokio::time::timeout(self.timeouts.command, run).await.map_err(|_| {
-            err(
-                FailureKind::Timeout,
-                &self.name,
-                format!("the collection script did not finish within {:?}", self.timeouts.command),
-            )
-        })??;
-        let stderr = String::from_utf8_lossy(&out.stderr).replace(SUDO_PROMPT, "");
-        if self.sudo != Sudo::None && out.exit_code != Some(0) && stderr.contains("sudo:") {
-            let first = stderr.lines().find(|l| l.contains("sudo:")).unwrap_or("").trim().to_owned();
-            return Err(err(FailureKind::Sudo, &self.name, format!("sudo refused: {first}")));
-        }
-        out.stderr = stderr.into_bytes();
-        Ok(out)
     }
 
     /// Close the connection (and the jump connection) politely.
