@@ -108,6 +108,7 @@ pub fn evaluate_rule(rule: &Rule, facts: &FactSet, host: &HostFacts, opts: &Eval
         platform: &host.platform,
         bindings: &bindings,
         walks_enabled: opts.walks_enabled,
+        sensitive: rule.sensitive(),
     };
     let outcome = eval::evaluate(&imp.check, &ctx);
     let gate = imp.when.as_ref().map_or_else(|| "default".to_owned(), ToString::to_string);

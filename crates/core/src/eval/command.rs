@@ -55,4 +55,15 @@ mod tests {
         f.expect("command: {argv: [nope], expect_exit: 0}", Status::Fail);
         Fixture::new().expect("command: {argv: [x], expect_exit: 0}", Status::Error);
     }
+
+    #[test]
+    fn sensitive_output_is_withheld() {
+        let f = Fixture::new().command(&["vault", "status"], 0, "token: s.abc123\n").sensitive();
+        let out = f.expect_hidden(
+            "command: {argv: [vault, status], expect_stdout: 'token'}",
+            Status::Pass,
+            "s.abc123",
+        );
+        assert_eq!(out.evidence[0].observed, "[withheld: 1 line]");
+    }
 }

@@ -149,21 +149,35 @@ pub fn evaluate(c: &ConfigValue, ctx: &Context<'_>) -> Outcome {
             "",
         ));
     };
+    // A file that can hold secrets shows where the key is set and whether it complies, never
+    // its value.
+    let hide = files.iter().any(|f| ctx.hides(&f.path));
     let observed: Vec<String> =
         matching.iter().map(|s| format!("{}: {} {}", s.location(), s.key, s.value)).collect();
-    let ev = ctx.evidence("config_value", setting.location(), &want, &setting.value, &observed.join("\n"));
+    let actual = if hide { "set (value withheld)" } else { setting.value.as_str() };
+    let ev =
+        ctx.evidence_hiding(hide, "config_value", setting.location(), &want, actual, &observed.join("\n"));
+    let shown = if hide { "set" } else { setting.value.as_str() };
     match compare(&setting.value, c.comparator, &expected, false) {
         Ok(ok) => Outcome::judge(
             ok,
-            format!("{key} is {} at {}", setting.value, setting.location()),
+            format!("{key} is {shown} at {}", setting.location()),
             format!(
-                "{key} is {} at {}, expected {}",
-                setting.value,
+                "{key} is {shown} at {}, expected {}",
                 setting.location(),
                 describe(c.comparator, &expected)
             ),
         )
         .with(ev),
+        Err(_) if hide => Outcome {
+            status: Status::Fail,
+            reason: format!(
+                "{key} at {}: the value cannot be compared with {}",
+                setting.location(),
+                describe(c.comparator, &expected)
+            ),
+            evidence: vec![ev],
+        },
         Err(e) => Outcome {
             status: Status::Fail,
             reason: format!("{key} at {}: {e}", setting.location()),
@@ -333,5 +347,27 @@ mod tests {
         // By file name, /usr/lib's 90-x.conf is read after /etc's 50-cis.conf and wins.
         g.expect(check, Status::Fail);
         g.expect(&check.replace(", dropins_merged: true", ""), Status::Pass);
+    }
+
+    #[test]
+    fn secret_values_are_judged_but_never_shown() {
+        let snmp = "rocommunity c0mmunity-secret 10.0.0.0/8\n";
+        let f = Fixture::new().file("/etc/snmp/snmpd.conf", 0o600, snmp);
+        let check = |v: &str| {
+            format!(
+                "config_value: {{path: /etc/snmp/snmpd.conf, key: rocommunity, comparator: matches, value: '{v}'}}"
+            )
+        };
+        let out = f.expect_hidden(&check("^public"), Status::Fail, "c0mmunity");
+        assert_eq!(out.reason, "rocommunity is set at /etc/snmp/snmpd.conf:1, expected matches ^public");
+        assert_eq!(out.evidence[0].actual, "set (value withheld)");
+        f.expect_hidden(&check("secret"), Status::Pass, "c0mmunity");
+        // A sensitive rule withholds a value from any file.
+        let defs = login_defs().sensitive();
+        defs.expect_hidden(
+            "config_value: {path: /etc/login.defs, key: UMASK, value: '077'}",
+            Status::Fail,
+            "022",
+        );
     }
 }

@@ -116,12 +116,29 @@ pub fn permissions(c: &FilePermissions, ctx: &Context<'_>) -> Outcome {
     outcome
 }
 
-/// The text searched by file_content: the file, minus comment lines when asked.
-fn searchable(content: &str, ignore_comments: bool) -> String {
+/// The text searched by file_content (the file, minus comment lines when asked), and the
+/// file's line number of each of its lines.
+fn searchable(content: &str, ignore_comments: bool) -> (String, Vec<usize>) {
+    let kept: Vec<(usize, &str)> = content
+        .lines()
+        .enumerate()
+        .filter(|(_, l)| !ignore_comments || !l.trim_start().starts_with('#'))
+        .map(|(i, l)| (i + 1, l))
+        .collect();
     if !ignore_comments {
-        return content.to_owned();
+        return (content.to_owned(), kept.iter().map(|(n, _)| *n).collect());
     }
-    content.lines().filter(|l| !l.trim_start().starts_with('#')).collect::<Vec<_>>().join("\n")
+    (kept.iter().map(|(_, l)| *l).collect::<Vec<_>>().join("\n"), kept.iter().map(|(n, _)| *n).collect())
+}
+
+/// The first match: the file's line number where it starts, and the whole lines it spans.
+fn first_match(c: &FileContent, text: &str) -> Option<(usize, String)> {
+    let (hay, numbers) = searchable(text, c.ignore_comments);
+    let m = c.pattern.regex.find(&hay)?;
+    let start = hay[..m.start()].rfind('\n').map_or(0, |i| i + 1);
+    let end = hay[m.end()..].find('\n').map_or(hay.len(), |i| m.end() + i);
+    let index = hay[..start].matches('\n').count();
+    Some((numbers.get(index).copied().unwrap_or(index + 1), hay[start..end].to_owned()))
 }
 
 pub fn content(c: &FileContent, ctx: &Context<'_>) -> Outcome {
@@ -150,21 +167,21 @@ pub fn content(c: &FileContent, ctx: &Context<'_>) -> Outcome {
         let Some(text) = &f.content else {
             return Outcome::error(format!("{} exists but could not be read", f.path));
         };
-        let hay = searchable(text, c.ignore_comments);
-        let found = c.pattern.regex.find(&hay).map(|m| {
-            let start = hay[..m.start()].rfind('\n').map_or(0, |i| i + 1);
-            let end = hay[m.end()..].find('\n').map_or(hay.len(), |i| m.end() + i);
-            hay[start..end].to_owned()
-        });
+        // A file that can hold secrets shows where a match is, never what it says.
+        let hide = ctx.hides(&f.path);
+        let found = first_match(c, text);
         let actual = match &found {
-            Some(line) => format!("matched: {line}"),
+            Some((n, _)) if hide => format!("matched at line {n}"),
+            Some((_, line)) => format!("matched: {line}"),
             None => "no match".to_owned(),
         };
-        let mut ev = ctx.evidence("file_content", &f.path, &want, actual, text);
+        let mut ev = ctx.evidence_hiding(hide, "file_content", &f.path, &want, actual, text);
         ev.truncated |= f.truncated;
         evidence.push(ev);
-        if let Some(line) = found {
-            matched_in.push(format!("{}: {line}", f.path));
+        match found {
+            Some((n, _)) if hide => matched_in.push(format!("{}:{n}", f.path)),
+            Some((_, line)) => matched_in.push(format!("{}: {line}", f.path)),
+            None => {}
         }
     }
     let truncated_note =
@@ -282,5 +299,40 @@ mod tests {
         let bad = Fixture::new().entries("/var/log/audit/*", vec![adm, tester]);
         let out = bad.expect("file_permissions: {path: /var/log/audit/*, group: [root, adm]}", Status::Fail);
         assert!(out.reason.contains("audit.log.2"), "{}", out.reason);
+    }
+
+    #[test]
+    fn secret_files_show_where_content_matched_never_what() {
+        let netrc = "machine h login u password pw-in-netrc\n";
+        let f = Fixture::new()
+            .entries(
+                "/home/*/.netrc",
+                vec![entry("/home/a/.netrc", 0o600, Some(netrc)), entry("/home/b/.netrc", 0o600, Some(""))],
+            )
+            .file("/etc/issue", 0o644, "# note\nAuthorized uses only.\n");
+        // On the list of secret files, the unmarked rule is redacted all the same.
+        let out = f.expect_hidden(
+            "file_content: {path: /home/*/.netrc, pattern: '^', expect: absent, ignore_comments: false}",
+            Status::Fail,
+            "pw-in-netrc",
+        );
+        assert_eq!(out.reason, "forbidden content found: /home/a/.netrc:1; /home/b/.netrc:1");
+        assert_eq!(out.evidence[0].actual, "matched at line 1");
+        assert_eq!(out.evidence[0].observed, "[withheld: 1 line]");
+        assert_eq!(
+            (out.evidence[1].actual.as_str(), out.evidence[1].observed.as_str()),
+            ("matched at line 1", "")
+        );
+        // Elsewhere the matched line is the proof; marked sensitive, only its number is.
+        let out = f.expect("file_content: {path: /etc/issue, pattern: Authorized}", Status::Pass);
+        assert_eq!(out.reason, "found /etc/issue: Authorized uses only.");
+        assert!(out.evidence[0].observed.contains("# note"));
+        let sensitive = f.sensitive();
+        let out = sensitive.expect_hidden(
+            "file_content: {path: /etc/issue, pattern: Authorized}",
+            Status::Pass,
+            "uses",
+        );
+        assert_eq!(out.reason, "found /etc/issue:2", "line numbers count skipped comments");
     }
 }

@@ -11,6 +11,7 @@ pub mod kmod;
 pub mod mount;
 pub mod package;
 pub mod pam;
+pub mod redact;
 pub mod search;
 pub mod service;
 pub mod set;
@@ -70,7 +71,8 @@ pub struct Evidence {
     pub source: String,
     pub expected: String,
     pub actual: String,
-    /// The raw observed text, capped at [`OBSERVED_CAP`] bytes.
+    /// The raw observed text, capped at [`OBSERVED_CAP`] bytes; only its line count when the
+    /// rule is sensitive or the file holds secrets ([`redact`]).
     pub observed: String,
     pub truncated: bool,
     pub collected_at: String,
@@ -117,10 +119,12 @@ pub struct Context<'a> {
     pub bindings: &'a Bindings,
     /// Whether filesystem-wide walks were collected in this scan.
     pub walks_enabled: bool,
+    /// The rule is marked `sensitive`: no text read from the host may reach evidence or reasons.
+    pub sensitive: bool,
 }
 
 impl Context<'_> {
-    /// Build evidence, capping the observed text.
+    /// Build evidence, capping the observed text (withheld when the rule is sensitive).
     pub fn evidence(
         &self,
         method: &str,
@@ -129,7 +133,24 @@ impl Context<'_> {
         actual: impl Into<String>,
         observed: &str,
     ) -> Evidence {
-        let (observed, truncated) = cap(observed, OBSERVED_CAP);
+        self.evidence_hiding(false, method, source, expected, actual, observed)
+    }
+
+    /// Build evidence whose observed text is withheld when `hide` or the rule is sensitive.
+    pub fn evidence_hiding(
+        &self,
+        hide: bool,
+        method: &str,
+        source: impl Into<String>,
+        expected: impl Into<String>,
+        actual: impl Into<String>,
+        observed: &str,
+    ) -> Evidence {
+        let (observed, truncated) = if hide || self.sensitive {
+            (redact::withheld(observed), false)
+        } else {
+            cap(observed, OBSERVED_CAP)
+        };
         Evidence {
             method: method.to_owned(),
             source: source.into(),
@@ -149,6 +170,11 @@ impl Context<'_> {
                 self.bindings.get(name).cloned().ok_or_else(|| format!("variable `{name}` has no value"))
             }
         }
+    }
+
+    /// Must text read from `path` stay out of evidence and reasons?
+    pub fn hides(&self, path: &str) -> bool {
+        self.sensitive || redact::holds_secrets(path)
     }
 
     pub fn has(&self, capability: &str) -> bool {

@@ -16,7 +16,13 @@ pub fn needs(c: &SetCompare, out: &mut Vec<FactKey>) {
     }
 }
 
-fn observed(c: &SetCompare, ctx: &Context<'_>) -> Result<(BTreeSet<String>, String, String), String> {
+/// The observed set, where it came from and the text it was read from. `hide` keeps a failed
+/// command's error output out of the reason.
+fn observed(
+    c: &SetCompare,
+    ctx: &Context<'_>,
+    hide: bool,
+) -> Result<(BTreeSet<String>, String, String), String> {
     match &c.source {
         SetSource::FileField { path, delimiter, field, where_field, equals } => {
             let text = match ctx.facts.file(path.as_str())? {
@@ -42,7 +48,8 @@ fn observed(c: &SetCompare, ctx: &Context<'_>) -> Result<(BTreeSet<String>, Stri
             let args: Vec<&str> = argv.iter().map(String::as_str).collect();
             let out = ctx.facts.command(&args)?;
             if out.exit_code != 0 {
-                return Err(format!("`{}` exited {}: {}", argv.join(" "), out.exit_code, out.stderr.trim()));
+                let stderr = if hide { "[error output withheld]" } else { out.stderr.trim() };
+                return Err(format!("`{}` exited {}: {stderr}", argv.join(" "), out.exit_code));
             }
             let set =
                 out.stdout.lines().map(str::trim).filter(|l| !l.is_empty()).map(str::to_owned).collect();
@@ -56,7 +63,11 @@ pub fn evaluate(c: &SetCompare, ctx: &Context<'_>) -> Outcome {
         Ok(v) => v.items().into_iter().collect(),
         Err(e) => return Outcome::error(e),
     };
-    let (got, source, raw) = match observed(c, ctx) {
+    let hide = match &c.source {
+        SetSource::FileField { path, .. } => ctx.hides(path.as_str()),
+        SetSource::Command { .. } => ctx.sensitive,
+    };
+    let (got, source, raw) = match observed(c, ctx, hide) {
         Ok(o) => o,
         Err(e) => return Outcome::error(e),
     };
@@ -67,12 +78,31 @@ pub fn evaluate(c: &SetCompare, ctx: &Context<'_>) -> Outcome {
         SetRelation::SupersetOf => (got.is_superset(&expected), "a superset of"),
         SetRelation::Disjoint => (got.is_disjoint(&expected), "disjoint from"),
     };
-    let ev =
-        ctx.evidence("set_compare", &source, format!("{relation} {}", list(&expected)), list(&got), &raw);
+    // Withheld, the observed set is told by counts: how many values, how many of them the
+    // expected set lacks, how many expected values are missing.
+    let shown = if hide {
+        format!(
+            "{} observed value(s), {} not expected, {} expected missing",
+            got.len(),
+            got.difference(&expected).count(),
+            expected.difference(&got).count()
+        )
+    } else {
+        list(&got)
+    };
+    let ev = ctx.evidence_hiding(
+        hide,
+        "set_compare",
+        &source,
+        format!("{relation} {}", list(&expected)),
+        &shown,
+        &raw,
+    );
+    let subject = if hide { format!("the observed set ({shown})") } else { shown.clone() };
     Outcome::judge(
         ok,
-        format!("{} is {relation} {}", list(&got), list(&expected)),
-        format!("{} is not {relation} {}", list(&got), list(&expected)),
+        format!("{subject} is {relation} {}", list(&expected)),
+        format!("{subject} is not {relation} {}", list(&expected)),
     )
     .with(ev)
 }
@@ -115,5 +145,28 @@ mod tests {
     fn short_rows_are_skipped() {
         let f = Fixture::new().file("/etc/passwd", 0o644, "root:x:0:0::/root:/bin/bash\nshort\n");
         f.expect("set_compare: {source: {file_field: {path: /etc/passwd, delimiter: ':', field: 7}}, relation: equal, expected: [/bin/bash]}", Status::Pass);
+    }
+
+    #[test]
+    fn secret_fields_are_counted_not_listed() {
+        let shadow = "root:$6$salt$hash-one:19000::::::\nbob:$6$salt$hash-two:19000::::::\n";
+        let f = Fixture::new().file("/etc/shadow", 0o640, shadow);
+        let out = f.expect_hidden(
+            "set_compare: {source: {file_field: {path: /etc/shadow, delimiter: ':', field: 2}}, relation: disjoint, expected: ['']}",
+            Status::Pass,
+            "hash-",
+        );
+        assert_eq!(out.evidence[0].actual, "2 observed value(s), 2 not expected, 1 expected missing");
+        let f = Fixture::new().command(&["secrets"], 3, "").command(&["ls"], 0, "tok-1\n").sensitive();
+        let out = f.expect(
+            "set_compare: {source: {command: {argv: [secrets]}}, relation: equal, expected: []}",
+            Status::Error,
+        );
+        assert!(out.reason.contains("withheld"), "{}", out.reason);
+        f.expect_hidden(
+            "set_compare: {source: {command: {argv: [ls]}}, relation: equal, expected: []}",
+            Status::Fail,
+            "tok-1",
+        );
     }
 }

@@ -13,6 +13,8 @@ pub struct Fixture {
     pub platform: HostPlatform,
     pub bindings: Bindings,
     pub no_walks: bool,
+    /// Evaluate as a rule marked `sensitive`.
+    pub sensitive: bool,
 }
 
 pub fn entry(path: &str, mode: u32, content: Option<&str>) -> FileEntry {
@@ -84,6 +86,12 @@ impl Fixture {
         self
     }
 
+    /// Evaluate checks as those of a rule marked `sensitive`.
+    pub fn sensitive(mut self) -> Fixture {
+        self.sensitive = true;
+        self
+    }
+
     pub fn var(mut self, name: &str, value: Value) -> Fixture {
         self.bindings.insert(name.to_owned(), value);
         self
@@ -98,6 +106,7 @@ impl Fixture {
             platform: &self.platform,
             bindings: &self.bindings,
             walks_enabled: !self.no_walks,
+            sensitive: self.sensitive,
         };
         evaluate(&check, &ctx)
     }
@@ -108,6 +117,18 @@ impl Fixture {
         let out = self.eval(check_yaml);
         assert_eq!(out.status, status, "reason: {}", out.reason);
         assert!(!out.reason.is_empty(), "every verdict has a reason");
+        out
+    }
+
+    /// Evaluate and assert `secret` shows nowhere: not in the reason, not in any evidence.
+    #[track_caller]
+    pub fn expect_hidden(&self, check_yaml: &str, status: Status, secret: &str) -> Outcome {
+        let out = self.expect(check_yaml, status);
+        assert!(!out.reason.contains(secret), "reason shows {secret:?}: {}", out.reason);
+        for e in &out.evidence {
+            let shown = [&e.source, &e.expected, &e.actual, &e.observed];
+            assert!(shown.iter().all(|t| !t.contains(secret)), "evidence shows {secret:?}: {e:?}");
+        }
         out
     }
 }

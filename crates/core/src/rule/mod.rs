@@ -6,6 +6,7 @@ mod gate;
 mod platform;
 mod references;
 mod remediation;
+mod sensitive;
 mod types;
 mod validate;
 mod value;
@@ -45,6 +46,10 @@ pub struct RawRule {
     #[serde(default)]
     pub variables: BTreeMap<Ident, VariableDecl>,
     pub implementations: Vec<Spanned<Implementation>>,
+    /// The checks read text that can hold secrets (passwords, hashes, keys, tokens): evidence
+    /// and reasons keep what was decided and withhold what was read.
+    #[serde(default)]
+    pub sensitive: Option<Spanned<bool>>,
 }
 
 /// One way to check (and fix) a rule, chosen when its capability gate matches the host.
@@ -71,6 +76,11 @@ pub struct Rule {
 impl Rule {
     pub fn id(&self) -> &str {
         self.raw.id.value.as_str()
+    }
+
+    /// Is the rule marked `sensitive: true`?
+    pub fn sensitive(&self) -> bool {
+        self.raw.sensitive.as_ref().is_some_and(|s| s.value)
     }
 
     /// Default values of the variables this rule declares.

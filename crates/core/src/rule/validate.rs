@@ -59,9 +59,9 @@ impl From<Location> for Pos {
     }
 }
 
-struct Ctx<'a> {
+pub(super) struct Ctx<'a> {
     file: &'a str,
-    text: &'a str,
+    pub(super) text: &'a str,
     findings: Vec<Finding>,
 }
 
@@ -78,10 +78,10 @@ impl Ctx<'_> {
             source_line,
         });
     }
-    fn error(&mut self, at: impl Into<Pos>, message: impl Into<String>) {
+    pub(super) fn error(&mut self, at: impl Into<Pos>, message: impl Into<String>) {
         self.push(FindingLevel::Error, at, message);
     }
-    fn warn(&mut self, at: impl Into<Pos>, message: impl Into<String>) {
+    pub(super) fn warn(&mut self, at: impl Into<Pos>, message: impl Into<String>) {
         self.push(FindingLevel::Warning, at, message);
     }
 }
@@ -180,6 +180,7 @@ fn validate(ctx: &mut Ctx<'_>, raw: &RawRule) {
             );
         }
     }
+    super::sensitive::check_marker(ctx, raw);
     if raw.implementations.is_empty() {
         ctx.error(id_at, "`implementations` is empty, expected at least one");
     }
@@ -198,6 +199,7 @@ fn validate(ctx: &mut Ctx<'_>, raw: &RawRule) {
             _ => {}
         }
         check_check(ctx, raw, &imp.check, at);
+        super::sensitive::check_secrets(ctx, raw, &imp.check, at);
         match &imp.remediation {
             None => ctx.warn(at, "no remediation (use `manual` with guidance if no safe fix exists)"),
             Some(rem) => {
@@ -395,7 +397,7 @@ fn file_stem(file: &str) -> Option<&str> {
 }
 
 /// Best-effort position of `needle` in the text, for findings on values without a span.
-fn locate(text: &str, needle: &str) -> Option<Pos> {
+pub(super) fn locate(text: &str, needle: &str) -> Option<Pos> {
     text.lines()
         .enumerate()
         .find_map(|(i, line)| line.find(needle).map(|col| Pos { line: i as u64 + 1, column: col as u64 + 1 }))
