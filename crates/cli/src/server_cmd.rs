@@ -7,6 +7,8 @@ use std::sync::Arc;
 use anyhow::{Context as _, Result, bail};
 use openwatch_server::serve::{self, Role};
 use openwatch_server::{Config, Library, admin};
+use openwatch_store::{NewAuditEvent, Store};
+use serde_json::{Value, json};
 
 use crate::cli::{AdminArgs, AdminCommand, AuditArgs, AuditCommand, BenchServerArgs, ServerArgs};
 use crate::library;
@@ -94,28 +96,75 @@ fn new_password() -> Result<String> {
     Ok(p)
 }
 
+/// Who runs a command: `cli:<login name>` of the process's real user (the uid when it has
+/// no name).
+fn cli_actor() -> String {
+    let uid = nix::unistd::getuid();
+    match nix::unistd::User::from_uid(uid) {
+        Ok(Some(user)) => format!("cli:{}", user.name),
+        _ => format!("cli:uid{uid}"),
+    }
+}
+
+/// Record an admin command in the audit log, as the API records its calls: what was done
+/// to what, by whom, and whether it worked (with the error when it did not).
+async fn audit_admin(store: &dyn Store, action: &str, target: &str, outcome: &Result<Value>) -> Result<()> {
+    let now = openwatch_server::app::now_ms();
+    let (result, details) = match outcome {
+        Ok(d) => ("success", d.clone()),
+        Err(e) => ("failure", json!({"error": format!("{e:#}")})),
+    };
+    store
+        .append_audit(&NewAuditEvent {
+            at: now,
+            actor: cli_actor(),
+            action: action.into(),
+            target: target.into(),
+            outcome: result.into(),
+            source: "cli".into(),
+            correlation_id: format!("cli-{}-{now}", std::process::id()),
+            details,
+        })
+        .await
+        .context("writing the audit event")?;
+    Ok(())
+}
+
 pub fn admin(args: &AdminArgs) -> Result<ExitCode> {
     let cfg = config(&args.server)?;
     runtime()?.block_on(async {
         let (store, _) = serve::open(&cfg).await?;
-        match &args.command {
+        let (action, target, outcome) = match &args.command {
             AdminCommand::CreateUser { username, role } => {
-                admin::create_user(&*store, username, role, &new_password()?).await?;
-                println!("created user {username} with role {role}");
+                let done = async {
+                    admin::create_user(&*store, username, role, &new_password()?).await?;
+                    println!("created user {username} with role {role}");
+                    Ok(json!({"role": role}))
+                };
+                ("user.create", format!("user:{username}"), done.await)
             }
             AdminCommand::ResetPassword { username } => {
-                admin::reset_password(&*store, username, &new_password()?).await?;
-                println!("password of {username} changed; their sessions were ended");
+                let done = async {
+                    admin::reset_password(&*store, username, &new_password()?).await?;
+                    println!("password of {username} changed; their sessions were ended");
+                    Ok(json!({}))
+                };
+                ("user.reset_password", format!("user:{username}"), done.await)
             }
             AdminCommand::RotateKey => {
-                let n = admin::rotate_key(&*store, &cfg.credential_key_path()).await?;
-                println!(
-                    "re-encrypted {n} credential(s) under a new key in {}",
-                    cfg.credential_key_path().display()
-                );
+                let done = async {
+                    let n = store.rotate_credential_key(openwatch_server::app::now_ms()).await?;
+                    println!(
+                        "re-encrypted {n} credential(s) under a new key in {}",
+                        cfg.credential_key_path().display()
+                    );
+                    Ok(json!({"credentials": n}))
+                };
+                ("credential.rotate_key", "credentials".to_owned(), done.await)
             }
-        }
-        Ok::<_, anyhow::Error>(ExitCode::SUCCESS)
+        };
+        audit_admin(&*store, action, &target, &outcome).await?;
+        outcome.map(|_| ExitCode::SUCCESS)
     })
 }
 
@@ -124,16 +173,29 @@ pub fn audit(args: &AuditArgs) -> Result<ExitCode> {
     runtime()?.block_on(async {
         let (store, _) = serve::open(&cfg).await?;
         match args.command {
-            AuditCommand::Verify => match admin::verify_audit(&*store).await? {
-                (n, None) => {
-                    println!("audit log intact: {n} events, hash chain verified");
-                    Ok(ExitCode::SUCCESS)
+            AuditCommand::Verify => {
+                let v = store.verify_audit().await?;
+                let n = v.events;
+                match v.broken {
+                    None => {
+                        print!(
+                            "audit log intact: {n} events, hash chain and head verified with the audit key"
+                        );
+                        if v.unkeyed_events > 0 {
+                            print!(
+                                " (the first {} predate the key: unkeyed, pinned by the first keyed event)",
+                                v.unkeyed_events
+                            );
+                        }
+                        println!();
+                        Ok(ExitCode::SUCCESS)
+                    }
+                    Some(b) => {
+                        println!("AUDIT LOG BROKEN at event {}: {} ({n} events stored)", b.seq, b.problem);
+                        Ok(ExitCode::from(1))
+                    }
                 }
-                (n, Some(b)) => {
-                    println!("AUDIT LOG BROKEN at event {}: {} ({n} events stored)", b.seq, b.problem);
-                    Ok(ExitCode::from(1))
-                }
-            },
+            }
         }
     })
 }

@@ -214,6 +214,61 @@ async fn first_start_then_restart_keeps_everything() {
     assert_eq!(out.status.code(), Some(1), "a deleted newest event is found too: {}", text(&out.stdout));
 }
 
+/// (actor, action, target, outcome, source) of every audit event, oldest first.
+async fn audit_rows(db: &str) -> Vec<[String; 5]> {
+    let sql = "SELECT actor, action, target, outcome, source FROM audit_events ORDER BY seq";
+    let row = |r: &dyn Fn(usize) -> String| [r(0), r(1), r(2), r(3), r(4)];
+    if db.starts_with("sqlite:") {
+        let pool = sqlx::SqlitePool::connect(db).await.unwrap();
+        let rows = sqlx::query(sql).fetch_all(&pool).await.unwrap();
+        rows.iter().map(|r| row(&|i| sqlx::Row::get(r, i))).collect()
+    } else {
+        let pool = sqlx::PgPool::connect(db).await.unwrap();
+        let rows = sqlx::query(sql).fetch_all(&pool).await.unwrap();
+        rows.iter().map(|r| row(&|i| sqlx::Row::get(r, i))).collect()
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn admin_commands_are_audited_as_the_cli_user() {
+    let user = nix::unistd::User::from_uid(nix::unistd::getuid()).unwrap().unwrap().name;
+    let actor = format!("cli:{user}");
+    for backend in backends() {
+        let dir = tempfile::tempdir().unwrap();
+        let db = database(backend, dir.path());
+        let admin = |args: &[&str]| {
+            let common = ["--data-dir", dir.path().to_str().unwrap(), "--database-url", &db];
+            let args: Vec<&str> = ["admin"].iter().chain(args).chain(&common).copied().collect();
+            openwatch(&args, &[("OPENWATCH_NEW_PASSWORD", "a-long-enough-password")])
+        };
+        assert!(admin(&["create-user", "bob", "--role", "auditor"]).status.success());
+        assert!(admin(&["reset-password", "bob"]).status.success());
+        assert!(admin(&["rotate-key"]).status.success());
+        assert!(!admin(&["create-user", "bob"]).status.success(), "bob exists already");
+        for key in ["credential.key", "audit.key"] {
+            let meta = std::fs::metadata(dir.path().join(key)).unwrap();
+            assert_eq!(std::os::unix::fs::PermissionsExt::mode(&meta.permissions()) & 0o777, 0o600, "{key}");
+        }
+
+        let want = [
+            ("user.create", "user:bob", "success"),
+            ("user.reset_password", "user:bob", "success"),
+            ("credential.rotate_key", "credentials", "success"),
+            ("user.create", "user:bob", "failure"),
+        ];
+        let got = audit_rows(&db).await;
+        assert_eq!(got.len(), want.len(), "{backend}: {got:?}");
+        for (row, (action, target, outcome)) in got.iter().zip(want) {
+            assert_eq!(row, &[actor.as_str(), action, target, outcome, "cli"], "{backend}");
+        }
+        let out = openwatch(
+            &["audit", "verify", "--data-dir", dir.path().to_str().unwrap(), "--database-url", &db],
+            &[],
+        );
+        assert!(text(&out.stdout).contains("intact: 4 events"), "{backend}: {}", text(&out.stdout));
+    }
+}
+
 fn host_key_line(root: &Path) -> String {
     std::fs::read_to_string(root.join("etc/ssh/ssh_host_ed25519_key.pub")).unwrap()
 }

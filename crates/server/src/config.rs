@@ -13,7 +13,7 @@ use serde::{Deserialize, Serialize};
 pub struct Config {
     /// Address the API and web UI listen on.
     pub listen: SocketAddr,
-    /// Directory for the SQLite database and the credential key.
+    /// Directory for the SQLite database and the credential and audit keys.
     pub data_dir: PathBuf,
     /// `sqlite:PATH` or `postgres://...`; empty means `sqlite:<data_dir>/openwatch.db`.
     pub database_url: String,
@@ -21,6 +21,8 @@ pub struct Config {
     pub database_connections: u32,
     /// File with the 32-byte credential encryption key; empty means `<data_dir>/credential.key`.
     pub credential_key_file: PathBuf,
+    /// File with the 32-byte key of the audit hash chain; empty means `<data_dir>/audit.key`.
+    pub audit_key_file: PathBuf,
     /// PEM certificate chain and private key; both set means HTTPS.
     pub tls_cert: Option<PathBuf>,
     pub tls_key: Option<PathBuf>,
@@ -69,6 +71,7 @@ impl Default for Config {
             database_url: String::new(),
             database_connections: 8,
             credential_key_file: PathBuf::new(),
+            audit_key_file: PathBuf::new(),
             tls_cert: None,
             tls_key: None,
             public_origin: String::new(),
@@ -165,6 +168,14 @@ impl Config {
             self.data_dir.join("credential.key")
         } else {
             self.credential_key_file.clone()
+        }
+    }
+
+    pub fn audit_key_path(&self) -> PathBuf {
+        if self.audit_key_file.as_os_str().is_empty() {
+            self.data_dir.join("audit.key")
+        } else {
+            self.audit_key_file.clone()
         }
     }
 

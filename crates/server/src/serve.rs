@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use anyhow::{Context as _, Result};
 use openwatch_store::secrets::SecretKey;
-use openwatch_store::{HostInput, NewUser, Store};
+use openwatch_store::{HostInput, KeyFiles, NewUser, Store};
 use tokio::sync::{Notify, watch};
 use tokio::task::JoinSet;
 
@@ -30,15 +30,15 @@ pub enum Role {
 /// exits anyway (the job's lease then expires and another worker retries it).
 const SHUTDOWN_GRACE: Duration = Duration::from_secs(30);
 
-/// Open the database (migrating it) and the credential key, finishing an interrupted key
-/// rotation first.
+/// Open the database (migrating it) with its credential and audit key files (created at
+/// first start; an interrupted key rotation is finished), and return the key credential
+/// secrets are sealed with on their way to and from the store.
 pub async fn open(cfg: &Config) -> Result<(Arc<dyn Store>, SecretKey)> {
     std::fs::create_dir_all(&cfg.data_dir).with_context(|| format!("creating {}", cfg.data_dir.display()))?;
-    let store = openwatch_store::open(&cfg.database_url(), cfg.database_connections)
+    let keys = KeyFiles { credential: cfg.credential_key_path(), audit: cfg.audit_key_path() };
+    openwatch_store::open(&cfg.database_url(), cfg.database_connections, &keys)
         .await
-        .with_context(|| format!("opening the database {}", redact_url(&cfg.database_url())))?;
-    let key = crate::admin::load_key(&*store, &cfg.credential_key_path()).await?;
-    Ok((store, key))
+        .with_context(|| format!("opening the database {}", redact_url(&cfg.database_url())))
 }
 
 /// A database URL without its password, for messages.

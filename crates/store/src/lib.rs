@@ -5,9 +5,13 @@
 //! Both implementations share one body of SQL (`src/sql_impl.rs`), compiled once per backend
 //! against that backend's concrete sqlx types; only the statements whose dialects differ
 //! (job claims, row locks) live in each backend's `dialect` module.
+//!
+//! A store is opened with two key files kept outside the database ([`KeyFiles`]): one seals
+//! credential secrets, bound to their rows; the other keys the audit hash chain.
 
 pub mod audit;
 mod error;
+mod keys;
 mod migrate;
 pub mod model;
 mod postgres;
@@ -17,18 +21,29 @@ mod sqlite;
 use async_trait::async_trait;
 
 pub use error::StoreError;
+pub use keys::KeyFiles;
 pub use model::*;
 pub use postgres::PgStore;
 pub use sqlite::SqliteStore;
 
 pub type Result<T, E = StoreError> = std::result::Result<T, E>;
 
-/// Open the store a URL names (`sqlite:PATH` or `postgres://...`), migrating it first.
-pub async fn open(url: &str, max_connections: u32) -> Result<std::sync::Arc<dyn Store>> {
+/// Open the store a URL names (`sqlite:PATH` or `postgres://...`), migrating it first, with
+/// its key files (created at first start). Also returns the key callers seal credential
+/// secrets with for transit to and from the store.
+pub async fn open(
+    url: &str,
+    max_connections: u32,
+    keys: &KeyFiles,
+) -> Result<(std::sync::Arc<dyn Store>, secrets::SecretKey)> {
     if url.starts_with("postgres://") || url.starts_with("postgresql://") {
-        Ok(std::sync::Arc::new(PgStore::connect(url, max_connections).await?))
+        let store = PgStore::connect(url, max_connections, keys).await?;
+        let key = store.credential_key().clone();
+        Ok((std::sync::Arc::new(store), key))
     } else if let Some(path) = url.strip_prefix("sqlite:") {
-        Ok(std::sync::Arc::new(SqliteStore::open(std::path::Path::new(path), max_connections).await?))
+        let store = SqliteStore::open(std::path::Path::new(path), max_connections, keys).await?;
+        let key = store.credential_key().clone();
+        Ok((std::sync::Arc::new(store), key))
     } else {
         Err(StoreError::Config(format!(
             "unsupported database URL {url:?}: expected sqlite:PATH or postgres://..."
@@ -69,18 +84,19 @@ pub trait Store: Send + Sync + std::fmt::Debug {
     async fn list_tokens(&self, user_id: Option<i64>) -> Result<Vec<ApiToken>>;
     async fn revoke_token(&self, id: i64, now: Millis) -> Result<bool>;
 
-    // --- credentials (sealed secrets only; see `secrets`)
+    // --- credentials (sealed secrets only; see `secrets`). Callers seal secrets for transit
+    // with the store's credential key; the store keeps them bound to their row and field.
     async fn create_credential(&self, c: &NewCredential, now: Millis) -> Result<Credential>;
     async fn list_credentials(&self) -> Result<Vec<Credential>>;
     async fn credential(&self, id: i64) -> Result<Option<Credential>>;
+    /// A credential's secrets, sealed for transit; an error when a stored ciphertext does
+    /// not belong to this row and field (moved from another row, or tampered with).
     async fn credential_secrets(&self, id: i64) -> Result<Option<SealedSecrets>>;
     async fn delete_credential(&self, id: i64) -> Result<bool>;
-    /// Re-seal every credential in one transaction (key rotation).
-    async fn reseal_credentials(
-        &self,
-        reseal: &(dyn for<'a> Fn(&'a SealedSecrets) -> Result<SealedSecrets> + Send + Sync),
-        now: Millis,
-    ) -> Result<usize>;
+    /// Generate a new credential key and re-seal every credential under it in one
+    /// transaction, then replace the key file. Processes that have the store open keep the
+    /// old key until they restart. Returns the credentials re-sealed.
+    async fn rotate_credential_key(&self, now: Millis) -> Result<usize>;
 
     // --- groups and hosts
     async fn create_group(&self, name: &str, description: &str, now: Millis) -> Result<Group>;
@@ -195,6 +211,8 @@ pub trait Store: Send + Sync + std::fmt::Debug {
     async fn list_audit(&self, q: &AuditQuery, page: PageRequest) -> Result<Page<AuditEvent>>;
     /// Every event in order, for export and verification.
     async fn all_audit(&self) -> Result<Vec<AuditEvent>>;
+    /// Check the whole chain and its head against the audit key (see `audit`).
+    async fn verify_audit(&self) -> Result<AuditVerification>;
     /// The chain head: the newest event's sequence number and hash (0 and "" when empty).
     async fn audit_head(&self) -> Result<(i64, String)>;
     async fn append_event(&self, kind: &str, data: &serde_json::Value, now: Millis) -> Result<i64>;

@@ -495,6 +495,18 @@ pub struct AuditBreak {
     pub problem: String,
 }
 
+/// What verifying the audit log found.
+#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+pub struct AuditVerification {
+    /// Events checked.
+    pub events: i64,
+    /// Events in the pre-key segment (written before the audit key existed), checked with
+    /// plain SHA-256 and pinned by the first keyed event.
+    pub unkeyed_events: i64,
+    /// The first break, if any.
+    pub broken: Option<AuditBreak>,
+}
+
 #[derive(Debug, Clone, Serialize)]
 pub struct StreamEvent {
     pub id: i64,

@@ -7,6 +7,7 @@ use sqlx::postgres::{PgListener, PgPoolOptions};
 use sqlx::{Pool, Postgres};
 
 use crate::StoreError;
+use crate::keys::KeyFiles;
 use crate::migrate::{Migration, POSTGRES};
 
 type Db = Postgres;
@@ -32,18 +33,20 @@ mod dialect {
 #[derive(Debug, Clone)]
 pub struct PgStore {
     pool: Pool<Db>,
+    keys: std::sync::Arc<crate::keys::StoreKeys>,
 }
 
 impl PgStore {
-    pub async fn connect(url: &str, max_connections: u32) -> Result<PgStore, StoreError> {
+    /// Connect, apply pending migrations and load (or create) the key files.
+    pub async fn connect(url: &str, max_connections: u32, keys: &KeyFiles) -> Result<PgStore, StoreError> {
         let pool = PgPoolOptions::new()
             .max_connections(max_connections.max(2))
             .acquire_timeout(Duration::from_secs(30))
             .connect(url)
             .await?;
-        let store = PgStore { pool };
-        store.run_migrations().await?;
-        Ok(store)
+        run_migrations(&pool).await?;
+        let keys = std::sync::Arc::new(open_keys(&pool, keys).await?);
+        Ok(PgStore { pool, keys })
     }
 
     /// Wake `wake` on every job notification until the connection fails.
@@ -68,3 +71,4 @@ impl PgStore {
 type Backend = PgStore;
 
 include!("sql_impl.rs");
+include!("sql_keys.rs");

@@ -1,15 +1,21 @@
-//! Credential secrets at rest: AES-256-GCM with a 32-byte key kept in a file created 0600
-//! at first start. A sealed value is `version(1) || nonce(12) || ciphertext+tag`.
+//! Credential secrets: AES-256-GCM with a 32-byte key kept in a file outside the database.
+//!
+//! Two formats share the layout `version(1) || nonce(12) || ciphertext+tag`:
+//! - version 2, at rest: the associated data names the row and field
+//!   (`credential:<id>:secret`), so a ciphertext moved to another row or field no longer
+//!   decrypts. Only the store seals and opens these.
+//! - version 1, in transit: no associated data. Callers hand the store secrets sealed this
+//!   way and get them back this way, so plaintext never crosses the `Store` trait; databases
+//!   written before row binding also hold this format until they are upgraded.
 
-use std::io::Write as _;
-use std::path::Path;
-
-use aes_gcm::aead::{Aead, KeyInit};
+use aes_gcm::aead::{Aead, KeyInit, Payload};
 use aes_gcm::{Aes256Gcm, Key, Nonce};
 
 use crate::StoreError;
+use crate::keys::random;
 
-const VERSION: u8 = 1;
+const TRANSIT: u8 = 1;
+const BOUND: u8 = 2;
 const NONCE_LEN: usize = 12;
 
 /// The key that seals credentials. Its Debug output never shows the key.
@@ -24,10 +30,14 @@ impl std::fmt::Debug for SecretKey {
     }
 }
 
-fn random<const N: usize>() -> Result<[u8; N], StoreError> {
-    let mut b = [0u8; N];
-    getrandom::fill(&mut b).map_err(|e| StoreError::Secret(format!("no randomness: {e}")))?;
-    Ok(b)
+/// The associated data binding a stored ciphertext to its credential row and field.
+pub(crate) fn binding(credential_id: i64, field: &str) -> String {
+    format!("credential:{credential_id}:{field}")
+}
+
+/// Whether a stored value predates row binding (version 1).
+pub(crate) fn is_unbound(sealed: &[u8]) -> bool {
+    sealed.first() == Some(&TRANSIT)
 }
 
 impl SecretKey {
@@ -40,76 +50,54 @@ impl SecretKey {
         Ok((bytes, SecretKey::from_bytes(&bytes)))
     }
 
-    /// Load the key file, creating it (mode 0600, 32 random bytes, hex) when absent. A key
-    /// file readable by group or others is refused.
-    pub fn load_or_create(path: &Path) -> Result<SecretKey, StoreError> {
-        let err =
-            |what: &str, e: std::io::Error| StoreError::Secret(format!("{what} {}: {e}", path.display()));
-        if !path.exists() {
-            let (bytes, key) = SecretKey::generate()?;
-            write_key_file(path, &bytes).map_err(|e| err("creating", e))?;
-            return Ok(key);
-        }
-        check_mode(path)?;
-        let text = std::fs::read_to_string(path).map_err(|e| err("reading", e))?;
-        parse_key(text.trim()).ok_or_else(|| {
-            StoreError::Secret(format!("{}: expected 64 hex digits (a 32-byte key)", path.display()))
+    /// Seal for transit to or from the store (version 1, no associated data).
+    pub fn seal(&self, plaintext: &[u8]) -> Result<Vec<u8>, StoreError> {
+        self.seal_as(TRANSIT, plaintext, b"")
+    }
+
+    /// Open a value sealed for transit.
+    pub fn open(&self, sealed: &[u8]) -> Result<Vec<u8>, StoreError> {
+        self.open_as(TRANSIT, sealed, b"").map_err(|()| {
+            StoreError::Secret("a credential could not be decrypted: wrong key file or tampered data".into())
         })
     }
 
-    pub fn seal(&self, plaintext: &[u8]) -> Result<Vec<u8>, StoreError> {
+    /// Seal for storage in the row and field `ad` names (see [`binding`]).
+    pub(crate) fn seal_bound(&self, plaintext: &[u8], ad: &str) -> Result<Vec<u8>, StoreError> {
+        self.seal_as(BOUND, plaintext, ad.as_bytes())
+    }
+
+    /// Open a stored value, which must have been sealed for the row and field `ad` names.
+    pub(crate) fn open_bound(&self, sealed: &[u8], ad: &str) -> Result<Vec<u8>, StoreError> {
+        self.open_as(BOUND, sealed, ad.as_bytes()).map_err(|()| {
+            StoreError::Secret(format!(
+                "{ad} does not decrypt: the stored ciphertext belongs to another row or field, \
+                 was tampered with, or the credential key file is not this database's"
+            ))
+        })
+    }
+
+    fn seal_as(&self, version: u8, plaintext: &[u8], aad: &[u8]) -> Result<Vec<u8>, StoreError> {
         let nonce = random::<NONCE_LEN>()?;
         let ct = self
             .cipher
-            .encrypt(&Nonce::from(nonce), plaintext)
+            .encrypt(&Nonce::from(nonce), Payload { msg: plaintext, aad })
             .map_err(|_| StoreError::Secret("encryption failed".into()))?;
         let mut out = Vec::with_capacity(1 + NONCE_LEN + ct.len());
-        out.push(VERSION);
+        out.push(version);
         out.extend_from_slice(&nonce);
         out.extend_from_slice(&ct);
         Ok(out)
     }
 
-    pub fn open(&self, sealed: &[u8]) -> Result<Vec<u8>, StoreError> {
-        if sealed.len() < 1 + NONCE_LEN || sealed[0] != VERSION {
-            return Err(StoreError::Secret("sealed secret has an unknown format".into()));
+    fn open_as(&self, version: u8, sealed: &[u8], aad: &[u8]) -> Result<Vec<u8>, ()> {
+        if sealed.len() < 1 + NONCE_LEN || sealed[0] != version {
+            return Err(());
         }
         let (nonce, ct) = sealed[1..].split_at(NONCE_LEN);
-        let nonce: [u8; NONCE_LEN] = nonce.try_into().expect("split at NONCE_LEN");
-        self.cipher.decrypt(&Nonce::from(nonce), ct).map_err(|_| {
-            StoreError::Secret("a credential could not be decrypted: wrong key file or tampered data".into())
-        })
+        let nonce: [u8; NONCE_LEN] = nonce.try_into().map_err(|_| ())?;
+        self.cipher.decrypt(&Nonce::from(nonce), Payload { msg: ct, aad }).map_err(|_| ())
     }
-}
-
-pub fn parse_key(hex_text: &str) -> Option<SecretKey> {
-    let bytes: [u8; 32] = hex::decode(hex_text).ok()?.try_into().ok()?;
-    Some(SecretKey::from_bytes(&bytes))
-}
-
-/// Write a key file atomically with mode 0600 (a temporary file renamed into place).
-pub fn write_key_file(path: &Path, bytes: &[u8; 32]) -> std::io::Result<()> {
-    use std::os::unix::fs::OpenOptionsExt as _;
-    let tmp = path.with_extension("tmp");
-    let _ = std::fs::remove_file(&tmp);
-    let mut f = std::fs::OpenOptions::new().write(true).create_new(true).mode(0o600).open(&tmp)?;
-    f.write_all(hex::encode(bytes).as_bytes())?;
-    f.write_all(b"\n")?;
-    f.sync_all()?;
-    std::fs::rename(&tmp, path)
-}
-
-fn check_mode(path: &Path) -> Result<(), StoreError> {
-    use std::os::unix::fs::PermissionsExt as _;
-    let meta = std::fs::metadata(path).map_err(|e| StoreError::Secret(format!("{}: {e}", path.display())))?;
-    let mode = meta.permissions().mode() & 0o777;
-    if mode & 0o077 != 0 {
-        return Err(StoreError::Secret(format!(
-            "{} has mode {mode:04o}; the credential key must be readable by its owner only (chmod 600)",
-            path.display()
-        )));
-    }
-    Ok(())
 }
 
 #[cfg(test)]
@@ -142,15 +130,15 @@ mod tests {
     }
 
     #[test]
-    fn key_file_is_created_0600_and_reloaded() {
-        use std::os::unix::fs::PermissionsExt as _;
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("credential.key");
-        let k1 = SecretKey::load_or_create(&path).unwrap();
-        assert_eq!(std::fs::metadata(&path).unwrap().permissions().mode() & 0o777, 0o600);
-        let k2 = SecretKey::load_or_create(&path).unwrap();
-        assert_eq!(k2.open(&k1.seal(b"v").unwrap()).unwrap(), b"v");
-        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o644)).unwrap();
-        assert!(SecretKey::load_or_create(&path).unwrap_err().to_string().contains("chmod 600"));
+    fn a_bound_value_opens_only_for_its_own_row_and_field() {
+        let (_, k) = SecretKey::generate().unwrap();
+        let sealed = k.seal_bound(b"pw", &binding(7, "secret")).unwrap();
+        assert_eq!(k.open_bound(&sealed, &binding(7, "secret")).unwrap(), b"pw");
+        for other in [binding(8, "secret"), binding(7, "sudo_secret")] {
+            let err = k.open_bound(&sealed, &other).unwrap_err().to_string();
+            assert!(err.contains(&other) && err.contains("another row or field"), "{err}");
+        }
+        assert!(k.open(&sealed).is_err(), "a stored value is not a transit value");
+        assert!(k.open_bound(&k.seal(b"pw").unwrap(), &binding(7, "secret")).is_err());
     }
 }

@@ -300,11 +300,11 @@ async fn finish_scan_job(
     Ok(done.rows_affected() == 1)
 }
 
-impl Backend {
-    async fn run_migrations(&self) -> Result<()> {
-        sqlx::query(crate::migrate::CREATE_TABLE).execute(self.w()).await?;
+/// Apply the pending migrations, each in its own transaction.
+async fn run_migrations(w: &Pool<Db>) -> Result<()> {
+        sqlx::query(crate::migrate::CREATE_TABLE).execute(w).await?;
         let applied: HashMap<i64, String> = sqlx::query("SELECT version, checksum FROM schema_migrations")
-            .fetch_all(self.w())
+            .fetch_all(w)
             .await?
             .iter()
             .map(|r| Ok((r.try_get::<i64, _>(0)?, r.try_get::<String, _>(1)?)))
@@ -321,7 +321,7 @@ impl Backend {
                 None => {}
             }
             let fail = |source| StoreError::Migration { version: m.version, name: m.name.into(), source };
-            let mut tx = self.w().begin_with(dialect::BEGIN_WRITE).await.map_err(fail)?;
+            let mut tx = w.begin_with(dialect::BEGIN_WRITE).await.map_err(fail)?;
             sqlx::raw_sql(m.sql).execute(&mut *tx).await.map_err(fail)?;
             sqlx::query(
                 "INSERT INTO schema_migrations (version, name, checksum, applied_at) VALUES ($1, $2, $3, $4)",
@@ -336,8 +336,9 @@ impl Backend {
             tx.commit().await.map_err(fail)?;
         }
         Ok(())
-    }
+}
 
+impl Backend {
     async fn attach_groups(&self, hosts: &mut [Host]) -> Result<()> {
         if hosts.is_empty() {
             return Ok(());
@@ -803,21 +804,7 @@ impl Store for Backend {
     // --- credentials
 
     async fn create_credential(&self, c: &NewCredential, now: Millis) -> Result<Credential> {
-        let row = sqlx::query(
-            "INSERT INTO credentials (name, kind, username, secret, sudo_secret, created_at, updated_at) \
-             VALUES ($1, $2, $3, $4, $5, $6, $6) \
-             RETURNING id, name, kind, username, CAST(CASE WHEN sudo_secret IS NULL THEN 0 ELSE 1 END AS BIGINT) AS has_sudo, created_at, updated_at",
-        )
-        .bind(&c.name)
-        .bind(&c.kind)
-        .bind(&c.username)
-        .bind(&c.sealed.secret)
-        .bind(&c.sealed.sudo_secret)
-        .bind(now)
-        .fetch_one(self.w())
-        .await
-        .map_err(|e| StoreError::conflict_or(e, &format!("credential {}", c.name)))?;
-        credential_from(&row)
+        self.insert_credential(c, now).await
     }
 
     async fn list_credentials(&self) -> Result<Vec<Credential>> {
@@ -846,11 +833,7 @@ impl Store for Backend {
     }
 
     async fn credential_secrets(&self, id: i64) -> Result<Option<SealedSecrets>> {
-        let row = sqlx::query("SELECT secret, sudo_secret FROM credentials WHERE id = $1")
-            .bind(id)
-            .fetch_optional(self.r())
-            .await?;
-        row.map(|r| Ok(SealedSecrets { secret: r.try_get(0)?, sudo_secret: r.try_get(1)? })).transpose()
+        self.transit_secrets(id).await
     }
 
     async fn delete_credential(&self, id: i64) -> Result<bool> {
@@ -875,28 +858,8 @@ impl Store for Backend {
             == 1)
     }
 
-    async fn reseal_credentials(
-        &self,
-        reseal: &(dyn for<'a> Fn(&'a SealedSecrets) -> Result<SealedSecrets> + Send + Sync),
-        now: Millis,
-    ) -> Result<usize> {
-        let mut tx = self.w().begin_with(dialect::BEGIN_WRITE).await?;
-        let rows = sqlx::query("SELECT id, secret, sudo_secret FROM credentials").fetch_all(&mut *tx).await?;
-        for row in &rows {
-            let old = SealedSecrets { secret: row.try_get(1)?, sudo_secret: row.try_get(2)? };
-            let new = reseal(&old)?;
-            sqlx::query(
-                "UPDATE credentials SET secret = $1, sudo_secret = $2, updated_at = $3 WHERE id = $4",
-            )
-            .bind(new.secret)
-            .bind(new.sudo_secret)
-            .bind(now)
-            .bind(row.try_get::<i64, _>(0)?)
-            .execute(&mut *tx)
-            .await?;
-        }
-        tx.commit().await?;
-        Ok(rows.len())
+    async fn rotate_credential_key(&self, now: Millis) -> Result<usize> {
+        self.rotate_key(now).await
     }
 
     // --- groups and hosts
@@ -2018,39 +1981,11 @@ impl Store for Backend {
     // --- audit log and event stream
 
     async fn append_audit(&self, e: &NewAuditEvent) -> Result<AuditEvent> {
-        let mut tx = self.w().begin_with(dialect::BEGIN_WRITE).await?;
-        let head = sqlx::query(AssertSqlSafe(format!(
-            "SELECT seq, hash FROM audit_head WHERE id = 1{}",
-            dialect::LOCK_SUFFIX
-        )))
-        .fetch_one(&mut *tx)
-        .await?;
-        let seq = head.try_get::<i64, _>(0)? + 1;
-        let prev: String = head.try_get(1)?;
-        let hash = crate::audit::chain_hash(seq, &prev, e);
-        let row = sqlx::query(AssertSqlSafe(format!(
-            "INSERT INTO audit_events ({AUDIT_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) RETURNING {AUDIT_COLUMNS}"
-        )))
-        .bind(seq)
-        .bind(e.at)
-        .bind(&e.actor)
-        .bind(&e.action)
-        .bind(&e.target)
-        .bind(&e.outcome)
-        .bind(&e.source)
-        .bind(&e.correlation_id)
-        .bind(json_text(&e.details))
-        .bind(&prev)
-        .bind(&hash)
-        .fetch_one(&mut *tx)
-        .await?;
-        sqlx::query("UPDATE audit_head SET seq = $1, hash = $2 WHERE id = 1")
-            .bind(seq)
-            .bind(&hash)
-            .execute(&mut *tx)
-            .await?;
-        tx.commit().await?;
-        audit_from(&row)
+        self.append_audit_keyed(e).await
+    }
+
+    async fn verify_audit(&self) -> Result<AuditVerification> {
+        self.verify_audit_chain().await
     }
 
     async fn list_audit(&self, q: &AuditQuery, page: PageRequest) -> Result<Page<AuditEvent>> {

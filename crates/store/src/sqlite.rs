@@ -10,6 +10,7 @@ use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, S
 use sqlx::{Pool, Sqlite};
 
 use crate::StoreError;
+use crate::keys::KeyFiles;
 use crate::migrate::{Migration, SQLITE};
 
 type Db = Sqlite;
@@ -35,11 +36,13 @@ mod dialect {
 pub struct SqliteStore {
     writer: Pool<Db>,
     reader: Pool<Db>,
+    keys: std::sync::Arc<crate::keys::StoreKeys>,
 }
 
 impl SqliteStore {
-    /// Open (creating if needed) the database file and apply pending migrations.
-    pub async fn open(path: &Path, max_readers: u32) -> Result<SqliteStore, StoreError> {
+    /// Open (creating if needed) the database file, apply pending migrations and load (or
+    /// create) the key files.
+    pub async fn open(path: &Path, max_readers: u32, keys: &KeyFiles) -> Result<SqliteStore, StoreError> {
         if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
             std::fs::create_dir_all(dir)
                 .map_err(|e| StoreError::Config(format!("creating {}: {e}", dir.display())))?;
@@ -54,13 +57,13 @@ impl SqliteStore {
             .pragma("cache_size", "-65536")
             .pragma("temp_store", "memory");
         let writer = SqlitePoolOptions::new().max_connections(1).connect_with(opts.clone()).await?;
-        let store = SqliteStore { writer: writer.clone(), reader: writer };
-        store.run_migrations().await?;
+        run_migrations(&writer).await?;
+        let keys = std::sync::Arc::new(open_keys(&writer, keys).await?);
         let reader = SqlitePoolOptions::new()
             .max_connections(max_readers.max(1))
             .connect_with(opts.read_only(true))
             .await?;
-        Ok(SqliteStore { reader, ..store })
+        Ok(SqliteStore { writer, reader, keys })
     }
 
     /// One process owns a SQLite database; its workers are woken in-process.
@@ -80,3 +83,4 @@ impl SqliteStore {
 type Backend = SqliteStore;
 
 include!("sql_impl.rs");
+include!("sql_keys.rs");

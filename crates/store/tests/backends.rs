@@ -1,28 +1,11 @@
 //! The store's contract, run against both backends: SQLite in a temporary directory and a
 //! throwaway PostgreSQL server (set OPENWATCH_SKIP_PG_TESTS=1 to run SQLite only).
 
-use std::sync::Arc;
+mod common;
 
+use common::backends;
 use openwatch_store::*;
 use serde_json::json;
-
-struct Backend {
-    store: Arc<dyn Store>,
-    url: String,
-    _dir: Option<tempfile::TempDir>,
-}
-
-async fn backends() -> Vec<Backend> {
-    let dir = tempfile::tempdir().unwrap();
-    let url = format!("sqlite:{}", dir.path().join("ow.db").display());
-    let mut out = vec![Backend { store: open(&url, 4).await.unwrap(), url, _dir: Some(dir) }];
-    if std::env::var_os("OPENWATCH_SKIP_PG_TESTS").is_none() {
-        let pg = openwatch_testsupport::TestPostgres::shared().expect("PostgreSQL for tests");
-        let url = pg.fresh_database().unwrap();
-        out.push(Backend { store: open(&url, 8).await.unwrap(), url, _dir: None });
-    }
-    out
-}
 
 fn host(name: &str) -> HostInput {
     HostInput {
@@ -82,9 +65,9 @@ async fn scan_once(s: &dyn Store, host_id: i64, at: i64, results: Vec<ResultInpu
 #[tokio::test]
 async fn migrations_are_recorded_and_reopening_is_idempotent() {
     for b in backends().await {
-        assert_eq!(b.store.migrations().await.unwrap(), vec![1], "{}", b.url);
-        let again = open(&b.url, 2).await.unwrap();
-        assert_eq!(again.migrations().await.unwrap(), vec![1]);
+        assert_eq!(b.store.migrations().await.unwrap(), vec![1, 2], "{}", b.url);
+        let (again, _) = open(&b.url, 2, &b.keys).await.unwrap();
+        assert_eq!(again.migrations().await.unwrap(), vec![1, 2]);
         again.ping().await.unwrap();
     }
 }
@@ -162,10 +145,10 @@ async fn users_sessions_and_tokens() {
 
 #[tokio::test]
 async fn hosts_groups_and_credentials() {
-    for b in backends().await {
-        let s = &*b.store;
-        let key = secrets::SecretKey::generate().unwrap().1;
-        let cred = s
+    for mut b in backends().await {
+        let key = b.key.clone();
+        let cred = b
+            .store
             .create_credential(
                 &NewCredential {
                     name: "root-key".into(),
@@ -178,23 +161,17 @@ async fn hosts_groups_and_credentials() {
             .await
             .unwrap();
         assert!(!cred.has_sudo_password);
-        let sealed = s.credential_secrets(cred.id).await.unwrap().unwrap();
+        let sealed = b.store.credential_secrets(cred.id).await.unwrap().unwrap();
         assert_eq!(key.open(&sealed.secret).unwrap(), b"PRIVATE");
 
-        let new_key = secrets::SecretKey::generate().unwrap().1;
-        let n = s
-            .reseal_credentials(
-                &|old: &SealedSecrets| {
-                    Ok(SealedSecrets { secret: new_key.seal(&key.open(&old.secret)?)?, sudo_secret: None })
-                },
-                2,
-            )
-            .await
-            .unwrap();
-        assert_eq!(n, 1);
-        let sealed = s.credential_secrets(cred.id).await.unwrap().unwrap();
-        assert_eq!(new_key.open(&sealed.secret).unwrap(), b"PRIVATE");
+        let old_file = std::fs::read_to_string(&b.keys.credential).unwrap();
+        assert_eq!(b.store.rotate_credential_key(2).await.unwrap(), 1);
+        assert_ne!(std::fs::read_to_string(&b.keys.credential).unwrap(), old_file, "a new key file");
+        b.reopen().await.unwrap();
+        let sealed = b.store.credential_secrets(cred.id).await.unwrap().unwrap();
+        assert_eq!(b.key.open(&sealed.secret).unwrap(), b"PRIVATE");
         assert!(key.open(&sealed.secret).is_err());
+        let s = &*b.store;
 
         let mut ids = Vec::new();
         for i in 0..25 {
@@ -503,8 +480,8 @@ async fn the_audit_chain_detects_edits_and_deletions() {
             .await
             .unwrap();
         }
-        let events = s.all_audit().await.unwrap();
-        assert_eq!(audit::verify(&events, None), None);
+        let v = s.verify_audit().await.unwrap();
+        assert_eq!((v.events, v.unkeyed_events, v.broken), (5, 0, None), "{}", b.url);
         let page = s
             .list_audit(
                 &AuditQuery { action: Some("host.".into()), ..Default::default() },
@@ -514,8 +491,7 @@ async fn the_audit_chain_detects_edits_and_deletions() {
             .unwrap();
         assert_eq!((page.total, page.items[0].seq), (5, 5));
 
-        let mut tampered = events.clone();
-        tampered[3].target = "host:99".into();
-        assert_eq!(audit::verify(&tampered, None).unwrap().seq, 4);
+        b.raw().await.exec("UPDATE audit_events SET target = 'host:99' WHERE seq = 4").await;
+        assert_eq!(s.verify_audit().await.unwrap().broken.unwrap().seq, 4, "{}", b.url);
     }
 }

@@ -4,7 +4,7 @@ use axum::Json;
 use axum::extract::{Query, State};
 use axum::http::header;
 use axum::response::{IntoResponse, Response};
-use openwatch_store::{AuditQuery, PageRequest, audit};
+use openwatch_store::{AuditQuery, PageRequest};
 use serde::Deserialize;
 use serde_json::{Value, json};
 
@@ -43,8 +43,11 @@ pub async fn export(State(state): State<AppState>) -> ApiResult<Response> {
 }
 
 pub async fn verify(State(state): State<AppState>) -> ApiResult<Json<Value>> {
-    let events = state.store().all_audit().await?;
-    let (seq, hash) = state.store().audit_head().await?;
-    let broken = audit::verify(&events, Some((seq, &hash)));
-    Ok(Json(json!({"events": events.len(), "intact": broken.is_none(), "break": broken})))
+    let v = state.store().verify_audit().await?;
+    Ok(Json(json!({
+        "events": v.events,
+        "unkeyed_events": v.unkeyed_events,
+        "intact": v.broken.is_none(),
+        "break": v.broken,
+    })))
 }
