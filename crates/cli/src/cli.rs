@@ -191,7 +191,7 @@ pub struct ScanArgs {
     /// Reach the hosts through this bastion: [user@]host[:port].
     #[arg(long, value_name = "HOST")]
     pub jump: Option<String>,
-    /// Seconds to wait for a host's SSH handshake.
+    /// Seconds allowed for each hop's SSH login: connect, key exchange and authentication.
     #[arg(long, value_name = "SECONDS")]
     pub connect_timeout: Option<u64>,
     /// Benchmarking: run one SSH exec per rule instead of one script per host.

@@ -88,7 +88,12 @@ impl SshSession {
         let stderr = sudo.clean(&String::from_utf8_lossy(&out.stderr));
         if self.sudo != Sudo::None && out.exit_code != Some(0) && stderr.contains("sudo:") {
             let first = stderr.lines().find(|l| l.contains("sudo:")).unwrap_or("").trim().to_owned();
-            return Err(err(FailureKind::Sudo, &self.name, format!("sudo refused: {first}")));
+            let message = if sudo.rejected() {
+                format!("sudo did not accept the password (it asked again, so it was not repeated): {first}")
+            } else {
+                format!("sudo refused: {first}")
+            };
+            return Err(err(FailureKind::Sudo, &self.name, message));
         }
         out.stderr = stderr.into_bytes();
         Ok(out)

@@ -40,6 +40,8 @@ struct Exchange<'a> {
     /// Standard error before this offset holds no marker still to be acted on.
     from: usize,
     asked: bool,
+    /// sudo asked a second time: the password was wrong.
+    rejected: bool,
     started: bool,
 }
 
@@ -55,7 +57,15 @@ impl<'a> SudoRun<'a> {
                 // The nonces are hex, so neither marker needs quoting beyond the single quotes.
                 let command =
                     format!("sudo -S -p '{prompt}' -- /bin/sh -c 'echo {ready} >&2; exec /bin/sh -s'");
-                let exchange = Exchange { password, prompt, ready, from: 0, asked: false, started: false };
+                let exchange = Exchange {
+                    password,
+                    prompt,
+                    ready,
+                    from: 0,
+                    asked: false,
+                    rejected: false,
+                    started: false,
+                };
                 SudoRun { exchange: Some(exchange), command }
             }
         }
@@ -87,6 +97,7 @@ impl<'a> SudoRun<'a> {
             (Some(p), r) if r.is_none_or(|r| p < r) => {
                 e.from = p + e.prompt.len();
                 if e.asked {
+                    e.rejected = true;
                     Step::EndInput
                 } else {
                     e.asked = true;
@@ -105,6 +116,11 @@ impl<'a> SudoRun<'a> {
                 Step::Wait
             }
         }
+    }
+
+    /// Whether sudo asked again after being given the password.
+    pub(crate) fn rejected(&self) -> bool {
+        self.exchange.as_ref().is_some_and(|e| e.rejected)
     }
 
     /// Standard error without the markers, which are OpenWatch's, not the host's.
@@ -158,9 +174,10 @@ mod tests {
         stderr.extend_from_slice(b.as_bytes());
         assert_eq!(run.next_step(&stderr), Step::Password("hunter2"));
         assert_eq!(run.next_step(&stderr), Step::Wait);
+        assert!(!run.rejected());
         stderr.extend_from_slice(format!("Sorry, try again.\n{prompt}").as_bytes());
         assert_eq!(run.next_step(&stderr), Step::EndInput);
-        assert!(run.waiting());
+        assert!(run.waiting() && run.rejected());
         let text = format!("{prompt}{ready}\nsh: warning\n");
         assert_eq!(run.clean(&text), "sh: warning\n");
     }
