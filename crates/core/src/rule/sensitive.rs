@@ -28,12 +28,13 @@ pub(super) fn check_marker(ctx: &mut Ctx<'_>, raw: &RawRule) {
     let leaves: Vec<&Check> = raw.implementations.iter().flat_map(|i| i.value.check.leaves()).collect();
     let mut refused: Vec<&str> =
         leaves.iter().map(|c| c.method()).filter(|m| !REDACTING.contains(m)).collect();
+    refused.sort_unstable();
     refused.dedup();
     if !refused.is_empty() {
         ctx.error(
             at,
             format!(
-                "`sensitive` cannot redact {}: it shows the settings it reads; sensitive rules use {}",
+                "`sensitive` cannot redact {}, which shows the settings it reads; sensitive rules use {}",
                 refused.join(", "),
                 REDACTING.join(", ")
             ),
