@@ -213,8 +213,6 @@ pub trait Store: Send + Sync + std::fmt::Debug {
     async fn all_audit(&self) -> Result<Vec<AuditEvent>>;
     /// Check the whole chain and its head against the audit key (see `audit`).
     async fn verify_audit(&self) -> Result<AuditVerification>;
-    /// The chain head: the newest event's sequence number and hash (0 and "" when empty).
-    async fn audit_head(&self) -> Result<(i64, String)>;
     async fn append_event(&self, kind: &str, data: &serde_json::Value, now: Millis) -> Result<i64>;
     async fn events_after(&self, id: i64, limit: i64) -> Result<Vec<StreamEvent>>;
     async fn last_event_id(&self) -> Result<i64>;

@@ -2026,11 +2026,6 @@ impl Store for Backend {
             .collect()
     }
 
-    async fn audit_head(&self) -> Result<(i64, String)> {
-        let row = sqlx::query("SELECT seq, hash FROM audit_head WHERE id = 1").fetch_one(self.w()).await?;
-        Ok((row.try_get(0)?, row.try_get(1)?))
-    }
-
     async fn append_event(&self, kind: &str, data: &Value, now: Millis) -> Result<i64> {
         Ok(sqlx::query("INSERT INTO stream_events (at, kind, data) VALUES ($1, $2, $3) RETURNING id")
             .bind(now)
