@@ -1,8 +1,8 @@
 //! Secrets on a scanned host never leave the engine: a real test host holds a .netrc with
 //! passwords, a GRUB password hash, an .rhosts trust line and an apt proxy password; it is
-//! scanned by `openwatch scan` and through `openwatch serve`, and none of those strings may
-//! appear in the scan JSON, the database files, any API answer, web page or export, while
-//! the verdicts and where they were decided stay visible.
+//! scanned by `openwatch scan` (every output format) and through `openwatch serve`, and none
+//! of those strings may appear in scan output, the database files, any API answer, web page
+//! or export, while the verdicts and where they were decided stay visible.
 
 mod common;
 
@@ -86,23 +86,20 @@ fn scan_json_keeps_decisions_and_withholds_secrets() {
         authorize(root, "/root", 0, &pubkey);
         plant(root);
     });
-    let out = openwatch(
-        &[
-            "scan",
-            &format!("root@{}", addr(N)),
-            "--identity",
-            key.to_str().unwrap(),
-            "--known-hosts",
-            fleet.path("known_hosts").to_str().unwrap(),
-            "--format",
-            "json",
-            "--no-walk",
-        ],
-        &[],
-    );
-    assert_no_secret("scan --format json", &out.stdout);
-    assert_no_secret("scan's standard error", &out.stderr);
-    let doc = json(&out);
+    let target = format!("root@{}", addr(N));
+    let scan = |format: &str| {
+        let kh = fleet.path("known_hosts");
+        let args =
+            ["scan", &target, "--identity", key.to_str().unwrap(), "--known-hosts", kh.to_str().unwrap()];
+        let out = openwatch(&[&args[..], &["--format", format, "--no-walk"]].concat(), &[]);
+        assert_no_secret(&format!("scan --format {format}"), &out.stdout);
+        assert_no_secret(&format!("scan --format {format}, standard error"), &out.stderr);
+        out
+    };
+    for format in ["table", "jsonl", "csv"] {
+        scan(format);
+    }
+    let doc = json(&scan("json"));
 
     // What was decided stays: which file, which line, pass or fail.
     let netrc = result(&doc, "no_netrc_files");
