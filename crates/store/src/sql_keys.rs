@@ -22,14 +22,16 @@ const SEALED_FIELDS: [&str; 2] = ["secret", "sudo_secret"];
 async fn open_keys(w: &Pool<Db>, files: &KeyFiles) -> Result<StoreKeys> {
     let fresh = !files.audit.exists();
     let pending = keys::pending_path(&files.audit);
-    let audit = AuditKey::from_bytes(&keys::load_or_create(if fresh { &pending } else { &files.audit })?);
-    adopt_audit_key(w, &audit, fresh, &files.audit).await?;
+    let mut audit = keys::load_or_create(if fresh { &pending } else { &files.audit })?;
+    adopt_audit_key(w, &AuditKey::from_bytes(&audit), fresh, &files.audit).await?;
     let credential = load_credential_key(w, &files.credential).await?;
     if fresh {
         bind_unbound_credentials(w, &credential).await?;
-        keys::install(&pending, &files.audit)?;
+        // A process that started at the same time may have installed its key first; this one
+        // then wrote nothing keyed (adoption would have refused its key) and uses that one.
+        audit = keys::install_first(&pending, &files.audit)?;
     }
-    Ok(StoreKeys { credential, audit, files: files.clone() })
+    Ok(StoreKeys { credential, audit: AuditKey::from_bytes(&audit), files: files.clone() })
 }
 
 async fn locked_head(tx: &mut Tx) -> Result<Head> {
