@@ -302,40 +302,40 @@ async fn finish_scan_job(
 
 /// Apply the pending migrations, each in its own transaction.
 async fn run_migrations(w: &Pool<Db>) -> Result<()> {
-        sqlx::query(crate::migrate::CREATE_TABLE).execute(w).await?;
-        let applied: HashMap<i64, String> = sqlx::query("SELECT version, checksum FROM schema_migrations")
-            .fetch_all(w)
-            .await?
-            .iter()
-            .map(|r| Ok((r.try_get::<i64, _>(0)?, r.try_get::<String, _>(1)?)))
-            .collect::<Result<_>>()?;
-        for m in MIGRATIONS {
-            match applied.get(&m.version) {
-                Some(sum) if *sum == m.checksum() => continue,
-                Some(_) => {
-                    return Err(StoreError::Corrupt(format!(
-                        "migration {} ({}) was changed after it was applied",
-                        m.version, m.name
-                    )));
-                }
-                None => {}
+    sqlx::query(crate::migrate::CREATE_TABLE).execute(w).await?;
+    let applied: HashMap<i64, String> = sqlx::query("SELECT version, checksum FROM schema_migrations")
+        .fetch_all(w)
+        .await?
+        .iter()
+        .map(|r| Ok((r.try_get::<i64, _>(0)?, r.try_get::<String, _>(1)?)))
+        .collect::<Result<_>>()?;
+    for m in MIGRATIONS {
+        match applied.get(&m.version) {
+            Some(sum) if *sum == m.checksum() => continue,
+            Some(_) => {
+                return Err(StoreError::Corrupt(format!(
+                    "migration {} ({}) was changed after it was applied",
+                    m.version, m.name
+                )));
             }
-            let fail = |source| StoreError::Migration { version: m.version, name: m.name.into(), source };
-            let mut tx = w.begin_with(dialect::BEGIN_WRITE).await.map_err(fail)?;
-            sqlx::raw_sql(m.sql).execute(&mut *tx).await.map_err(fail)?;
-            sqlx::query(
-                "INSERT INTO schema_migrations (version, name, checksum, applied_at) VALUES ($1, $2, $3, $4)",
-            )
-            .bind(m.version)
-            .bind(m.name)
-            .bind(m.checksum())
-            .bind(0i64)
-            .execute(&mut *tx)
-            .await
-            .map_err(fail)?;
-            tx.commit().await.map_err(fail)?;
+            None => {}
         }
-        Ok(())
+        let fail = |source| StoreError::Migration { version: m.version, name: m.name.into(), source };
+        let mut tx = w.begin_with(dialect::BEGIN_WRITE).await.map_err(fail)?;
+        sqlx::raw_sql(m.sql).execute(&mut *tx).await.map_err(fail)?;
+        sqlx::query(
+            "INSERT INTO schema_migrations (version, name, checksum, applied_at) VALUES ($1, $2, $3, $4)",
+        )
+        .bind(m.version)
+        .bind(m.name)
+        .bind(m.checksum())
+        .bind(0i64)
+        .execute(&mut *tx)
+        .await
+        .map_err(fail)?;
+        tx.commit().await.map_err(fail)?;
+    }
+    Ok(())
 }
 
 impl Backend {

@@ -3,8 +3,6 @@
 // it, binding credential ciphertexts to their rows, the keyed audit append and verification,
 // and credential key rotation.
 
-
-
 use crate::audit::{self, ANCHOR_ACTION, AuditKey, Head};
 use crate::keys::{self, StoreKeys};
 use crate::secrets::{self, SecretKey, binding};
@@ -121,7 +119,8 @@ fn open_stored(key: &SecretKey, sealed: &[u8], id: i64, field: &str) -> Result<V
 
 /// Whether `key` opens the first stored credential (`None` when there is none).
 async fn opens_credentials(w: &Pool<Db>, key: &SecretKey) -> Result<Option<bool>> {
-    let Some(row) = sqlx::query("SELECT id, secret FROM credentials ORDER BY id LIMIT 1").fetch_optional(w).await?
+    let Some(row) =
+        sqlx::query("SELECT id, secret FROM credentials ORDER BY id LIMIT 1").fetch_optional(w).await?
     else {
         return Ok(None);
     };
@@ -224,11 +223,13 @@ impl Backend {
             return Ok(None);
         };
         let key = &self.keys.credential;
-        let transit =
-            |sealed: Vec<u8>, field: &str| key.seal(&key.open_bound(&sealed, &binding(id, field))?);
+        let transit = |sealed: Vec<u8>, field: &str| key.seal(&key.open_bound(&sealed, &binding(id, field))?);
         Ok(Some(SealedSecrets {
             secret: transit(row.try_get(0)?, "secret")?,
-            sudo_secret: row.try_get::<Option<Vec<u8>>, _>(1)?.map(|s| transit(s, "sudo_secret")).transpose()?,
+            sudo_secret: row
+                .try_get::<Option<Vec<u8>>, _>(1)?
+                .map(|s| transit(s, "sudo_secret"))
+                .transpose()?,
         }))
     }
 
@@ -249,13 +250,15 @@ impl Backend {
                 let ad = binding(id, field);
                 new.seal_bound(&old.open_bound(&sealed, &ad)?, &ad)
             };
-            sqlx::query("UPDATE credentials SET secret = $1, sudo_secret = $2, updated_at = $3 WHERE id = $4")
-                .bind(reseal(row.try_get(1)?, "secret")?)
-                .bind(row.try_get::<Option<Vec<u8>>, _>(2)?.map(|s| reseal(s, "sudo_secret")).transpose()?)
-                .bind(now)
-                .bind(id)
-                .execute(&mut *tx)
-                .await?;
+            sqlx::query(
+                "UPDATE credentials SET secret = $1, sudo_secret = $2, updated_at = $3 WHERE id = $4",
+            )
+            .bind(reseal(row.try_get(1)?, "secret")?)
+            .bind(row.try_get::<Option<Vec<u8>>, _>(2)?.map(|s| reseal(s, "sudo_secret")).transpose()?)
+            .bind(now)
+            .bind(id)
+            .execute(&mut *tx)
+            .await?;
         }
         tx.commit().await?;
         keys::install(&pending, path)?;
@@ -274,7 +277,8 @@ impl Backend {
     async fn verify_audit_chain(&self) -> Result<AuditVerification> {
         let mut events = self.all_audit().await?;
         let head = loop {
-            let row = sqlx::query("SELECT seq, hash, mac FROM audit_head WHERE id = 1").fetch_one(self.w()).await?;
+            let row =
+                sqlx::query("SELECT seq, hash, mac FROM audit_head WHERE id = 1").fetch_one(self.w()).await?;
             let head = Head { seq: row.try_get(0)?, hash: row.try_get(1)?, mac: row.try_get(2)? };
             let last = events.last().map_or(0, |e| e.seq);
             if head.seq <= last {
