@@ -8,6 +8,8 @@ use std::path::{Path, PathBuf};
 use anyhow::{Context as _, Result, bail};
 use serde::{Deserialize, Serialize};
 
+use crate::http::client_addr::TrustedProxies;
+
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct Config {
@@ -29,6 +31,9 @@ pub struct Config {
     /// The origin browsers use to reach the server (for CSRF checks behind a proxy), e.g.
     /// `https://openwatch.example.com`; empty means the request's own Host.
     pub public_origin: String,
+    /// Reverse proxies (addresses or CIDR blocks) whose `X-Forwarded-For` names the client;
+    /// empty means the TCP peer is the client and the header is ignored.
+    pub trusted_proxies: TrustedProxies,
     /// Scans run at once by this process's workers.
     pub worker_concurrency: usize,
     /// A job's lease; workers renew it every third of this while they run.
@@ -50,7 +55,8 @@ pub struct Config {
     /// Sessions end after this long without a request, and this long after login at most.
     pub session_idle_minutes: u64,
     pub session_absolute_hours: u64,
-    /// Failed logins per source address (and per user name) per 15 minutes before refusal.
+    /// Failed sign-ins per user name from one source address per 15 minutes before that
+    /// pair is refused (a source is refused after five times as many, whatever the names).
     pub login_max_failures: u32,
     /// SSH connect timeout for scans.
     pub ssh_connect_timeout_secs: u64,
@@ -75,6 +81,7 @@ impl Default for Config {
             tls_cert: None,
             tls_key: None,
             public_origin: String::new(),
+            trusted_proxies: TrustedProxies::default(),
             worker_concurrency: 8,
             job_lease_secs: 60,
             job_max_attempts: 3,
@@ -103,6 +110,11 @@ impl Config {
     /// Defaults, overlaid by the TOML file (when `file` exists or was named explicitly) and
     /// by `OPENWATCH_<KEY>` environment variables.
     pub fn load(file: Option<&Path>) -> Result<Config> {
+        Config::load_with(file, std::env::vars())
+    }
+
+    /// [`Config::load`] with the environment given, so it can be tested.
+    pub fn load_with(file: Option<&Path>, env: impl IntoIterator<Item = (String, String)>) -> Result<Config> {
         let mut table = toml::Table::try_from(Config::default()).context("default configuration")?;
         let (path, explicit) = match file {
             Some(p) => (p.to_path_buf(), true),
@@ -120,13 +132,13 @@ impl Config {
                 table.insert(k, v);
             }
         }
-        for (key, value) in std::env::vars() {
+        for (key, value) in env {
             let Some(name) = key.strip_prefix(ENV_PREFIX) else { continue };
             let name = name.to_ascii_lowercase();
             if !table.contains_key(&name) && !Config::optional_keys().contains(&name.as_str()) {
                 continue; // other OPENWATCH_* variables (the admin password, test knobs)
             }
-            // A TOML value when it parses as one (numbers, booleans), else a string.
+            // A TOML value when it parses as one (numbers, booleans, lists), else a string.
             let parsed = toml::from_str::<toml::Table>(&format!("v = {value}"))
                 .ok()
                 .and_then(|mut t| t.remove("v"))
@@ -198,6 +210,24 @@ mod tests {
         assert_eq!(cfg.worker_concurrency, 3);
         assert_eq!(cfg.session_idle_minutes, 30);
         assert_eq!(cfg.database_url(), "sqlite:openwatch-data/openwatch.db");
+    }
+
+    #[test]
+    fn trusted_proxies_come_from_the_file_or_the_environment() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("openwatch.toml");
+        std::fs::write(&path, "trusted_proxies = [\"10.0.0.0/8\", \"::1\"]\n").unwrap();
+        let trusts = |c: &Config, ip: &str| c.trusted_proxies.trusts(ip.parse().unwrap());
+        let cfg = Config::load_with(Some(&path), []).unwrap();
+        assert!(trusts(&cfg, "10.1.2.3") && trusts(&cfg, "::1") && !trusts(&cfg, "127.0.0.1"));
+        let env = |v: &str| [("OPENWATCH_TRUSTED_PROXIES".to_owned(), v.to_owned())];
+        let cfg = Config::load_with(Some(&path), env("127.0.0.1, 192.0.2.0/24")).unwrap();
+        assert!(trusts(&cfg, "127.0.0.1") && trusts(&cfg, "192.0.2.77") && !trusts(&cfg, "10.1.2.3"));
+        let cfg = Config::load_with(None, env(r#"["192.0.2.1"]"#)).unwrap();
+        assert!(trusts(&cfg, "192.0.2.1"));
+        assert!(Config::load_with(None, []).unwrap().trusted_proxies.is_empty());
+        let err = Config::load_with(None, env("proxy.internal")).unwrap_err().to_string();
+        assert!(err.contains("proxy.internal"), "{err}");
     }
 
     #[test]

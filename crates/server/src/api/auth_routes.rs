@@ -10,8 +10,9 @@ use serde_json::json;
 use crate::app::AppState;
 use crate::auth::sign_in::{Refused, session_cookie, sign_in};
 use crate::auth::{Caller, Via, role_permissions};
+use crate::http::client_addr;
 use crate::http::error::{ApiError, ApiResult, bad_request, internal, unauthenticated};
-use crate::http::router::{RequestId, source_address};
+use crate::http::router::RequestId;
 
 #[derive(Debug, Deserialize)]
 pub struct Login {
@@ -23,8 +24,14 @@ fn cookie(state: &AppState, value: &str, max_age: i64) -> HeaderValue {
     HeaderValue::from_str(&session_cookie(state, value, max_age)).expect("cookie text is ASCII")
 }
 
+fn retry_after(e: ApiError, secs: u64) -> Response {
+    let mut resp = e.into_response();
+    resp.headers_mut().insert(header::RETRY_AFTER, secs.into());
+    resp
+}
+
 pub async fn login(State(state): State<AppState>, req: Request) -> ApiResult<Response> {
-    let source = source_address(&req);
+    let source = client_addr::source(&req, &state.config.trusted_proxies);
     let rid = req.extensions().get::<RequestId>().map_or(String::new(), |r| r.0.clone());
     let body =
         axum::body::to_bytes(req.into_body(), 64 * 1024).await.map_err(|_| bad_request("body too large"))?;
@@ -33,12 +40,20 @@ pub async fn login(State(state): State<AppState>, req: Request) -> ApiResult<Res
     let s = match sign_in(&state, &username, &password, &source, &rid, "api").await {
         Ok(s) => s,
         Err(Refused::RateLimited(wait)) => {
-            return Err(ApiError::new(
+            let e = ApiError::new(
                 StatusCode::TOO_MANY_REQUESTS,
                 "rate_limited",
                 "too many failed sign-ins; try later",
-            )
-            .with_details(json!({"retry_after_secs": wait})));
+            );
+            return Ok(retry_after(e.with_details(json!({"retry_after_secs": wait})), wait));
+        }
+        Err(Refused::Busy(wait)) => {
+            let e = ApiError::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "server_busy",
+                "too many sign-ins at once; retry",
+            );
+            return Ok(retry_after(e.with_details(json!({"retry_after_secs": wait})), wait));
         }
         // One message whatever was wrong, so the response reveals nothing.
         Err(Refused::Invalid) => {

@@ -1,4 +1,5 @@
-//! Signing in, shared by the API (`POST /auth/login`) and the web form: rate limiting,
+//! Signing in, shared by the API (`POST /auth/login`) and the web form: rate limiting
+//! (counted before the password is checked), a bounded number of password checks at once,
 //! constant-shape password checks, the session, and the audit event of every attempt.
 
 use std::time::Instant;
@@ -6,7 +7,7 @@ use std::time::Instant;
 use openwatch_store::{NewAuditEvent, Session, User};
 use serde_json::json;
 
-use super::secret::{decoy_hash, random_token, token_hash, verify_password};
+use super::secret::{GateError, PasswordGate, decoy_hash, random_token, token_hash, verify_password};
 use super::{SESSION_COOKIE, SESSION_COOKIE_TLS, SESSION_PREFIX};
 use crate::app::{AppState, now_ms};
 
@@ -21,14 +22,19 @@ pub struct SignedIn {
 
 #[derive(Debug)]
 pub enum Refused {
-    /// Too many failures; retry after this many seconds.
+    /// Too many attempts from this source (for this user); retry after this many seconds.
     RateLimited(u64),
+    /// Every password check slot is taken; retry after this many seconds.
+    Busy(u64),
     /// Wrong user name, wrong password or disabled account: deliberately indistinguishable.
     Invalid,
     Internal(String),
 }
 
-/// Try to sign `username` in from `source`; every attempt is audited.
+/// How long to tell a client refused as [`Refused::Busy`] to wait.
+const BUSY_RETRY_SECS: u64 = 1;
+
+/// Try to sign `username` in from `source` (the client address); every attempt is audited.
 pub async fn sign_in(
     state: &AppState,
     username: &str,
@@ -37,7 +43,6 @@ pub async fn sign_in(
     correlation_id: &str,
     via: &str,
 ) -> Result<SignedIn, Refused> {
-    let keys = vec![format!("ip:{source}"), format!("user:{}", username.to_lowercase())];
     let audit = |outcome: &str, why: &str| NewAuditEvent {
         at: now_ms(),
         actor: username.to_owned(),
@@ -51,18 +56,45 @@ pub async fn sign_in(
     let record = |e: NewAuditEvent| async move {
         state.store().append_audit(&e).await.map_err(|e| Refused::Internal(e.to_string()))
     };
-    if let Some(wait) = state.limiter.blocked(&keys, Instant::now()) {
-        record(audit("denied", "rate limited")).await?;
-        return Err(Refused::RateLimited(wait));
-    }
-    let user = state.store().user_by_name(username).await.map_err(|e| Refused::Internal(e.to_string()))?;
-    let hash = user.as_ref().map_or_else(|| decoy_hash().to_owned(), |u| u.password_hash.clone());
+    let attempt = match state.limiter.begin(source, username, Instant::now()) {
+        Ok(a) => a,
+        Err(wait) => {
+            record(audit("denied", "rate limited")).await?;
+            return Err(Refused::RateLimited(wait));
+        }
+    };
+    let user = match state.store().user_by_name(username).await {
+        Ok(u) => u,
+        Err(e) => {
+            state.limiter.take_back(attempt);
+            return Err(Refused::Internal(e.to_string()));
+        }
+    };
+    let hash = user.as_ref().map(|u| u.password_hash.clone());
     let pw = password.to_owned();
-    let ok = tokio::task::spawn_blocking(move || verify_password(&pw, &hash)).await.unwrap_or(false);
+    let checked = PasswordGate::global()
+        .run(move || match &hash {
+            Some(h) => verify_password(&pw, h),
+            None => verify_password(&pw, decoy_hash()),
+        })
+        .await;
+    let ok = match checked {
+        Ok(ok) => ok,
+        Err(e) => {
+            state.limiter.take_back(attempt);
+            return Err(match e {
+                GateError::Busy(_) => {
+                    record(audit("denied", "password checks busy")).await?;
+                    Refused::Busy(BUSY_RETRY_SECS)
+                }
+                GateError::Failed(e) => Refused::Internal(e),
+            });
+        }
+    };
     let user = match user {
         Some(u) if ok && !u.disabled => u,
         other => {
-            state.limiter.failed(&keys, Instant::now());
+            // The attempt stays counted.
             let why = match other {
                 Some(u) if u.disabled => "account disabled",
                 Some(_) => "wrong password",
@@ -72,7 +104,7 @@ pub async fn sign_in(
             return Err(Refused::Invalid);
         }
     };
-    state.limiter.succeeded(&keys);
+    state.limiter.succeeded(attempt);
     let now = now_ms();
     let token = random_token(SESSION_PREFIX);
     let csrf = random_token("");
@@ -92,7 +124,9 @@ pub async fn sign_in(
 
 /// The `Set-Cookie` value for a session (`value` empty and `max_age` 0 to clear it).
 pub fn session_cookie(state: &AppState, value: &str, max_age_secs: i64) -> String {
-    let (name, secure) =
-        if state.config.tls() { (SESSION_COOKIE_TLS, "; Secure") } else { (SESSION_COOKIE, "") };
+    // Behind a TLS-terminating proxy the server speaks HTTP but browsers use https: the
+    // public origin decides, so the cookie never travels in clear text.
+    let https = state.config.tls() || state.config.public_origin.starts_with("https://");
+    let (name, secure) = if https { (SESSION_COOKIE_TLS, "; Secure") } else { (SESSION_COOKIE, "") };
     format!("{name}={value}; Path=/; HttpOnly; SameSite=Strict; Max-Age={max_age_secs}{secure}")
 }

@@ -1,3 +1,4 @@
+pub mod client_addr;
 pub mod error;
 pub mod json;
 pub mod openapi;

@@ -13,15 +13,34 @@ use crate::app::AppState;
 use crate::auth::Via;
 use crate::auth::secret::random_token;
 use crate::auth::sign_in::{Refused, session_cookie, sign_in};
+use crate::http::client_addr::client_ip;
 
 #[derive(Debug, Deserialize)]
 pub struct Next {
     next: Option<String>,
 }
 
-/// Only local paths: never redirect off-site after sign-in.
+/// Only same-origin paths: never redirect off-site after sign-in. Browsers drop tabs and
+/// newlines from URLs and read `\` as `/`, so `/<TAB>/evil.example` or `/\evil.example`
+/// would become `//evil.example`, another host. Hence: a leading `/` not followed by another,
+/// and no backslash, control character or white space anywhere (a value starting with `/`
+/// has no scheme). Anything else goes to `/`.
 fn safe_next(next: Option<&str>) -> String {
-    next.filter(|n| n.starts_with('/') && !n.starts_with("//") && !n.contains('\\')).unwrap_or("/").to_owned()
+    next.filter(|n| {
+        n.starts_with('/')
+            && !n.starts_with("//")
+            && !n.contains('\\')
+            && !n.chars().any(|c| c.is_control() || c.is_whitespace())
+    })
+    .unwrap_or("/")
+    .to_owned()
+}
+
+/// A page refusing the sign-in for now, with the `Retry-After` the client should honour.
+fn retry_page(next: &str, message: &str, status: StatusCode, secs: u64) -> Response {
+    let mut resp = form_page(next, Some(message), status);
+    resp.headers_mut().insert(header::RETRY_AFTER, secs.into());
+    resp
 }
 
 fn form_page(next: &str, message: Option<&str>, status: StatusCode) -> Response {
@@ -81,15 +100,23 @@ pub async fn submit(
         }
     }
     let rid = random_token("")[..22].to_owned();
-    match sign_in(&state, &f.username, &f.password, &addr.ip().to_string(), &rid, "web").await {
+    let source = client_ip(addr.ip(), &headers, &state.config.trusted_proxies).to_string();
+    match sign_in(&state, &f.username, &f.password, &source, &rid, "web").await {
         Ok(s) => {
             let cookie = session_cookie(&state, &s.token, state.session_limits().absolute_ms / 1000);
             ([(header::SET_COOKIE, cookie)], Redirect::to(&next)).into_response()
         }
-        Err(Refused::RateLimited(_)) => form_page(
+        Err(Refused::RateLimited(wait)) => retry_page(
             &next,
-            Some("Too many failed sign-ins. Try again later."),
+            "Too many failed sign-ins. Try again later.",
             StatusCode::TOO_MANY_REQUESTS,
+            wait,
+        ),
+        Err(Refused::Busy(wait)) => retry_page(
+            &next,
+            "The server is busy. Try again in a moment.",
+            StatusCode::SERVICE_UNAVAILABLE,
+            wait,
         ),
         Err(Refused::Invalid) => {
             form_page(&next, Some("Invalid user name or password."), StatusCode::UNAUTHORIZED)
@@ -121,4 +148,44 @@ pub async fn logout(State(state): State<AppState>, v: Viewer<SignedIn>, Form(f):
     v.audit(&state, "auth.logout", &format!("user:{}", v.caller.username), "success", json!({"via": "web"}))
         .await;
     ([(header::SET_COOKIE, session_cookie(&state, "", 0))], Redirect::to("/login")).into_response()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::safe_next;
+
+    #[test]
+    fn only_same_origin_paths_are_followed() {
+        for good in
+            ["/", "/hosts", "/hosts/7?tab=rules&q=a%20b", "/scans#latest", "/a/b//c", "/r?to=http://x"]
+        {
+            assert_eq!(safe_next(Some(good)), good, "{good:?}");
+        }
+        let hostile = [
+            "//evil.example",
+            "///evil.example",
+            "/\\evil.example",
+            "\\/evil.example",
+            "/\t/evil.example",
+            "/\n/evil.example",
+            "/\r/evil.example",
+            "\t//evil.example",
+            " //evil.example",
+            "/ /evil.example",
+            "/\u{0}/evil.example",
+            "/\u{7f}/evil.example",
+            "/\u{85}/evil.example",
+            "/\u{a0}/evil.example",
+            "/\u{3000}/evil.example",
+            "/hosts\\..\\..\\evil.example",
+            "https://evil.example",
+            "javascript:alert(1)",
+            "evil.example",
+            "",
+        ];
+        for bad in hostile {
+            assert_eq!(safe_next(Some(bad)), "/", "{bad:?}");
+        }
+        assert_eq!(safe_next(None), "/");
+    }
 }
