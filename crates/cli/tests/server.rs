@@ -330,6 +330,25 @@ async fn ssh_host_key_approval_and_exactly_one_change() {
         let test = api.post(&format!("/api/v1/hosts/{id}/test"), json!({})).await;
         assert_eq!(test["status"], "ok", "{test}");
 
+        // A host whose policy trusts the first key seen: scanned at once, and the trust is
+        // in the audit log.
+        let tofu = api
+            .post(
+                "/api/v1/hosts",
+                json!({"name": format!("t{n}"), "address": addr(n), "credential_id": cred["id"], "host_key_policy": "accept_new"}),
+            )
+            .await;
+        let st = api.scan(tofu["id"].as_i64().unwrap()).await;
+        assert_eq!(st["status"], "succeeded", "{backend}: {st}");
+        let trusted = api.get("/api/v1/audit/events?action=host.key_accept_new").await;
+        let e = &trusted["items"][0];
+        assert_eq!(
+            (e["actor"].as_str(), e["target"].as_str()),
+            (Some("system"), Some(format!("host:{}", tofu["id"]).as_str())),
+            "{trusted}"
+        );
+        assert!(e["details"]["fingerprint"].as_str().is_some_and(|f| f.starts_with("SHA256:")), "{e}");
+
         let s1 = api.scan(id).await;
         assert_eq!(s1["status"], "succeeded", "{backend}: {s1}");
         let base =
@@ -363,7 +382,7 @@ async fn ssh_host_key_approval_and_exactly_one_change() {
             api.get(&format!("/api/v1/hosts/{id}/changes?per_page=1")).await["total"].as_i64().unwrap(),
             base + 1
         );
-        assert_eq!(api.get("/api/v1/scans").await["total"], 4);
+        assert_eq!(api.get("/api/v1/scans").await["total"], 5);
 
         // The host comes back with a new key: scanning stops with a visible error.
         drop(fleet.up(n, |root| {

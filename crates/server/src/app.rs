@@ -49,6 +49,8 @@ pub struct Inner {
     pub shutdown: watch::Receiver<bool>,
     /// A name unique to this process, used as the job lock owner prefix.
     pub instance: String,
+    /// Open event streams per user (capped).
+    pub streams: crate::api::events::StreamSlots,
 }
 
 impl std::ops::Deref for AppState {

@@ -55,6 +55,8 @@ pub struct Config {
     /// Sessions end after this long without a request, and this long after login at most.
     pub session_idle_minutes: u64,
     pub session_absolute_hours: u64,
+    /// How often an open event stream re-checks that its session or token still allows it.
+    pub events_recheck_secs: u64,
     /// Failed sign-ins per user name from one source address per 15 minutes before that
     /// pair is refused (a source is refused after five times as many, whatever the names).
     pub login_max_failures: u32,
@@ -95,6 +97,7 @@ impl Default for Config {
             adaptive_enabled: true,
             session_idle_minutes: 30,
             session_absolute_hours: 12,
+            events_recheck_secs: 30,
             login_max_failures: 10,
             ssh_connect_timeout_secs: 10,
             scan_walks: true,

@@ -2,8 +2,9 @@
 //! compliance state in a [`openwatch_store::Store`], runs scans from a durable job queue,
 //! schedules them, and serves the REST API under `/api/v1`.
 //!
-//! Layout: `http/` holds the route table, authorization guard, error envelope and OpenAPI;
-//! `api/` holds one module per feature with thin handlers; `web/` the server-rendered pages; `worker/` runs jobs and the
+//! Layout: `service/` holds every operation once (typed input, domain error); `http/` the
+//! one route table for API and pages, the guard, the error envelope and OpenAPI; `api/`
+//! and `web/` are thin adapters per feature (JSON, pages); `worker/` runs jobs and the
 //! scheduler; `auth/` resolves callers and their permissions.
 
 pub mod admin;
@@ -15,6 +16,8 @@ pub mod config;
 pub mod http;
 pub mod metrics;
 pub mod serve;
+pub mod service;
+pub mod timefmt;
 pub mod web;
 pub mod worker;
 

@@ -88,9 +88,8 @@ pub async fn bootstrap(state: &AppState) -> Result<Option<String>> {
                 now_ms(),
             )
             .await?;
-        crate::api::scans_queue(state, host.id, "first_start", Some("system".into()))
-            .await
-            .map_err(|e| anyhow::anyhow!(e.message))?;
+        let who = crate::service::scans::Initiator::system("first_start");
+        crate::service::scans::scan_host(state, &who, host.id).await.map_err(|e| anyhow::anyhow!("{e}"))?;
     }
     Ok(generated.then_some(password))
 }
@@ -123,6 +122,7 @@ pub async fn state(
         events_stored: Notify::new(),
         shutdown: rx,
         instance: instance_name(role),
+        streams: Default::default(),
     });
     Ok((state, tx))
 }

@@ -8,10 +8,12 @@ use serde::Deserialize;
 use serde_json::json;
 
 use crate::app::AppState;
+use crate::auth::need::SignedIn;
 use crate::auth::sign_in::{Refused, session_cookie, sign_in};
-use crate::auth::{Caller, Via, role_permissions};
+use crate::auth::{Via, role_permissions};
 use crate::http::client_addr;
 use crate::http::error::{ApiError, ApiResult, bad_request, internal, unauthenticated};
+use crate::http::guard::Grant;
 use crate::http::router::RequestId;
 
 #[derive(Debug, Deserialize)]
@@ -73,21 +75,22 @@ pub async fn login(State(state): State<AppState>, req: Request) -> ApiResult<Res
     Ok(resp)
 }
 
-pub async fn logout(State(state): State<AppState>, caller: Caller) -> ApiResult<Response> {
-    if let Via::Session { id_hash, .. } = &caller.via {
+pub async fn logout(State(state): State<AppState>, g: Grant<SignedIn>) -> ApiResult<Response> {
+    if let Via::Session { id_hash, .. } = &g.caller().via {
         state.store().delete_session(id_hash).await?;
     }
-    let mut resp = StatusCode::NO_CONTENT.into_response();
+    let mut resp = crate::http::done(crate::service::note(format!("user:{}", g.username()), json!({})));
     resp.headers_mut().insert(header::SET_COOKIE, cookie(&state, "", 0));
     Ok(resp)
 }
 
-pub async fn me(caller: Caller, Extension(_): Extension<RequestId>) -> Json<serde_json::Value> {
+pub async fn me(g: Grant<SignedIn>, Extension(_): Extension<RequestId>) -> Json<serde_json::Value> {
+    let caller = g.caller();
     let csrf = match &caller.via {
         Via::Session { csrf_token, .. } => Some(csrf_token.clone()),
         Via::Token { .. } => None,
     };
     Json(json!({"user": {"id": caller.user_id, "username": caller.username, "role": caller.role},
         "permissions": caller.permissions, "csrf_token": csrf,
-        "via": match caller.via { Via::Session { .. } => "session", Via::Token { .. } => "token" }}))
+        "via": match &caller.via { Via::Session { .. } => "session", Via::Token { .. } => "token" }}))
 }

@@ -2,18 +2,20 @@
 
 use axum::Json;
 use axum::extract::{Path, Query, State};
-use openwatch_store::PageRequest;
 use serde::Deserialize;
 use serde_json::{Value, json};
 
-use super::scans::{ResultsQuery, result_query};
 use crate::app::{AppState, now_ms};
+use crate::auth::need::{FleetRead, HostsRead};
 use crate::http::error::{ApiResult, not_found};
+use crate::http::guard::Grant;
+use crate::service::scans::{ResultFilter, result_query};
 
 pub async fn host_compliance(
     State(state): State<AppState>,
+    _: Grant<HostsRead>,
     Path(id): Path<i64>,
-    Query(q): Query<ResultsQuery>,
+    Query(q): Query<ResultFilter>,
 ) -> ApiResult<Json<Value>> {
     let host = state.store().host(id).await?.ok_or_else(|| not_found("host"))?;
     let rq = result_query(&state.library, &q)?;
@@ -40,15 +42,20 @@ pub struct PageQuery {
 
 pub async fn host_changes(
     State(state): State<AppState>,
+    _: Grant<HostsRead>,
     Path(id): Path<i64>,
     Query(q): Query<PageQuery>,
 ) -> ApiResult<Json<Value>> {
     state.store().host(id).await?.ok_or_else(|| not_found("host"))?;
-    Ok(Json(json!(state.store().host_changes(Some(id), PageRequest::new(q.page, q.per_page)).await?)))
+    Ok(Json(json!(state.store().host_changes(Some(id), crate::service::page(q.page, q.per_page)?).await?)))
 }
 
-pub async fn changes(State(state): State<AppState>, Query(q): Query<PageQuery>) -> ApiResult<Json<Value>> {
-    Ok(Json(json!(state.store().host_changes(None, PageRequest::new(q.page, q.per_page)).await?)))
+pub async fn changes(
+    State(state): State<AppState>,
+    _: Grant<FleetRead>,
+    Query(q): Query<PageQuery>,
+) -> ApiResult<Json<Value>> {
+    Ok(Json(json!(state.store().host_changes(None, crate::service::page(q.page, q.per_page)?).await?)))
 }
 
 #[derive(Debug, Deserialize)]
@@ -58,6 +65,7 @@ pub struct PostureQuery {
 
 pub async fn host_posture(
     State(state): State<AppState>,
+    _: Grant<HostsRead>,
     Path(id): Path<i64>,
     Query(q): Query<PostureQuery>,
 ) -> ApiResult<Json<Value>> {
@@ -66,7 +74,7 @@ pub async fn host_posture(
     Ok(Json(json!({"items": state.store().posture_history(id, since).await?})))
 }
 
-pub async fn summary(State(state): State<AppState>) -> ApiResult<Json<Value>> {
+pub async fn summary(State(state): State<AppState>, _: Grant<FleetRead>) -> ApiResult<Json<Value>> {
     let mut s = state.store().fleet_summary(now_ms()).await?;
     for r in &mut s.top_failing_rules {
         if let Some(rule) = state.library.rule(&r.id) {
@@ -74,4 +82,20 @@ pub async fn summary(State(state): State<AppState>) -> ApiResult<Json<Value>> {
         }
     }
     Ok(Json(json!(s)))
+}
+
+#[derive(Debug, Deserialize)]
+pub struct ExportQuery {
+    format: String,
+}
+
+/// The host's current compliance as a CSV or JSON download (the same file as the web's).
+pub async fn host_export(
+    State(state): State<AppState>,
+    g: Grant<HostsRead>,
+    Path(id): Path<i64>,
+    Query(q): Query<ExportQuery>,
+) -> ApiResult<axum::response::Response> {
+    let format = crate::service::exports::Format::parse(&q.format)?;
+    Ok(super::scans::download(crate::service::exports::host_compliance(&state, &g, id, format).await?))
 }

@@ -7,7 +7,9 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 
 use crate::app::AppState;
+use crate::auth::need::RulesRead;
 use crate::http::error::{ApiResult, not_found};
+use crate::http::guard::Grant;
 
 #[derive(Debug, Deserialize)]
 pub struct RulesQuery {
@@ -22,7 +24,11 @@ fn rule_json(r: &openwatch_core::rule::Rule) -> Value {
         "tags": r.raw.tags, "references": r.raw.references})
 }
 
-pub async fn rules(State(state): State<AppState>, Query(q): Query<RulesQuery>) -> ApiResult<Json<Value>> {
+pub async fn rules(
+    State(state): State<AppState>,
+    _: Grant<RulesRead>,
+    Query(q): Query<RulesQuery>,
+) -> ApiResult<Json<Value>> {
     let needle = q.q.as_deref().map(str::to_lowercase);
     let items: Vec<Value> = state
         .library
@@ -41,7 +47,11 @@ pub async fn rules(State(state): State<AppState>, Query(q): Query<RulesQuery>) -
     Ok(Json(json!({"items": items, "total": items.len()})))
 }
 
-pub async fn rule(State(state): State<AppState>, Path(id): Path<String>) -> ApiResult<Json<Value>> {
+pub async fn rule(
+    State(state): State<AppState>,
+    _: Grant<RulesRead>,
+    Path(id): Path<String>,
+) -> ApiResult<Json<Value>> {
     let r = state.library.rule(&id).ok_or_else(|| not_found("rule"))?;
     let mut v = rule_json(r);
     v["description"] = json!(r.raw.description.as_str());
@@ -50,7 +60,7 @@ pub async fn rule(State(state): State<AppState>, Path(id): Path<String>) -> ApiR
     Ok(Json(v))
 }
 
-pub async fn frameworks(State(state): State<AppState>) -> ApiResult<Json<Value>> {
+pub async fn frameworks(State(state): State<AppState>, _: Grant<RulesRead>) -> ApiResult<Json<Value>> {
     let items: Vec<Value> = state
         .library
         .catalogs
@@ -63,7 +73,11 @@ pub async fn frameworks(State(state): State<AppState>) -> ApiResult<Json<Value>>
     Ok(Json(json!({"items": items})))
 }
 
-pub async fn framework(State(state): State<AppState>, Path(id): Path<String>) -> ApiResult<Json<Value>> {
+pub async fn framework(
+    State(state): State<AppState>,
+    _: Grant<RulesRead>,
+    Path(id): Path<String>,
+) -> ApiResult<Json<Value>> {
     let c =
         state.library.catalogs.iter().find(|c| c.framework == id).ok_or_else(|| not_found("framework"))?;
     let mut v = json!(coverage(c, &state.library.rules));

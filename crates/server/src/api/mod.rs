@@ -1,10 +1,10 @@
-//! The REST API, one module per feature. [`build`] registers every route with its access
-//! rule; nothing is reachable that is not in this table.
+//! The REST API, one module per feature. [`build`] registers every route, API and page,
+//! with its access rule in one table; nothing is reachable that is not in it.
 
 mod audit;
 mod auth_routes;
 pub(crate) mod credentials;
-mod events;
+pub(crate) mod events;
 mod fleet;
 pub(crate) mod hosts;
 mod library;
@@ -13,25 +13,24 @@ pub(crate) mod scans;
 mod schedules;
 mod users;
 
+pub use scans::download;
+
 use axum::Router;
 use axum::http::Method;
 
 use crate::app::AppState;
 use crate::auth::rbac::Permission as P;
-use crate::http::router::{Access, Api, RouteSpec};
-
-pub use hosts::import_csv;
-pub use scans::queue as scans_queue;
+use crate::http::router::{Access, RouteSpec, Routes};
 
 const GET: Method = Method::GET;
 const POST: Method = Method::POST;
 const PUT: Method = Method::PUT;
 const DELETE: Method = Method::DELETE;
 
-/// The API routes (and the table they were built from).
+/// Every route of the server, API and pages (and the table they were built from).
 pub fn build(state: AppState) -> (Router<AppState>, Vec<RouteSpec>) {
     use Access::{Needs, Public, SignedIn};
-    let api = Api::new(state)
+    let api = Routes::new(state)
         .route(
             POST,
             "/api/v1/auth/login",
@@ -262,6 +261,15 @@ pub fn build(state: AppState) -> (Router<AppState>, Vec<RouteSpec>) {
         )
         .route(
             GET,
+            "/api/v1/hosts/{id}/export",
+            Needs(P::HostsRead),
+            "host.export",
+            "compliance",
+            "Current compliance as a download (format=csv or json)",
+            fleet::host_export,
+        )
+        .route(
+            GET,
             "/api/v1/hosts/{id}/changes",
             Needs(P::HostsRead),
             "host.changes",
@@ -314,6 +322,15 @@ pub fn build(state: AppState) -> (Router<AppState>, Vec<RouteSpec>) {
             "Queue a scan of every host in a group",
             scans::queue_group,
         )
+        .route(
+            POST,
+            "/api/v1/scans",
+            Needs(P::HostsScan),
+            "scan.queue_hosts",
+            "scans",
+            "Queue scans of several hosts ({\"host_ids\": [...]}; maintenance hosts are skipped)",
+            scans::queue_hosts,
+        )
         .route(GET, "/api/v1/scans", Needs(P::ScansRead), "scan.list", "scans", "List scans", scans::list)
         .route(GET, "/api/v1/scans/{id}", Needs(P::ScansRead), "scan.get", "scans", "One scan", scans::get)
         .route(
@@ -333,6 +350,15 @@ pub fn build(state: AppState) -> (Router<AppState>, Vec<RouteSpec>) {
             "scans",
             "One result with its evidence and rule text",
             scans::result,
+        )
+        .route(
+            GET,
+            "/api/v1/scans/{id}/export",
+            Needs(P::ScansRead),
+            "scan.export",
+            "scans",
+            "A scan's results as a download (format=csv or json)",
+            scans::export,
         )
         .route(
             GET,
@@ -438,7 +464,7 @@ pub fn build(state: AppState) -> (Router<AppState>, Vec<RouteSpec>) {
         .route(GET, "/healthz", Public, "ops.healthz", "ops", "Liveness", ops::healthz)
         .route(GET, "/readyz", Public, "ops.readyz", "ops", "Readiness (database reachable)", ops::readyz)
         .route(GET, "/metrics", Public, "ops.metrics", "ops", "Prometheus metrics", ops::metrics);
-    api.into_parts()
+    crate::web::pages(api).into_parts()
 }
 
 /// The whole HTTP application: API routes, OpenAPI, docs page and an enveloped 404.
@@ -447,7 +473,6 @@ pub fn app(state: AppState) -> Router {
     let doc = std::sync::Arc::new(crate::http::openapi::document(&specs));
     router
         .merge(ops::docs_routes(doc))
-        .merge(crate::web::routes())
         .fallback(ops::not_found)
         .layer(axum::middleware::from_fn(ops::security_headers))
         .with_state(state)

@@ -24,7 +24,11 @@ pub async fn readyz(State(state): State<AppState>) -> Response {
     }
     match state.store().ping().await {
         Ok(()) => "ready\n".into_response(),
-        Err(e) => (StatusCode::SERVICE_UNAVAILABLE, format!("database unavailable: {e}\n")).into_response(),
+        Err(e) => {
+            // The reason goes to the log; an unauthenticated probe learns only the state.
+            tracing::error!(error = %e, "readiness: the database is unreachable");
+            (StatusCode::SERVICE_UNAVAILABLE, "database unavailable\n").into_response()
+        }
     }
 }
 

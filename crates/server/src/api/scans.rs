@@ -1,83 +1,53 @@
-//! Scans: queue them, list them, read their results and evidence.
+//! Scans over JSON: queue them, list them, read their results and evidence, export them.
 
 use axum::Json;
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
-use axum::response::Response;
-use openwatch_core::rule::control_matches;
-use openwatch_store::{PageRequest, ResultQuery, Scan, ScanQuery, ScanRequest};
+use axum::response::{IntoResponse, Response};
+use openwatch_store::{PageRequest, ResultQuery, ScanQuery};
 use serde::Deserialize;
 use serde_json::{Value, json};
 
-use crate::app::{AppState, Library, now_ms};
-use crate::auth::Caller;
-use crate::http::error::{ApiResult, conflict, not_found, validation};
-use crate::http::{audited, note};
-
-/// Queue a scan of one host unless one is already queued or running; returns the scan.
-pub async fn queue(
-    state: &AppState,
-    host_id: i64,
-    trigger: &str,
-    by: Option<String>,
-) -> ApiResult<(Scan, bool)> {
-    if state.store().scan_pending(host_id).await? {
-        let pending = state
-            .store()
-            .list_scans(&ScanQuery { host_id: Some(host_id), status: None }, PageRequest::new(None, Some(5)))
-            .await?
-            .items
-            .into_iter()
-            .find(|s| s.status == "queued" || s.status == "running");
-        if let Some(s) = pending {
-            return Ok((s, false));
-        }
-    }
-    let req = ScanRequest {
-        host_id,
-        trigger: trigger.to_owned(),
-        triggered_by: by,
-        max_attempts: state.config.job_max_attempts,
-    };
-    let scan = state.store().queue_scan(&req, now_ms()).await?;
-    state.jobs_queued.notify_waiters();
-    state.events_stored.notify_waiters();
-    Ok((scan, true))
-}
+use crate::app::AppState;
+use crate::auth::need::{HostsScan, ScansRead};
+use crate::http::error::{ApiResult, not_found};
+use crate::http::guard::Grant;
+use crate::http::json::ApiJson;
+use crate::http::{audited, respond};
+use crate::service::exports::{self, Format};
+use crate::service::scans::{self, Initiator, ResultFilter};
 
 pub async fn queue_host(
     State(state): State<AppState>,
-    caller: Caller,
+    g: Grant<HostsScan>,
     Path(id): Path<i64>,
 ) -> ApiResult<Response> {
-    let host = state.store().host(id).await?.ok_or_else(|| not_found("host"))?;
-    if host.maintenance {
-        return Err(conflict(format!(
-            "{} is in maintenance; take it out of maintenance to scan it",
-            host.name
-        )));
-    }
-    let (scan, new) = queue(&state, id, "manual", Some(caller.username.clone())).await?;
-    let status = if new { StatusCode::ACCEPTED } else { StatusCode::OK };
-    let body = json!({"scan_id": scan.id, "scan": scan, "already_pending": !new});
-    Ok(audited(status, body, note(format!("host:{id}"), json!({"scan_id": scan.id, "new": new}))))
+    let d = scans::scan_host(&state, &Initiator::person(&g), id).await?;
+    let status = if d.value.new { StatusCode::ACCEPTED } else { StatusCode::OK };
+    let body = json!({"scan_id": d.value.scan.id, "scan": d.value.scan, "already_pending": !d.value.new});
+    Ok(audited(status, body, d.audit))
 }
 
 pub async fn queue_group(
     State(state): State<AppState>,
-    caller: Caller,
+    g: Grant<HostsScan>,
     Path(id): Path<i64>,
 ) -> ApiResult<Response> {
-    let group = state.store().group(id).await?.ok_or_else(|| not_found("group"))?;
-    let mut ids = Vec::new();
-    for host_id in state.store().group_host_ids(id).await? {
-        let host = state.store().host(host_id).await?;
-        if host.is_some_and(|h| !h.maintenance) {
-            ids.push(queue(&state, host_id, "manual", Some(caller.username.clone())).await?.0.id);
-        }
-    }
-    let body = json!({"scan_ids": ids, "group": group.name});
-    Ok(audited(StatusCode::ACCEPTED, &body, note(format!("group:{id}"), json!({"scans": ids.len()}))))
+    Ok(respond(StatusCode::ACCEPTED, scans::scan_group(&state, &Initiator::person(&g), id).await?))
+}
+
+/// Scan several hosts: `{"host_ids": [1, 2]}`.
+#[derive(Debug, Deserialize)]
+pub struct HostsBody {
+    host_ids: Vec<i64>,
+}
+
+pub async fn queue_hosts(
+    State(state): State<AppState>,
+    g: Grant<HostsScan>,
+    ApiJson(b): ApiJson<HostsBody>,
+) -> ApiResult<Response> {
+    Ok(respond(StatusCode::ACCEPTED, scans::scan_hosts(&state, &Initiator::person(&g), &b.host_ids).await?))
 }
 
 #[derive(Debug, Deserialize)]
@@ -88,69 +58,38 @@ pub struct ListQuery {
     per_page: Option<i64>,
 }
 
-pub async fn list(State(state): State<AppState>, Query(q): Query<ListQuery>) -> ApiResult<Json<Value>> {
+pub async fn list(
+    State(state): State<AppState>,
+    _: Grant<ScansRead>,
+    Query(q): Query<ListQuery>,
+) -> ApiResult<Json<Value>> {
     let page = state
         .store()
-        .list_scans(&ScanQuery { host_id: q.host_id, status: q.status }, PageRequest::new(q.page, q.per_page))
+        .list_scans(
+            &ScanQuery { host_id: q.host_id, status: q.status },
+            crate::service::page(q.page, q.per_page)?,
+        )
         .await?;
     Ok(Json(json!(page)))
 }
 
-pub async fn get(State(state): State<AppState>, Path(id): Path<i64>) -> ApiResult<Json<Value>> {
+pub async fn get(
+    State(state): State<AppState>,
+    _: Grant<ScansRead>,
+    Path(id): Path<i64>,
+) -> ApiResult<Json<Value>> {
     Ok(Json(json!(state.store().scan(id).await?.ok_or_else(|| not_found("scan"))?)))
-}
-
-#[derive(Debug, Deserialize)]
-pub struct ResultsQuery {
-    pub verdict: Option<String>,
-    pub severity: Option<String>,
-    pub framework: Option<String>,
-    pub control: Option<String>,
-    pub page: Option<i64>,
-    pub per_page: Option<i64>,
-}
-
-/// Turn framework/control filters into the rule ids they select.
-pub fn result_query(lib: &Library, q: &ResultsQuery) -> ApiResult<ResultQuery> {
-    const VERDICTS: &[&str] = &["pass", "fail", "error", "not_applicable", "skipped"];
-    const SEVERITIES: &[&str] = &["critical", "high", "medium", "low", "info"];
-    if let Some(v) = q.verdict.as_deref().filter(|v| !VERDICTS.contains(v)) {
-        return Err(validation("verdict", format!("`{v}` is not one of {}", VERDICTS.join(", "))));
-    }
-    if let Some(s) = q.severity.as_deref().filter(|s| !SEVERITIES.contains(s)) {
-        return Err(validation("severity", format!("`{s}` is not one of {}", SEVERITIES.join(", "))));
-    }
-    let rule_ids = match (&q.framework, &q.control) {
-        (None, None) => None,
-        (None, Some(_)) => return Err(validation("control", "needs a framework")),
-        (Some(f), control) => {
-            if !openwatch_core::rule::is_known_framework(f) {
-                return Err(validation("framework", format!("unknown framework `{f}`")));
-            }
-            Some(
-                lib.rules
-                    .iter()
-                    .filter(|r| {
-                        let controls = r.raw.references.controls(f);
-                        !controls.is_empty()
-                            && control.as_ref().is_none_or(|c| controls.iter().any(|x| control_matches(x, c)))
-                    })
-                    .map(|r| r.id().to_owned())
-                    .collect(),
-            )
-        }
-    };
-    Ok(ResultQuery { verdict: q.verdict.clone(), severity: q.severity.clone(), rule_ids })
 }
 
 pub async fn results(
     State(state): State<AppState>,
+    _: Grant<ScansRead>,
     Path(id): Path<i64>,
-    Query(q): Query<ResultsQuery>,
+    Query(q): Query<ResultFilter>,
 ) -> ApiResult<Json<Value>> {
     state.store().scan(id).await?.ok_or_else(|| not_found("scan"))?;
-    let rq = result_query(&state.library, &q)?;
-    let page = state.store().scan_results(id, &rq, PageRequest::new(q.page, q.per_page)).await?;
+    let rq = scans::result_query(&state.library, &q)?;
+    let page = state.store().scan_results(id, &rq, crate::service::page(q.page, q.per_page)?).await?;
     let items: Vec<Value> = page
         .items
         .iter()
@@ -165,6 +104,7 @@ pub async fn results(
 
 pub async fn result(
     State(state): State<AppState>,
+    _: Grant<ScansRead>,
     Path((id, rule_id)): Path<(i64, String)>,
 ) -> ApiResult<Json<Value>> {
     let rq = ResultQuery { rule_ids: Some(vec![rule_id.clone()]), ..Default::default() };
@@ -185,4 +125,26 @@ pub async fn result(
     });
     Ok(Json(json!({"scan_id": id, "rule_id": r.rule_id, "verdict": r.verdict, "severity": r.severity,
         "reason": r.reason, "evidence": evidence, "rule": rule})))
+}
+
+#[derive(Debug, Deserialize)]
+pub struct ExportQuery {
+    format: String,
+}
+
+/// A download with its file name.
+pub fn download(e: exports::Export) -> Response {
+    use axum::http::header;
+    let disposition = format!("attachment; filename=\"{}\"", e.filename);
+    ([(header::CONTENT_TYPE, e.content_type.to_owned()), (header::CONTENT_DISPOSITION, disposition)], e.body)
+        .into_response()
+}
+
+pub async fn export(
+    State(state): State<AppState>,
+    g: Grant<ScansRead>,
+    Path(id): Path<i64>,
+    Query(q): Query<ExportQuery>,
+) -> ApiResult<Response> {
+    Ok(download(exports::scan_results(&state, &g, id, Format::parse(&q.format)?).await?))
 }

@@ -9,12 +9,14 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 
 use crate::app::{AppState, now_ms};
+use crate::auth::need::{SchedulesRead, SchedulesWrite};
 use crate::http::error::{ApiResult, not_found, validation};
+use crate::http::guard::Grant;
 use crate::http::json::ApiJson;
 use crate::http::{audited, done, note};
 use crate::worker::scheduler::next_fire;
 
-pub async fn list(State(state): State<AppState>) -> ApiResult<Json<Value>> {
+pub async fn list(State(state): State<AppState>, _: Grant<SchedulesRead>) -> ApiResult<Json<Value>> {
     Ok(Json(json!({"items": state.store().list_schedules().await?})))
 }
 
@@ -26,7 +28,11 @@ pub struct ScheduleBody {
     cron: Option<String>,
 }
 
-pub async fn create(State(state): State<AppState>, ApiJson(b): ApiJson<ScheduleBody>) -> ApiResult<Response> {
+pub async fn create(
+    State(state): State<AppState>,
+    _: Grant<SchedulesWrite>,
+    ApiJson(b): ApiJson<ScheduleBody>,
+) -> ApiResult<Response> {
     let (kind, target) = match (b.host_id, b.group_id) {
         (Some(h), None) => {
             state.store().host(h).await?.ok_or_else(|| validation("host_id", format!("no host {h}")))?;
@@ -66,7 +72,11 @@ pub async fn create(State(state): State<AppState>, ApiJson(b): ApiJson<ScheduleB
     ))
 }
 
-pub async fn delete(State(state): State<AppState>, Path(id): Path<i64>) -> ApiResult<Response> {
+pub async fn delete(
+    State(state): State<AppState>,
+    _: Grant<SchedulesWrite>,
+    Path(id): Path<i64>,
+) -> ApiResult<Response> {
     if !state.store().delete_schedule(id).await? {
         return Err(not_found("schedule"));
     }

@@ -1,20 +1,19 @@
 //! Who is calling: a session cookie (browsers) or a bearer token (automation), resolved to a
-//! [`Caller`] with the permissions of its role. Handlers can only obtain a `Caller` through
-//! the route's authorization middleware, which checks the route's permission first.
+//! [`Caller`] with the permissions of its role. Handlers see a `Caller` only inside the
+//! `Grant` the route guard (`http/guard.rs`) hands them after checking the route's permission.
 
 pub mod limiter;
+pub mod need;
 pub mod rbac;
 pub mod secret;
 pub mod sign_in;
 
 use std::collections::BTreeSet;
 
-use axum::extract::FromRequestParts;
 use axum::http::HeaderMap;
-use axum::http::request::Parts;
 use openwatch_store::{Millis, Store};
 
-use crate::http::error::{ApiError, ApiResult, forbidden, internal, unauthenticated};
+use crate::http::error::{ApiError, ApiResult, forbidden, unauthenticated};
 use rbac::{Permission, builtin_permissions};
 
 pub const SESSION_COOKIE: &str = "openwatch_session";
@@ -26,8 +25,15 @@ pub const TOKEN_PREFIX: &str = "owt_";
 
 #[derive(Debug, Clone)]
 pub enum Via {
-    Session { id_hash: String, csrf_token: String },
-    Token { id: i64 },
+    Session {
+        id_hash: String,
+        csrf_token: String,
+    },
+    /// A bearer token; `expires_at` bounds the tokens it may create.
+    Token {
+        id: i64,
+        expires_at: Option<Millis>,
+    },
 }
 
 /// An authenticated caller whose route permission has been checked.
@@ -47,20 +53,6 @@ impl Caller {
 
     pub fn require(&self, p: Permission) -> ApiResult<()> {
         if self.can(p) { Ok(()) } else { Err(forbidden(format!("this needs the {} permission", p.as_str()))) }
-    }
-}
-
-impl<S: Send + Sync> FromRequestParts<S> for Caller {
-    type Rejection = ApiError;
-
-    /// Fails closed: a handler reached without the authorization middleware gets an error,
-    /// never an anonymous caller.
-    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
-        parts
-            .extensions
-            .get::<Caller>()
-            .cloned()
-            .ok_or_else(|| internal("authorization did not run for this route"))
     }
 }
 
@@ -101,6 +93,27 @@ pub async fn resolve(
     limits: SessionLimits,
     now: Millis,
 ) -> ApiResult<Option<Caller>> {
+    resolve_as(store, headers, limits, now, true).await
+}
+
+/// Resolve again for a long-lived response (an event stream) without counting it as
+/// activity, so an open tab does not keep an idle session alive.
+pub async fn recheck(
+    store: &dyn Store,
+    headers: &HeaderMap,
+    limits: SessionLimits,
+    now: Millis,
+) -> ApiResult<Option<Caller>> {
+    resolve_as(store, headers, limits, now, false).await
+}
+
+async fn resolve_as(
+    store: &dyn Store,
+    headers: &HeaderMap,
+    limits: SessionLimits,
+    now: Millis,
+    touch: bool,
+) -> ApiResult<Option<Caller>> {
     if let Some(auth) = headers.get(axum::http::header::AUTHORIZATION) {
         let token = auth
             .to_str()
@@ -121,7 +134,7 @@ pub async fn resolve(
             username: user.username,
             role: t.role,
             permissions,
-            via: Via::Token { id: t.id },
+            via: Via::Token { id: t.id, expires_at: t.expires_at },
         }));
     }
     let cookie = cookie_value(headers, SESSION_COOKIE_TLS).or_else(|| cookie_value(headers, SESSION_COOKIE));
@@ -138,7 +151,7 @@ pub async fn resolve(
         store.delete_session(&id_hash).await?;
         return Err(unauthenticated("the account is disabled"));
     };
-    if now - session.last_seen_at > 30_000 {
+    if touch && now - session.last_seen_at > 30_000 {
         store.touch_session(&id_hash, now).await?;
     }
     let permissions = role_permissions(store, &user.role).await?;

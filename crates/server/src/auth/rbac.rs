@@ -15,6 +15,9 @@ pub enum Permission {
     HostKeysApprove,
     CredentialsRead,
     CredentialsWrite,
+    /// Attach a stored credential to a host, or point a host holding one somewhere else:
+    /// whoever chooses where a credential is sent can receive its secret.
+    CredentialsUse,
     ScansRead,
     RulesRead,
     FleetRead,
@@ -41,6 +44,7 @@ impl Permission {
         Permission::HostKeysApprove,
         Permission::CredentialsRead,
         Permission::CredentialsWrite,
+        Permission::CredentialsUse,
         Permission::ScansRead,
         Permission::RulesRead,
         Permission::FleetRead,
@@ -61,6 +65,7 @@ impl Permission {
             Permission::HostKeysApprove => "host_keys:approve",
             Permission::CredentialsRead => "credentials:read",
             Permission::CredentialsWrite => "credentials:write",
+            Permission::CredentialsUse => "credentials:use",
             Permission::ScansRead => "scans:read",
             Permission::RulesRead => "rules:read",
             Permission::FleetRead => "fleet:read",
@@ -96,6 +101,7 @@ pub fn builtin_permissions(role: &str) -> Option<BTreeSet<Permission>> {
                 HostKeysApprove,
                 CredentialsRead,
                 CredentialsWrite,
+                CredentialsUse,
                 SchedulesRead,
                 SchedulesWrite,
                 AuditRead,

@@ -4,6 +4,8 @@
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use openwatch_store::StoreError;
+
+use crate::service::ServiceError;
 use serde_json::{Value, json};
 
 #[derive(Debug)]
@@ -76,11 +78,44 @@ impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         let body = json!({"error": {"code": self.code, "message": self.message, "details": self.details}});
         let mut resp = (self.status, axum::Json(body)).into_response();
-        resp.extensions_mut().insert(ErrorCode(self.code));
+        resp.extensions_mut().insert(Failure { code: self.code, status: self.status });
         resp
     }
 }
 
-/// The error code of a failed response, for the audit log.
+/// Marks a response as a failure, with its stable code, for the audit event. Pages answer
+/// some failures with a redirect, so the status alone cannot tell.
 #[derive(Debug, Clone, Copy)]
-pub struct ErrorCode(pub &'static str);
+pub struct Failure {
+    pub code: &'static str,
+    pub status: StatusCode,
+}
+
+/// The status and code a use case's error answers with, on either surface.
+pub fn classify(e: &ServiceError) -> Failure {
+    let (status, code) = match e {
+        ServiceError::NotFound(_) => (StatusCode::NOT_FOUND, "not_found"),
+        ServiceError::Invalid { .. } | ServiceError::BadRequest(_) => {
+            (StatusCode::UNPROCESSABLE_ENTITY, "validation_failed")
+        }
+        ServiceError::Conflict(_) => (StatusCode::CONFLICT, "conflict"),
+        ServiceError::Forbidden(_) => (StatusCode::FORBIDDEN, "forbidden"),
+        ServiceError::Internal(_) => (StatusCode::INTERNAL_SERVER_ERROR, "internal"),
+    };
+    Failure { code, status }
+}
+
+impl From<ServiceError> for ApiError {
+    fn from(e: ServiceError) -> ApiError {
+        match e {
+            ServiceError::NotFound(what) => not_found(what),
+            ServiceError::Invalid { field, problem } => validation(field, problem),
+            ServiceError::BadRequest(m) => {
+                ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "validation_failed", m)
+            }
+            ServiceError::Conflict(m) => conflict(m),
+            ServiceError::Forbidden(m) => forbidden(m),
+            e @ ServiceError::Internal(_) => internal(e.to_string()),
+        }
+    }
+}

@@ -1,5 +1,6 @@
 pub mod client_addr;
 pub mod error;
+pub mod guard;
 pub mod json;
 pub mod openapi;
 pub mod router;
@@ -9,7 +10,8 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use serde::Serialize;
 
-pub use router::{AuditNote, note};
+use crate::service::Done;
+pub use crate::service::{AuditNote, note};
 
 /// A JSON response with the note the audit event should carry.
 pub fn audited<T: Serialize>(status: StatusCode, body: T, audit: AuditNote) -> Response {
@@ -23,4 +25,9 @@ pub fn done(audit: AuditNote) -> Response {
     let mut resp = StatusCode::NO_CONTENT.into_response();
     resp.extensions_mut().insert(audit);
     resp
+}
+
+/// A use case's result as a JSON response carrying its audit note.
+pub fn respond<T: Serialize>(status: StatusCode, done: Done<T>) -> Response {
+    audited(status, done.value, done.audit)
 }

@@ -5,11 +5,11 @@ use std::collections::BTreeMap;
 
 use serde_json::{Value, json};
 
-use super::router::{Access, RouteSpec};
+use super::router::{Access, RouteSpec, Surface};
 
 pub fn document(specs: &[RouteSpec]) -> Value {
     let mut paths: BTreeMap<&str, serde_json::Map<String, Value>> = BTreeMap::new();
-    for s in specs {
+    for s in specs.iter().filter(|s| s.surface == Surface::Api) {
         let params: Vec<Value> = s
             .path
             .split('/')

@@ -3,19 +3,18 @@
 
 use axum::Form;
 use axum::extract::{Path, Query, State};
-use axum::response::{IntoResponse, Redirect, Response};
+use axum::response::Response;
 use maud::html;
-use openwatch_store::{AuditQuery, NewCredential, NewToken, NewUser, PageRequest, SealedSecrets};
+use openwatch_store::{AuditQuery, PageRequest};
 use serde::Deserialize;
-use serde_json::json;
 
-use super::guard::{CredentialsWrite, SignedIn, TokensWrite, UsersWrite, Viewer, urlencode};
+use super::guard::{CredentialsWrite, SignedIn, TokensWrite, UsersWrite, Viewer};
 use super::layout::{self, Page, csrf_field, render, when};
-use crate::api::credentials::SecretMaterial;
-use crate::app::{AppState, now_ms};
+use crate::app::AppState;
 use crate::auth::rbac::{BUILTIN_ROLES, Permission};
-use crate::auth::secret::{check_password_strength, hash_password, random_token, token_hash};
-use crate::auth::{TOKEN_PREFIX, role_permissions};
+use crate::service::credentials::{self, NewCredentialInput};
+use crate::service::users::{self, NewTokenInput, NewUserInput};
+use crate::service::{AuditNote, Done, ServiceError, ServiceResult};
 
 #[derive(Debug, Deserialize, Default)]
 pub struct AuditFilter {
@@ -55,8 +54,11 @@ async fn render_page<N: super::guard::Need>(
     } else {
         vec![]
     };
-    let custom_roles =
-        if c.can(Permission::UsersRead) { store.custom_roles().await.unwrap_or_default() } else { vec![] };
+    let custom_roles = if c.can(Permission::UsersRead) || c.can(Permission::TokensWrite) {
+        store.custom_roles().await.unwrap_or_default()
+    } else {
+        vec![]
+    };
     let creds = if c.can(Permission::CredentialsRead) {
         store.list_credentials().await.unwrap_or_default()
     } else {
@@ -127,7 +129,7 @@ async fn render_page<N: super::guard::Need>(
                             (csrf_field(&v.csrf))
                             label { "User name" input name="username" required; }
                             label { "Password (12+ characters)" input name="password" type="password" autocomplete="new-password" required; }
-                            label { "Role" select name="role" { @for r in BUILTIN_ROLES { option value=(r) selected[*r == "viewer"] { (r) } } } }
+                            label { "Role" select name="role" { @for r in BUILTIN_ROLES { option value=(r) selected[*r == "viewer"] { (r) } } @for r in &custom_roles { option value=(r.name) { (r.name) } } } }
                             button type="submit" { "Add user" }
                         }
                     }
@@ -156,7 +158,7 @@ async fn render_page<N: super::guard::Need>(
                     form.filters method="post" action="/admin/tokens" {
                         (csrf_field(&v.csrf))
                         label { "Name" input name="name" required; }
-                        label { "Role (at most yours)" select name="role" { @for r in BUILTIN_ROLES { option value=(r) selected[*r == "viewer"] { (r) } } } }
+                        label { "Role (at most yours)" select name="role" { @for r in BUILTIN_ROLES { option value=(r) selected[*r == "viewer"] { (r) } } @for r in &custom_roles { option value=(r.name) { (r.name) } } } }
                         label { "Expires in days" input name="expires_in_days" type="number" min="1" max="3650" value="90"; }
                         button type="submit" { "Create token" }
                     }
@@ -221,15 +223,20 @@ async fn render_page<N: super::guard::Need>(
     )
 }
 
-fn back(flash: &str, error: bool) -> Response {
-    Redirect::to(&format!("/admin?{}={}", if error { "error" } else { "flash" }, urlencode(flash)))
-        .into_response()
+fn back(message: &str, result: Result<AuditNote, &ServiceError>) -> Response {
+    super::after_post("/admin", message, result)
+}
+
+/// Report a use case's outcome back on the administration page.
+fn outcome<T>(r: ServiceResult<Done<T>>, message: impl FnOnce(&T) -> String) -> Response {
+    match r {
+        Ok(d) => back(&message(&d.value), Ok(d.audit)),
+        Err(e) => back(&e.to_string(), Err(&e)),
+    }
 }
 
 #[derive(Deserialize)]
 pub struct CredentialForm {
-    #[serde(rename = "_csrf")]
-    csrf: String,
     name: String,
     kind: String,
     #[serde(default)]
@@ -252,66 +259,19 @@ pub async fn create_credential(
     v: Viewer<CredentialsWrite>,
     Form(f): Form<CredentialForm>,
 ) -> Response {
-    if let Some(r) = v.csrf_rejection(&f.csrf) {
-        return r;
-    }
-    let passphrase = (!f.passphrase.is_empty()).then_some(f.passphrase);
-    let secret = f.secret.replace("\r\n", "\n");
-    let valid = match f.kind.as_str() {
-        "ssh_key" => russh::keys::decode_secret_key(&secret, passphrase.as_deref())
-            .map(|_| ())
-            .map_err(|e| format!("not a usable private key: {e}")),
-        "password" if !secret.is_empty() => Ok(()),
-        _ => Err("choose SSH private key or password and give the secret".into()),
+    let input = NewCredentialInput {
+        name: f.name,
+        kind: f.kind,
+        username: Some(f.username),
+        secret: f.secret,
+        passphrase: Some(f.passphrase),
+        sudo_password: Some(f.sudo_password),
     };
-    if let Err(e) =
-        valid.and_then(|()| if f.name.trim().is_empty() { Err("a name is required".into()) } else { Ok(()) })
-    {
-        return back(&e, true);
-    }
-    let sealed = (|| {
-        let material =
-            serde_json::to_vec(&SecretMaterial { secret, passphrase }).map_err(|e| e.to_string())?;
-        Ok::<_, String>(SealedSecrets {
-            secret: state.key.seal(&material).map_err(|e| e.to_string())?,
-            sudo_secret: (!f.sudo_password.is_empty())
-                .then(|| state.key.seal(f.sudo_password.as_bytes()))
-                .transpose()
-                .map_err(|e| e.to_string())?,
-        })
-    })();
-    let sealed = match sealed {
-        Ok(s) => s,
-        Err(e) => return back(&e, true),
-    };
-    let username = (!f.username.trim().is_empty()).then(|| f.username.trim().to_owned());
-    match state
-        .store()
-        .create_credential(
-            &NewCredential { name: f.name.trim().to_owned(), kind: f.kind, username, sealed },
-            now_ms(),
-        )
-        .await
-    {
-        Ok(c) => {
-            v.audit(
-                &state,
-                "credential.create",
-                &format!("credential:{}", c.name),
-                "success",
-                json!({"kind": c.kind, "via": "web"}),
-            )
-            .await;
-            back(&format!("Credential {} stored", c.name), false)
-        }
-        Err(e) => back(&e.to_string(), true),
-    }
+    outcome(credentials::create(&state, &v.grant, input).await, |c| format!("Credential {} stored", c.name))
 }
 
 #[derive(Deserialize)]
 pub struct UserForm {
-    #[serde(rename = "_csrf")]
-    csrf: String,
     username: String,
     password: String,
     role: String,
@@ -328,54 +288,14 @@ pub async fn create_user(
     v: Viewer<UsersWrite>,
     Form(f): Form<UserForm>,
 ) -> Response {
-    if let Some(r) = v.csrf_rejection(&f.csrf) {
-        return r;
-    }
-    if let Err(e) = check_password_strength(&f.password) {
-        return back(&e, true);
-    }
-    if !BUILTIN_ROLES.contains(&f.role.as_str()) {
-        return back("unknown role", true);
-    }
-    let pw = f.password.clone();
-    let Ok(Ok(password_hash)) = tokio::task::spawn_blocking(move || hash_password(&pw)).await else {
-        return back("hashing the password failed", true);
-    };
-    match state
-        .store()
-        .create_user(
-            &NewUser { username: f.username.trim().to_owned(), password_hash, role: f.role.clone() },
-            now_ms(),
-        )
-        .await
-    {
-        Ok(u) => {
-            v.audit(
-                &state,
-                "user.create",
-                &format!("user:{}", u.username),
-                "success",
-                json!({"role": u.role, "via": "web"}),
-            )
-            .await;
-            back(&format!("User {} added", u.username), false)
-        }
-        Err(e) => back(&e.to_string(), true),
-    }
+    let input = NewUserInput { username: f.username, password: f.password, role: f.role };
+    outcome(users::create(&state, &v.grant, input).await, |u| format!("User {} added", u.username))
 }
 
-#[derive(Deserialize)]
+#[derive(Debug, Deserialize)]
 pub struct UserUpdateForm {
-    #[serde(rename = "_csrf")]
-    csrf: String,
     role: String,
     disabled: Option<String>,
-}
-
-impl std::fmt::Debug for UserUpdateForm {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("UserUpdateForm").field("role", &self.role).finish_non_exhaustive()
-    }
 }
 
 pub async fn update_user(
@@ -384,33 +304,12 @@ pub async fn update_user(
     Path(id): Path<i64>,
     Form(f): Form<UserUpdateForm>,
 ) -> Response {
-    if let Some(r) = v.csrf_rejection(&f.csrf) {
-        return r;
-    }
-    if id == v.caller.user_id {
-        return back("you cannot change your own role or disable yourself", true);
-    }
-    let custom = state.store().custom_roles().await.unwrap_or_default();
-    if !BUILTIN_ROLES.contains(&f.role.as_str()) && !custom.iter().any(|r| r.name == f.role) {
-        return back("unknown role", true);
-    }
-    let Ok(Some(user)) = state.store().user(id).await else { return back("no such user", true) };
-    let disabled = f.disabled.is_some();
-    if let Err(e) = state.store().update_user(id, &f.role, disabled, now_ms()).await {
-        return back(&e.to_string(), true);
-    }
-    if disabled {
-        let _ = state.store().delete_user_sessions(id).await;
-    }
-    let details = json!({"role": f.role, "disabled": disabled, "was": user.role, "via": "web"});
-    v.audit(&state, "user.update", &format!("user:{}", user.username), "success", details).await;
-    back(&format!("User {} saved", user.username), false)
+    let r = users::update(&state, &v.grant, id, &f.role, f.disabled.is_some()).await;
+    outcome(r, |u| format!("User {} saved", u.username))
 }
 
 #[derive(Debug, Deserialize)]
 pub struct TokenForm {
-    #[serde(rename = "_csrf")]
-    csrf: String,
     name: String,
     role: String,
     expires_in_days: Option<i64>,
@@ -421,47 +320,14 @@ pub async fn create_token(
     v: Viewer<TokensWrite>,
     Form(f): Form<TokenForm>,
 ) -> Response {
-    if let Some(r) = v.csrf_rejection(&f.csrf) {
-        return r;
-    }
-    let store = state.store();
-    let (Ok(wanted), Ok(own)) =
-        (role_permissions(store, &f.role).await, role_permissions(store, &v.caller.role).await)
-    else {
-        return back("the roles could not be read", true);
-    };
-    let days = f.expires_in_days.unwrap_or(90);
-    if f.name.trim().is_empty() || !BUILTIN_ROLES.contains(&f.role.as_str()) || !(1..=3650).contains(&days) {
-        return back("a token needs a name, a role and 1 to 3650 days", true);
-    }
-    if !wanted.is_subset(&own) {
-        return back(
-            &format!("a token cannot have more rights than you: {} exceeds {}", f.role, v.caller.role),
-            true,
-        );
-    }
-    let secret = random_token(TOKEN_PREFIX);
-    let now = now_ms();
-    let token = NewToken {
-        user_id: v.caller.user_id,
-        name: f.name.trim().to_owned(),
-        role: f.role.clone(),
-        token_hash: token_hash(&secret),
-        expires_at: Some(now + days * 86_400_000),
-    };
-    match store.create_token(&token, now).await {
-        Ok(t) => {
-            v.audit(
-                &state,
-                "token.create",
-                &format!("token:{}", t.id),
-                "success",
-                json!({"name": t.name, "role": t.role, "via": "web"}),
-            )
-            .await;
-            render_page(&state, &v, AuditFilter::default(), Some(secret)).await
+    let input = NewTokenInput { name: f.name, role: f.role, expires_in_days: f.expires_in_days };
+    match users::create_token(&state, &v.grant, input).await {
+        Ok(d) => {
+            let mut resp = render_page(&state, &v, AuditFilter::default(), Some(d.value.token)).await;
+            resp.extensions_mut().insert(d.audit);
+            resp
         }
-        Err(e) => back(&e.to_string(), true),
+        Err(e) => back(&e.to_string(), Err(&e)),
     }
 }
 
@@ -469,56 +335,20 @@ pub async fn revoke_token(
     State(state): State<AppState>,
     v: Viewer<TokensWrite>,
     Path(id): Path<i64>,
-    Form(f): Form<super::login::CsrfOnly>,
 ) -> Response {
-    if let Some(r) = v.csrf_rejection(&f.csrf) {
-        return r;
+    match users::revoke_token(&state, &v.grant, id).await {
+        Ok(d) => back("Token revoked", Ok(d.audit)),
+        Err(e) => back(&e.to_string(), Err(&e)),
     }
-    let tokens = state.store().list_tokens(None).await.unwrap_or_default();
-    let Some(t) = tokens.iter().find(|t| t.id == id) else { return back("no such token", true) };
-    if t.user_id != v.caller.user_id && !v.caller.can(Permission::UsersWrite) {
-        return back("no such token", true);
-    }
-    if let Err(e) = state.store().revoke_token(id, now_ms()).await {
-        return back(&e.to_string(), true);
-    }
-    v.audit(&state, "token.revoke", &format!("token:{id}"), "success", json!({"name": t.name, "via": "web"}))
-        .await;
-    back(&format!("Token {} revoked", t.name), false)
 }
 
 /// Create (or replace) a custom role from the form's repeated `permission` checkboxes.
 pub async fn put_role(State(state): State<AppState>, v: Viewer<UsersWrite>, body: String) -> Response {
-    let pairs = super::guard::form_pairs(&body);
+    let pairs = super::form::pairs(&body);
     let get = |k: &str| pairs.iter().find(|(n, _)| n == k).map_or(String::new(), |(_, v)| v.clone());
-    if let Some(r) = v.csrf_rejection(&get("_csrf")) {
-        return r;
-    }
-    let name = get("name").trim().to_owned();
-    if name.is_empty() || !name.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_') {
-        return back("role names use lower-case letters, digits and _", true);
-    }
-    if BUILTIN_ROLES.contains(&name.as_str()) {
-        return back(&format!("{name} is a built-in role"), true);
-    }
-    let permissions: Vec<String> = pairs
-        .iter()
-        .filter(|(k, _)| k == "permission")
-        .filter(|(_, p)| Permission::parse(p).is_some())
-        .map(|(_, p)| p.clone())
-        .collect();
+    let permissions: Vec<String> =
+        pairs.iter().filter(|(k, _)| k == "permission").map(|(_, p)| p.clone()).collect();
     let role =
-        openwatch_store::CustomRole { name: name.clone(), description: get("description"), permissions };
-    if let Err(e) = state.store().put_role(&role, now_ms()).await {
-        return back(&e.to_string(), true);
-    }
-    v.audit(
-        &state,
-        "role.put",
-        &format!("role:{name}"),
-        "success",
-        json!({"permissions": role.permissions, "via": "web"}),
-    )
-    .await;
-    back(&format!("Role {name} saved"), false)
+        openwatch_store::CustomRole { name: get("name"), description: get("description"), permissions };
+    outcome(users::put_role(&state, &v.grant, role).await, |r| format!("Role {} saved", r.name))
 }

@@ -8,15 +8,17 @@ use axum::response::{IntoResponse, Redirect, Response};
 use maud::html;
 use openwatch_store::{HostQuery, PageRequest, ScanQuery};
 use serde::Deserialize;
-use serde_json::{Value, json};
+use serde_json::Value;
 
 use super::guard::{HostsRead, HostsScan, HostsWrite, KeysApprove, Viewer};
 use super::layout::{self, Page, badge, csrf_field, pager, render, svg, verdict, when};
 use super::svg::donut;
-use crate::api::hosts::{HostBody, validate};
-use crate::api::scans::{ResultsQuery, result_query};
-use crate::app::{AppState, now_ms};
+use crate::app::AppState;
 use crate::auth::rbac::Permission;
+use crate::service::exports::{self, Format};
+use crate::service::hosts::{self, HostBody};
+use crate::service::scans::{self, BatchScan, Initiator, ResultFilter, result_query};
+use crate::service::{AuditNote, Done, ServiceError, import};
 
 fn db_error(v: &Viewer<impl super::guard::Need>, e: impl std::fmt::Display) -> Response {
     tracing::error!(error = %e, "web page");
@@ -44,6 +46,7 @@ pub struct ListQuery {
     sort: String,
     page: Option<i64>,
     flash: Option<String>,
+    error: Option<String>,
 }
 
 const REACHABILITY: &[&str] =
@@ -79,7 +82,7 @@ pub async fn list(
         band: opt(&q.band),
         sort: opt(&q.sort),
     };
-    let page = PageRequest::new(q.page, Some(50));
+    let page = PageRequest::new(q.page.map(|p| p.min(crate::service::MAX_PAGE)), Some(50));
     let (hosts, groups) = match (store.list_hosts(&query, page).await, store.list_groups().await) {
         (Ok(h), Ok(g)) => (h, g),
         (Err(e), _) | (_, Err(e)) => return db_error(&v, e),
@@ -135,7 +138,7 @@ pub async fn list(
             ("reachability", q.reachability.clone()),
                 ("band", q.band.clone()), ("sort", q.sort.clone())], hosts.page, hosts.per_page, hosts.total))
     };
-    let flash = q.flash.map(|m| (false, m));
+    let flash = q.error.map(|e| (true, e)).or(q.flash.map(|m| (false, m)));
     render(
         &Page { caller: &v.caller, csrf: &v.csrf, title: "Hosts", section: "Hosts", live: true, flash },
         body,
@@ -202,8 +205,6 @@ fn host_form(
 
 #[derive(Debug, Deserialize, Default)]
 pub struct HostForm {
-    #[serde(rename = "_csrf", default)]
-    csrf: String,
     #[serde(default)]
     name: String,
     #[serde(default)]
@@ -225,7 +226,6 @@ pub struct HostForm {
 impl HostForm {
     fn from_host(h: &openwatch_store::Host) -> HostForm {
         HostForm {
-            csrf: String::new(),
             name: h.name.clone(),
             address: h.address.clone(),
             port: Some(h.port.to_string()),
@@ -273,36 +273,33 @@ pub async fn create(
     v: Viewer<HostsWrite>,
     Form(f): Form<HostForm>,
 ) -> Response {
-    if let Some(r) = v.csrf_rejection(&f.csrf) {
-        return r;
+    let result = match f.body() {
+        Ok(b) => hosts::create(&state, &v.grant, b).await,
+        Err(e) => Err(ServiceError::BadRequest(e)),
+    };
+    match result {
+        Ok(d) => {
+            let mut resp = Redirect::to(&format!("/hosts/{}?flash=Host+added", d.value.id)).into_response();
+            resp.extensions_mut().insert(d.audit);
+            resp
+        }
+        Err(e) => form_failed(&state, &v, e, &f, &NEW_HOST).await,
     }
+}
+
+/// Show the form again with what went wrong, marked as a failure for the audit event.
+async fn form_failed(
+    state: &AppState,
+    v: &Viewer<HostsWrite>,
+    e: ServiceError,
+    f: &HostForm,
+    t: &FormTarget<'_>,
+) -> Response {
     let creds = state.store().list_credentials().await.unwrap_or_default();
-    let body = match f.body() {
-        Ok(b) => b,
-        Err(e) => return host_form(&v, &creds, Some(e), &f, &NEW_HOST),
-    };
-    let input = match validate(state.store(), body).await {
-        Ok(i) => i,
-        Err(e) => return host_form(&v, &creds, Some(e.message), &f, &NEW_HOST),
-    };
-    match state.store().create_host(&input, now_ms()).await {
-        Ok(h) => {
-            v.audit(
-                &state,
-                "host.create",
-                &format!("host:{}", h.id),
-                "success",
-                json!({"name": h.name, "via": "web"}),
-            )
-            .await;
-            Redirect::to(&format!("/hosts/{}?flash=Host+added", h.id)).into_response()
-        }
-        Err(e) => {
-            v.audit(&state, "host.create", "hosts", "failure", json!({"error": e.to_string(), "via": "web"}))
-                .await;
-            host_form(&v, &creds, Some(e.to_string()), &f, &NEW_HOST)
-        }
-    }
+    let mut resp = host_form(v, &creds, Some(e.to_string()), f, t);
+    *resp.status_mut() = crate::http::error::classify(&e).status;
+    resp.extensions_mut().insert(super::failure(&e));
+    resp
 }
 
 pub async fn edit_form(
@@ -325,33 +322,15 @@ pub async fn update(
     Path(id): Path<i64>,
     Form(f): Form<HostForm>,
 ) -> Response {
-    if let Some(r) = v.csrf_rejection(&f.csrf) {
-        return r;
-    }
-    let creds = state.store().list_credentials().await.unwrap_or_default();
     let action = format!("/hosts/{id}/edit");
     let t = FormTarget { action: &action, heading: "Edit host", submit: "Save" };
-    let input = match f.body() {
-        Ok(b) => match validate(state.store(), b).await {
-            Ok(i) => i,
-            Err(e) => return host_form(&v, &creds, Some(e.message), &f, &t),
-        },
-        Err(e) => return host_form(&v, &creds, Some(e), &f, &t),
+    let result = match f.body() {
+        Ok(b) => hosts::update(&state, &v.grant, id, b).await,
+        Err(e) => Err(ServiceError::BadRequest(e)),
     };
-    match state.store().update_host(id, &input, now_ms()).await {
-        Ok(Some(h)) => {
-            v.audit(
-                &state,
-                "host.update",
-                &format!("host:{id}"),
-                "success",
-                json!({"name": h.name, "via": "web"}),
-            )
-            .await;
-            back(id, "Host saved")
-        }
-        Ok(None) => layout::error_page(&v.caller, &v.csrf, StatusCode::NOT_FOUND, "No such host."),
-        Err(e) => host_form(&v, &creds, Some(e.to_string()), &f, &t),
+    match result {
+        Ok(d) => super::after_post(&format!("/hosts/{id}"), "Host saved", Ok(d.audit)),
+        Err(e) => form_failed(&state, &v, e, &f, &t).await,
     }
 }
 
@@ -362,6 +341,7 @@ pub struct DetailQuery {
     framework: Option<String>,
     control: Option<String>,
     flash: Option<String>,
+    error: Option<String>,
 }
 
 fn empty_none(s: Option<String>) -> Option<String> {
@@ -380,7 +360,7 @@ pub async fn detail(
         Ok(None) => return layout::error_page(&v.caller, &v.csrf, StatusCode::NOT_FOUND, "No such host."),
         Err(e) => return db_error(&v, e),
     };
-    let rq = ResultsQuery {
+    let rq = ResultFilter {
         verdict: empty_none(q.verdict.clone()),
         severity: empty_none(q.severity.clone()),
         framework: empty_none(q.framework.clone()),
@@ -390,7 +370,7 @@ pub async fn detail(
     };
     let (filter, filter_error) = match result_query(&state.library, &rq) {
         Ok(f) => (f, None),
-        Err(e) => (Default::default(), Some(e.message)),
+        Err(e) => (Default::default(), Some(e.to_string())),
     };
     let loaded = async {
         let state_rows = store.host_state(id, &filter).await?;
@@ -545,71 +525,40 @@ pub async fn detail(
             }
         }
     };
-    let flash = q.flash.map(|m| (false, m));
+    let flash = q.error.map(|e| (true, e)).or(q.flash.map(|m| (false, m)));
     render(
         &Page { caller: &v.caller, csrf: &v.csrf, title: &host.name, section: "Hosts", live: true, flash },
         body,
     )
 }
 
-#[derive(Debug, Deserialize)]
-pub struct CsrfForm {
-    #[serde(rename = "_csrf")]
-    csrf: String,
+fn back(id: i64, message: &str, result: Result<AuditNote, &ServiceError>) -> Response {
+    super::after_post(&format!("/hosts/{id}"), message, result)
 }
 
-fn back(id: i64, msg: &str) -> Response {
-    Redirect::to(&format!("/hosts/{id}?flash={}", super::guard::urlencode(msg))).into_response()
-}
-
-pub async fn scan_now(
-    State(state): State<AppState>,
-    v: Viewer<HostsScan>,
-    Path(id): Path<i64>,
-    Form(f): Form<CsrfForm>,
-) -> Response {
-    if let Some(r) = v.csrf_rejection(&f.csrf) {
-        return r;
+/// What a form post that scans reports back.
+fn queued_message(b: &BatchScan) -> String {
+    let mut m = format!("{} scans queued", b.scan_ids.len());
+    if !b.skipped_maintenance.is_empty() {
+        m.push_str(&format!(", {} hosts in maintenance skipped", b.skipped_maintenance.len()));
     }
-    match crate::api::scans_queue(&state, id, "manual", Some(v.caller.username.clone())).await {
-        Ok((scan, new)) => {
-            v.audit(
-                &state,
-                "scan.queue",
-                &format!("host:{id}"),
-                "success",
-                json!({"scan_id": scan.id, "new": new, "via": "web"}),
-            )
-            .await;
-            back(id, &format!("Scan #{} queued", scan.id))
+    m
+}
+
+pub async fn scan_now(State(state): State<AppState>, v: Viewer<HostsScan>, Path(id): Path<i64>) -> Response {
+    match scans::scan_host(&state, &Initiator::person(&v.grant), id).await {
+        Ok(d) => back(id, &format!("Scan #{} queued", d.value.scan.id), Ok(d.audit)),
+        Err(e) => back(id, &e.to_string(), Err(&e)),
+    }
+}
+
+pub async fn test(State(state): State<AppState>, v: Viewer<HostsWrite>, Path(id): Path<i64>) -> Response {
+    match hosts::test_connection(&state, &v.grant, id).await {
+        Ok(d) => {
+            let msg = format!("Connection test: {} ({})", d.value.status, d.value.message);
+            back(id, &msg, Ok(d.audit))
         }
-        Err(e) => back(id, &e.message),
-    }
-}
-
-pub async fn test(
-    State(state): State<AppState>,
-    v: Viewer<HostsWrite>,
-    Path(id): Path<i64>,
-    Form(f): Form<CsrfForm>,
-) -> Response {
-    if let Some(r) = v.csrf_rejection(&f.csrf) {
-        return r;
-    }
-    let Ok(Some(host)) = state.store().host(id).await else { return back(id, "No such host") };
-    match crate::worker::scan::test_connection(&state, &host).await {
-        Ok(t) => {
-            v.audit(
-                &state,
-                "host.test_connection",
-                &format!("host:{id}"),
-                "success",
-                json!({"outcome": t.status, "via": "web"}),
-            )
-            .await;
-            back(id, &format!("Connection test: {} ({})", t.status, t.message))
-        }
-        Err(e) => back(id, &e.message),
+        Err(e) => back(id, &e.to_string(), Err(&e)),
     }
 }
 
@@ -617,32 +566,15 @@ pub async fn approve_key(
     State(state): State<AppState>,
     v: Viewer<KeysApprove>,
     Path((id, key_id)): Path<(i64, i64)>,
-    Form(f): Form<CsrfForm>,
 ) -> Response {
-    if let Some(r) = v.csrf_rejection(&f.csrf) {
-        return r;
-    }
-    match state.store().approve_host_key(id, key_id, &v.caller.username, now_ms()).await {
-        Ok(true) => {
-            v.audit(
-                &state,
-                "host.key_approve",
-                &format!("host:{id}"),
-                "success",
-                json!({"key_id": key_id, "via": "web"}),
-            )
-            .await;
-            back(id, "Host key approved")
-        }
-        Ok(false) => back(id, "No such key"),
-        Err(e) => back(id, &e.to_string()),
+    match hosts::approve_key(&state, &v.grant, id, key_id).await {
+        Ok(d) => back(id, "Host key approved", Ok(d.audit)),
+        Err(e) => back(id, &e.to_string(), Err(&e)),
     }
 }
 
 #[derive(Debug, Deserialize)]
 pub struct GroupScanForm {
-    #[serde(rename = "_csrf")]
-    csrf: String,
     group_id: i64,
 }
 
@@ -651,56 +583,24 @@ pub async fn scan_group(
     v: Viewer<HostsScan>,
     Form(f): Form<GroupScanForm>,
 ) -> Response {
-    if let Some(r) = v.csrf_rejection(&f.csrf) {
-        return r;
+    match scans::scan_group(&state, &Initiator::person(&v.grant), f.group_id).await {
+        Ok(d) => super::after_post("/hosts", &queued_message(&d.value), Ok(d.audit)),
+        Err(e) => super::after_post("/hosts", &e.to_string(), Err(&e)),
     }
-    let ids = state.store().group_host_ids(f.group_id).await.unwrap_or_default();
-    let mut queued = 0;
-    for id in ids {
-        if state.store().host(id).await.ok().flatten().is_some_and(|h| !h.maintenance)
-            && crate::api::scans_queue(&state, id, "manual", Some(v.caller.username.clone())).await.is_ok()
-        {
-            queued += 1;
-        }
-    }
-    v.audit(
-        &state,
-        "scan.queue_group",
-        &format!("group:{}", f.group_id),
-        "success",
-        json!({"scans": queued, "via": "web"}),
-    )
-    .await;
-    Redirect::to(&format!("/hosts?flash={}", super::guard::urlencode(&format!("{queued} scans queued"))))
-        .into_response()
 }
 
 pub async fn scan_selected(State(state): State<AppState>, v: Viewer<HostsScan>, body: String) -> Response {
-    let pairs = super::guard::form_pairs(&body);
-    let csrf = pairs.iter().find(|(k, _)| k == "_csrf").map_or("", |(_, v)| v.as_str());
-    if let Some(r) = v.csrf_rejection(csrf) {
-        return r;
-    }
+    let pairs = super::form::pairs(&body);
     let ids: Vec<i64> =
         pairs.iter().filter(|(k, _)| k == "host_id").filter_map(|(_, v)| v.parse().ok()).collect();
-    let mut queued = 0;
-    for id in &ids {
-        if state.store().host(*id).await.ok().flatten().is_some_and(|h| !h.maintenance)
-            && crate::api::scans_queue(&state, *id, "manual", Some(v.caller.username.clone())).await.is_ok()
-        {
-            queued += 1;
-        }
+    match scans::scan_hosts(&state, &Initiator::person(&v.grant), &ids).await {
+        Ok(d) => super::after_post("/hosts", &queued_message(&d.value), Ok(d.audit)),
+        Err(e) => super::after_post("/hosts", &e.to_string(), Err(&e)),
     }
-    v.audit(&state, "scan.queue", "hosts", "success", json!({"hosts": ids, "scans": queued, "via": "web"}))
-        .await;
-    Redirect::to(&format!("/hosts?flash={}", super::guard::urlencode(&format!("{queued} scans queued"))))
-        .into_response()
 }
 
 #[derive(Debug, Deserialize, Default)]
 pub struct ImportForm {
-    #[serde(rename = "_csrf", default)]
-    csrf: String,
     #[serde(default)]
     csv: String,
     confirm: Option<String>,
@@ -709,7 +609,7 @@ pub struct ImportForm {
 fn import_page(
     v: &Viewer<HostsWrite>,
     csv: &str,
-    rows: Option<&[crate::api::hosts::RowResult]>,
+    rows: Option<&[import::RowResult]>,
     problem: Option<String>,
 ) -> Response {
     let errors = rows.map_or(0, |r| r.iter().filter(|x| !x.ok).count());
@@ -767,61 +667,37 @@ pub async fn import(
     v: Viewer<HostsWrite>,
     Form(f): Form<ImportForm>,
 ) -> Response {
-    if let Some(r) = v.csrf_rejection(&f.csrf) {
-        return r;
-    }
     let csv = f.csv.replace("\r\n", "\n");
-    match crate::api::import_csv(state.store(), &csv, f.confirm.is_none()).await {
-        Ok((true, rows)) => {
-            v.audit(&state, "host.import", "hosts", "success", json!({"rows": rows.len(), "via": "web"}))
-                .await;
-            let msg = format!("{} hosts imported", rows.len());
-            Redirect::to(&format!("/hosts?flash={}", super::guard::urlencode(&msg))).into_response()
+    match import::import_csv(&state, &v.grant, &csv, f.confirm.is_none()).await {
+        Ok(Done { value: (true, rows), audit }) => {
+            super::after_post("/hosts", &format!("{} hosts imported", rows.len()), Ok(audit))
         }
-        Ok((false, rows)) => import_page(&v, &csv, Some(&rows), None),
-        Err(e) => import_page(&v, &csv, None, Some(e.message)),
+        Ok(Done { value: (false, rows), audit }) => {
+            let mut resp = import_page(&v, &csv, Some(&rows), None);
+            resp.extensions_mut().insert(audit);
+            resp
+        }
+        Err(e) => {
+            let mut resp = import_page(&v, &csv, None, Some(e.to_string()));
+            resp.extensions_mut().insert(super::failure(&e));
+            resp
+        }
     }
 }
 
 /// A host's current compliance table as CSV or JSON (`compliance.csv`, `compliance.json`).
 pub async fn export(
     State(state): State<AppState>,
-    _v: Viewer<HostsRead>,
+    v: Viewer<HostsRead>,
     Path((id, file)): Path<(i64, String)>,
 ) -> Response {
-    let rows = match state.store().host(id).await {
-        Ok(Some(_)) => state.store().host_state(id, &Default::default()).await.unwrap_or_default(),
-        _ => return StatusCode::NOT_FOUND.into_response(),
+    let format = match file.as_str() {
+        "compliance.csv" => Format::Csv,
+        "compliance.json" => Format::Json,
+        _ => return layout::error_page(&v.caller, &v.csrf, StatusCode::NOT_FOUND, "No such page."),
     };
-    let title = |r: &str| state.library.rule(r).map_or(String::new(), |x| x.raw.title.as_str().to_owned());
-    let disposition = format!("attachment; filename=\"host-{id}-{file}\"");
-    match file.as_str() {
-        "compliance.csv" => {
-            let mut out = String::from("rule_id,title,severity,verdict,since\n");
-            for r in &rows {
-                let fields = [
-                    r.rule_id.clone(),
-                    title(&r.rule_id),
-                    r.severity.clone(),
-                    r.verdict.clone(),
-                    when(Some(r.since_at)),
-                ];
-                out.push_str(
-                    &fields.iter().map(|f| super::scans::csv_field(f)).collect::<Vec<_>>().join(","),
-                );
-                out.push('\n');
-            }
-            let headers = [
-                (axum::http::header::CONTENT_TYPE, "text/csv; charset=utf-8".to_owned()),
-                (axum::http::header::CONTENT_DISPOSITION, disposition),
-            ];
-            (headers, out).into_response()
-        }
-        "compliance.json" => (
-            [(axum::http::header::CONTENT_DISPOSITION, disposition)],
-            axum::Json(json!({"host_id": id, "rules": rows})),
-        )
-            .into_response(),
-        _ => StatusCode::NOT_FOUND.into_response(),
+    match exports::host_compliance(&state, &v.grant, id, format).await {
+        Ok(e) => crate::api::download(e),
+        Err(e) => super::page_error(&v.caller, &v.csrf, &e),
     }
 }

@@ -86,6 +86,27 @@ pub fn error_page(caller: &Caller, csrf: &str, status: StatusCode, message: &str
     (status, Html(shell(&page, body).into_string())).into_response()
 }
 
+/// A refused or failed request as a page, marked with its code for the audit event. Without
+/// a caller (signed out) the page has no navigation.
+pub fn refusal(caller: Option<&Caller>, status: StatusCode, code: &'static str, message: &str) -> Response {
+    let mut resp = match caller {
+        Some(c) => {
+            let csrf = match &c.via {
+                crate::auth::Via::Session { csrf_token, .. } => csrf_token.as_str(),
+                crate::auth::Via::Token { .. } => "",
+            };
+            error_page(c, csrf, status, message)
+        }
+        None => {
+            let body = html! { (DOCTYPE) html lang="en" { head { meta charset="utf-8"; title { "Error · OpenWatch" } link rel="stylesheet" href="/static/app.css"; }
+            body { main #content { h1 { (status.canonical_reason().unwrap_or("Error")) } p { (message) } p { a href="/login" { "Sign in" } } } } } };
+            (status, Html(body.into_string())).into_response()
+        }
+    };
+    resp.extensions_mut().insert(crate::http::error::Failure { code, status });
+    resp
+}
+
 pub fn forbidden(caller: &Caller, csrf: &str, p: Permission) -> Response {
     error_page(
         caller,
@@ -103,16 +124,7 @@ pub fn badge(v: &str) -> Markup {
     html! { span class={"badge b-" (v)} { (v.replace('_', " ")) } }
 }
 
-/// A Unix-milliseconds time as UTC text.
-pub fn when(ms: Option<i64>) -> String {
-    let Some(ms) = ms else { return "never".into() };
-    time::OffsetDateTime::from_unix_timestamp_nanos(ms as i128 * 1_000_000)
-        .ok()
-        .and_then(|t| {
-            t.format(time::macros::format_description!("[year]-[month]-[day] [hour]:[minute] UTC")).ok()
-        })
-        .unwrap_or_else(|| ms.to_string())
-}
+pub use crate::timefmt::when;
 
 pub fn svg(s: String) -> PreEscaped<String> {
     PreEscaped(s)
@@ -130,7 +142,7 @@ pub fn pager(base: &str, query: &[(&str, String)], page: i64, per_page: i64, tot
         let mut q: Vec<String> = query
             .iter()
             .filter(|(_, v)| !v.is_empty())
-            .map(|(k, v)| format!("{k}={}", super::guard::urlencode(v)))
+            .map(|(k, v)| format!("{k}={}", super::form::urlencode(v)))
             .collect();
         q.push(format!("page={p}"));
         format!("{base}?{}", q.join("&"))

@@ -132,22 +132,19 @@ pub async fn submit(
     }
 }
 
-#[derive(Debug, Deserialize)]
-pub struct CsrfOnly {
-    #[serde(rename = "_csrf")]
-    pub(super) csrf: String,
-}
-
-pub async fn logout(State(state): State<AppState>, v: Viewer<SignedIn>, Form(f): Form<CsrfOnly>) -> Response {
-    if let Some(r) = v.csrf_rejection(&f.csrf) {
-        return r;
+/// Sign out: the guard has checked the session and the form's CSRF token and records the
+/// event.
+pub async fn logout(State(state): State<AppState>, v: Viewer<SignedIn>) -> Response {
+    if let Via::Session { id_hash, .. } = &v.caller.via
+        && let Err(e) = state.store().delete_session(id_hash).await
+    {
+        let e = crate::service::ServiceError::from(e);
+        return super::page_error(&v.caller, &v.csrf, &e);
     }
-    if let Via::Session { id_hash, .. } = &v.caller.via {
-        let _ = state.store().delete_session(id_hash).await;
-    }
-    v.audit(&state, "auth.logout", &format!("user:{}", v.caller.username), "success", json!({"via": "web"}))
-        .await;
-    ([(header::SET_COOKIE, session_cookie(&state, "", 0))], Redirect::to("/login")).into_response()
+    let mut resp =
+        ([(header::SET_COOKIE, session_cookie(&state, "", 0))], Redirect::to("/login")).into_response();
+    resp.extensions_mut().insert(crate::service::note(format!("user:{}", v.caller.username), json!({})));
+    resp
 }
 
 #[cfg(test)]

@@ -1,65 +1,118 @@
 //! The web UI: server-rendered pages (maud), organised by feature, with our own CSS and a
-//! small script for live updates. Pages reach data through the same store and rules as
-//! the API; signed-out visitors are sent to the login form; every form post checks the
-//! session's CSRF token and writes an audit event.
+//! small script for live updates. Pages are routes of the one route table (see
+//! [`pages`]): the guard authenticates, checks CSRF and permission and writes the audit
+//! event; handlers call the same use cases as the API and render the outcome.
 
 mod admin;
 mod dashboard;
+pub(crate) mod form;
 mod guard;
 mod hosts;
-mod layout;
+pub(crate) mod layout;
 mod login;
 mod rules;
 mod scans;
 pub mod svg;
 
-use axum::Router;
-use axum::http::header;
-use axum::response::IntoResponse;
-use axum::routing::{get, post};
+use axum::http::{Method, header};
+use axum::response::{IntoResponse, Redirect, Response};
 
-use crate::app::AppState;
+use crate::auth::rbac::Permission as P;
+use crate::http::error::Failure;
+use crate::http::router::{Access, Routes};
+use crate::service::{AuditNote, ServiceError};
 
 pub use guard::Viewer;
 
 const CSS: &str = include_str!("../../static/app.css");
 const JS: &str = include_str!("../../static/app.js");
 
-fn asset(body: &'static str, kind: &'static str) -> impl IntoResponse {
-    ([(header::CONTENT_TYPE, kind), (header::CACHE_CONTROL, "public, max-age=3600")], body)
+fn asset(body: &'static str, kind: &'static str) -> Response {
+    ([(header::CONTENT_TYPE, kind), (header::CACHE_CONTROL, "public, max-age=3600")], body).into_response()
 }
 
-pub fn routes() -> Router<AppState> {
-    Router::new()
-        .route("/static/app.css", get(|| async { asset(CSS, "text/css; charset=utf-8") }))
-        .route("/static/app.js", get(|| async { asset(JS, "text/javascript; charset=utf-8") }))
-        .route("/login", get(login::form).post(login::submit))
-        .route("/logout", post(login::logout))
-        .route("/", get(dashboard::page))
-        .route("/hosts", get(hosts::list).post(hosts::create))
-        .route("/hosts/new", get(hosts::new_form))
-        .route("/hosts/import", get(hosts::import_form).post(hosts::import))
-        .route("/hosts/scan", post(hosts::scan_selected))
-        .route("/hosts/{id}/edit", get(hosts::edit_form).post(hosts::update))
-        .route("/hosts/{id}/{file}", get(hosts::export))
-        .route("/groups/scan", post(hosts::scan_group))
-        .route("/hosts/{id}", get(hosts::detail))
-        .route("/hosts/{id}/scan", post(hosts::scan_now))
-        .route("/hosts/{id}/test", post(hosts::test))
-        .route("/hosts/{id}/keys/{key_id}/approve", post(hosts::approve_key))
-        .route("/scans", get(scans::list))
-        .route("/scans/{id}", get(scans::detail))
-        .route("/scans/{id}/results.csv", get(scans::export_csv))
-        .route("/scans/{id}/results.json", get(scans::export_json))
-        .route("/rules", get(rules::list))
-        .route("/frameworks", get(rules::frameworks))
-        .route("/frameworks/{id}", get(rules::framework))
-        .route("/frameworks/{id}/controls/{control}", get(rules::control))
-        .route("/admin", get(admin::page))
-        .route("/admin/credentials", post(admin::create_credential))
-        .route("/admin/users", post(admin::create_user))
-        .route("/admin/users/{id}", post(admin::update_user))
-        .route("/admin/tokens", post(admin::create_token))
-        .route("/admin/roles", post(admin::put_role))
-        .route("/admin/tokens/{id}/revoke", post(admin::revoke_token))
+/// Redirect after a form post with a flash message. A success carries the use case's audit
+/// note; a failure carries its code, so the guard records the right outcome.
+pub fn after_post(to: &str, message: &str, result: Result<AuditNote, &ServiceError>) -> Response {
+    let sep = if to.contains('?') { '&' } else { '?' };
+    let key = if result.is_ok() { "flash" } else { "error" };
+    let mut resp = Redirect::to(&format!("{to}{sep}{key}={}", form::urlencode(message))).into_response();
+    match result {
+        Ok(note) => {
+            resp.extensions_mut().insert(note);
+        }
+        Err(e) => {
+            resp.extensions_mut().insert(failure(e));
+        }
+    }
+    resp
+}
+
+/// The audit marker of a failed use case.
+pub fn failure(e: &ServiceError) -> Failure {
+    crate::http::error::classify(e)
+}
+
+/// A use case's failure as a page (storage details stay in the log).
+pub fn page_error(caller: &crate::auth::Caller, csrf: &str, e: &ServiceError) -> Response {
+    let f = failure(e);
+    let mut resp = layout::error_page(caller, csrf, f.status, &e.to_string());
+    resp.extensions_mut().insert(f);
+    resp
+}
+
+/// Every page and form target, in the server's one route table.
+pub fn pages(r: Routes) -> Routes {
+    use Access::{Needs, Public, SignedIn};
+    const GET: Method = Method::GET;
+    const POST: Method = Method::POST;
+    r.page(GET, "/static/app.css", Public, "web.asset", || async { asset(CSS, "text/css; charset=utf-8") })
+        .page(GET, "/static/app.js", Public, "web.asset", || async {
+            asset(JS, "text/javascript; charset=utf-8")
+        })
+        .page(GET, "/login", Public, "web.login_form", login::form)
+        .page(POST, "/login", Public, "auth.login", login::submit)
+        .page(POST, "/logout", SignedIn, "auth.logout", login::logout)
+        .page(GET, "/", Needs(P::FleetRead), "web.dashboard", dashboard::page)
+        .page(GET, "/hosts", Needs(P::HostsRead), "web.hosts", hosts::list)
+        .page(POST, "/hosts", Needs(P::HostsWrite), "host.create", hosts::create)
+        .page(GET, "/hosts/new", Needs(P::HostsWrite), "web.host_new", hosts::new_form)
+        .page(GET, "/hosts/import", Needs(P::HostsWrite), "web.host_import", hosts::import_form)
+        .page(POST, "/hosts/import", Needs(P::HostsWrite), "host.import", hosts::import)
+        .page(POST, "/hosts/scan", Needs(P::HostsScan), "scan.queue_hosts", hosts::scan_selected)
+        .page(GET, "/hosts/{id}/edit", Needs(P::HostsWrite), "web.host_edit", hosts::edit_form)
+        .page(POST, "/hosts/{id}/edit", Needs(P::HostsWrite), "host.update", hosts::update)
+        .page(GET, "/hosts/{id}/{file}", Needs(P::HostsRead), "host.export", hosts::export)
+        .page(POST, "/groups/scan", Needs(P::HostsScan), "scan.queue_group", hosts::scan_group)
+        .page(GET, "/hosts/{id}", Needs(P::HostsRead), "web.host", hosts::detail)
+        .page(POST, "/hosts/{id}/scan", Needs(P::HostsScan), "scan.queue", hosts::scan_now)
+        .page(POST, "/hosts/{id}/test", Needs(P::HostsWrite), "host.test_connection", hosts::test)
+        .page(
+            POST,
+            "/hosts/{id}/keys/{key_id}/approve",
+            Needs(P::HostKeysApprove),
+            "host.key_approve",
+            hosts::approve_key,
+        )
+        .page(GET, "/scans", Needs(P::ScansRead), "web.scans", scans::list)
+        .page(GET, "/scans/{id}", Needs(P::ScansRead), "web.scan", scans::detail)
+        .page(GET, "/scans/{id}/results.csv", Needs(P::ScansRead), "scan.export", scans::export_csv)
+        .page(GET, "/scans/{id}/results.json", Needs(P::ScansRead), "scan.export", scans::export_json)
+        .page(GET, "/rules", Needs(P::RulesRead), "web.rules", rules::list)
+        .page(GET, "/frameworks", Needs(P::RulesRead), "web.frameworks", rules::frameworks)
+        .page(GET, "/frameworks/{id}", Needs(P::RulesRead), "web.framework", rules::framework)
+        .page(GET, "/frameworks/{id}/controls/{control}", Needs(P::RulesRead), "web.control", rules::control)
+        .page(GET, "/admin", SignedIn, "web.admin", admin::page)
+        .page(
+            POST,
+            "/admin/credentials",
+            Needs(P::CredentialsWrite),
+            "credential.create",
+            admin::create_credential,
+        )
+        .page(POST, "/admin/users", Needs(P::UsersWrite), "user.create", admin::create_user)
+        .page(POST, "/admin/users/{id}", Needs(P::UsersWrite), "user.update", admin::update_user)
+        .page(POST, "/admin/tokens", Needs(P::TokensWrite), "token.create", admin::create_token)
+        .page(POST, "/admin/roles", Needs(P::UsersWrite), "role.put", admin::put_role)
+        .page(POST, "/admin/tokens/{id}/revoke", Needs(P::TokensWrite), "token.revoke", admin::revoke_token)
 }

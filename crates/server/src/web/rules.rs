@@ -128,7 +128,7 @@ pub async fn framework(
             tbody {
                 @for row in &cov.controls {
                     tr {
-                        td.mono { a href={"/frameworks/" (c.framework) "/controls/" (super::guard::urlencode(row.id))} { (row.id) } }
+                        td.mono { a href={"/frameworks/" (c.framework) "/controls/" (super::form::urlencode(row.id))} { (row.id) } }
                         td { (row.title) }
                         td {
                             @if row.rules.is_empty() { span.muted { "not covered" } }

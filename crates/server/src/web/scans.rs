@@ -1,16 +1,16 @@
 //! Scans: the list and one scan's results, with CSV and JSON exports of its results.
 
 use axum::extract::{Path, Query, State};
-use axum::http::{StatusCode, header};
-use axum::response::{IntoResponse, Response};
+use axum::http::StatusCode;
+use axum::response::Response;
 use maud::html;
 use openwatch_store::{PageRequest, ResultQuery, ScanQuery};
 use serde::Deserialize;
-use serde_json::json;
 
 use super::guard::{ScansRead, Viewer};
 use super::layout::{self, Page, badge, pager, render, verdict, when};
 use crate::app::AppState;
+use crate::service::exports::{self, Format};
 
 #[derive(Debug, Deserialize, Default)]
 pub struct ListQuery {
@@ -26,7 +26,11 @@ pub async fn list(
     Query(q): Query<ListQuery>,
 ) -> Response {
     let query = ScanQuery { host_id: q.host_id, status: (!q.status.is_empty()).then(|| q.status.clone()) };
-    let scans = match state.store().list_scans(&query, PageRequest::new(q.page, Some(50))).await {
+    let scans = match state
+        .store()
+        .list_scans(&query, PageRequest::new(q.page.map(|p| p.min(crate::service::MAX_PAGE)), Some(50)))
+        .await
+    {
         Ok(s) => s,
         Err(e) => {
             tracing::error!(error = %e, "scans page");
@@ -138,59 +142,25 @@ pub async fn detail(
     )
 }
 
-pub(super) fn csv_field(s: &str) -> String {
-    if s.contains([',', '"', '\n', '\r']) { format!("\"{}\"", s.replace('"', "\"\"")) } else { s.to_owned() }
-}
-
-async fn rows(state: &AppState, id: i64) -> Option<Vec<openwatch_store::StoredResult>> {
-    state.store().scan(id).await.ok().flatten()?;
-    state
-        .store()
-        .scan_results(id, &ResultQuery::default(), PageRequest::new(None, Some(PageRequest::MAX_PER_PAGE)))
-        .await
-        .ok()
-        .map(|p| p.items)
+async fn export(state: &AppState, v: &Viewer<ScansRead>, id: i64, format: Format) -> Response {
+    match exports::scan_results(state, &v.grant, id, format).await {
+        Ok(e) => crate::api::download(e),
+        Err(e) => super::page_error(&v.caller, &v.csrf, &e),
+    }
 }
 
 pub async fn export_csv(
     State(state): State<AppState>,
-    _v: Viewer<ScansRead>,
+    v: Viewer<ScansRead>,
     Path(id): Path<i64>,
 ) -> Response {
-    let Some(rows) = rows(&state, id).await else { return StatusCode::NOT_FOUND.into_response() };
-    let mut out = String::from("rule_id,title,severity,verdict,reason\n");
-    for r in rows {
-        let title = state.library.rule(&r.rule_id).map_or(String::new(), |x| x.raw.title.as_str().to_owned());
-        out.push_str(
-            &[r.rule_id, title, r.severity, r.verdict, r.reason]
-                .iter()
-                .map(|f| csv_field(f))
-                .collect::<Vec<_>>()
-                .join(","),
-        );
-        out.push('\n');
-    }
-    let name = format!("attachment; filename=\"scan-{id}.csv\"");
-    ([(header::CONTENT_TYPE, "text/csv; charset=utf-8".to_owned()), (header::CONTENT_DISPOSITION, name)], out)
-        .into_response()
+    export(&state, &v, id, Format::Csv).await
 }
 
 pub async fn export_json(
     State(state): State<AppState>,
-    _v: Viewer<ScansRead>,
+    v: Viewer<ScansRead>,
     Path(id): Path<i64>,
 ) -> Response {
-    let Some(rows) = rows(&state, id).await else { return StatusCode::NOT_FOUND.into_response() };
-    let name = format!("attachment; filename=\"scan-{id}.json\"");
-    ([(header::CONTENT_DISPOSITION, name)], axum::Json(json!({"scan_id": id, "results": rows})))
-        .into_response()
-}
-
-#[cfg(test)]
-mod tests {
-    #[test]
-    fn csv_fields_are_quoted_when_needed() {
-        assert_eq!(super::csv_field("a"), "a");
-        assert_eq!(super::csv_field("a,\"b\""), "\"a,\"\"b\"\"\"");
-    }
+    export(&state, &v, id, Format::Json).await
 }

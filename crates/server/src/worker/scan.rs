@@ -17,8 +17,8 @@ use openwatch_store::{Host, Job, ObservedHostKey, Posture, ResultInput, ScanFail
 use serde::Serialize;
 use serde_json::{Value, json};
 
-use crate::api::credentials::SecretMaterial;
 use crate::app::{AppState, now_ms};
+use crate::service::credentials::SecretMaterial;
 
 /// Why a scan could not run, and what that says about the host.
 #[derive(Debug, Clone)]
@@ -196,6 +196,21 @@ async fn ssh_report(state: &AppState, host: &Host) -> Result<ScanReport, Failure
                 .observe_host_key(host.id, &observed, "approved", now_ms())
                 .await
                 .map_err(|e| failure("internal", e.to_string(), "unknown", true))?;
+            // Trust nobody approved by hand is still a trust decision: record it.
+            let event = openwatch_store::NewAuditEvent {
+                at: now_ms(),
+                actor: "system".into(),
+                action: "host.key_accept_new".into(),
+                target: format!("host:{}", host.id),
+                outcome: "success".into(),
+                source: state.instance.clone(),
+                correlation_id: crate::auth::secret::random_token("")[..22].to_owned(),
+                details: json!({"fingerprint": observed.fingerprint, "algorithm": observed.algorithm,
+                    "address": host.address, "port": host.port}),
+            };
+            state.store().append_audit(&event).await.map_err(|e| {
+                failure("internal", format!("recording the trusted key: {e}"), "unknown", true)
+            })?;
         }
     }
     Ok(scan.report)
@@ -358,7 +373,7 @@ pub struct ConnectionTest {
 pub async fn test_connection(
     state: &AppState,
     host: &Host,
-) -> Result<ConnectionTest, crate::http::error::ApiError> {
+) -> Result<ConnectionTest, crate::service::ServiceError> {
     if host.transport == "local" {
         return Ok(ConnectionTest { status: "ok".into(), message: "local host".into(), host_key: None });
     }

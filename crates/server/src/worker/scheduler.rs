@@ -10,6 +10,8 @@ use openwatch_store::{AdaptiveCandidate, Schedule};
 
 use crate::app::{AppState, now_ms};
 use crate::config::Config;
+use crate::service::ServiceError;
+use crate::service::scans::{self, Initiator};
 
 /// When a schedule fires next after `after` (ms).
 pub fn next_fire(interval_secs: Option<i64>, cron: Option<&str>, after: i64) -> Result<i64, String> {
@@ -46,16 +48,15 @@ pub fn adaptive_interval_ms(cfg: &Config, c: &AdaptiveCandidate) -> i64 {
 async fn fire(state: &AppState, s: &Schedule, now: i64) -> anyhow::Result<()> {
     let store = state.store();
     if store.claim_fire(&format!("schedule:{}", s.id), s.next_fire_at).await? {
-        let hosts = match s.target_kind.as_str() {
-            "group" => store.group_host_ids(s.target_id).await?,
-            _ => vec![s.target_id],
+        let who = Initiator::schedule(s.id);
+        let queued = match s.target_kind.as_str() {
+            "group" => scans::scan_group(state, &who, s.target_id).await.map(|_| ()),
+            _ => scans::scan_host(state, &who, s.target_id).await.map(|_| ()),
         };
-        for h in hosts {
-            if store.host(h).await?.is_some_and(|h| !h.maintenance) {
-                crate::api::scans_queue(state, h, "schedule", Some(format!("schedule:{}", s.id)))
-                    .await
-                    .map_err(|e| anyhow::anyhow!(e.message))?;
-            }
+        match queued {
+            // A host in maintenance, or deleted since, is skipped until the next fire.
+            Ok(()) | Err(ServiceError::Conflict(_) | ServiceError::NotFound(_)) => {}
+            Err(e) => return Err(anyhow::anyhow!("schedule {}: {e}", s.id)),
         }
     }
     let next =
@@ -85,9 +86,10 @@ pub async fn tick(state: &AppState) -> anyhow::Result<()> {
                 && !store.scan_pending(c.host_id).await?
                 && store.claim_fire(&format!("adaptive:{}", c.host_id), due_at).await?
             {
-                crate::api::scans_queue(state, c.host_id, "adaptive", None)
-                    .await
-                    .map_err(|e| anyhow::anyhow!(e.message))?;
+                match scans::scan_host(state, &Initiator::system("adaptive"), c.host_id).await {
+                    Ok(_) | Err(ServiceError::Conflict(_) | ServiceError::NotFound(_)) => {}
+                    Err(e) => return Err(anyhow::anyhow!("adaptive scan of host {}: {e}", c.host_id)),
+                }
             }
         }
     }

@@ -33,7 +33,8 @@ pub fn library() -> Arc<Library> {
             }
         }
         let lib = RuleLibrary::load(sources.iter().map(|(n, t)| (n.as_str(), t.as_str())));
-        assert!(lib.errors().next().is_none(), "the rule library loads");
+        let errors: Vec<String> = lib.errors().map(|e| e.to_string()).take(5).collect();
+        assert!(errors.is_empty(), "the rule library loads: {errors:?}");
         let mut catalogs = Vec::new();
         for e in std::fs::read_dir(root.join("catalogs")).unwrap() {
             let p = e.unwrap().path();
