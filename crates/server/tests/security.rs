@@ -320,3 +320,33 @@ both_backends!(an_event_stream_ends_when_its_token_is_revoked, |backend: Backend
     assert!(ended.is_ok(), "the stream ends once the token is revoked");
     app.stop().await;
 });
+
+both_backends!(evidence_needs_scans_read_on_both_surfaces, |backend: Backend| async move {
+    let mut app = TestApp::start(backend).await;
+    let (_, host) = app.post("/api/v1/hosts", json!({"name": "here", "transport": "local"})).await;
+    let id = host["id"].as_i64().unwrap();
+    let (_, q) = app.post(&format!("/api/v1/hosts/{id}/scans"), json!({})).await;
+    let scan = app.wait_scan(q["scan_id"].as_i64().unwrap()).await;
+    assert_eq!(scan["status"], "succeeded", "{scan}");
+    let failed = app.get(&format!("/api/v1/scans/{}/results?verdict=fail&per_page=1", scan["id"])).await;
+    let rule = failed["items"][0]["rule_id"].as_str().unwrap().to_owned();
+    role(&app, "hosts_only", &["hosts:read"]).await;
+    user(&app, "hank", "hosts_only").await;
+    role(&app, "hosts_and_scans", &["hosts:read", "scans:read"]).await;
+    user(&app, "sara", "hosts_and_scans").await;
+
+    app.login("hank", PW).await;
+    let (s, _) = app.send(Method::GET, &format!("/api/v1/scans/{}/results/{rule}", scan["id"]), None).await;
+    assert_eq!(s, StatusCode::FORBIDDEN, "the API withholds evidence without scans:read");
+    let page = app.client.get(format!("{}/hosts/{id}", app.base)).send().await.unwrap().text().await.unwrap();
+    assert!(page.contains("Evidence needs the scans:read permission."), "the page does too");
+    assert!(!page.contains("<dt>Expected</dt>"), "no evidence rendered");
+
+    app.login("sara", PW).await;
+    let (s, one) = app.send(Method::GET, &format!("/api/v1/scans/{}/results/{rule}", scan["id"]), None).await;
+    assert_eq!(s, StatusCode::OK);
+    assert!(one["evidence"].as_array().is_some_and(|e| !e.is_empty()));
+    let page = app.client.get(format!("{}/hosts/{id}", app.base)).send().await.unwrap().text().await.unwrap();
+    assert!(page.contains("<dt>Expected</dt>"), "with scans:read the page shows the evidence");
+    app.stop().await;
+});

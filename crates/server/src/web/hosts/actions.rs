@@ -1,0 +1,100 @@
+//! Actions on hosts from their pages: scan (one, chosen, a group), connection test, key
+//! approval and the compliance export.
+
+use axum::Form;
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use axum::response::Response;
+use serde::Deserialize;
+
+use crate::app::AppState;
+use crate::service::exports::{self, Format};
+use crate::service::hosts::{self};
+use crate::service::scans::{self, BatchScan, Initiator};
+use crate::service::{AuditNote, ServiceError};
+use crate::web::guard::{HostsRead, HostsScan, HostsWrite, KeysApprove, Viewer};
+use crate::web::layout::{self};
+
+fn back(id: i64, message: &str, result: Result<AuditNote, &ServiceError>) -> Response {
+    crate::web::after_post(&format!("/hosts/{id}"), message, result)
+}
+
+/// What a form post that scans reports back.
+fn queued_message(b: &BatchScan) -> String {
+    let mut m = format!("{} scans queued", b.scan_ids.len());
+    if !b.skipped_maintenance.is_empty() {
+        m.push_str(&format!(", {} hosts in maintenance skipped", b.skipped_maintenance.len()));
+    }
+    m
+}
+
+pub async fn scan_now(State(state): State<AppState>, v: Viewer<HostsScan>, Path(id): Path<i64>) -> Response {
+    match scans::scan_host(&state, &Initiator::person(&v.grant), id).await {
+        Ok(d) => back(id, &format!("Scan #{} queued", d.value.scan.id), Ok(d.audit)),
+        Err(e) => back(id, &e.to_string(), Err(&e)),
+    }
+}
+
+pub async fn test(State(state): State<AppState>, v: Viewer<HostsWrite>, Path(id): Path<i64>) -> Response {
+    match hosts::test_connection(&state, &v.grant, id).await {
+        Ok(d) => {
+            let msg = format!("Connection test: {} ({})", d.value.status, d.value.message);
+            back(id, &msg, Ok(d.audit))
+        }
+        Err(e) => back(id, &e.to_string(), Err(&e)),
+    }
+}
+
+pub async fn approve_key(
+    State(state): State<AppState>,
+    v: Viewer<KeysApprove>,
+    Path((id, key_id)): Path<(i64, i64)>,
+) -> Response {
+    match hosts::approve_key(&state, &v.grant, id, key_id).await {
+        Ok(d) => back(id, "Host key approved", Ok(d.audit)),
+        Err(e) => back(id, &e.to_string(), Err(&e)),
+    }
+}
+
+#[derive(Debug, Deserialize)]
+pub struct GroupScanForm {
+    group_id: i64,
+}
+
+pub async fn scan_group(
+    State(state): State<AppState>,
+    v: Viewer<HostsScan>,
+    Form(f): Form<GroupScanForm>,
+) -> Response {
+    match scans::scan_group(&state, &Initiator::person(&v.grant), f.group_id).await {
+        Ok(d) => crate::web::after_post("/hosts", &queued_message(&d.value), Ok(d.audit)),
+        Err(e) => crate::web::after_post("/hosts", &e.to_string(), Err(&e)),
+    }
+}
+
+pub async fn scan_selected(State(state): State<AppState>, v: Viewer<HostsScan>, body: String) -> Response {
+    let pairs = crate::web::form::pairs(&body);
+    let ids: Vec<i64> =
+        pairs.iter().filter(|(k, _)| k == "host_id").filter_map(|(_, v)| v.parse().ok()).collect();
+    match scans::scan_hosts(&state, &Initiator::person(&v.grant), &ids).await {
+        Ok(d) => crate::web::after_post("/hosts", &queued_message(&d.value), Ok(d.audit)),
+        Err(e) => crate::web::after_post("/hosts", &e.to_string(), Err(&e)),
+    }
+}
+
+/// A host's current compliance table as CSV or JSON (`compliance.csv`, `compliance.json`).
+pub async fn export(
+    State(state): State<AppState>,
+    v: Viewer<HostsRead>,
+    Path((id, file)): Path<(i64, String)>,
+) -> Response {
+    let format = match file.as_str() {
+        "compliance.csv" => Format::Csv,
+        "compliance.json" => Format::Json,
+        _ => return layout::error_page(&v.caller, &v.csrf, StatusCode::NOT_FOUND, "No such page."),
+    };
+    match exports::host_compliance(&state, &v.grant, id, format).await {
+        Ok(e) => crate::api::download(e),
+        Err(e) => crate::web::page_error(&v.caller, &v.csrf, &e),
+    }
+}

@@ -1,0 +1,224 @@
+//! The host page: compliance by framework, the rule table with evidence (for callers who
+//! may read scan results, as in the API), scans, changes and host keys.
+
+use axum::extract::{Path, Query, State};
+use axum::http::StatusCode;
+use axum::response::Response;
+use maud::html;
+use openwatch_store::{PageRequest, ScanQuery};
+use serde::Deserialize;
+use serde_json::Value;
+
+use crate::app::AppState;
+use crate::auth::rbac::Permission;
+use crate::service::scans::{ResultFilter, result_query};
+use crate::web::guard::{HostsRead, Viewer};
+use crate::web::layout::{self, Page, badge, csrf_field, render, svg, verdict, when};
+use crate::web::svg::donut;
+
+use super::db_error;
+
+#[derive(Debug, Deserialize, Default)]
+pub struct DetailQuery {
+    verdict: Option<String>,
+    severity: Option<String>,
+    framework: Option<String>,
+    control: Option<String>,
+    flash: Option<String>,
+    error: Option<String>,
+}
+
+fn empty_none(s: Option<String>) -> Option<String> {
+    s.filter(|s| !s.is_empty())
+}
+
+pub async fn detail(
+    State(state): State<AppState>,
+    v: Viewer<HostsRead>,
+    Path(id): Path<i64>,
+    Query(q): Query<DetailQuery>,
+) -> Response {
+    let store = state.store();
+    let host = match store.host(id).await {
+        Ok(Some(h)) => h,
+        Ok(None) => return layout::error_page(&v.caller, &v.csrf, StatusCode::NOT_FOUND, "No such host."),
+        Err(e) => return db_error(&v, e),
+    };
+    let rq = ResultFilter {
+        verdict: empty_none(q.verdict.clone()),
+        severity: empty_none(q.severity.clone()),
+        framework: empty_none(q.framework.clone()),
+        control: empty_none(q.control.clone()),
+        page: None,
+        per_page: None,
+    };
+    let (filter, filter_error) = match result_query(&state.library, &rq) {
+        Ok(f) => (f, None),
+        Err(e) => (Default::default(), Some(e.to_string())),
+    };
+    let may_read_results = v.caller.can(Permission::ScansRead);
+    let loaded = async {
+        let state_rows = store.host_state(id, &filter).await?;
+        let posture = store.host_posture(id).await?;
+        let scans = store
+            .list_scans(&ScanQuery { host_id: Some(id), status: None }, PageRequest::new(None, Some(10)))
+            .await?;
+        let changes = store.host_changes(Some(id), PageRequest::new(None, Some(15))).await?;
+        let keys = store.host_keys(id).await?;
+        // Evidence is part of scan results: shown to those who may read them, as in the API.
+        let evidence = if may_read_results {
+            let hashes: Vec<String> = state_rows.iter().filter_map(|r| r.evidence_hash.clone()).collect();
+            store.evidence_many(&hashes).await?
+        } else {
+            Default::default()
+        };
+        Ok::<_, openwatch_store::StoreError>((state_rows, posture, scans, changes, keys, evidence))
+    };
+    let (rows, posture, scans, changes, keys, evidence) = match loaded.await {
+        Ok(x) => x,
+        Err(e) => return db_error(&v, e),
+    };
+    let frameworks: Vec<&str> = state.library.frameworks().collect();
+    let body = html! {
+        h1 { (host.name) " " (badge(&host.reachability)) }
+        dl.facts.card {
+            dt { "Address" } dd.mono { (host.address) ":" (host.port) " (" (host.transport) ")" }
+            dt { "Platform" } dd { (host.platform.as_deref().unwrap_or("not detected yet")) }
+            @if let Some(sys) = scans.items.iter().find(|s| s.status == "succeeded").and_then(|s| s.summary.as_ref()).map(|x| &x["system"]) {
+                @if let Some(name) = sys["platform"]["pretty_name"].as_str() { dt { "Operating system" } dd { (name) } }
+                @if let Some(caps) = sys["capabilities"].as_array() {
+                    dt { "Detected" } dd.mono { (caps.iter().filter_map(|c| c.as_str()).collect::<Vec<_>>().join(", ")) }
+                }
+            }
+            dt { "Groups" } dd { (host.groups.join(", ")) }
+            dt { "Last scan" } dd { (when(host.last_scan_at)) " " @if let Some(s) = &host.last_scan_status { (badge(s)) } }
+            @if let Some(err) = &host.last_error { dt { "Last error" } dd.mono { (err) } }
+        }
+        div.actions {
+            @if v.caller.can(Permission::HostsScan) {
+                form method="post" action={"/hosts/" (id) "/scan"} { (csrf_field(&v.csrf)) button type="submit" { "Scan now" } }
+            }
+            @if v.caller.can(Permission::HostsWrite) && host.transport == "ssh" {
+                form method="post" action={"/hosts/" (id) "/test"} { (csrf_field(&v.csrf)) button.secondary type="submit" { "Test connection" } }
+            }
+            @if v.caller.can(Permission::HostsWrite) { a.button.secondary href={"/hosts/" (id) "/edit"} { "Edit" } }
+            a.button.secondary href={"/scans?host_id=" (id)} { "All scans" }
+            a.button.secondary href={"/hosts/" (id) "/compliance.csv"} { "Export CSV" }
+            a.button.secondary href={"/hosts/" (id) "/compliance.json"} { "Export JSON" }
+        }
+        @if !keys.is_empty() {
+            section.card aria-labelledby="keys-h" {
+                h2 #keys-h { "SSH host keys" }
+                table {
+                    thead { tr { th { "Fingerprint" } th { "Type" } th { "Status" } th { "First seen" } th {} } }
+                    tbody {
+                        @for k in &keys {
+                            tr {
+                                td.mono { (k.fingerprint) }
+                                td { (k.algorithm) }
+                                td { (badge(if k.status == "pending" { "host_key_pending" } else if k.status == "approved" { "reachable" } else { "failed" })) " " (k.status) }
+                                td { (when(Some(k.first_seen_at))) }
+                                td {
+                                    @if k.status == "pending" && v.caller.can(Permission::HostKeysApprove) {
+                                        form method="post" action={"/hosts/" (id) "/keys/" (k.id) "/approve"} {
+                                            (csrf_field(&v.csrf))
+                                            button type="submit" aria-label={"Approve key " (k.fingerprint)} { "Approve" }
+                                        }
+                                    }
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+        }
+        section.card aria-labelledby="fw-h" {
+            h2 #fw-h { "Compliance by framework" }
+            @if posture.is_empty() { p.muted { "Not scanned yet." } }
+            div.frameworks {
+                @for p in &posture {
+                    div.framework {
+                        (svg(donut(p.pass, p.fail, &p.framework)))
+                        div { a href={"/hosts/" (id) "?framework=" (p.framework)} { (p.framework) } }
+                        div.muted { (p.pass) " pass · " (p.fail) " fail" }
+                    }
+                }
+            }
+        }
+        section.card aria-labelledby="rules-h" {
+            h2 #rules-h { "Rules (" (rows.len()) ")" }
+            form.filters method="get" action={"/hosts/" (id)} {
+                label { "Verdict" select name="verdict" { option value="" { "any" } @for x in ["fail", "pass", "error", "not_applicable", "skipped"] { option value=(x) selected[q.verdict.as_deref() == Some(x)] { (x.replace('_', " ")) } } } }
+                label { "Severity" select name="severity" { option value="" { "any" } @for x in ["critical", "high", "medium", "low"] { option value=(x) selected[q.severity.as_deref() == Some(x)] { (x) } } } }
+                label { "Framework" select name="framework" { option value="" { "any" } @for f in &frameworks { option value=(f) selected[q.framework.as_deref() == Some(*f)] { (f) } } } }
+                label { "Control" input name="control" value=(q.control.clone().unwrap_or_default()) placeholder="e.g. 5.1 or AC-6"; }
+                button type="submit" { "Filter" }
+            }
+            @if let Some(e) = filter_error { div.flash.error role="alert" { (e) } }
+            table #rules {
+                thead { tr { th { "Rule" } th { "Severity" } th { "Verdict" } th { "Since" } } }
+                tbody {
+                    @for r in &rows {
+                        @let rule = state.library.rule(&r.rule_id);
+                        tr {
+                            td {
+                                details {
+                                    summary { (rule.map_or(r.rule_id.as_str(), |x| x.raw.title.as_str())) " " span.muted.mono { (r.rule_id) } }
+                                    @if let Some(x) = rule { p { (x.raw.rationale.as_str()) } }
+                                    @let ev: Value = r.evidence_hash.as_ref().and_then(|h| evidence.get(h)).and_then(|b| serde_json::from_str(b).ok()).unwrap_or(Value::Null);
+                                    @for e in ev.as_array().into_iter().flatten() {
+                                        dl.facts.evidence {
+                                            dt { "Read" } dd.mono { (e["method"].as_str().unwrap_or("")) ": " (e["source"].as_str().unwrap_or("")) }
+                                            dt { "Expected" } dd.mono { (e["expected"].as_str().unwrap_or("")) }
+                                            dt { "Actual" } dd.mono { (e["actual"].as_str().unwrap_or("")) }
+                                        }
+                                        @if let Some(obs) = e["observed"].as_str().filter(|o| !o.is_empty()) { pre { (obs) } }
+                                    }
+                                    @if !may_read_results { p.muted { "Evidence needs the scans:read permission." } }
+                                    @else if ev.is_null() { p.muted { "No evidence recorded." } }
+                                }
+                            }
+                            td { (rule.map_or(String::new(), |x| x.raw.severity.to_string())) }
+                            td { (verdict(&r.verdict)) }
+                            td.muted { (when(Some(r.since_at))) }
+                        }
+                    }
+                }
+            }
+            @if let Some(s) = scans.items.iter().find(|s| s.status == "succeeded") {
+                p { "Export the latest results: " a href={"/scans/" (s.id) "/results.csv"} { "CSV" } " · " a href={"/scans/" (s.id) "/results.json"} { "JSON" } }
+            }
+        }
+        div.grid {
+            section.card aria-labelledby="scans-h" {
+                h2 #scans-h { "Scan history" }
+                table {
+                    thead { tr { th { "Scan" } th { "Queued" } th { "Status" } th { "Trigger" } } }
+                    tbody { @for s in &scans.items { tr {
+                        td { a href={"/scans/" (s.id)} { "#" (s.id) } }
+                        td.muted { (when(Some(s.queued_at))) }
+                        td { (badge(&s.status)) @if let Some(k) = &s.error_kind { " " span.muted { (k) } } }
+                        td { (s.trigger) " " span.muted { (s.triggered_by.as_deref().unwrap_or("")) } }
+                    } } }
+                }
+            }
+            section.card aria-labelledby="chg-h" {
+                h2 #chg-h { "Changes" }
+                table {
+                    thead { tr { th { "When" } th { "Rule" } th { "Was" } th { "Now" } } }
+                    tbody { @for c in &changes.items { tr {
+                        td.muted { (when(Some(c.changed_at))) }
+                        td.mono { (c.rule_id) }
+                        td { @if let Some(o) = &c.old_verdict { (verdict(o)) } @else { span.muted { "new" } } }
+                        td { (verdict(&c.new_verdict)) }
+                    } } }
+                }
+            }
+        }
+    };
+    let flash = q.error.map(|e| (true, e)).or(q.flash.map(|m| (false, m)));
+    render(
+        &Page { caller: &v.caller, csrf: &v.csrf, title: &host.name, section: "Hosts", live: true, flash },
+        body,
+    )
+}
