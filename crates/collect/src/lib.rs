@@ -5,9 +5,11 @@ pub mod collector;
 pub mod local;
 pub mod parse;
 pub mod quote;
+pub mod scan;
 pub mod script;
 pub mod transport;
 
 pub use collector::{CollectError, Collected, Pending, collect, finish, now_rfc3339, prepare};
 pub use local::LocalTransport;
+pub use scan::{Scan, Scanned, scan};
 pub use transport::{ScriptOutput, Transport, TransportError};

@@ -9,6 +9,7 @@ pub mod eval;
 pub mod facts;
 pub mod library;
 pub mod plan;
+pub mod posture;
 pub mod report;
 pub mod rule;
 pub mod select;

@@ -131,6 +131,26 @@ fn default_known_hosts() -> Option<PathBuf> {
     std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".ssh/known_hosts"))
 }
 
+/// How to become root: a sudo password means `sudo -S` with it, else `sudo` alone means
+/// passwordless sudo. Shared with the server's managed hosts.
+pub(crate) fn sudo_mode(sudo: bool, password: Option<String>) -> Sudo {
+    match (sudo, password) {
+        (_, Some(pw)) => Sudo::Password(pw),
+        (true, None) => Sudo::NoPassword,
+        (false, None) => Sudo::None,
+    }
+}
+
+/// The SSH timeouts, in seconds where set, else the transport's defaults.
+pub(crate) fn timeouts(connect: Option<u64>, command: Option<u64>) -> Timeouts {
+    let d = Timeouts::default();
+    Timeouts {
+        connect: connect.map_or(d.connect, Duration::from_secs),
+        command: command.map_or(d.command, Duration::from_secs),
+        ..d
+    }
+}
+
 /// Build an SSH target from fully merged settings. `base` resolves relative paths.
 pub fn target(name: &str, s: &HostSettings, base: &Path) -> Result<SshTarget, String> {
     let address = s.address.clone().unwrap_or_else(|| name.to_owned());
@@ -165,16 +185,8 @@ pub fn target(name: &str, s: &HostSettings, base: &Path) -> Result<SshTarget, St
         agent: s.agent.unwrap_or(true),
         password: env_secret(&s.password_env, "password_env")?,
     };
-    let sudo = match (s.sudo.unwrap_or(false), env_secret(&s.sudo_password_env, "sudo_password_env")?) {
-        (_, Some(pw)) => Sudo::Password(pw),
-        (true, None) => Sudo::NoPassword,
-        (false, None) => Sudo::None,
-    };
-    let timeouts = Timeouts {
-        connect: s.connect_timeout.map_or(Timeouts::default().connect, Duration::from_secs),
-        command: s.command_timeout.map_or(Timeouts::default().command, Duration::from_secs),
-        ..Timeouts::default()
-    };
+    let sudo = sudo_mode(s.sudo.unwrap_or(false), env_secret(&s.sudo_password_env, "sudo_password_env")?);
+    let timeouts = timeouts(s.connect_timeout, s.command_timeout);
     let jump = match &s.jump {
         Some(j) => {
             let mut js = s.clone();

@@ -2,7 +2,9 @@
 //! each host's failure reported without stopping the others.
 
 pub mod inventory;
+pub mod managed;
 pub mod runner;
 
 pub use inventory::{HostSettings, Inventory, InventoryError, ResolvedHost};
+pub use managed::{ManagedHost, Secret};
 pub use runner::{ExecMode, FleetJob, FleetOptions, HostScan, scan_fleet, scan_host};
