@@ -1,10 +1,14 @@
-//! OpenWatch's storage. One [`Store`] trait, implemented for SQLite ([`SqliteStore`], WAL,
-//! the default) and PostgreSQL ([`PgStore`], for several server and worker processes); each
-//! backend has its own versioned migrations under `migrations/<backend>/`.
+//! OpenWatch's storage. [`Store`] is the combination of one trait per feature ([`UserStore`],
+//! [`CredentialStore`], [`HostStore`], [`ScanStore`], [`StateStore`], [`FleetStore`],
+//! [`JobStore`], [`ScheduleStore`], [`AuditStore`], [`EventStore`], [`SystemStore`]; all in
+//! [`prelude`]), implemented for SQLite ([`SqliteStore`], WAL, the default) and PostgreSQL
+//! ([`PgStore`], for several server and worker processes); each backend has its own
+//! versioned migrations under `migrations/<backend>/`.
 //!
-//! Both implementations share one body of SQL (`src/sql_impl.rs`), compiled once per backend
-//! against that backend's concrete sqlx types; only the statements whose dialects differ
-//! (job claims, row locks) live in each backend's `dialect` module.
+//! Both implementations share one body of SQL, one file per feature under `src/sql/`,
+//! compiled once per backend against that backend's concrete sqlx types; only the
+//! statements whose dialects differ (job claims, row locks) live in each backend's `dialect`
+//! module.
 //!
 //! A store is opened with two key files kept outside the database ([`KeyFiles`]): one seals
 //! credential secrets, bound to their rows; the other keys the audit hash chain.
@@ -51,17 +55,68 @@ pub async fn open(
     }
 }
 
-/// Everything the platform keeps. Methods are grouped by feature; each takes `now` where
-/// time matters so tests and the scheduler decide what time it is.
+/// Everything the platform keeps: the combination of the feature traits, implemented for
+/// any type that implements them all, so callers hold an `Arc<dyn Store>` and import the
+/// feature traits they use (or [`prelude`]). Each method takes `now` where time matters so
+/// tests and the scheduler decide what time it is.
+pub trait Store:
+    SystemStore
+    + UserStore
+    + CredentialStore
+    + HostStore
+    + ScanStore
+    + StateStore
+    + FleetStore
+    + JobStore
+    + ScheduleStore
+    + AuditStore
+    + EventStore
+    + Send
+    + Sync
+    + std::fmt::Debug
+{
+}
+
+impl<T> Store for T where
+    T: SystemStore
+        + UserStore
+        + CredentialStore
+        + HostStore
+        + ScanStore
+        + StateStore
+        + FleetStore
+        + JobStore
+        + ScheduleStore
+        + AuditStore
+        + EventStore
+        + Send
+        + Sync
+        + std::fmt::Debug
+        + ?Sized
+{
+}
+
+/// The store's traits, for `use openwatch_store::prelude::*`.
+pub mod prelude {
+    pub use crate::{
+        AuditStore, CredentialStore, EventStore, FleetStore, HostStore, JobStore, ScanStore, ScheduleStore,
+        StateStore, Store, SystemStore, UserStore,
+    };
+}
+
+/// Which database this is and whether it answers.
 #[async_trait]
-pub trait Store: Send + Sync + std::fmt::Debug {
+pub trait SystemStore: Send + Sync {
     /// `sqlite` or `postgres`.
     fn backend(&self) -> &'static str;
     /// The applied migration versions, oldest first.
     async fn migrations(&self) -> Result<Vec<i64>>;
     async fn ping(&self) -> Result<()>;
+}
 
-    // --- users, roles, sessions, tokens
+/// Users, custom roles, sessions and API tokens.
+#[async_trait]
+pub trait UserStore: Send + Sync {
     async fn create_user(&self, user: &NewUser, now: Millis) -> Result<User>;
     async fn user_by_name(&self, username: &str) -> Result<Option<User>>;
     async fn user(&self, id: i64) -> Result<Option<User>>;
@@ -83,9 +138,12 @@ pub trait Store: Send + Sync + std::fmt::Debug {
     async fn use_token(&self, token_hash: &str, now: Millis) -> Result<Option<ApiToken>>;
     async fn list_tokens(&self, user_id: Option<i64>) -> Result<Vec<ApiToken>>;
     async fn revoke_token(&self, id: i64, now: Millis) -> Result<bool>;
+}
 
-    // --- credentials (sealed secrets only; see `secrets`). Callers seal secrets for transit
-    // with the store's credential key; the store keeps them bound to their row and field.
+/// Credentials, kept as sealed secrets only (see `secrets`). Callers seal secrets for transit
+/// with the store's credential key; the store keeps them bound to their row and field.
+#[async_trait]
+pub trait CredentialStore: Send + Sync {
     async fn create_credential(&self, c: &NewCredential, now: Millis) -> Result<Credential>;
     async fn list_credentials(&self) -> Result<Vec<Credential>>;
     async fn credential(&self, id: i64) -> Result<Option<Credential>>;
@@ -97,8 +155,11 @@ pub trait Store: Send + Sync + std::fmt::Debug {
     /// transaction, then replace the key file. Processes that have the store open keep the
     /// old key until they restart. Returns the credentials re-sealed.
     async fn rotate_credential_key(&self, now: Millis) -> Result<usize>;
+}
 
-    // --- groups and hosts
+/// Host groups, hosts, their reachability and SSH host keys.
+#[async_trait]
+pub trait HostStore: Send + Sync {
     async fn create_group(&self, name: &str, description: &str, now: Millis) -> Result<Group>;
     async fn list_groups(&self) -> Result<Vec<Group>>;
     async fn group(&self, id: i64) -> Result<Option<Group>>;
@@ -123,8 +184,11 @@ pub trait Store: Send + Sync + std::fmt::Debug {
     /// Approve one key of a host (any other approved key of that host is revoked).
     async fn approve_host_key(&self, host_id: i64, key_id: i64, by: &str, now: Millis) -> Result<bool>;
     async fn set_reachability(&self, host_id: i64, reachability: &str, error: Option<&str>) -> Result<()>;
+}
 
-    // --- scans and results
+/// Scans, their results and evidence.
+#[async_trait]
+pub trait ScanStore: Send + Sync {
     /// Insert a queued scan and its job in one transaction.
     async fn queue_scan(&self, req: &ScanRequest, now: Millis) -> Result<Scan>;
     async fn scan(&self, id: i64) -> Result<Option<Scan>>;
@@ -155,12 +219,22 @@ pub trait Store: Send + Sync + std::fmt::Debug {
     async fn evidence(&self, hash: &str) -> Result<Option<String>>;
     /// Several evidence bodies at once, by hash.
     async fn evidence_many(&self, hashes: &[String]) -> Result<std::collections::HashMap<String, String>>;
+}
+
+/// Each host's current rule state, its change log and its posture.
+#[async_trait]
+pub trait StateStore: Send + Sync {
     async fn host_state(&self, host_id: i64, q: &ResultQuery) -> Result<Vec<RuleState>>;
     async fn host_changes(&self, host_id: Option<i64>, page: PageRequest) -> Result<Page<Change>>;
     /// The newest changes across the fleet, without counting them all (dashboards).
     async fn recent_changes(&self, limit: i64) -> Result<Vec<Change>>;
     async fn host_posture(&self, host_id: i64) -> Result<Vec<Posture>>;
     async fn posture_history(&self, host_id: i64, since: Millis) -> Result<Vec<PosturePoint>>;
+}
+
+/// Figures across the fleet, and its synthetic history.
+#[async_trait]
+pub trait FleetStore: Send + Sync {
     async fn fleet_summary(&self, now: Millis) -> Result<FleetSummary>;
     /// Current verdict counts across live hosts for a few rules: (rule, verdict, hosts).
     async fn rule_verdicts(&self, rule_ids: &[String]) -> Result<Vec<(String, String, i64)>>;
@@ -171,8 +245,11 @@ pub trait Store: Send + Sync + std::fmt::Debug {
     /// Bulk-load synthetic history (benchmarks, demonstrations). Its rows name no real scan:
     /// the change log records scan 0, posture history the negated time.
     async fn seed_history(&self, h: &SeedHistory) -> Result<()>;
+}
 
-    // --- jobs
+/// The job queue workers claim from.
+#[async_trait]
+pub trait JobStore: Send + Sync {
     async fn enqueue(&self, job: &NewJob, now: Millis) -> Result<i64>;
     /// Claim the oldest runnable job of `kinds`, never two running jobs for one host.
     async fn claim(&self, worker: &str, kinds: &[&str], lease_ms: i64, now: Millis) -> Result<Option<Job>>;
@@ -193,8 +270,11 @@ pub trait Store: Send + Sync + std::fmt::Debug {
     /// Wake `wake` whenever any process queues a job (PostgreSQL LISTEN); returns at once on
     /// SQLite, whose workers poll.
     async fn listen_for_jobs(&self, wake: &tokio::sync::Notify) -> Result<()>;
+}
 
-    // --- schedules
+/// Schedules and their once-per-time firings.
+#[async_trait]
+pub trait ScheduleStore: Send + Sync {
     async fn create_schedule(&self, s: &NewSchedule, now: Millis) -> Result<Schedule>;
     async fn list_schedules(&self) -> Result<Vec<Schedule>>;
     async fn delete_schedule(&self, id: i64) -> Result<bool>;
@@ -205,14 +285,22 @@ pub trait Store: Send + Sync + std::fmt::Debug {
     async fn adaptive_candidates(&self) -> Result<Vec<AdaptiveCandidate>>;
     /// Whether a host has a scan queued or running.
     async fn scan_pending(&self, host_id: i64) -> Result<bool>;
+}
 
-    // --- audit log and event stream
+/// The audit log: a hash chain keyed with the audit key file.
+#[async_trait]
+pub trait AuditStore: Send + Sync {
     async fn append_audit(&self, event: &NewAuditEvent) -> Result<AuditEvent>;
     async fn list_audit(&self, q: &AuditQuery, page: PageRequest) -> Result<Page<AuditEvent>>;
     /// Every event in order, for export and verification.
     async fn all_audit(&self) -> Result<Vec<AuditEvent>>;
     /// Check the whole chain and its head against the audit key (see `audit`).
     async fn verify_audit(&self) -> Result<AuditVerification>;
+}
+
+/// The stream of events the server pushes to browsers.
+#[async_trait]
+pub trait EventStore: Send + Sync {
     async fn append_event(&self, kind: &str, data: &serde_json::Value, now: Millis) -> Result<i64>;
     async fn events_after(&self, id: i64, limit: i64) -> Result<Vec<StreamEvent>>;
     async fn last_event_id(&self) -> Result<i64>;

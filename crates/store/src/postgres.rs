@@ -70,5 +70,16 @@ impl PgStore {
 
 type Backend = PgStore;
 
-include!("sql_impl.rs");
-include!("sql_keys.rs");
+include!("sql/common.rs");
+include!("sql/users.rs");
+include!("sql/credentials.rs");
+include!("sql/hosts.rs");
+include!("sql/scans.rs");
+include!("sql/ingest.rs");
+include!("sql/state.rs");
+include!("sql/fleet.rs");
+include!("sql/jobs.rs");
+include!("sql/schedules.rs");
+include!("sql/audit.rs");
+include!("sql/events.rs");
+include!("sql/keys.rs");

@@ -1,4 +1,4 @@
-// The keyed parts of the store, shared by both backends like `sql_impl.rs` (and `include!`d
+// The keyed parts of the store, shared by both backends like `common.rs` (and `include!`d
 // after it): loading the key files at open, adopting an audit key on a log that predates
 // it, binding credential ciphertexts to their rows, the keyed audit append and verification,
 // and credential key rotation.

@@ -1,0 +1,141 @@
+// A host's current rule state, its change log and its posture.
+
+fn posture_from(row: &DbRow) -> Result<Posture> {
+    Ok(Posture {
+        framework: row.try_get("framework")?,
+        pass: row.try_get("pass")?,
+        fail: row.try_get("fail")?,
+        error: row.try_get("error")?,
+        not_applicable: row.try_get("not_applicable")?,
+    })
+}
+
+impl Backend {
+    async fn changes_page(&self, host_id: Option<i64>, limit: i64, offset: i64) -> Result<Vec<Change>> {
+        const COLUMNS: &str = "SELECT c.id, c.host_id, h.name AS host_name, c.rule_id, c.scan_id, c.old_verdict, \
+            c.new_verdict, c.old_severity, c.new_severity, c.changed_at FROM host_changes c JOIN hosts h ON h.id = c.host_id";
+        let rows = match host_id {
+            Some(id) => {
+                sqlx::query(AssertSqlSafe(format!(
+                    "{COLUMNS} WHERE c.host_id = $1 ORDER BY c.id DESC LIMIT $2 OFFSET $3"
+                )))
+                .bind(id)
+                .bind(limit)
+                .bind(offset)
+                .fetch_all(self.r())
+                .await?
+            }
+            None => {
+                sqlx::query(AssertSqlSafe(format!("{COLUMNS} ORDER BY c.id DESC LIMIT $1 OFFSET $2")))
+                    .bind(limit)
+                    .bind(offset)
+                    .fetch_all(self.r())
+                    .await?
+            }
+        };
+        rows.iter()
+            .map(|r| {
+                Ok(Change {
+                    id: r.try_get("id")?,
+                    host_id: r.try_get("host_id")?,
+                    host_name: r.try_get("host_name")?,
+                    rule_id: r.try_get("rule_id")?,
+                    scan_id: r.try_get("scan_id")?,
+                    old_verdict: r.try_get("old_verdict")?,
+                    new_verdict: r.try_get("new_verdict")?,
+                    old_severity: r.try_get("old_severity")?,
+                    new_severity: r.try_get("new_severity")?,
+                    changed_at: r.try_get("changed_at")?,
+                })
+            })
+            .collect()
+    }
+}
+
+#[async_trait]
+impl StateStore for Backend {
+    async fn host_state(&self, host_id: i64, q: &ResultQuery) -> Result<Vec<RuleState>> {
+        let mut qb = QueryBuilder::<Db>::new(
+            "SELECT rule_id, verdict, severity, scan_id, evidence_hash, since_at FROM host_rule_state WHERE host_id = ",
+        );
+        qb.push_bind(host_id);
+        if let Some(v) = &q.verdict {
+            qb.push(" AND verdict = ").push_bind(v.clone());
+        }
+        if let Some(s) = &q.severity {
+            qb.push(" AND severity = ").push_bind(s.clone());
+        }
+        qb.push(" ORDER BY rule_id");
+        let wanted: Option<std::collections::HashSet<&String>> =
+            q.rule_ids.as_ref().map(|ids| ids.iter().collect());
+        qb.build()
+            .fetch_all(self.r())
+            .await?
+            .iter()
+            .map(|r| {
+                Ok(RuleState {
+                    rule_id: r.try_get(0)?,
+                    verdict: r.try_get(1)?,
+                    severity: r.try_get(2)?,
+                    scan_id: r.try_get(3)?,
+                    evidence_hash: r.try_get(4)?,
+                    since_at: r.try_get(5)?,
+                })
+            })
+            .filter(|s: &Result<RuleState>| match (s, &wanted) {
+                (Ok(s), Some(w)) => w.contains(&s.rule_id),
+                _ => true,
+            })
+            .collect()
+    }
+
+    async fn host_changes(&self, host_id: Option<i64>, page: PageRequest) -> Result<Page<Change>> {
+        // Separate statements per case: `$1 IS NULL OR host_id = $1` defeats SQLite's index.
+        let total: i64 = match host_id {
+            Some(h) => {
+                sqlx::query("SELECT COUNT(*) FROM host_changes WHERE host_id = $1")
+                    .bind(h)
+                    .fetch_one(self.r())
+                    .await?
+            }
+            None => sqlx::query("SELECT COUNT(*) FROM host_changes").fetch_one(self.r()).await?,
+        }
+        .try_get(0)?;
+        let items = self.changes_page(host_id, page.per_page, page.offset()).await?;
+        Ok(Page { items, total, page: page.page, per_page: page.per_page })
+    }
+
+    async fn recent_changes(&self, limit: i64) -> Result<Vec<Change>> {
+        self.changes_page(None, limit, 0).await
+    }
+
+    async fn host_posture(&self, host_id: i64) -> Result<Vec<Posture>> {
+        sqlx::query("SELECT framework, pass, fail, error, not_applicable FROM host_posture WHERE host_id = $1 ORDER BY framework")
+            .bind(host_id)
+            .fetch_all(self.r())
+            .await?
+            .iter()
+            .map(posture_from)
+            .collect()
+    }
+
+    async fn posture_history(&self, host_id: i64, since: Millis) -> Result<Vec<PosturePoint>> {
+        sqlx::query(
+            "SELECT framework, pass, fail, error, not_applicable, at, scan_id FROM posture_history \
+             WHERE host_id = $1 AND at >= $2 ORDER BY at, framework",
+        )
+        .bind(host_id)
+        .bind(since)
+        .fetch_all(self.r())
+        .await?
+        .iter()
+        .map(|r| {
+            Ok(PosturePoint {
+                at: r.try_get("at")?,
+                scan_id: r.try_get("scan_id")?,
+                posture: posture_from(r)?,
+            })
+        })
+        .collect()
+    }
+}
