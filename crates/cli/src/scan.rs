@@ -2,13 +2,12 @@
 
 use std::io::Write as _;
 use std::process::ExitCode;
-use std::time::Instant;
 
 use anyhow::{Context as _, Result, bail};
-use openwatch_collect::{LocalTransport, Transport, collect, now_rfc3339};
+use openwatch_collect::{LocalTransport, Scan};
 use openwatch_core::eval::Status;
 use openwatch_core::plan::FactPlan;
-use openwatch_core::report::{self, EvalOptions, HostInfo, RuleResult, ScanReport, Stats};
+use openwatch_core::report::{EvalOptions, RuleResult};
 use openwatch_core::rule::Severity;
 use openwatch_core::vars::parse_overrides;
 
@@ -54,48 +53,27 @@ pub fn run(args: &ScanArgs) -> Result<ExitCode> {
     }
     let overrides =
         parse_overrides(lib.rules.iter(), &parse_vars(&args.vars)?).map_err(anyhow::Error::msg)?;
-    let started = Instant::now();
-    let started_at = now_rfc3339();
-    let (facts, name, address, round_trips, bytes, walks) = match &args.facts {
+    let walks = !args.no_walk;
+    let scanned = match &args.facts {
         Some(path) => {
+            let mut scan =
+                Scan::new(rules.iter().copied(), [], EvalOptions { overrides, walks_enabled: walks });
             let saved = facts_file::load(path)?;
-            let walked = saved.facts.facts.contains_key(&openwatch_core::facts::FactKey::FilesystemWalk);
-            (saved.facts, saved.host, saved.address, 0, 0, walked && !args.no_walk)
+            scan.replay(saved.facts);
+            scan.finish(saved.host, saved.address)
         }
         None => {
-            let plan = FactPlan::for_rules(rules.iter().copied(), !args.no_walk);
-            let mut transport = LocalTransport;
-            let collected = collect(&plan, &mut transport).context("collecting facts on this machine")?;
-            (
-                collected.facts,
-                transport.host_name(),
-                transport.address(),
-                collected.round_trips,
-                collected.bytes_transferred,
-                !args.no_walk,
-            )
+            let plan = FactPlan::for_rules(rules.iter().copied(), walks);
+            let eval = EvalOptions { overrides, walks_enabled: walks };
+            openwatch_collect::scan(rules.iter().copied(), &plan, eval, &mut LocalTransport)
+                .context("collecting facts on this machine")?
         }
     };
-    let collect_ms = started.elapsed().as_millis() as u64;
     if let Some(path) = &args.save_facts {
-        facts_file::save(path, &name, &address, &facts)?;
+        facts_file::save(path, &scanned.report.host.name, &scanned.report.host.address, &scanned.facts)?;
     }
-    let eval_start = Instant::now();
-    let host = report::host_facts(&facts);
-    let opts = EvalOptions { overrides, walks_enabled: walks };
-    let results = report::evaluate(rules.iter().copied(), &facts, &host, &opts);
-    let evaluate_ms = eval_start.elapsed().as_millis() as u64;
-    let failed = gate_fails(&results, fail_on, args.fail_on_error);
-    let stats = Stats {
-        facts_collected: facts.facts.len(),
-        round_trips,
-        bytes_transferred: bytes,
-        duration_ms: started.elapsed().as_millis() as u64,
-        collect_ms,
-        evaluate_ms,
-        ..Stats::default()
-    };
-    let doc = ScanReport::new(HostInfo::new(name, address, &host), started_at, now_rfc3339(), stats, results);
+    let doc = scanned.report;
+    let failed = gate_fails(&doc.results, fail_on, args.fail_on_error);
     let mut stdout = std::io::stdout().lock();
     output::write_report(&mut stdout, &doc, args.format)?;
     stdout.flush()?;

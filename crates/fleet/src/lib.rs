@@ -1,5 +1,5 @@
-//! Fleet scanning: an inventory of hosts resolved into SSH targets, scanned concurrently,
-//! each host's failure reported without stopping the others.
+//! Fleet scanning: an inventory's hosts (or the server's host records) resolved into SSH
+//! targets, scanned concurrently, each host's failure reported without stopping the others.
 
 pub mod inventory;
 pub mod managed;

@@ -13,6 +13,7 @@ use std::time::{Duration, Instant};
 use anyhow::{Context as _, Result};
 use axum::body::Body;
 use axum::http::Request;
+use openwatch_core::eval::Status;
 use openwatch_store::{
     HostInput, NewToken, NewUser, PageRequest, Posture, ResultInput, ScanOutcome, ScanRequest, SeedChange,
     SeedHistory, TrendPoint,
@@ -24,6 +25,7 @@ use crate::app::{AppState, Library, now_ms};
 use crate::auth::secret::{random_token, token_hash};
 use crate::config::Config;
 use crate::serve::{self, Role};
+use crate::worker::scan::posture_rows;
 
 #[derive(Debug, Clone)]
 pub struct BenchOptions {
@@ -58,16 +60,29 @@ fn percentile(sorted: &[Duration], p: f64) -> f64 {
     sorted[i].as_secs_f64() * 1000.0
 }
 
-const VERDICTS: &[&str] = &["pass", "pass", "pass", "fail", "fail", "not_applicable", "error"];
+const VERDICTS: &[Status] = &[
+    Status::Pass,
+    Status::Pass,
+    Status::Pass,
+    Status::Fail,
+    Status::Fail,
+    Status::NotApplicable,
+    Status::Error,
+];
 
-fn results(lib: &Library, n: usize, host: usize, rng: &mut Rng) -> Vec<ResultInput> {
-    lib.rules
+/// One host's generated results and the posture they make.
+fn results(lib: &Library, n: usize, host: usize, rng: &mut Rng) -> (Vec<ResultInput>, Vec<Posture>) {
+    let mut verdicts = Vec::with_capacity(n);
+    let results = lib
+        .rules
         .iter()
         .cycle()
         .take(n)
         .enumerate()
         .map(|(i, r)| {
-            let verdict = VERDICTS[rng.below(VERDICTS.len() as u64) as usize];
+            let status = VERDICTS[rng.below(VERDICTS.len() as u64) as usize];
+            verdicts.push((&r.raw.references, status));
+            let verdict = status.as_str();
             let id = if i < lib.rules.len() { r.id().to_owned() } else { format!("{}_{i}", r.id()) };
             // Evidence repeats across hosts as it does in real fleets (same files, same values).
             let evidence = json!([{"method": "config_value", "source": format!("/etc/{id}.conf:1"),
@@ -84,27 +99,8 @@ fn results(lib: &Library, n: usize, host: usize, rng: &mut Rng) -> Vec<ResultInp
                 evidence: Some(evidence.to_string()),
             }
         })
-        .collect()
-}
-
-fn posture(lib: &Library, results: &[ResultInput]) -> Vec<Posture> {
-    lib.frameworks()
-        .map(|fw| {
-            let mut p = Posture { framework: fw.to_owned(), pass: 0, fail: 0, error: 0, not_applicable: 0 };
-            for (r, rule) in results.iter().zip(lib.rules.iter().cycle()) {
-                if rule.raw.references.controls(fw).is_empty() {
-                    continue;
-                }
-                match r.verdict.as_str() {
-                    "pass" => p.pass += 1,
-                    "fail" => p.fail += 1,
-                    "error" => p.error += 1,
-                    _ => p.not_applicable += 1,
-                }
-            }
-            p
-        })
-        .collect()
+        .collect();
+    (results, posture_rows(lib, verdicts))
 }
 
 /// Time one GET; `auth` is a bearer token, or a session cookie when it starts with `Cookie:`.
@@ -178,7 +174,7 @@ pub async fn run(cfg: Config, library: Arc<Library>, o: &BenchOptions) -> Result
             let mut n = 0usize;
             while let Some(job) = state.store().claim(&worker, &["scan"], 600_000, now_ms()).await? {
                 let host = job.host_id.context("scan job without host")?;
-                let r = results(&state.library, rules, host as usize % hosts, &mut rng);
+                let (r, posture) = results(&state.library, rules, host as usize % hosts, &mut rng);
                 let outcome = ScanOutcome {
                     scan_id: job.scan_id.context("scan job without scan")?,
                     host_id: host,
@@ -186,7 +182,7 @@ pub async fn run(cfg: Config, library: Arc<Library>, o: &BenchOptions) -> Result
                     platform: Some("debian 12".into()),
                     stats: json!({"round_trips": 1}),
                     summary: json!({}),
-                    posture: posture(&state.library, &r),
+                    posture,
                     results: r,
                 };
                 state.store().complete_scan(&job, &worker, &outcome).await?.context("lease lost")?;

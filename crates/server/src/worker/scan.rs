@@ -2,22 +2,22 @@
 //! and pinned host keys), collect and evaluate, and store the outcome with the job's
 //! completion in one transaction.
 
-use std::collections::HashMap;
 use std::time::Instant;
 
-use openwatch_collect::{LocalTransport, Transport as _, collect, now_rfc3339};
+use openwatch_collect::LocalTransport;
+use openwatch_core::eval::Status;
 use openwatch_core::plan::FactPlan;
-use openwatch_core::report::{self, EvalOptions, HostInfo, ScanReport, Stats};
+use openwatch_core::posture;
+use openwatch_core::report::{EvalOptions, ScanReport};
+use openwatch_core::rule::References;
 use openwatch_core::vars::Overrides;
-use openwatch_fleet::{ExecMode, FleetJob, FleetOptions, ResolvedHost, scan_host};
-use openwatch_ssh::{
-    Credentials, Endpoint, HostKeyPolicy, HostKeyTrust, SshSession, SshTarget, Sudo, Timeouts,
-};
+use openwatch_fleet::{ExecMode, FleetJob, FleetOptions, ManagedHost, ResolvedHost, Secret, scan_host};
+use openwatch_ssh::{HostKeyPolicy, SshSession, SshTarget};
 use openwatch_store::{Host, Job, ObservedHostKey, Posture, ResultInput, ScanFailure, ScanOutcome};
 use serde::Serialize;
 use serde_json::{Value, json};
 
-use crate::app::{AppState, now_ms};
+use crate::app::{AppState, Library, now_ms};
 use crate::service::credentials::SecretMaterial;
 
 /// Why a scan could not run, and what that says about the host.
@@ -33,13 +33,12 @@ fn failure(kind: &str, message: impl Into<String>, reachability: &'static str, r
     Failure { kind: kind.to_owned(), message: message.into(), reachability, retryable }
 }
 
-/// The SSH target for a host: its stored credential, and its approved keys pinned (or, with
-/// no approved key, accept-new when the host's policy allows it, else strict).
+/// The SSH target for a host: its stored credential opened, and its approved keys pinned.
+/// What a record means for the connection (login name, sudo mode, trust policy, timeouts)
+/// is decided by [`ManagedHost`], as for inventory hosts.
 async fn ssh_target(state: &AppState, host: &Host) -> Result<(SshTarget, bool), Failure> {
     let store = state.store();
     let internal = |e: openwatch_store::StoreError| failure("internal", e.to_string(), "unknown", true);
-    let mut credentials = Credentials::default();
-    let mut sudo = if host.sudo { Sudo::NoPassword } else { Sudo::None };
     let Some(cred_id) = host.credential_id else {
         return Err(failure(
             "auth",
@@ -57,20 +56,15 @@ async fn ssh_target(state: &AppState, host: &Host) -> Result<(SshTarget, bool), 
         .map_err(|e| {
             failure("internal", format!("stored credential is unreadable: {e}"), "unknown", false)
         })?;
-    match cred.kind.as_str() {
-        "ssh_key" => {
-            credentials.private_keys.push(material.secret);
-            credentials.passphrase = material.passphrase;
-        }
-        _ => credentials.password = Some(material.secret),
-    }
-    if host.sudo
-        && let Some(s) = &sealed.sudo_secret
-    {
-        let pw = String::from_utf8(state.key.open(s).map_err(internal)?).unwrap_or_default();
-        sudo = Sudo::Password(pw);
-    }
-    let approved: Vec<russh::keys::PublicKey> = store
+    let secret = match cred.kind.as_str() {
+        "ssh_key" => Secret::Key { private_key: material.secret, passphrase: material.passphrase },
+        _ => Secret::Password(material.secret),
+    };
+    let sudo_password = match (&sealed.sudo_secret, host.sudo) {
+        (Some(s), true) => Some(String::from_utf8(state.key.open(s).map_err(internal)?).unwrap_or_default()),
+        _ => None,
+    };
+    let approved_keys: Vec<russh::keys::PublicKey> = store
         .host_keys(host.id)
         .await
         .map_err(internal)?
@@ -78,26 +72,21 @@ async fn ssh_target(state: &AppState, host: &Host) -> Result<(SshTarget, bool), 
         .filter(|k| k.status == "approved")
         .filter_map(|k| russh::keys::PublicKey::from_openssh(&k.public_key).ok())
         .collect();
-    let pinned = !approved.is_empty();
-    let policy = if !pinned && host.host_key_policy == "accept_new" {
-        HostKeyPolicy::AcceptNew
-    } else {
-        HostKeyPolicy::Strict
-    };
-    let user = cred.username.clone().filter(|u| !u.is_empty()).unwrap_or_else(|| host.username.clone());
-    let target = SshTarget {
+    let pinned = !approved_keys.is_empty();
+    let target = ManagedHost {
         name: host.name.clone(),
-        endpoint: Endpoint { user: Some(user.clone()), host: host.address.clone(), port: host.port as u16 },
-        user,
-        credentials,
-        sudo,
-        trust: HostKeyTrust { known_hosts: None, pinned: approved, policy },
-        jump: None,
-        timeouts: Timeouts {
-            connect: std::time::Duration::from_secs(state.config.ssh_connect_timeout_secs),
-            ..Timeouts::default()
-        },
-    };
+        address: host.address.clone(),
+        port: host.port as u16,
+        user: host.username.clone(),
+        credential_user: cred.username.clone(),
+        secret,
+        sudo: host.sudo,
+        sudo_password,
+        approved_keys,
+        accept_new: host.host_key_policy == "accept_new",
+        connect_timeout: Some(state.config.ssh_connect_timeout_secs),
+    }
+    .target();
     Ok((target, pinned))
 }
 
@@ -140,28 +129,12 @@ fn ssh_failure(kind: &str, message: String) -> Failure {
 }
 
 fn local_report(state: &AppState) -> Result<ScanReport, Failure> {
-    let started = Instant::now();
-    let started_at = now_rfc3339();
-    let plan = FactPlan::for_rules(state.library.rules.iter(), state.config.scan_walks);
-    let mut transport = LocalTransport;
-    let collected =
-        collect(&plan, &mut transport).map_err(|e| failure("collection", e.to_string(), "error", true))?;
-    let collect_ms = started.elapsed().as_millis() as u64;
-    let t1 = Instant::now();
-    let facts = report::host_facts(&collected.facts);
-    let opts = EvalOptions { overrides: Overrides::default(), walks_enabled: state.config.scan_walks };
-    let results = report::evaluate(state.library.rules.iter(), &collected.facts, &facts, &opts);
-    let stats = Stats {
-        facts_collected: collected.facts.facts.len(),
-        round_trips: collected.round_trips,
-        bytes_transferred: collected.bytes_transferred,
-        duration_ms: started.elapsed().as_millis() as u64,
-        collect_ms,
-        evaluate_ms: t1.elapsed().as_millis() as u64,
-        ..Stats::default()
-    };
-    let info = HostInfo::new(transport.host_name(), transport.address(), &facts);
-    Ok(ScanReport::new(info, started_at, now_rfc3339(), stats, results))
+    let walks = state.config.scan_walks;
+    let plan = FactPlan::for_rules(state.library.rules.iter(), walks);
+    let eval = EvalOptions { overrides: Overrides::default(), walks_enabled: walks };
+    openwatch_collect::scan(state.library.rules.iter(), &plan, eval, &mut LocalTransport)
+        .map(|scanned| scanned.report)
+        .map_err(|e| failure("collection", e.to_string(), "error", true))
 }
 
 async fn ssh_report(state: &AppState, host: &Host) -> Result<ScanReport, Failure> {
@@ -233,34 +206,32 @@ fn text<T: Serialize>(v: &T) -> String {
     serde_json::to_value(v).ok().and_then(|v| v.as_str().map(str::to_owned)).unwrap_or_default()
 }
 
+/// The store's posture rows for one host's results: the core's count per framework, over
+/// the frameworks we ship catalogs of.
+pub fn posture_rows<'r>(
+    library: &Library,
+    results: impl IntoIterator<Item = (&'r References, Status)>,
+) -> Vec<Posture> {
+    posture::by_framework(library.frameworks(), results)
+        .into_iter()
+        .map(|p| Posture {
+            framework: p.framework,
+            pass: p.pass.into(),
+            fail: p.fail.into(),
+            error: p.error.into(),
+            not_applicable: p.not_applicable.into(),
+        })
+        .collect()
+}
+
 /// The stored form of a report: evidence without per-scan timestamps (so identical evidence
 /// is stored once), and per-framework posture for the frameworks we ship catalogs of.
 pub fn outcome(state: &AppState, scan_id: i64, host_id: i64, report: &ScanReport) -> ScanOutcome {
-    let frameworks: Vec<&str> = state.library.frameworks().collect();
-    let mut posture: HashMap<&str, Posture> = HashMap::new();
     let results = report
         .results
         .iter()
         .map(|r| {
             let verdict = text(&r.verdict);
-            for fw in &frameworks {
-                if r.references.controls(fw).is_empty() {
-                    continue;
-                }
-                let p = posture.entry(fw).or_insert_with(|| Posture {
-                    framework: (*fw).to_owned(),
-                    pass: 0,
-                    fail: 0,
-                    error: 0,
-                    not_applicable: 0,
-                });
-                match verdict.as_str() {
-                    "pass" => p.pass += 1,
-                    "fail" => p.fail += 1,
-                    "error" => p.error += 1,
-                    _ => p.not_applicable += 1,
-                }
-            }
             let evidence: Vec<Value> = r
                 .evidence
                 .iter()
@@ -281,8 +252,7 @@ pub fn outcome(state: &AppState, scan_id: i64, host_id: i64, report: &ScanReport
     let p = &report.host.platform;
     let platform =
         p.id.as_ref().map(|id| format!("{id} {}", p.version.as_deref().unwrap_or("")).trim().to_owned());
-    let mut posture: Vec<Posture> = posture.into_values().collect();
-    posture.sort_by(|a, b| a.framework.cmp(&b.framework));
+    let posture = posture_rows(&state.library, report.results.iter().map(|r| (&r.references, r.verdict)));
     ScanOutcome {
         scan_id,
         host_id,
