@@ -17,6 +17,9 @@ pub struct SavedFacts {
     pub facts: FactSet,
 }
 
+use std::io::Write as _;
+use std::os::unix::fs::{OpenOptionsExt as _, PermissionsExt as _};
+
 pub fn save(path: &Path, host: &str, address: &str, facts: &FactSet) -> Result<()> {
     let doc = SavedFacts {
         schema: SCHEMA.into(),
@@ -26,8 +29,20 @@ pub fn save(path: &Path, host: &str, address: &str, facts: &FactSet) -> Result<(
     };
     let text = serde_json::to_string_pretty(&doc)?;
     // Write then rename, so a crash never leaves a half-written file under the final name.
+    // Facts hold whole files read on the host (a .netrc, a GRUB password hash), so the file
+    // is readable by its owner only, from its creation.
     let tmp = path.with_extension("tmp");
-    std::fs::write(&tmp, text).with_context(|| format!("writing {}", tmp.display()))?;
+    let mut file = std::fs::OpenOptions::new()
+        .write(true)
+        .create(true)
+        .truncate(true)
+        .mode(0o600)
+        .open(&tmp)
+        .with_context(|| format!("writing {}", tmp.display()))?;
+    std::fs::set_permissions(&tmp, std::fs::Permissions::from_mode(0o600))
+        .with_context(|| format!("restricting {}", tmp.display()))?;
+    file.write_all(text.as_bytes()).with_context(|| format!("writing {}", tmp.display()))?;
+    drop(file);
     std::fs::rename(&tmp, path).with_context(|| format!("writing {}", path.display()))?;
     Ok(())
 }

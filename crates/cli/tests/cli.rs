@@ -176,6 +176,9 @@ fn facts_replay_reproduces_the_scan() {
     let b: Value = serde_json::from_slice(&replay.stdout).unwrap();
     assert_eq!(a["results"], b["results"]);
     assert_eq!(b["stats"]["round_trips"], 0);
+    use std::os::unix::fs::PermissionsExt as _;
+    let mode = std::fs::metadata(&facts).unwrap().permissions().mode() & 0o777;
+    assert_eq!(mode, 0o600, "saved facts can hold secrets: owner only");
     let saved = std::fs::read_to_string(&facts).unwrap();
     assert!(!saved.contains("$y$") && !saved.contains("$6$"), "password hashes never leave the host");
 }

@@ -179,6 +179,9 @@ async fn first_start_then_restart_keeps_everything() {
     let key = dir.path().join("credential.key");
     let mode = std::os::unix::fs::PermissionsExt::mode(&std::fs::metadata(&key).unwrap().permissions());
     assert_eq!(mode & 0o777, 0o600);
+    let db_file = dir.path().join("openwatch.db");
+    let mode = std::os::unix::fs::PermissionsExt::mode(&std::fs::metadata(&db_file).unwrap().permissions());
+    assert_eq!(mode & 0o777, 0o600, "the database is readable by its owner only");
     serve.stop();
 
     let serve = Proc::start("serve", dir.path(), &db, &[]);

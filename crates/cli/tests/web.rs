@@ -219,6 +219,15 @@ async fn web_ui_end_to_end_in_chromium() {
     assert!(host_text.contains("Debian GNU/Linux 12"), "detected system facts are shown");
     shot(&c, "06-host").await;
 
+    // Live pages hold an event stream only while shown: ten live pages in a row all load
+    // (with a stream per visited page left open, the browser's per-site connection limit
+    // would stall the seventh).
+    for i in 0..10 {
+        let url = if i % 2 == 0 { host_page.clone() } else { format!("{base}/hosts") };
+        c.goto(&url).await.unwrap();
+        assert!(!text(&c).await.is_empty(), "live page {i} loads");
+    }
+
     // The dashboard updates live when a scan completes (server-sent events, no reload).
     c.goto(&format!("{base}/")).await.unwrap();
     assert!(text(&c).await.contains("1 scanned successfully"));

@@ -34,11 +34,49 @@ const SHUTDOWN_GRACE: Duration = Duration::from_secs(30);
 /// first start; an interrupted key rotation is finished), and return the key credential
 /// secrets are sealed with on their way to and from the store.
 pub async fn open(cfg: &Config) -> Result<(Arc<dyn Store>, SecretKey)> {
-    std::fs::create_dir_all(&cfg.data_dir).with_context(|| format!("creating {}", cfg.data_dir.display()))?;
+    private_dir(&cfg.data_dir)?;
     let keys = KeyFiles { credential: cfg.credential_key_path(), audit: cfg.audit_key_path() };
-    openwatch_store::open(&cfg.database_url(), cfg.database_connections, &keys)
+    let opened = openwatch_store::open(&cfg.database_url(), cfg.database_connections, &keys)
         .await
-        .with_context(|| format!("opening the database {}", redact_url(&cfg.database_url())))
+        .with_context(|| format!("opening the database {}", redact_url(&cfg.database_url())))?;
+    if let Some(path) = cfg.database_url().strip_prefix("sqlite:") {
+        private_files(std::path::Path::new(path))?;
+    }
+    Ok(opened)
+}
+
+/// The data directory holds the database and the keys: created readable by its owner only.
+/// An existing one is left as it is (its owner chose), but a warning says when others can
+/// read it.
+fn private_dir(dir: &std::path::Path) -> Result<()> {
+    use std::os::unix::fs::{DirBuilderExt as _, PermissionsExt as _};
+    if !dir.exists() {
+        std::fs::DirBuilder::new()
+            .recursive(true)
+            .mode(0o700)
+            .create(dir)
+            .with_context(|| format!("creating {}", dir.display()))?;
+    }
+    let mode =
+        std::fs::metadata(dir).with_context(|| format!("reading {}", dir.display()))?.permissions().mode();
+    if mode & 0o077 != 0 {
+        tracing::warn!(dir = %dir.display(), mode = format!("{:o}", mode & 0o777), "the data directory is readable by others; chmod 700 it");
+    }
+    Ok(())
+}
+
+/// The SQLite database and its journal files hold every result and sealed secret: owner
+/// only, whatever the umask.
+fn private_files(db: &std::path::Path) -> Result<()> {
+    use std::os::unix::fs::PermissionsExt as _;
+    for suffix in ["", "-wal", "-shm"] {
+        let path = std::path::PathBuf::from(format!("{}{suffix}", db.display()));
+        if path.exists() {
+            std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o600))
+                .with_context(|| format!("restricting {}", path.display()))?;
+        }
+    }
+    Ok(())
 }
 
 /// A database URL without its password, for messages.

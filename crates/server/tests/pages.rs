@@ -292,3 +292,24 @@ both_backends!(the_api_and_the_web_forms_do_the_same, |backend: Backend| async m
     assert_eq!(api.text().await.unwrap(), web.text().await.unwrap());
     app.stop().await;
 });
+
+both_backends!(malformed_paths_and_queries_get_the_envelope_or_a_page, |backend: Backend| async move {
+    let app = TestApp::start(backend).await;
+    let (b, _) = sign_in(&app, "admin", common::ADMIN_PASSWORD).await;
+    for path in ["/api/v1/hosts?page=abc", "/api/v1/scans/abc", "/api/v1/hosts/1/export?format"] {
+        let resp = b.get(format!("{}{path}", app.base)).send().await.unwrap();
+        assert!(resp.status().is_client_error(), "{path}: {}", resp.status());
+        let body: Value = resp.json().await.unwrap_or_else(|e| panic!("{path}: not JSON: {e}"));
+        assert!(body["error"]["code"].as_str().is_some(), "{path}: {body}");
+        assert!(body["error"]["message"].as_str().is_some_and(|m| !m.is_empty()), "{path}: {body}");
+    }
+    for path in ["/hosts?page=abc", "/scans/abc", "/hosts/abc"] {
+        let resp = b.get(format!("{}{path}", app.base)).send().await.unwrap();
+        assert!(resp.status().is_client_error(), "{path}: {}", resp.status());
+        let kind = resp.headers()["content-type"].to_str().unwrap().to_owned();
+        assert!(kind.starts_with("text/html"), "{path}: {kind}");
+        let html = resp.text().await.unwrap();
+        assert!(html.contains("not valid") && html.contains("href=\"/\""), "{path}: a readable page");
+    }
+    app.stop().await;
+});

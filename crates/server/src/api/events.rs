@@ -22,6 +22,7 @@ use crate::http::error::{ApiError, ApiResult};
 use crate::http::guard::Grant;
 
 const POLL: Duration = Duration::from_secs(1);
+const KEEP_ALIVE: Duration = Duration::from_secs(5);
 /// Open streams per user; more are refused with 429.
 pub const STREAMS_PER_USER: usize = 8;
 
@@ -139,5 +140,7 @@ pub async fn stream(
             }
         }
     });
-    Ok(Sse::new(stream).keep_alive(KeepAlive::new().interval(Duration::from_secs(15))))
+    // A closed connection is only noticed when something is written: a short keep-alive
+    // frees a departed client's slot quickly.
+    Ok(Sse::new(stream).keep_alive(KeepAlive::new().interval(KEEP_ALIVE)))
 }

@@ -233,6 +233,32 @@ async fn check(
     (req, Some(caller), Ok(()))
 }
 
+/// Axum's extractors answer a malformed path, query or body with plain text. Every answer of
+/// ours carries the envelope or a page, so a plain-text client error without our failure
+/// marker is such a rejection: give it the same form as every other error.
+async fn normalise_rejection(surface: Surface, caller: Option<&Caller>, resp: Response) -> Response {
+    let status = resp.status();
+    let plain = resp
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.starts_with("text/plain"));
+    if !status.is_client_error() || !plain || resp.extensions().get::<Failure>().is_some() {
+        return resp;
+    }
+    let bytes = axum::body::to_bytes(resp.into_body(), 16 * 1024).await.unwrap_or_default();
+    let detail = String::from_utf8_lossy(&bytes).trim().to_owned();
+    let code =
+        if status == StatusCode::UNPROCESSABLE_ENTITY { "validation_failed" } else { "invalid_request" };
+    match surface {
+        Surface::Api => ApiError::new(status, code, detail).into_response(),
+        Surface::Page => {
+            let message = format!("This address or form is not valid ({detail}).");
+            crate::web::layout::refusal(caller, status, code, &message)
+        }
+    }
+}
+
 /// The middleware of every route in the table.
 pub async fn authorize(
     State((state, spec)): State<(AppState, Arc<RouteSpec>)>,
@@ -257,9 +283,14 @@ pub async fn authorize(
                 };
                 req.extensions_mut().insert(Granted { caller: c, permission });
             }
-            next.run(req).await
+            let resp = next.run(req).await;
+            normalise_rejection(spec.surface, caller.as_ref(), resp).await
         }
-        Err(refusal) => refusal.render(spec.surface, caller.as_ref(), &path),
+        Err(refusal) => {
+            // After signing in, a form post cannot be repeated: go back to the start instead.
+            let back = if spec.changes_state() { "/" } else { path.as_str() };
+            refusal.render(spec.surface, caller.as_ref(), back)
+        }
     };
     let status = resp.status();
     if spec.changes_state() && spec.audit == AuditMode::Auto {
