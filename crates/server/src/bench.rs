@@ -90,11 +90,8 @@ fn results(lib: &Library, n: usize, host: usize, rng: &mut Rng) -> (Vec<ResultIn
                 "truncated": false}]);
             ResultInput {
                 rule_id: id,
-                verdict: verdict.into(),
-                severity: serde_json::to_value(r.raw.severity)
-                    .ok()
-                    .and_then(|v| v.as_str().map(str::to_owned))
-                    .unwrap_or_default(),
+                verdict: status,
+                severity: r.raw.severity,
                 reason: format!("{} is {verdict}", r.id()),
                 evidence: Some(evidence.to_string()),
             }
@@ -140,13 +137,13 @@ pub async fn run(cfg: Config, library: Arc<Library>, o: &BenchOptions) -> Result
                     address: format!("10.{}.{}.{}", i / 65536, (i / 256) % 256, i % 256),
                     port: 22,
                     username: "root".into(),
-                    transport: "ssh".into(),
+                    transport: openwatch_store::Transport::Ssh,
                     credential_id: None,
                     sudo: false,
                     tags: vec![if i % 3 == 0 { "prod" } else { "dev" }.into()],
                     groups: vec![format!("group{}", i % 20)],
                     maintenance: false,
-                    host_key_policy: "approve".into(),
+                    host_key_policy: openwatch_store::HostKeyPolicy::Approve,
                 },
                 now_ms(),
             )

@@ -8,7 +8,9 @@
 //! Both implementations share one body of SQL, one file per feature under `src/sql/`,
 //! compiled once per backend against that backend's concrete sqlx types; only the
 //! statements whose dialects differ (job claims, row locks) live in each backend's `dialect`
-//! module.
+//! module. Columns with a fixed set of values are typed (`kinds`: transports, host key
+//! policies and statuses, reachability, scan statuses; severities and verdicts are the
+//! core's own types) and stored as the text they serialize to.
 //!
 //! A store is opened with two key files kept outside the database ([`KeyFiles`]): one seals
 //! credential secrets, bound to their rows; the other keys the audit hash chain.
@@ -16,6 +18,7 @@
 pub mod audit;
 mod error;
 mod keys;
+mod kinds;
 mod migrate;
 pub mod model;
 mod postgres;
@@ -178,12 +181,17 @@ pub trait HostStore: Send + Sync {
         &self,
         host_id: i64,
         key: &ObservedHostKey,
-        status: &str,
+        status: HostKeyStatus,
         now: Millis,
     ) -> Result<HostKey>;
     /// Approve one key of a host (any other approved key of that host is revoked).
     async fn approve_host_key(&self, host_id: i64, key_id: i64, by: &str, now: Millis) -> Result<bool>;
-    async fn set_reachability(&self, host_id: i64, reachability: &str, error: Option<&str>) -> Result<()>;
+    async fn set_reachability(
+        &self,
+        host_id: i64,
+        reachability: Reachability,
+        error: Option<&str>,
+    ) -> Result<()>;
 }
 
 /// Scans, their results and evidence.

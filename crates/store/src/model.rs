@@ -1,7 +1,11 @@
 //! The records the store keeps. Times are Unix milliseconds ([`Millis`]); the API layer
 //! formats them.
 
+use openwatch_core::eval::Status;
+use openwatch_core::rule::Severity;
 use serde::{Deserialize, Serialize};
+
+pub use crate::kinds::*;
 use serde_json::Value;
 
 pub type Millis = i64;
@@ -143,21 +147,18 @@ pub struct Host {
     pub address: String,
     pub port: i64,
     pub username: String,
-    /// `ssh` or `local`.
-    pub transport: String,
+    pub transport: Transport,
     pub credential_id: Option<i64>,
     pub sudo: bool,
     pub tags: Vec<String>,
     pub groups: Vec<String>,
     pub maintenance: bool,
-    /// `approve` (first contact waits for approval) or `accept_new`.
-    pub host_key_policy: String,
+    pub host_key_policy: HostKeyPolicy,
     pub platform: Option<String>,
-    /// `unknown`, `reachable`, `unreachable`, `host_key_pending`, `host_key_changed`, `auth_failed`.
-    pub reachability: String,
+    pub reachability: Reachability,
     pub last_error: Option<String>,
     pub last_scan_at: Option<Millis>,
-    pub last_scan_status: Option<String>,
+    pub last_scan_status: Option<ScanStatus>,
     pub created_at: Millis,
     pub updated_at: Millis,
 }
@@ -169,13 +170,13 @@ pub struct HostInput {
     pub address: String,
     pub port: i64,
     pub username: String,
-    pub transport: String,
+    pub transport: Transport,
     pub credential_id: Option<i64>,
     pub sudo: bool,
     pub tags: Vec<String>,
     pub groups: Vec<String>,
     pub maintenance: bool,
-    pub host_key_policy: String,
+    pub host_key_policy: HostKeyPolicy,
 }
 
 #[derive(Debug, Clone, Default)]
@@ -199,8 +200,7 @@ pub struct HostKey {
     pub algorithm: String,
     pub fingerprint: String,
     pub public_key: String,
-    /// `pending`, `approved`, `rejected`.
-    pub status: String,
+    pub status: HostKeyStatus,
     pub first_seen_at: Millis,
     pub decided_at: Option<Millis>,
     pub decided_by: Option<String>,
@@ -218,8 +218,7 @@ pub struct Scan {
     pub id: i64,
     pub host_id: i64,
     pub host_name: String,
-    /// `queued`, `running`, `succeeded`, `failed`.
-    pub status: String,
+    pub status: ScanStatus,
     pub trigger: String,
     pub triggered_by: Option<String>,
     pub queued_at: Millis,
@@ -250,8 +249,8 @@ pub struct ScanRequest {
 #[derive(Debug, Clone)]
 pub struct ResultInput {
     pub rule_id: String,
-    pub verdict: String,
-    pub severity: String,
+    pub verdict: Status,
+    pub severity: Severity,
     pub reason: String,
     pub evidence: Option<String>,
 }
@@ -259,16 +258,16 @@ pub struct ResultInput {
 #[derive(Debug, Clone, Serialize)]
 pub struct StoredResult {
     pub rule_id: String,
-    pub verdict: String,
-    pub severity: String,
+    pub verdict: Status,
+    pub severity: Severity,
     pub reason: String,
     pub evidence_hash: Option<String>,
 }
 
 #[derive(Debug, Clone, Default)]
 pub struct ResultQuery {
-    pub verdict: Option<String>,
-    pub severity: Option<String>,
+    pub verdict: Option<Status>,
+    pub severity: Option<Severity>,
     /// Restrict to these rule ids (the API resolves framework/control filters to rule ids).
     pub rule_ids: Option<Vec<String>>,
 }
@@ -304,8 +303,8 @@ pub struct ScanFailure {
     pub finished_at: Millis,
     pub kind: String,
     pub message: String,
-    /// The host's reachability this failure implies (`unreachable`, `host_key_pending`...).
-    pub reachability: String,
+    /// The host's reachability this failure implies.
+    pub reachability: Reachability,
 }
 
 #[derive(Debug, Clone, Copy, Serialize, PartialEq, Eq)]
@@ -318,8 +317,8 @@ pub struct IngestStats {
 #[derive(Debug, Clone, Serialize)]
 pub struct RuleState {
     pub rule_id: String,
-    pub verdict: String,
-    pub severity: String,
+    pub verdict: Status,
+    pub severity: Severity,
     pub scan_id: i64,
     pub evidence_hash: Option<String>,
     pub since_at: Millis,
@@ -332,10 +331,10 @@ pub struct Change {
     pub host_name: String,
     pub rule_id: String,
     pub scan_id: i64,
-    pub old_verdict: Option<String>,
-    pub new_verdict: String,
-    pub old_severity: Option<String>,
-    pub new_severity: String,
+    pub old_verdict: Option<Status>,
+    pub new_verdict: Status,
+    pub old_severity: Option<Severity>,
+    pub new_severity: Severity,
     pub changed_at: Millis,
 }
 

@@ -4,6 +4,8 @@
 mod common;
 
 use common::backends;
+use openwatch_core::eval::Status;
+use openwatch_core::rule::Severity;
 use openwatch_store::*;
 use serde_json::json;
 
@@ -13,29 +15,29 @@ fn host(name: &str) -> HostInput {
         address: "10.0.0.1".into(),
         port: 22,
         username: "root".into(),
-        transport: "ssh".into(),
+        transport: Transport::Ssh,
         credential_id: None,
         sudo: false,
         tags: vec!["prod".into()],
         groups: vec!["web".into()],
         maintenance: false,
-        host_key_policy: "approve".into(),
+        host_key_policy: HostKeyPolicy::Approve,
     }
 }
 
 fn result(rule: &str, verdict: &str, severity: &str) -> ResultInput {
     ResultInput {
         rule_id: rule.into(),
-        verdict: verdict.into(),
-        severity: severity.into(),
+        verdict: Status::parse(verdict).unwrap(),
+        severity: Severity::parse(severity).unwrap(),
         reason: format!("{rule} is {verdict}"),
         evidence: Some(json!([{"method": "file", "actual": verdict}]).to_string()),
     }
 }
 
 fn outcome(scan: &Scan, at: i64, results: Vec<ResultInput>) -> ScanOutcome {
-    let fail = results.iter().filter(|r| r.verdict == "fail").count() as i64;
-    let pass = results.iter().filter(|r| r.verdict == "pass").count() as i64;
+    let fail = results.iter().filter(|r| r.verdict == Status::Fail).count() as i64;
+    let pass = results.iter().filter(|r| r.verdict == Status::Pass).count() as i64;
     ScanOutcome {
         scan_id: scan.id,
         host_id: scan.host_id,
@@ -224,15 +226,15 @@ async fn hosts_groups_and_credentials() {
             fingerprint: "SHA256:aa".into(),
             public_key: "AAAA".into(),
         };
-        let stored = s.observe_host_key(ids[1], &k, "pending", 30).await.unwrap();
-        assert_eq!(stored.status, "pending");
+        let stored = s.observe_host_key(ids[1], &k, HostKeyStatus::Pending, 30).await.unwrap();
+        assert_eq!(stored.status, HostKeyStatus::Pending);
         assert_eq!(
-            s.observe_host_key(ids[1], &k, "approved", 31).await.unwrap().status,
-            "pending",
+            s.observe_host_key(ids[1], &k, HostKeyStatus::Approved, 31).await.unwrap().status,
+            HostKeyStatus::Pending,
             "first record wins"
         );
         assert!(s.approve_host_key(ids[1], stored.id, "admin", 32).await.unwrap());
-        assert_eq!(s.host_keys(ids[1]).await.unwrap()[0].status, "approved");
+        assert_eq!(s.host_keys(ids[1]).await.unwrap()[0].status, HostKeyStatus::Approved);
     }
 }
 
@@ -257,8 +259,8 @@ async fn a_second_scan_records_exactly_the_changes_and_stores_evidence_once() {
         assert_eq!(changes.total, 4);
         let latest = &changes.items[0];
         assert_eq!(
-            (latest.rule_id.as_str(), latest.old_verdict.as_deref(), latest.new_verdict.as_str()),
-            ("b", Some("fail"), "pass")
+            (latest.rule_id.as_str(), latest.old_verdict, latest.new_verdict),
+            ("b", Some(Status::Fail), Status::Pass)
         );
         let state = s.host_state(h.id, &ResultQuery::default()).await.unwrap();
         assert_eq!(state.len(), 3);
@@ -272,11 +274,11 @@ async fn a_second_scan_records_exactly_the_changes_and_stores_evidence_once() {
             .await
             .unwrap();
         assert_eq!(scans.total, 2);
-        assert!(scans.items.iter().all(|x| x.status == "succeeded"));
+        assert!(scans.items.iter().all(|x| x.status == ScanStatus::Succeeded));
         let results = s
             .scan_results(
                 scans.items[0].id,
-                &ResultQuery { verdict: Some("pass".into()), ..Default::default() },
+                &ResultQuery { verdict: Some(Status::Pass), ..Default::default() },
                 PageRequest::new(None, None),
             )
             .await
@@ -348,7 +350,7 @@ async fn jobs_one_host_at_a_time_leases_and_the_reaper() {
         assert_eq!(s.reap(1_400).await.unwrap(), 0, "the lease was renewed");
         // w1 dies: its lease runs out; the reaper requeues the job.
         assert_eq!(s.reap(1_600).await.unwrap(), 1);
-        assert_eq!(s.scan(scan1.id).await.unwrap().unwrap().status, "queued");
+        assert_eq!(s.scan(scan1.id).await.unwrap().unwrap().status, ScanStatus::Queued);
         let retry = s.claim("w2", &["scan"], 1_000, 1_700).await.unwrap().unwrap();
         assert_eq!((retry.id, retry.attempts), (j1.id, 2));
         // The dead worker's late completion is refused and writes nothing.
@@ -372,12 +374,12 @@ async fn jobs_one_host_at_a_time_leases_and_the_reaper() {
             finished_at: 10_002,
             kind: "unreachable".into(),
             message: "connection refused".into(),
-            reachability: "unreachable".into(),
+            reachability: Reachability::Unreachable,
         };
         assert!(s.fail_scan(&j2, "w3", &f, Some(20_000)).await.unwrap());
         assert!(s.claim("w3", &["scan"], 1_000, 19_999).await.unwrap().is_none(), "backoff");
         assert!(s.claim("w3", &["scan"], 1_000, 20_000).await.unwrap().is_some());
-        assert_eq!(s.host(h.id).await.unwrap().unwrap().reachability, "unreachable");
+        assert_eq!(s.host(h.id).await.unwrap().unwrap().reachability, Reachability::Unreachable);
     }
 }
 
@@ -493,5 +495,34 @@ async fn the_audit_chain_detects_edits_and_deletions() {
 
         b.raw().await.exec("UPDATE audit_events SET target = 'host:99' WHERE seq = 4").await;
         assert_eq!(s.verify_audit().await.unwrap().broken.unwrap().seq, 4, "{}", b.url);
+    }
+}
+
+#[tokio::test]
+async fn typed_columns_keep_their_text_and_refuse_unknown_text() {
+    for b in backends().await {
+        let s = b.store.as_ref();
+        let h = s.create_host(&host("web00"), 10).await.unwrap();
+        s.set_reachability(h.id, Reachability::HostKeyPending, None).await.unwrap();
+        let raw = b.raw().await;
+        let stored = raw
+            .strings(&format!("SELECT reachability || ' ' || host_key_policy FROM hosts WHERE id = {}", h.id))
+            .await;
+        assert_eq!(stored, ["host_key_pending approve"], "{}", b.url);
+        scan_once(s, h.id, 12, vec![result("a", "not_applicable", "critical")]).await;
+        let q = ScanQuery { host_id: Some(h.id), status: None };
+        let scan = s.list_scans(&q, PageRequest::new(None, None)).await.unwrap().items.remove(0);
+        assert_eq!(scan.status, ScanStatus::Succeeded);
+        let state = s.host_state(h.id, &ResultQuery::default()).await.unwrap();
+        assert_eq!((state[0].verdict, state[0].severity), (Status::NotApplicable, Severity::Critical));
+        assert_eq!(serde_json::to_value(&state[0]).unwrap()["verdict"], "not_applicable");
+
+        raw.exec(&format!("UPDATE hosts SET reachability = 'sideways' WHERE id = {}", h.id)).await;
+        match s.host(h.id).await {
+            Err(StoreError::Corrupt(m)) => assert!(m.contains("sideways"), "{}: {m}", b.url),
+            other => panic!("{}: expected a corrupt-data error, got {other:?}", b.url),
+        }
+        raw.exec(&format!("UPDATE scans SET status = 'paused' WHERE id = {}", scan.id)).await;
+        assert!(matches!(s.scan(scan.id).await, Err(StoreError::Corrupt(_))), "{}", b.url);
     }
 }

@@ -18,7 +18,7 @@ pub mod set;
 pub mod sshd;
 pub mod sysctl;
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use crate::capability::CapabilitySet;
 use crate::facts::{FactKey, FactSet};
@@ -28,7 +28,7 @@ use crate::rule::{Bindings, Check, HostPlatform, Param, SpannedParam, Value, Whe
 pub const OBSERVED_CAP: usize = 4096;
 
 /// The verdict of one check or rule.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Status {
     Pass,
@@ -50,6 +50,10 @@ impl Status {
             Status::NotApplicable => "not_applicable",
             Status::Skipped => "skipped",
         }
+    }
+
+    pub fn parse(s: &str) -> Option<Status> {
+        Status::ALL.into_iter().find(|v| v.as_str() == s)
     }
 }
 

@@ -74,7 +74,7 @@ pub async fn scan_results(
                 "rule_id,title,severity,verdict,reason",
                 rows.into_iter().map(|r| {
                     let t = title(state, &r.rule_id);
-                    vec![r.rule_id, t, r.severity, r.verdict, r.reason]
+                    vec![r.rule_id, t, r.severity.as_str().into(), r.verdict.as_str().into(), r.reason]
                 }),
             ),
         },
@@ -102,7 +102,13 @@ pub async fn host_compliance(
                 "rule_id,title,severity,verdict,since",
                 rows.into_iter().map(|r| {
                     let t = title(state, &r.rule_id);
-                    vec![r.rule_id, t, r.severity, r.verdict, crate::timefmt::when(Some(r.since_at))]
+                    vec![
+                        r.rule_id,
+                        t,
+                        r.severity.as_str().into(),
+                        r.verdict.as_str().into(),
+                        crate::timefmt::when(Some(r.since_at)),
+                    ]
                 }),
             ),
         },

@@ -5,7 +5,7 @@
 //! password. That needs `credentials:use`; trusting unknown host keys automatically
 //! (`accept_new`) needs `host_keys:approve`.
 
-use openwatch_store::{Group, Host, HostInput, HostKey, Store};
+use openwatch_store::{Group, Host, HostInput, HostKey, HostKeyPolicy, Store, Transport};
 use serde::Deserialize;
 use serde_json::json;
 
@@ -41,13 +41,13 @@ pub async fn validate(store: &dyn Store, b: HostBody) -> ServiceResult<HostInput
     if name.is_empty() || name.len() > 253 || name.chars().any(|c| c.is_whitespace() || c.is_control()) {
         return Err(ServiceError::invalid("name", "1-253 characters, no spaces"));
     }
-    let transport = b.transport.unwrap_or_else(|| "ssh".into());
-    if !["ssh", "local"].contains(&transport.as_str()) {
-        return Err(ServiceError::invalid("transport", "ssh or local"));
-    }
+    let transport = match b.transport.as_deref() {
+        None => Transport::Ssh,
+        Some(t) => Transport::parse(t).ok_or_else(|| ServiceError::invalid("transport", "ssh or local"))?,
+    };
     let address = b.address.map(|a| a.trim().to_owned()).filter(|a| !a.is_empty());
-    let address = match (&*transport, address) {
-        ("local", a) => a.unwrap_or_else(|| "local".into()),
+    let address = match (transport, address) {
+        (Transport::Local, a) => a.unwrap_or_else(|| "local".into()),
         (_, Some(a)) if !a.chars().any(|c| c.is_whitespace() || c.is_control() || c == '/' || c == '@') => a,
         (_, Some(_)) => return Err(ServiceError::invalid("address", "a host name or IP address")),
         (_, None) => name.clone(),
@@ -56,10 +56,11 @@ pub async fn validate(store: &dyn Store, b: HostBody) -> ServiceResult<HostInput
     if !(1..=65535).contains(&port) {
         return Err(ServiceError::invalid("port", "between 1 and 65535"));
     }
-    let policy = b.host_key_policy.unwrap_or_else(|| "approve".into());
-    if !["approve", "accept_new"].contains(&policy.as_str()) {
-        return Err(ServiceError::invalid("host_key_policy", "approve or accept_new"));
-    }
+    let policy = match b.host_key_policy.as_deref() {
+        None => HostKeyPolicy::Approve,
+        Some(p) => HostKeyPolicy::parse(p)
+            .ok_or_else(|| ServiceError::invalid("host_key_policy", "approve or accept_new"))?,
+    };
     if let Some(id) = b.credential_id
         && store.credential(id).await?.is_none()
     {
@@ -98,8 +99,8 @@ pub fn check_trust(g: &Grant<HostsWrite>, before: Option<&Host>, input: &HostInp
     if attaches || redirects {
         g.also::<CredentialsUse>()?;
     }
-    let trusts_new =
-        input.host_key_policy == "accept_new" && before.is_none_or(|b| b.host_key_policy != "accept_new");
+    let trusts_new = input.host_key_policy == HostKeyPolicy::AcceptNew
+        && before.is_none_or(|b| b.host_key_policy != HostKeyPolicy::AcceptNew);
     if trusts_new {
         g.also::<KeysApprove>()?;
     }

@@ -45,7 +45,7 @@ async fn queue(state: &AppState, host_id: i64, who: &Initiator) -> ServiceResult
             .await?
             .items
             .into_iter()
-            .find(|s| s.status == "queued" || s.status == "running");
+            .find(|s| s.status.is_pending());
         if let Some(s) = pending {
             return Ok((s, false));
         }
@@ -142,20 +142,20 @@ pub struct ResultFilter {
 /// Check the filters against the core's verdicts and severities and turn framework/control
 /// into the rule ids they select.
 pub fn result_query(lib: &Library, q: &ResultFilter) -> ServiceResult<ResultQuery> {
-    let verdict = q.verdict.as_deref().filter(|v| !v.is_empty());
-    let severity = q.severity.as_deref().filter(|s| !s.is_empty());
-    if let Some(v) = verdict
-        && !Status::ALL.iter().any(|s| s.as_str() == v)
-    {
-        let all: Vec<&str> = Status::ALL.iter().map(|s| s.as_str()).collect();
-        return Err(ServiceError::invalid("verdict", format!("`{v}` is not one of {}", all.join(", "))));
-    }
-    if let Some(s) = severity
-        && Severity::parse(s).is_none()
-    {
-        let all: Vec<&str> = Severity::ALL.iter().map(|s| s.as_str()).collect();
-        return Err(ServiceError::invalid("severity", format!("`{s}` is not one of {}", all.join(", "))));
-    }
+    let verdict = match q.verdict.as_deref().filter(|v| !v.is_empty()) {
+        None => None,
+        Some(v) => Some(Status::parse(v).ok_or_else(|| {
+            let all: Vec<&str> = Status::ALL.iter().map(|s| s.as_str()).collect();
+            ServiceError::invalid("verdict", format!("`{v}` is not one of {}", all.join(", ")))
+        })?),
+    };
+    let severity = match q.severity.as_deref().filter(|s| !s.is_empty()) {
+        None => None,
+        Some(s) => Some(Severity::parse(s).ok_or_else(|| {
+            let all: Vec<&str> = Severity::ALL.iter().map(|s| s.as_str()).collect();
+            ServiceError::invalid("severity", format!("`{s}` is not one of {}", all.join(", ")))
+        })?),
+    };
     let framework = q.framework.as_ref().filter(|f| !f.is_empty());
     let control = q.control.as_ref().filter(|c| !c.is_empty());
     let rule_ids = match (framework, control) {
@@ -178,5 +178,5 @@ pub fn result_query(lib: &Library, q: &ResultFilter) -> ServiceResult<ResultQuer
             )
         }
     };
-    Ok(ResultQuery { verdict: verdict.map(str::to_owned), severity: severity.map(str::to_owned), rule_ids })
+    Ok(ResultQuery { verdict, severity, rule_ids })
 }

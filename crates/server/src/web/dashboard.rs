@@ -119,7 +119,7 @@ pub async fn page(State(state): State<AppState>, v: Viewer<FleetRead>) -> Respon
                                     td.muted { (when(Some(c.changed_at))) }
                                     td { a href={"/hosts/" (c.host_id)} { (c.host_name) } }
                                     td { (title(&c.rule_id)) }
-                                    td { (verdict(&c.new_verdict)) }
+                                    td { (verdict(c.new_verdict)) }
                                 }
                             }
                         }

@@ -116,7 +116,8 @@ pub fn forbidden(caller: &Caller, csrf: &str, p: Permission) -> Response {
     )
 }
 
-pub fn verdict(v: &str) -> Markup {
+pub fn verdict(v: openwatch_core::eval::Status) -> Markup {
+    let v = v.as_str();
     html! { span class={"verdict v-" (v)} { (v.replace('_', " ")) } }
 }
 

@@ -56,7 +56,7 @@ pub async fn list(
                     tr {
                         td { a href={"/scans/" (s.id)} { "#" (s.id) } }
                         td { a href={"/hosts/" (s.host_id)} { (s.host_name) } }
-                        td { (badge(&s.status)) @if let Some(k) = &s.error_kind { " " span.muted { (k) } } }
+                        td { (badge(s.status.as_str())) @if let Some(k) = &s.error_kind { " " span.muted { (k) } } }
                         td.muted { (when(Some(s.queued_at))) }
                         td { @if let Some(d) = s.stats.as_ref().and_then(|x| x["duration_ms"].as_i64()) { (d) " ms" } }
                         td { (s.trigger) " " span.muted { (s.triggered_by.as_deref().unwrap_or("")) } }
@@ -90,15 +90,14 @@ pub async fn detail(
         Ok(Some(s)) => s,
         _ => return layout::error_page(&v.caller, &v.csrf, StatusCode::NOT_FOUND, "No such scan."),
     };
-    let rq =
-        ResultQuery { verdict: (!q.verdict.is_empty()).then(|| q.verdict.clone()), ..Default::default() };
+    let rq = ResultQuery { verdict: openwatch_core::eval::Status::parse(&q.verdict), ..Default::default() };
     let results = store
         .scan_results(id, &rq, PageRequest::new(None, Some(500)))
         .await
         .map(|p| p.items)
         .unwrap_or_default();
     let body = html! {
-        h1 { "Scan #" (scan.id) " of " a href={"/hosts/" (scan.host_id)} { (scan.host_name) } " " (badge(&scan.status)) }
+        h1 { "Scan #" (scan.id) " of " a href={"/hosts/" (scan.host_id)} { (scan.host_name) } " " (badge(scan.status.as_str())) }
         dl.facts.card {
             dt { "Triggered" } dd { (scan.trigger) " by " (scan.triggered_by.as_deref().unwrap_or("the system")) }
             dt { "Queued" } dd { (when(Some(scan.queued_at))) }
@@ -122,7 +121,7 @@ pub async fn detail(
                     tr {
                         td { (state.library.rule(&r.rule_id).map_or(r.rule_id.as_str(), |x| x.raw.title.as_str())) br; span.muted.mono { (r.rule_id) } }
                         td { (r.severity) }
-                        td { (verdict(&r.verdict)) }
+                        td { (verdict(r.verdict)) }
                         td { (r.reason) }
                     }
                 }
@@ -135,7 +134,7 @@ pub async fn detail(
             csrf: &v.csrf,
             title: "Scan",
             section: "Scans",
-            live: scan.status == "queued" || scan.status == "running",
+            live: scan.status.is_pending(),
             flash: None,
         },
         body,

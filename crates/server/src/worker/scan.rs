@@ -13,7 +13,9 @@ use openwatch_core::rule::References;
 use openwatch_core::vars::Overrides;
 use openwatch_fleet::{ExecMode, FleetJob, FleetOptions, ManagedHost, ResolvedHost, Secret, scan_host};
 use openwatch_ssh::{HostKeyPolicy, SshSession, SshTarget};
-use openwatch_store::{Host, Job, ObservedHostKey, Posture, ResultInput, ScanFailure, ScanOutcome};
+use openwatch_store::{
+    Host, HostKeyStatus, Job, ObservedHostKey, Posture, Reachability, ResultInput, ScanFailure, ScanOutcome,
+};
 use serde::Serialize;
 use serde_json::{Value, json};
 
@@ -25,11 +27,11 @@ use crate::service::credentials::SecretMaterial;
 pub struct Failure {
     pub kind: String,
     pub message: String,
-    pub reachability: &'static str,
+    pub reachability: Reachability,
     pub retryable: bool,
 }
 
-fn failure(kind: &str, message: impl Into<String>, reachability: &'static str, retryable: bool) -> Failure {
+fn failure(kind: &str, message: impl Into<String>, reachability: Reachability, retryable: bool) -> Failure {
     Failure { kind: kind.to_owned(), message: message.into(), reachability, retryable }
 }
 
@@ -38,23 +40,24 @@ fn failure(kind: &str, message: impl Into<String>, reachability: &'static str, r
 /// is decided by [`ManagedHost`], as for inventory hosts.
 async fn ssh_target(state: &AppState, host: &Host) -> Result<(SshTarget, bool), Failure> {
     let store = state.store();
-    let internal = |e: openwatch_store::StoreError| failure("internal", e.to_string(), "unknown", true);
+    let internal =
+        |e: openwatch_store::StoreError| failure("internal", e.to_string(), Reachability::Unknown, true);
     let Some(cred_id) = host.credential_id else {
         return Err(failure(
             "auth",
             "the host has no credential; choose one on the host",
-            "auth_failed",
+            Reachability::AuthFailed,
             false,
         ));
     };
     let cred = store.credential(cred_id).await.map_err(internal)?;
     let sealed = store.credential_secrets(cred_id).await.map_err(internal)?;
     let (Some(cred), Some(sealed)) = (cred, sealed) else {
-        return Err(failure("auth", "the host's credential was deleted", "auth_failed", false));
+        return Err(failure("auth", "the host's credential was deleted", Reachability::AuthFailed, false));
     };
     let material: SecretMaterial = serde_json::from_slice(&state.key.open(&sealed.secret).map_err(internal)?)
         .map_err(|e| {
-            failure("internal", format!("stored credential is unreadable: {e}"), "unknown", false)
+            failure("internal", format!("stored credential is unreadable: {e}"), Reachability::Unknown, false)
         })?;
     let secret = match cred.kind.as_str() {
         "ssh_key" => Secret::Key { private_key: material.secret, passphrase: material.passphrase },
@@ -69,7 +72,7 @@ async fn ssh_target(state: &AppState, host: &Host) -> Result<(SshTarget, bool), 
         .await
         .map_err(internal)?
         .iter()
-        .filter(|k| k.status == "approved")
+        .filter(|k| k.status == HostKeyStatus::Approved)
         .filter_map(|k| russh::keys::PublicKey::from_openssh(&k.public_key).ok())
         .collect();
     let pinned = !approved_keys.is_empty();
@@ -83,7 +86,7 @@ async fn ssh_target(state: &AppState, host: &Host) -> Result<(SshTarget, bool), 
         sudo: host.sudo,
         sudo_password,
         approved_keys,
-        accept_new: host.host_key_policy == "accept_new",
+        accept_new: host.host_key_policy == openwatch_store::HostKeyPolicy::AcceptNew,
         connect_timeout: Some(state.config.ssh_connect_timeout_secs),
     }
     .target();
@@ -104,17 +107,19 @@ async fn host_key_problem(
             fingerprint: openwatch_ssh::hostkey::fingerprint(&key),
             public_key: presented.clone().unwrap_or_default(),
         };
-        if let Err(e) = state.store().observe_host_key(host.id, &observed, "pending", now_ms()).await {
+        if let Err(e) =
+            state.store().observe_host_key(host.id, &observed, HostKeyStatus::Pending, now_ms()).await
+        {
             tracing::error!(error = %e, host = host.name, "recording a host key");
         }
     }
     if pinned {
-        failure("host_key_changed", message, "host_key_changed", false)
+        failure("host_key_changed", message, Reachability::HostKeyChanged, false)
     } else {
         failure(
             "host_key_pending",
             format!("{}: the host key must be approved before the first scan", host.name),
-            "host_key_pending",
+            Reachability::HostKeyPending,
             false,
         )
     }
@@ -122,9 +127,9 @@ async fn host_key_problem(
 
 fn ssh_failure(kind: &str, message: String) -> Failure {
     match kind {
-        "unreachable" | "timeout" => failure(kind, message, "unreachable", true),
-        "auth" | "sudo" => failure(kind, message, "auth_failed", false),
-        _ => failure(kind, message, "error", true),
+        "unreachable" | "timeout" => failure(kind, message, Reachability::Unreachable, true),
+        "auth" | "sudo" => failure(kind, message, Reachability::AuthFailed, false),
+        _ => failure(kind, message, Reachability::Error, true),
     }
 }
 
@@ -134,7 +139,7 @@ fn local_report(state: &AppState) -> Result<ScanReport, Failure> {
     let eval = EvalOptions { overrides: Overrides::default(), walks_enabled: walks };
     openwatch_collect::scan(state.library.rules.iter(), &plan, eval, &mut LocalTransport)
         .map(|scanned| scanned.report)
-        .map_err(|e| failure("collection", e.to_string(), "error", true))
+        .map_err(|e| failure("collection", e.to_string(), Reachability::Error, true))
 }
 
 async fn ssh_report(state: &AppState, host: &Host) -> Result<ScanReport, Failure> {
@@ -166,9 +171,9 @@ async fn ssh_report(state: &AppState, host: &Host) -> Result<ScanReport, Failure
             };
             state
                 .store()
-                .observe_host_key(host.id, &observed, "approved", now_ms())
+                .observe_host_key(host.id, &observed, HostKeyStatus::Approved, now_ms())
                 .await
-                .map_err(|e| failure("internal", e.to_string(), "unknown", true))?;
+                .map_err(|e| failure("internal", e.to_string(), Reachability::Unknown, true))?;
             // Trust nobody approved by hand is still a trust decision: record it.
             let event = openwatch_store::NewAuditEvent {
                 at: now_ms(),
@@ -182,7 +187,7 @@ async fn ssh_report(state: &AppState, host: &Host) -> Result<ScanReport, Failure
                     "address": host.address, "port": host.port}),
             };
             state.store().append_audit(&event).await.map_err(|e| {
-                failure("internal", format!("recording the trusted key: {e}"), "unknown", true)
+                failure("internal", format!("recording the trusted key: {e}"), Reachability::Unknown, true)
             })?;
         }
     }
@@ -196,14 +201,10 @@ pub async fn scan_report(state: &AppState, host: &Host) -> Result<ScanReport, Fa
             let s = state.clone();
             tokio::task::spawn_blocking(move || local_report(&s))
                 .await
-                .map_err(|e| failure("internal", e.to_string(), "unknown", true))?
+                .map_err(|e| failure("internal", e.to_string(), Reachability::Unknown, true))?
         }
         _ => ssh_report(state, host).await,
     }
-}
-
-fn text<T: Serialize>(v: &T) -> String {
-    serde_json::to_value(v).ok().and_then(|v| v.as_str().map(str::to_owned)).unwrap_or_default()
 }
 
 /// The store's posture rows for one host's results: the core's count per framework, over
@@ -231,7 +232,7 @@ pub fn outcome(state: &AppState, scan_id: i64, host_id: i64, report: &ScanReport
         .results
         .iter()
         .map(|r| {
-            let verdict = text(&r.verdict);
+            let verdict = r.verdict;
             let evidence: Vec<Value> = r
                 .evidence
                 .iter()
@@ -243,7 +244,7 @@ pub fn outcome(state: &AppState, scan_id: i64, host_id: i64, report: &ScanReport
             ResultInput {
                 rule_id: r.rule_id.clone(),
                 verdict,
-                severity: text(&r.severity),
+                severity: r.severity,
                 reason: r.reason.clone(),
                 evidence: (!evidence.is_empty()).then(|| Value::Array(evidence).to_string()),
             }
@@ -279,10 +280,11 @@ pub async fn run(state: &AppState, job: &Job, worker: &str) -> anyhow::Result<()
         finished_at: now_ms(),
         kind: f.kind,
         message: f.message,
-        reachability: f.reachability.to_owned(),
+        reachability: f.reachability,
     };
     let Some(host) = store.host(scan.host_id).await? else {
-        let f = failure("host_deleted", "the host was deleted before the scan ran", "unknown", false);
+        let f =
+            failure("host_deleted", "the host was deleted before the scan ran", Reachability::Unknown, false);
         store.fail_scan(job, worker, &fail(f), None).await?;
         return Ok(());
     };
@@ -344,7 +346,7 @@ pub async fn test_connection(
     state: &AppState,
     host: &Host,
 ) -> Result<ConnectionTest, crate::service::ServiceError> {
-    if host.transport == "local" {
+    if host.transport == openwatch_store::Transport::Local {
         return Ok(ConnectionTest { status: "ok".into(), message: "local host".into(), host_key: None });
     }
     let (target, pinned) = match ssh_target(state, host).await {
@@ -356,7 +358,7 @@ pub async fn test_connection(
         Ok(s) => {
             let key = json!({"fingerprint": s.host_key().fingerprint(), "status": s.host_key().label()});
             s.close().await;
-            state.store().set_reachability(host.id, "reachable", None).await?;
+            state.store().set_reachability(host.id, Reachability::Reachable, None).await?;
             ConnectionTest {
                 status: "ok".into(),
                 message: "connected and logged in".into(),

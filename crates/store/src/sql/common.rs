@@ -12,6 +12,9 @@ use serde_json::Value;
 use sha2::{Digest as _, Sha256};
 use sqlx::{AssertSqlSafe, QueryBuilder, Row as _};
 
+use openwatch_core::eval::Status;
+use openwatch_core::rule::Severity;
+
 use crate::model::*;
 use crate::Result;
 use crate::prelude::*;
@@ -55,6 +58,22 @@ fn json_value(text: Option<String>) -> Result<Option<Value>> {
 
 fn string_list(text: &str) -> Result<Vec<String>> {
     serde_json::from_str(text).map_err(|e| StoreError::Corrupt(format!("list column: {e}")))
+}
+
+/// A text column holding one of a fixed set of values; unknown text is corrupt data.
+fn text_col<T, I>(row: &DbRow, col: I, parse: fn(&str) -> Option<T>) -> Result<T>
+where
+    I: sqlx::ColumnIndex<DbRow> + std::fmt::Debug + Copy,
+{
+    opt_text_col(row, col, parse)?.ok_or_else(|| StoreError::Corrupt(format!("column {col:?} is empty")))
+}
+
+fn opt_text_col<T, I>(row: &DbRow, col: I, parse: fn(&str) -> Option<T>) -> Result<Option<T>>
+where
+    I: sqlx::ColumnIndex<DbRow> + std::fmt::Debug + Copy,
+{
+    let Some(text) = row.try_get::<Option<String>, _>(col)? else { return Ok(None) };
+    parse(&text).map(Some).ok_or_else(|| StoreError::Corrupt(format!("unknown value {text:?} in column {col:?}")))
 }
 
 fn evidence_hash(body: &str) -> String {

@@ -17,18 +17,18 @@ fn host_from(row: &DbRow) -> Result<Host> {
         address: row.try_get("address")?,
         port: row.try_get("port")?,
         username: row.try_get("username")?,
-        transport: row.try_get("transport")?,
+        transport: text_col(row, "transport", Transport::parse)?,
         credential_id: row.try_get("credential_id")?,
         sudo: row.try_get::<i64, _>("sudo")? != 0,
         tags: string_list(&row.try_get::<String, _>("tags")?)?,
         groups: Vec::new(),
         maintenance: row.try_get::<i64, _>("maintenance")? != 0,
-        host_key_policy: row.try_get("host_key_policy")?,
+        host_key_policy: text_col(row, "host_key_policy", HostKeyPolicy::parse)?,
         platform: row.try_get("platform")?,
-        reachability: row.try_get("reachability")?,
+        reachability: text_col(row, "reachability", Reachability::parse)?,
         last_error: row.try_get("last_error")?,
         last_scan_at: row.try_get("last_scan_at")?,
-        last_scan_status: row.try_get("last_scan_status")?,
+        last_scan_status: opt_text_col(row, "last_scan_status", ScanStatus::parse)?,
         created_at: row.try_get("created_at")?,
         updated_at: row.try_get("updated_at")?,
     })
@@ -41,7 +41,7 @@ fn host_key_from(row: &DbRow) -> Result<HostKey> {
         algorithm: row.try_get("algorithm")?,
         fingerprint: row.try_get("fingerprint")?,
         public_key: row.try_get("public_key")?,
-        status: row.try_get("status")?,
+        status: text_col(row, "status", HostKeyStatus::parse)?,
         first_seen_at: row.try_get("first_seen_at")?,
         decided_at: row.try_get("decided_at")?,
         decided_by: row.try_get("decided_by")?,
@@ -188,12 +188,12 @@ impl HostStore for Backend {
         .bind(&h.address)
         .bind(h.port)
         .bind(&h.username)
-        .bind(&h.transport)
+        .bind(h.transport.as_str())
         .bind(h.credential_id)
         .bind(h.sudo as i64)
         .bind(json_text(&serde_json::json!(h.tags)))
         .bind(h.maintenance as i64)
-        .bind(&h.host_key_policy)
+        .bind(h.host_key_policy.as_str())
         .bind(now)
         .fetch_one(&mut *tx)
         .await
@@ -289,12 +289,12 @@ impl HostStore for Backend {
         .bind(&h.address)
         .bind(h.port)
         .bind(&h.username)
-        .bind(&h.transport)
+        .bind(h.transport.as_str())
         .bind(h.credential_id)
         .bind(h.sudo as i64)
         .bind(json_text(&serde_json::json!(h.tags)))
         .bind(h.maintenance as i64)
-        .bind(&h.host_key_policy)
+        .bind(h.host_key_policy.as_str())
         .bind(now)
         .bind(id)
         .execute(&mut *tx)
@@ -343,10 +343,10 @@ impl HostStore for Backend {
         &self,
         host_id: i64,
         key: &ObservedHostKey,
-        status: &str,
+        status: HostKeyStatus,
         now: Millis,
     ) -> Result<HostKey> {
-        let decided = (status == "approved").then_some(now);
+        let decided = (status == HostKeyStatus::Approved).then_some(now);
         sqlx::query(
             "INSERT INTO host_keys (host_id, algorithm, fingerprint, public_key, status, first_seen_at, decided_at, decided_by) \
              VALUES ($1, $2, $3, $4, $5, $6, $7, $8) ON CONFLICT (host_id, fingerprint) DO NOTHING",
@@ -355,7 +355,7 @@ impl HostStore for Backend {
         .bind(&key.algorithm)
         .bind(&key.fingerprint)
         .bind(&key.public_key)
-        .bind(status)
+        .bind(status.as_str())
         .bind(now)
         .bind(decided)
         .bind(decided.map(|_| "policy:accept_new"))
@@ -399,9 +399,9 @@ impl HostStore for Backend {
         Ok(n == 1)
     }
 
-    async fn set_reachability(&self, host_id: i64, reachability: &str, error: Option<&str>) -> Result<()> {
+    async fn set_reachability(&self, host_id: i64, reachability: Reachability, error: Option<&str>) -> Result<()> {
         sqlx::query("UPDATE hosts SET reachability = $1, last_error = $2 WHERE id = $3")
-            .bind(reachability)
+            .bind(reachability.as_str())
             .bind(error)
             .bind(host_id)
             .execute(self.w())

@@ -34,8 +34,8 @@ impl Backend {
             qb.push_values(chunk, |mut b, (r, h)| {
                 b.push_bind(o.scan_id)
                     .push_bind(r.rule_id.clone())
-                    .push_bind(r.verdict.clone())
-                    .push_bind(r.severity.clone())
+                    .push_bind(r.verdict.as_str())
+                    .push_bind(r.severity.as_str())
                     .push_bind(r.reason.clone())
                     .push_bind((*h).clone());
             });

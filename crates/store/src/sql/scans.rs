@@ -5,7 +5,7 @@ fn scan_from(row: &DbRow) -> Result<Scan> {
         id: row.try_get("id")?,
         host_id: row.try_get("host_id")?,
         host_name: row.try_get("host_name")?,
-        status: row.try_get("status")?,
+        status: text_col(row, "status", ScanStatus::parse)?,
         trigger: row.try_get("trigger")?,
         triggered_by: row.try_get("triggered_by")?,
         queued_at: row.try_get("queued_at")?,
@@ -108,7 +108,7 @@ impl ScanStore for Backend {
                 qb.push(" AND s.host_id = ").push_bind(h);
             }
             if let Some(s) = &q.status {
-                qb.push(" AND s.status = ").push_bind(s.clone());
+                qb.push(" AND s.status = ").push_bind(s.as_str());
             }
         }
         let mut cq = QueryBuilder::<Db>::new("SELECT COUNT(*) FROM scans s");
@@ -227,7 +227,7 @@ impl ScanStore for Backend {
             .execute(&mut *tx)
             .await?;
         sqlx::query("UPDATE hosts SET reachability = $1, last_error = $2, last_scan_at = $3, last_scan_status = 'failed' WHERE id = $4")
-            .bind(&f.reachability)
+            .bind(f.reachability.as_str())
             .bind(&f.message)
             .bind(f.finished_at)
             .bind(f.host_id)
@@ -251,10 +251,10 @@ impl ScanStore for Backend {
         fn filters(qb: &mut QueryBuilder<Db>, scan_id: i64, q: &ResultQuery) {
             qb.push(" WHERE scan_id = ").push_bind(scan_id);
             if let Some(v) = &q.verdict {
-                qb.push(" AND verdict = ").push_bind(v.clone());
+                qb.push(" AND verdict = ").push_bind(v.as_str());
             }
             if let Some(s) = &q.severity {
-                qb.push(" AND severity = ").push_bind(s.clone());
+                qb.push(" AND severity = ").push_bind(s.as_str());
             }
             if let Some(ids) = &q.rule_ids {
                 qb.push(" AND rule_id IN (");
@@ -287,8 +287,8 @@ impl ScanStore for Backend {
             .map(|r| {
                 Ok(StoredResult {
                     rule_id: r.try_get(0)?,
-                    verdict: r.try_get(1)?,
-                    severity: r.try_get(2)?,
+                    verdict: text_col(r, 1, Status::parse)?,
+                    severity: text_col(r, 2, Severity::parse)?,
                     reason: r.try_get(3)?,
                     evidence_hash: r.try_get(4)?,
                 })

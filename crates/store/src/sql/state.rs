@@ -41,10 +41,10 @@ impl Backend {
                     host_name: r.try_get("host_name")?,
                     rule_id: r.try_get("rule_id")?,
                     scan_id: r.try_get("scan_id")?,
-                    old_verdict: r.try_get("old_verdict")?,
-                    new_verdict: r.try_get("new_verdict")?,
-                    old_severity: r.try_get("old_severity")?,
-                    new_severity: r.try_get("new_severity")?,
+                    old_verdict: opt_text_col(r, "old_verdict", Status::parse)?,
+                    new_verdict: text_col(r, "new_verdict", Status::parse)?,
+                    old_severity: opt_text_col(r, "old_severity", Severity::parse)?,
+                    new_severity: text_col(r, "new_severity", Severity::parse)?,
                     changed_at: r.try_get("changed_at")?,
                 })
             })
@@ -60,10 +60,10 @@ impl StateStore for Backend {
         );
         qb.push_bind(host_id);
         if let Some(v) = &q.verdict {
-            qb.push(" AND verdict = ").push_bind(v.clone());
+            qb.push(" AND verdict = ").push_bind(v.as_str());
         }
         if let Some(s) = &q.severity {
-            qb.push(" AND severity = ").push_bind(s.clone());
+            qb.push(" AND severity = ").push_bind(s.as_str());
         }
         qb.push(" ORDER BY rule_id");
         let wanted: Option<std::collections::HashSet<&String>> =
@@ -75,8 +75,8 @@ impl StateStore for Backend {
             .map(|r| {
                 Ok(RuleState {
                     rule_id: r.try_get(0)?,
-                    verdict: r.try_get(1)?,
-                    severity: r.try_get(2)?,
+                    verdict: text_col(r, 1, Status::parse)?,
+                    severity: text_col(r, 2, Severity::parse)?,
                     scan_id: r.try_get(3)?,
                     evidence_hash: r.try_get(4)?,
                     since_at: r.try_get(5)?,

@@ -80,25 +80,25 @@ pub async fn detail(
     };
     let frameworks: Vec<&str> = state.library.frameworks().collect();
     let body = html! {
-        h1 { (host.name) " " (badge(&host.reachability)) }
+        h1 { (host.name) " " (badge(host.reachability.as_str())) }
         dl.facts.card {
             dt { "Address" } dd.mono { (host.address) ":" (host.port) " (" (host.transport) ")" }
             dt { "Platform" } dd { (host.platform.as_deref().unwrap_or("not detected yet")) }
-            @if let Some(sys) = scans.items.iter().find(|s| s.status == "succeeded").and_then(|s| s.summary.as_ref()).map(|x| &x["system"]) {
+            @if let Some(sys) = scans.items.iter().find(|s| s.status == openwatch_store::ScanStatus::Succeeded).and_then(|s| s.summary.as_ref()).map(|x| &x["system"]) {
                 @if let Some(name) = sys["platform"]["pretty_name"].as_str() { dt { "Operating system" } dd { (name) } }
                 @if let Some(caps) = sys["capabilities"].as_array() {
                     dt { "Detected" } dd.mono { (caps.iter().filter_map(|c| c.as_str()).collect::<Vec<_>>().join(", ")) }
                 }
             }
             dt { "Groups" } dd { (host.groups.join(", ")) }
-            dt { "Last scan" } dd { (when(host.last_scan_at)) " " @if let Some(s) = &host.last_scan_status { (badge(s)) } }
+            dt { "Last scan" } dd { (when(host.last_scan_at)) " " @if let Some(s) = host.last_scan_status { (badge(s.as_str())) } }
             @if let Some(err) = &host.last_error { dt { "Last error" } dd.mono { (err) } }
         }
         div.actions {
             @if v.caller.can(Permission::HostsScan) {
                 form method="post" action={"/hosts/" (id) "/scan"} { (csrf_field(&v.csrf)) button type="submit" { "Scan now" } }
             }
-            @if v.caller.can(Permission::HostsWrite) && host.transport == "ssh" {
+            @if v.caller.can(Permission::HostsWrite) && host.transport == openwatch_store::Transport::Ssh {
                 form method="post" action={"/hosts/" (id) "/test"} { (csrf_field(&v.csrf)) button.secondary type="submit" { "Test connection" } }
             }
             @if v.caller.can(Permission::HostsWrite) { a.button.secondary href={"/hosts/" (id) "/edit"} { "Edit" } }
@@ -116,10 +116,10 @@ pub async fn detail(
                             tr {
                                 td.mono { (k.fingerprint) }
                                 td { (k.algorithm) }
-                                td { (badge(if k.status == "pending" { "host_key_pending" } else if k.status == "approved" { "reachable" } else { "failed" })) " " (k.status) }
+                                td { (badge(match k.status { openwatch_store::HostKeyStatus::Pending => "host_key_pending", openwatch_store::HostKeyStatus::Approved => "reachable", openwatch_store::HostKeyStatus::Rejected => "failed" })) " " (k.status.as_str()) }
                                 td { (when(Some(k.first_seen_at))) }
                                 td {
-                                    @if k.status == "pending" && v.caller.can(Permission::HostKeysApprove) {
+                                    @if k.status == openwatch_store::HostKeyStatus::Pending && v.caller.can(Permission::HostKeysApprove) {
                                         form method="post" action={"/hosts/" (id) "/keys/" (k.id) "/approve"} {
                                             (csrf_field(&v.csrf))
                                             button type="submit" aria-label={"Approve key " (k.fingerprint)} { "Approve" }
@@ -179,13 +179,13 @@ pub async fn detail(
                                 }
                             }
                             td { (rule.map_or(String::new(), |x| x.raw.severity.to_string())) }
-                            td { (verdict(&r.verdict)) }
+                            td { (verdict(r.verdict)) }
                             td.muted { (when(Some(r.since_at))) }
                         }
                     }
                 }
             }
-            @if let Some(s) = scans.items.iter().find(|s| s.status == "succeeded") {
+            @if let Some(s) = scans.items.iter().find(|s| s.status == openwatch_store::ScanStatus::Succeeded) {
                 p { "Export the latest results: " a href={"/scans/" (s.id) "/results.csv"} { "CSV" } " · " a href={"/scans/" (s.id) "/results.json"} { "JSON" } }
             }
         }
@@ -197,7 +197,7 @@ pub async fn detail(
                     tbody { @for s in &scans.items { tr {
                         td { a href={"/scans/" (s.id)} { "#" (s.id) } }
                         td.muted { (when(Some(s.queued_at))) }
-                        td { (badge(&s.status)) @if let Some(k) = &s.error_kind { " " span.muted { (k) } } }
+                        td { (badge(s.status.as_str())) @if let Some(k) = &s.error_kind { " " span.muted { (k) } } }
                         td { (s.trigger) " " span.muted { (s.triggered_by.as_deref().unwrap_or("")) } }
                     } } }
                 }
@@ -209,8 +209,8 @@ pub async fn detail(
                     tbody { @for c in &changes.items { tr {
                         td.muted { (when(Some(c.changed_at))) }
                         td.mono { (c.rule_id) }
-                        td { @if let Some(o) = &c.old_verdict { (verdict(o)) } @else { span.muted { "new" } } }
-                        td { (verdict(&c.new_verdict)) }
+                        td { @if let Some(o) = c.old_verdict { (verdict(o)) } @else { span.muted { "new" } } }
+                        td { (verdict(c.new_verdict)) }
                     } } }
                 }
             }

@@ -102,8 +102,8 @@ impl HostForm {
             username: h.username.clone(),
             credential_id: h.credential_id.map(|c| c.to_string()),
             groups: h.groups.join(", "),
-            host_key_policy: h.host_key_policy.clone(),
-            transport: h.transport.clone(),
+            host_key_policy: h.host_key_policy.as_str().into(),
+            transport: h.transport.as_str().into(),
             sudo: h.sudo.then(|| "1".into()),
             maintenance: h.maintenance.then(|| "1".into()),
         }

@@ -131,8 +131,8 @@ pub async fn list(
                         td.mono { (h.address) }
                         td { (h.platform.as_deref().unwrap_or("—")) }
                         td { (h.groups.join(", ")) }
-                        td { (badge(&h.reachability)) }
-                        td { (when(h.last_scan_at)) " " @if let Some(s) = &h.last_scan_status { (badge(s)) } }
+                        td { (badge(h.reachability.as_str())) }
+                        td { (when(h.last_scan_at)) " " @if let Some(s) = h.last_scan_status { (badge(s.as_str())) } }
                     }
                 }
             }

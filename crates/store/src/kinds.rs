@@ -1,0 +1,97 @@
+//! The columns that hold one of a fixed set of values, as types. Each is stored as the text
+//! it serializes to, so the database and the API's JSON keep the strings they always had;
+//! text the store does not know is a [`crate::StoreError::Corrupt`], never a panic.
+//! Severities and verdicts are the core's own types (`openwatch_core::rule::Severity`,
+//! `openwatch_core::eval::Status`).
+
+use serde::{Deserialize, Serialize};
+
+macro_rules! text_enum {
+    ($(#[$doc:meta])* $name:ident { $($variant:ident = $text:literal),+ $(,)? }) => {
+        $(#[$doc])*
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+        pub enum $name {
+            $(#[serde(rename = $text)] $variant),+
+        }
+
+        impl $name {
+            pub const ALL: &'static [$name] = &[$($name::$variant),+];
+
+            pub fn as_str(self) -> &'static str {
+                match self {
+                    $($name::$variant => $text),+
+                }
+            }
+
+            pub fn parse(s: &str) -> Option<$name> {
+                Self::ALL.iter().copied().find(|v| v.as_str() == s)
+            }
+        }
+
+        impl std::fmt::Display for $name {
+            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str(self.as_str())
+            }
+        }
+    };
+}
+
+text_enum! {
+    /// How the server reaches a host.
+    Transport { Ssh = "ssh", Local = "local" }
+}
+
+text_enum! {
+    /// What happens to a host key seen for the first time: wait for approval, or trust it.
+    HostKeyPolicy { Approve = "approve", AcceptNew = "accept_new" }
+}
+
+text_enum! {
+    /// Whether the last contact with a host worked, and if not, why (`error`: the SSH layer's
+    /// catch-all).
+    Reachability {
+        Unknown = "unknown",
+        Reachable = "reachable",
+        Unreachable = "unreachable",
+        HostKeyPending = "host_key_pending",
+        HostKeyChanged = "host_key_changed",
+        AuthFailed = "auth_failed",
+        Error = "error",
+    }
+}
+
+text_enum! {
+    /// Whether a stored host key is trusted.
+    HostKeyStatus { Pending = "pending", Approved = "approved", Rejected = "rejected" }
+}
+
+text_enum! {
+    /// Where a scan is in its life.
+    ScanStatus { Queued = "queued", Running = "running", Succeeded = "succeeded", Failed = "failed" }
+}
+
+impl ScanStatus {
+    /// Queued or running: not finished yet.
+    pub fn is_pending(self) -> bool {
+        matches!(self, ScanStatus::Queued | ScanStatus::Running)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn text_round_trips_and_serializes_as_itself() {
+        for r in Reachability::ALL {
+            assert_eq!(Reachability::parse(r.as_str()), Some(*r));
+            assert_eq!(serde_json::to_value(r).unwrap(), serde_json::json!(r.as_str()));
+        }
+        assert_eq!(serde_json::to_value(HostKeyPolicy::AcceptNew).unwrap(), serde_json::json!("accept_new"));
+        assert_eq!(
+            serde_json::from_value::<Transport>(serde_json::json!("local")).unwrap(),
+            Transport::Local
+        );
+        assert_eq!(ScanStatus::parse("done"), None);
+    }
+}
