@@ -5,8 +5,23 @@
 set -euo pipefail
 D=${OPENWATCH_TESTFLEET_DIR:-/var/cache/openwatch-testfleet}
 BASE=$D/rootfs
-MIRROR=${MIRROR:-$(awk '/^URIs:/{print $2; exit}' /etc/apt/sources.list.d/debian.sources 2>/dev/null || true)}
-MIRROR=${MIRROR:-http://deb.debian.org/debian}
+# The mirror comes from this machine's own apt configuration (deb822 sources first, then the
+# one-line format); the repository names none.
+apt_mirror() {
+  local f
+  for f in /etc/apt/sources.list.d/debian.sources /etc/apt/sources.list.d/*.sources; do
+    [ -r "$f" ] && awk '/^URIs:/{print $2; found=1; exit} END{exit !found}' "$f" && return 0
+  done
+  for f in /etc/apt/sources.list /etc/apt/sources.list.d/*.list; do
+    [ -r "$f" ] && awk '$1=="deb"{for(i=2;i<=NF;i++) if($i ~ /^[a-z+]+:\/\//){print $i; found=1; exit}} found{exit} END{exit !found}' "$f" && return 0
+  done
+  return 1
+}
+MIRROR=${MIRROR:-$(apt_mirror || true)}
+[ -n "$MIRROR" ] || {
+  echo "testfleet/base.sh: no Debian mirror in this machine's apt configuration (/etc/apt/sources.list.d/*.sources or /etc/apt/sources.list); set MIRROR=<url> to choose one" >&2
+  exit 2
+}
 # Packages the rule proofs exercise (auditd, pwquality, chrony, AppArmor, rsyslog...) are in
 # the base so a proof can pass without a network inside the test hosts; a failing variant
 # removes them from its own overlay with dpkg.

@@ -6,15 +6,13 @@
 
 mod common;
 
-use std::io::{BufRead as _, BufReader};
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
+use std::process::Command;
 
+use common::serve::{Api, Proc};
 use common::*;
 use serde_json::{Value, json};
 
-const PASSWORD: &str = "sensitive-test-password";
 const N: u32 = 141;
 
 const ROOT_NETRC_PW: &str = "netrc-root-pw-Q7vX2mK9";
@@ -119,122 +117,25 @@ fn scan_json_keeps_decisions_and_withholds_secrets() {
     assert_eq!(result(&doc, "apt_conf_disallow_unauthenticated")["verdict"], "pass");
 }
 
-/// A running `openwatch serve`; killed when dropped.
-struct Serve {
-    child: Child,
-    base: String,
+/// GET `path` as `api`, require 200, check the body holds no secret, return it.
+async fn fetch(api: &Api, path: &str) -> String {
+    let resp = api.client.get(format!("{}{path}", api.base)).send().await.unwrap();
+    let status = resp.status();
+    let body = resp.bytes().await.unwrap();
+    assert_eq!(status, reqwest::StatusCode::OK, "{path}: {}", String::from_utf8_lossy(&body));
+    assert_no_secret(path, &body);
+    String::from_utf8_lossy(&body).into_owned()
 }
 
-impl Drop for Serve {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
+/// GET `path` whatever its status, and check the body holds no secret.
+async fn probe(api: &Api, path: &str) {
+    let body = api.client.get(format!("{}{path}", api.base)).send().await.unwrap().bytes().await.unwrap();
+    assert_no_secret(path, &body);
 }
 
-impl Serve {
-    fn start(data: &Path) -> Serve {
-        let mut child = Command::new(env!("CARGO_BIN_EXE_openwatch"))
-            .args(["serve", "--listen", "127.0.0.1:0", "--data-dir", data.to_str().unwrap()])
-            .env("OPENWATCH_ADMIN_PASSWORD", PASSWORD)
-            .env("OPENWATCH_REGISTER_LOCALHOST", "false")
-            .env("OPENWATCH_SCAN_WALKS", "false")
-            .env("OPENWATCH_ADAPTIVE_ENABLED", "false")
-            .env("OPENWATCH_LOG", "warn,sqlx=error")
-            .stdout(Stdio::piped())
-            .stderr(Stdio::inherit())
-            .spawn()
-            .expect("openwatch serve starts");
-        let mut out = BufReader::new(child.stdout.take().unwrap());
-        let mut line = String::new();
-        let mut base = String::new();
-        while out.read_line(&mut line).unwrap() > 0 {
-            if let Some(url) = line.trim().strip_prefix("OpenWatch listening on ") {
-                base = url.to_owned();
-                break;
-            }
-            line.clear();
-        }
-        assert!(!base.is_empty(), "serve printed its address");
-        Serve { child, base }
-    }
-}
-
-/// A signed-in session: the API with its CSRF token, and the web pages through the same cookie.
-struct Session {
-    base: String,
-    client: reqwest::Client,
-    csrf: String,
-}
-
-impl Session {
-    async fn login(base: &str) -> Session {
-        let client = reqwest::Client::builder().cookie_store(true).build().unwrap();
-        let r: Value = client
-            .post(format!("{base}/api/v1/auth/login"))
-            .json(&json!({"username": "admin", "password": PASSWORD}))
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
-        Session {
-            base: base.to_owned(),
-            client,
-            csrf: r["csrf_token"].as_str().expect("signed in").to_owned(),
-        }
-    }
-
-    /// GET `path`, require 200, check the body holds no secret, return it.
-    async fn fetch(&self, path: &str) -> String {
-        let resp = self.client.get(format!("{}{path}", self.base)).send().await.unwrap();
-        let status = resp.status();
-        let body = resp.bytes().await.unwrap();
-        assert_eq!(status, reqwest::StatusCode::OK, "{path}: {}", String::from_utf8_lossy(&body));
-        assert_no_secret(path, &body);
-        String::from_utf8_lossy(&body).into_owned()
-    }
-
-    /// GET `path` whatever its status, and check the body holds no secret.
-    async fn probe(&self, path: &str) {
-        let body =
-            self.client.get(format!("{}{path}", self.base)).send().await.unwrap().bytes().await.unwrap();
-        assert_no_secret(path, &body);
-    }
-
-    async fn get(&self, path: &str) -> Value {
-        serde_json::from_str(&self.fetch(path).await).unwrap_or_else(|e| panic!("{path}: {e}"))
-    }
-
-    async fn post(&self, path: &str, body: Value) -> Value {
-        let resp = self
-            .client
-            .post(format!("{}{path}", self.base))
-            .header("x-csrf-token", &self.csrf)
-            .json(&body)
-            .send()
-            .await
-            .unwrap();
-        let status = resp.status();
-        let body: Value = resp.json().await.unwrap_or(Value::Null);
-        assert!(status.is_success(), "{path}: {status} {body}");
-        body
-    }
-
-    async fn scan(&self, host: i64) -> Value {
-        let q = self.post(&format!("/api/v1/hosts/{host}/scans"), json!({})).await;
-        let id = q["scan_id"].as_i64().unwrap();
-        let t = Instant::now();
-        loop {
-            let s = self.get(&format!("/api/v1/scans/{id}")).await;
-            if s["status"] == "succeeded" || s["status"] == "failed" {
-                return s;
-            }
-            assert!(t.elapsed() < Duration::from_secs(180), "scan {id} stuck: {s}");
-            tokio::time::sleep(Duration::from_millis(200)).await;
-        }
-    }
+/// GET JSON through [`fetch`] (so it is checked for secrets too).
+async fn get(api: &Api, path: &str) -> Value {
+    serde_json::from_str(&fetch(api, path).await).unwrap_or_else(|e| panic!("{path}: {e}"))
 }
 
 /// Every file under `dir` (the SQLite database, its WAL and anything else the server keeps).
@@ -263,8 +164,9 @@ async fn server_stores_and_shows_no_secret() {
         plant(root);
     });
     let dir = tempfile::tempdir().unwrap();
-    let serve = Serve::start(dir.path());
-    let s = Session::login(&serve.base).await;
+    let db = format!("sqlite:{}", dir.path().join("openwatch.db").display());
+    let serve = Proc::start("serve", dir.path(), &db, &[("OPENWATCH_REGISTER_LOCALHOST", "false")]);
+    let s = Api::login(&serve.base).await;
     let cred = s
         .post(
             "/api/v1/credentials",
@@ -281,7 +183,7 @@ async fn server_stores_and_shows_no_secret() {
     let id = host["id"].as_i64().unwrap();
     let first = s.scan(id).await;
     assert_eq!(first["error_kind"], "host_key_pending", "{first}");
-    let keys = s.get(&format!("/api/v1/hosts/{id}")).await["keys"].clone();
+    let keys = get(&s, &format!("/api/v1/hosts/{id}")).await["keys"].clone();
     s.post(&format!("/api/v1/hosts/{id}/keys/{}/approve", keys[0]["id"]), json!({})).await;
     let scan = s.scan(id).await;
     assert_eq!(scan["status"], "succeeded", "{scan}");
@@ -290,7 +192,7 @@ async fn server_stores_and_shows_no_secret() {
     // Every result, each with its evidence.
     let mut rules = Vec::new();
     for page in 1.. {
-        let p = s.get(&format!("/api/v1/scans/{sid}/results?per_page=500&page={page}")).await;
+        let p = get(&s, &format!("/api/v1/scans/{sid}/results?per_page=500&page={page}")).await;
         let items = p["items"].as_array().unwrap();
         rules.extend(items.iter().map(|r| r["rule_id"].as_str().unwrap().to_owned()));
         if items.is_empty() || rules.len() as i64 >= p["total"].as_i64().unwrap() {
@@ -299,18 +201,18 @@ async fn server_stores_and_shows_no_secret() {
     }
     assert!(rules.len() > 100, "{} results", rules.len());
     for rule in &rules {
-        s.get(&format!("/api/v1/scans/{sid}/results/{rule}")).await;
+        get(&s, &format!("/api/v1/scans/{sid}/results/{rule}")).await;
     }
-    let netrc = s.get(&format!("/api/v1/scans/{sid}/results/no_netrc_files")).await;
+    let netrc = get(&s, &format!("/api/v1/scans/{sid}/results/no_netrc_files")).await;
     assert_eq!(netrc["verdict"], "fail");
     assert!(netrc["reason"].as_str().unwrap().contains("/root/.netrc:1"), "{netrc}");
     assert!(netrc["evidence"].to_string().contains("matched at line 1"), "{netrc}");
 
-    s.get(&format!("/api/v1/hosts/{id}/compliance")).await;
+    get(&s, &format!("/api/v1/hosts/{id}/compliance")).await;
 
     // Every other GET route the API documents, exports in both formats: whatever each
     // answers, no secret is in it.
-    let doc = s.get("/api/v1/openapi.json").await;
+    let doc = get(&s, "/api/v1/openapi.json").await;
     let mut probed = 0;
     for (route, ops) in doc["paths"].as_object().unwrap() {
         if ops.get("get").is_none() || route == "/api/v1/events" {
@@ -328,7 +230,7 @@ async fn server_stores_and_shows_no_secret() {
         let queries: &[&str] =
             if path.ends_with("/export") { &["?format=csv", "?format=json"] } else { &[""] };
         for q in queries {
-            s.probe(&format!("{path}{q}")).await;
+            probe(&s, &format!("{path}{q}")).await;
             probed += 1;
         }
     }
@@ -336,14 +238,14 @@ async fn server_stores_and_shows_no_secret() {
 
     // The web pages and their downloads.
     for verdict in ["", "pass", "fail"] {
-        let page = s.fetch(&format!("/hosts/{id}?verdict={verdict}")).await;
+        let page = fetch(&s, &format!("/hosts/{id}?verdict={verdict}")).await;
         assert!(page.contains("no_netrc_files") || verdict == "pass", "the host page lists the rule");
-        s.fetch(&format!("/scans/{sid}?verdict={verdict}")).await;
+        fetch(&s, &format!("/scans/{sid}?verdict={verdict}")).await;
     }
-    s.fetch(&format!("/hosts/{id}/compliance.csv")).await;
-    s.fetch(&format!("/hosts/{id}/compliance.json")).await;
-    s.fetch(&format!("/scans/{sid}/results.csv")).await;
-    s.fetch(&format!("/scans/{sid}/results.json")).await;
+    fetch(&s, &format!("/hosts/{id}/compliance.csv")).await;
+    fetch(&s, &format!("/hosts/{id}/compliance.json")).await;
+    fetch(&s, &format!("/scans/{sid}/results.csv")).await;
+    fetch(&s, &format!("/scans/{sid}/results.json")).await;
 
     // The database, its WAL and everything else in the data directory, before and after the
     // server stops.

@@ -455,3 +455,24 @@ both_backends!(schedules_and_adaptive_scanning_fire_once, |backend: Backend| asy
     assert!(metrics.contains("openwatch_scan_duration_seconds_count{outcome=\"succeeded\"} 2"));
     app.stop().await;
 });
+
+both_backends!(schedules_refuse_crons_that_flood_or_never_fire, |backend: Backend| async move {
+    let app = TestApp::start(backend).await;
+    let (_, host) = app.post("/api/v1/hosts", json!({"name": "here", "transport": "local"})).await;
+    let id = host["id"].as_i64().unwrap();
+    for (cron, says) in [
+        ("*/2 * * * * *", "five"),
+        ("* * * * *", "every 5 minutes"),
+        ("0 3 30 2 *", "fire"),
+        ("every day", "fields"),
+    ] {
+        let (s, b) = app.post("/api/v1/schedules", json!({"host_id": id, "cron": cron})).await;
+        assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY, "{cron}: {b}");
+        assert_envelope(&b, "validation_failed", cron);
+        assert!(b["error"]["message"].as_str().unwrap().contains(says), "{cron}: {b}");
+    }
+    let (s, b) = app.post("/api/v1/schedules", json!({"host_id": id, "cron": "0 3 * * 1"})).await;
+    assert_eq!(s, StatusCode::CREATED, "{b}");
+    assert_eq!(app.get("/api/v1/schedules").await["items"].as_array().unwrap().len(), 1);
+    app.stop().await;
+});

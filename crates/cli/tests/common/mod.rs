@@ -1,6 +1,8 @@
 //! Test hosts for the SSH tests: real sshd in network namespaces, built by testfleet/.
 #![allow(dead_code)] // each test binary uses its own subset
 
+pub mod serve;
+
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};

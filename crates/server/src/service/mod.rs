@@ -9,6 +9,7 @@ pub mod exports;
 pub mod hosts;
 pub mod import;
 pub mod scans;
+pub mod schedules;
 pub mod users;
 
 use serde_json::Value;
