@@ -101,7 +101,11 @@ impl Api {
             .json()
             .await
             .unwrap();
-        Api { base: base.to_owned(), client, csrf: r["csrf_token"].as_str().unwrap_or_else(|| panic!("signed in: {r}")).to_owned() }
+        Api {
+            base: base.to_owned(),
+            client,
+            csrf: r["csrf_token"].as_str().unwrap_or_else(|| panic!("signed in: {r}")).to_owned(),
+        }
     }
 
     pub async fn call(

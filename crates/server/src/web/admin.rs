@@ -46,33 +46,37 @@ async fn render_page<N: super::guard::Need>(
     }
     let store = state.store();
     let c = &v.caller;
-    let users =
-        if c.can(Permission::UsersRead) { store.list_users().await.unwrap_or_default() } else { vec![] };
-    let tokens = if c.can(Permission::TokensWrite) {
-        let scope = if c.can(Permission::UsersWrite) { None } else { Some(c.user_id) };
-        store.list_tokens(scope).await.unwrap_or_default()
-    } else {
-        vec![]
-    };
-    let custom_roles = if c.can(Permission::UsersRead) || c.can(Permission::TokensWrite) {
-        store.custom_roles().await.unwrap_or_default()
-    } else {
-        vec![]
-    };
-    let creds = if c.can(Permission::CredentialsRead) {
-        store.list_credentials().await.unwrap_or_default()
-    } else {
-        vec![]
-    };
-    let audit = if c.can(Permission::AuditRead) {
-        let query = AuditQuery {
-            actor: (!q.actor.is_empty()).then(|| q.actor.clone()),
-            action: (!q.action.is_empty()).then(|| q.action.clone()),
-            ..Default::default()
+    // Each section loads only for the permissions that show it; a storage failure is a
+    // readable error page (details in the log), never a silently empty section.
+    let loaded = async {
+        let users = if c.can(Permission::UsersRead) { store.list_users().await? } else { vec![] };
+        let tokens = if c.can(Permission::TokensWrite) {
+            let scope = if c.can(Permission::UsersWrite) { None } else { Some(c.user_id) };
+            store.list_tokens(scope).await?
+        } else {
+            vec![]
         };
-        store.list_audit(&query, PageRequest::new(None, Some(100))).await.map(|p| p.items).unwrap_or_default()
-    } else {
-        vec![]
+        let custom_roles = if c.can(Permission::UsersRead) || c.can(Permission::TokensWrite) {
+            store.custom_roles().await?
+        } else {
+            vec![]
+        };
+        let creds = if c.can(Permission::CredentialsRead) { store.list_credentials().await? } else { vec![] };
+        let audit = if c.can(Permission::AuditRead) {
+            let query = AuditQuery {
+                actor: (!q.actor.is_empty()).then(|| q.actor.clone()),
+                action: (!q.action.is_empty()).then(|| q.action.clone()),
+                ..Default::default()
+            };
+            store.list_audit(&query, PageRequest::new(None, Some(100))).await?.items
+        } else {
+            vec![]
+        };
+        Ok::<_, openwatch_store::StoreError>((users, tokens, custom_roles, creds, audit))
+    };
+    let (users, tokens, custom_roles, creds, audit) = match loaded.await {
+        Ok(x) => x,
+        Err(e) => return super::page_error(&v.caller, &v.csrf, &crate::service::ServiceError::from(e)),
     };
     let body = html! {
         h1 { "Administration" }

@@ -10,6 +10,7 @@ use serde::Deserialize;
 use super::guard::{ScansRead, Viewer};
 use super::layout::{self, Page, badge, pager, render, verdict, when};
 use crate::app::AppState;
+use crate::service::ServiceError;
 use crate::service::exports::{self, Format};
 
 #[derive(Debug, Deserialize, Default)]
@@ -88,14 +89,14 @@ pub async fn detail(
     let store = state.store();
     let scan = match store.scan(id).await {
         Ok(Some(s)) => s,
-        _ => return layout::error_page(&v.caller, &v.csrf, StatusCode::NOT_FOUND, "No such scan."),
+        Ok(None) => return layout::error_page(&v.caller, &v.csrf, StatusCode::NOT_FOUND, "No such scan."),
+        Err(e) => return super::page_error(&v.caller, &v.csrf, &ServiceError::from(e)),
     };
     let rq = ResultQuery { verdict: openwatch_core::eval::Status::parse(&q.verdict), ..Default::default() };
-    let results = store
-        .scan_results(id, &rq, PageRequest::new(None, Some(500)))
-        .await
-        .map(|p| p.items)
-        .unwrap_or_default();
+    let results = match store.scan_results(id, &rq, PageRequest::new(None, Some(500))).await {
+        Ok(p) => p.items,
+        Err(e) => return super::page_error(&v.caller, &v.csrf, &ServiceError::from(e)),
+    };
     let body = html! {
         h1 { "Scan #" (scan.id) " of " a href={"/hosts/" (scan.host_id)} { (scan.host_name) } " " (badge(scan.status.as_str())) }
         dl.facts.card {

@@ -165,7 +165,10 @@ async fn form_failed(
     f: &HostForm,
     t: &FormTarget<'_>,
 ) -> Response {
-    let creds = state.store().list_credentials().await.unwrap_or_default();
+    let creds = match state.store().list_credentials().await {
+        Ok(c) => c,
+        Err(err) => return crate::web::page_error(&v.caller, &v.csrf, &ServiceError::from(err)),
+    };
     let mut resp = host_form(v, &creds, Some(e.to_string()), f, t);
     *resp.status_mut() = crate::http::error::classify(&e).status;
     resp.extensions_mut().insert(crate::web::failure(&e));
