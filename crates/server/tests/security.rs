@@ -350,3 +350,30 @@ both_backends!(evidence_needs_scans_read_on_both_surfaces, |backend: Backend| as
     assert!(page.contains("<dt>Expected</dt>"), "with scans:read the page shows the evidence");
     app.stop().await;
 });
+
+/// `/readyz` is public: when the database is gone it says so, and nothing of the database's
+/// own error (names, addresses) reaches an anonymous caller.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn readyz_hides_the_database_error() {
+    if common::skip(Backend::Postgres) {
+        return;
+    }
+    let app = TestApp::start(Backend::Postgres).await;
+    let url = app.state.config.database_url.clone();
+    let (server, name) = url.rsplit_once('/').unwrap();
+    let port = server.rsplit_once(':').unwrap().1;
+    let resp = reqwest::get(format!("{}/readyz", app.base)).await.unwrap();
+    assert_eq!(resp.status(), StatusCode::OK);
+    let out = std::process::Command::new("psql")
+        .args(["-q", "-h", "127.0.0.1", "-p", port, "-U", "postgres", "-c"])
+        .arg(format!("DROP DATABASE {name} WITH (FORCE)"))
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let resp = reqwest::get(format!("{}/readyz", app.base)).await.unwrap();
+    assert_eq!(resp.status(), StatusCode::SERVICE_UNAVAILABLE);
+    let body = resp.text().await.unwrap();
+    assert_eq!(body, "database unavailable\n");
+    assert!(!body.contains(name));
+    app.stop().await;
+}
