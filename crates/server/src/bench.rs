@@ -230,9 +230,9 @@ pub async fn run(cfg: Config, library: Arc<Library>, o: &BenchOptions) -> Result
                     h.changes.push(SeedChange {
                         host_id: *host,
                         rule_id: rule_ids[rng.below(rule_ids.len() as u64) as usize].clone(),
-                        old_verdict: if flip { "pass" } else { "fail" }.into(),
-                        new_verdict: if flip { "fail" } else { "pass" }.into(),
-                        severity: "medium".into(),
+                        old_verdict: if flip { Status::Pass } else { Status::Fail },
+                        new_verdict: if flip { Status::Fail } else { Status::Pass },
+                        severity: openwatch_core::rule::Severity::Medium,
                         changed_at: at,
                     });
                 }

@@ -26,6 +26,7 @@ pub mod secrets;
 mod sqlite;
 
 use async_trait::async_trait;
+use openwatch_core::eval::Status;
 
 pub use error::StoreError;
 pub use keys::KeyFiles;
@@ -245,7 +246,7 @@ pub trait StateStore: Send + Sync {
 pub trait FleetStore: Send + Sync {
     async fn fleet_summary(&self, now: Millis) -> Result<FleetSummary>;
     /// Current verdict counts across live hosts for a few rules: (rule, verdict, hosts).
-    async fn rule_verdicts(&self, rule_ids: &[String]) -> Result<Vec<(String, String, i64)>>;
+    async fn rule_verdicts(&self, rule_ids: &[String]) -> Result<Vec<(String, Status, i64)>>;
     /// Hosts currently failing each rule (rules failing nowhere are absent).
     async fn failing_hosts_by_rule(&self) -> Result<std::collections::HashMap<String, i64>>;
     /// Recompute today's fleet trend point from current posture.

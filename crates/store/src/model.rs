@@ -519,9 +519,9 @@ pub struct StreamEvent {
 pub struct SeedChange {
     pub host_id: i64,
     pub rule_id: String,
-    pub old_verdict: String,
-    pub new_verdict: String,
-    pub severity: String,
+    pub old_verdict: Status,
+    pub new_verdict: Status,
+    pub severity: Severity,
     pub changed_at: Millis,
 }
 

@@ -5,6 +5,7 @@ use axum::http::StatusCode;
 use axum::response::Response;
 use maud::html;
 use openwatch_core::catalog::coverage;
+use openwatch_core::eval::Status;
 use serde::Deserialize;
 
 use super::guard::{RulesRead, Viewer};
@@ -177,8 +178,8 @@ pub async fn control(
         .collect();
     let ids: Vec<String> = rules.iter().map(|r| r.id().to_owned()).collect();
     let counts = state.store().rule_verdicts(&ids).await.unwrap_or_default();
-    let count = |rule: &str, verdict: &str| {
-        counts.iter().find(|(r, v, _)| r == rule && v == verdict).map_or(0, |(_, _, n)| *n)
+    let count = |rule: &str, verdict: Status| {
+        counts.iter().find(|(r, v, _)| r == rule && *v == verdict).map_or(0, |(_, _, n)| *n)
     };
     let body = html! {
         h1 { (c.framework) " " (entry.id) }
@@ -190,10 +191,10 @@ pub async fn control(
                 @for r in &rules {
                     tr {
                         td { (r.raw.title.as_str()) br; span.muted.mono { (r.id()) } }
-                        td.right { (count(r.id(), "pass")) }
-                        td.right { (count(r.id(), "fail")) }
-                        td.right { (count(r.id(), "error")) }
-                        td.right { (count(r.id(), "not_applicable") + count(r.id(), "skipped")) }
+                        td.right { (count(r.id(), Status::Pass)) }
+                        td.right { (count(r.id(), Status::Fail)) }
+                        td.right { (count(r.id(), Status::Error)) }
+                        td.right { (count(r.id(), Status::NotApplicable) + count(r.id(), Status::Skipped)) }
                     }
                 }
             }

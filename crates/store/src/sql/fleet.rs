@@ -100,7 +100,7 @@ impl FleetStore for Backend {
         })
     }
 
-    async fn rule_verdicts(&self, rule_ids: &[String]) -> Result<Vec<(String, String, i64)>> {
+    async fn rule_verdicts(&self, rule_ids: &[String]) -> Result<Vec<(String, Status, i64)>> {
         if rule_ids.is_empty() {
             return Ok(Vec::new());
         }
@@ -117,7 +117,7 @@ impl FleetStore for Backend {
             .fetch_all(self.r())
             .await?
             .iter()
-            .map(|r| Ok((r.try_get(0)?, r.try_get(1)?, r.try_get(2)?)))
+            .map(|r| Ok((r.try_get(0)?, text_col(r, 1, Status::parse)?, r.try_get(2)?)))
             .collect()
     }
 
@@ -168,10 +168,10 @@ impl FleetStore for Backend {
                 b.push_bind(c.host_id)
                     .push_bind(c.rule_id.clone())
                     .push_bind(0i64)
-                    .push_bind(c.old_verdict.clone())
-                    .push_bind(c.new_verdict.clone())
-                    .push_bind(c.severity.clone())
-                    .push_bind(c.severity.clone())
+                    .push_bind(c.old_verdict.as_str())
+                    .push_bind(c.new_verdict.as_str())
+                    .push_bind(c.severity.as_str())
+                    .push_bind(c.severity.as_str())
                     .push_bind(c.changed_at);
             });
             qb.build().execute(&mut *tx).await?;
