@@ -313,3 +313,29 @@ both_backends!(malformed_paths_and_queries_get_the_envelope_or_a_page, |backend:
     }
     app.stop().await;
 });
+
+both_backends!(a_crafted_link_cannot_put_text_on_a_page, |backend: Backend| async move {
+    let app = TestApp::start(backend).await;
+    let (b, csrf) = sign_in(&app, "admin", common::ADMIN_PASSWORD).await;
+    let bait = "Your session expired: sign in again at evil.example";
+    for page in ["/hosts", "/admin"] {
+        for q in ["flash", "error"] {
+            let url = format!("{}{page}?{q}={}&sig=00", app.base, bait.replace(' ', "+"));
+            let html = b.get(url).send().await.unwrap().text().await.unwrap();
+            assert!(!html.contains("evil.example"), "{page}?{q}= shows crafted text");
+        }
+    }
+    // The server's own messages still show.
+    let resp = form(
+        &app,
+        &b,
+        &csrf,
+        "/admin/credentials",
+        &[("name", "c"), ("kind", "password"), ("secret", "s3cret-value")],
+    )
+    .await;
+    let to = resp.headers()["location"].to_str().unwrap().to_owned();
+    let html = b.get(format!("{}{to}", app.base)).send().await.unwrap().text().await.unwrap();
+    assert!(html.contains("Credential c stored"), "{to}");
+    app.stop().await;
+});

@@ -23,6 +23,7 @@ pub struct AuditFilter {
     #[serde(default)]
     action: String,
     flash: Option<String>,
+    sig: Option<String>,
     error: Option<String>,
 }
 
@@ -213,7 +214,7 @@ async fn render_page<N: super::guard::Need>(
             }
         }
     };
-    let flash = q.error.map(|e| (true, e)).or(q.flash.map(|m| (false, m)));
+    let flash = crate::web::flash_message(&v.csrf, q.flash.clone(), q.error.clone(), q.sig.as_deref());
     render(
         &Page {
             caller: &v.caller,
@@ -227,15 +228,15 @@ async fn render_page<N: super::guard::Need>(
     )
 }
 
-fn back(message: &str, result: Result<AuditNote, &ServiceError>) -> Response {
-    super::after_post("/admin", message, result)
+fn back(csrf: &str, message: &str, result: Result<AuditNote, &ServiceError>) -> Response {
+    super::after_post(csrf, "/admin", message, result)
 }
 
 /// Report a use case's outcome back on the administration page.
-fn outcome<T>(r: ServiceResult<Done<T>>, message: impl FnOnce(&T) -> String) -> Response {
+fn outcome<T>(csrf: &str, r: ServiceResult<Done<T>>, message: impl FnOnce(&T) -> String) -> Response {
     match r {
-        Ok(d) => back(&message(&d.value), Ok(d.audit)),
-        Err(e) => back(&e.to_string(), Err(&e)),
+        Ok(d) => back(csrf, &message(&d.value), Ok(d.audit)),
+        Err(e) => back(csrf, &e.to_string(), Err(&e)),
     }
 }
 
@@ -271,7 +272,9 @@ pub async fn create_credential(
         passphrase: Some(f.passphrase),
         sudo_password: Some(f.sudo_password),
     };
-    outcome(credentials::create(&state, &v.grant, input).await, |c| format!("Credential {} stored", c.name))
+    outcome(&v.csrf, credentials::create(&state, &v.grant, input).await, |c| {
+        format!("Credential {} stored", c.name)
+    })
 }
 
 #[derive(Deserialize)]
@@ -293,7 +296,7 @@ pub async fn create_user(
     Form(f): Form<UserForm>,
 ) -> Response {
     let input = NewUserInput { username: f.username, password: f.password, role: f.role };
-    outcome(users::create(&state, &v.grant, input).await, |u| format!("User {} added", u.username))
+    outcome(&v.csrf, users::create(&state, &v.grant, input).await, |u| format!("User {} added", u.username))
 }
 
 #[derive(Debug, Deserialize)]
@@ -309,7 +312,7 @@ pub async fn update_user(
     Form(f): Form<UserUpdateForm>,
 ) -> Response {
     let r = users::update(&state, &v.grant, id, &f.role, f.disabled.is_some()).await;
-    outcome(r, |u| format!("User {} saved", u.username))
+    outcome(&v.csrf, r, |u| format!("User {} saved", u.username))
 }
 
 #[derive(Debug, Deserialize)]
@@ -331,7 +334,7 @@ pub async fn create_token(
             resp.extensions_mut().insert(d.audit);
             resp
         }
-        Err(e) => back(&e.to_string(), Err(&e)),
+        Err(e) => back(&v.csrf, &e.to_string(), Err(&e)),
     }
 }
 
@@ -341,8 +344,8 @@ pub async fn revoke_token(
     Path(id): Path<i64>,
 ) -> Response {
     match users::revoke_token(&state, &v.grant, id).await {
-        Ok(d) => back("Token revoked", Ok(d.audit)),
-        Err(e) => back(&e.to_string(), Err(&e)),
+        Ok(d) => back(&v.csrf, "Token revoked", Ok(d.audit)),
+        Err(e) => back(&v.csrf, &e.to_string(), Err(&e)),
     }
 }
 
@@ -354,5 +357,5 @@ pub async fn put_role(State(state): State<AppState>, v: Viewer<UsersWrite>, body
         pairs.iter().filter(|(k, _)| k == "permission").map(|(_, p)| p.clone()).collect();
     let role =
         openwatch_store::CustomRole { name: get("name"), description: get("description"), permissions };
-    outcome(users::put_role(&state, &v.grant, role).await, |r| format!("Role {} saved", r.name))
+    outcome(&v.csrf, users::put_role(&state, &v.grant, role).await, |r| format!("Role {} saved", r.name))
 }

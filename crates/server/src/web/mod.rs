@@ -5,6 +5,7 @@
 
 mod admin;
 mod dashboard;
+mod flash;
 pub(crate) mod form;
 mod guard;
 mod hosts;
@@ -31,12 +32,13 @@ fn asset(body: &'static str, kind: &'static str) -> Response {
     ([(header::CONTENT_TYPE, kind), (header::CACHE_CONTROL, "public, max-age=3600")], body).into_response()
 }
 
-/// Redirect after a form post with a flash message. A success carries the use case's audit
-/// note; a failure carries its code, so the guard records the right outcome.
-pub fn after_post(to: &str, message: &str, result: Result<AuditNote, &ServiceError>) -> Response {
+/// Redirect after a form post with a signed flash message (see [`flash`]). A success carries
+/// the use case's audit note; a failure carries its code, so the guard records the right
+/// outcome.
+pub fn after_post(csrf: &str, to: &str, message: &str, result: Result<AuditNote, &ServiceError>) -> Response {
     let sep = if to.contains('?') { '&' } else { '?' };
-    let key = if result.is_ok() { "flash" } else { "error" };
-    let mut resp = Redirect::to(&format!("{to}{sep}{key}={}", form::urlencode(message))).into_response();
+    let mut resp =
+        Redirect::to(&format!("{to}{sep}{}", flash::query(csrf, message, result.is_err()))).into_response();
     match result {
         Ok(note) => {
             resp.extensions_mut().insert(note);
@@ -46,6 +48,16 @@ pub fn after_post(to: &str, message: &str, result: Result<AuditNote, &ServiceErr
         }
     }
     resp
+}
+
+/// The flash message a page was redirected with, if this session's server wrote it.
+pub fn flash_message(
+    csrf: &str,
+    flash: Option<String>,
+    error: Option<String>,
+    sig: Option<&str>,
+) -> Option<(bool, String)> {
+    flash::read(csrf, flash, error, sig)
 }
 
 /// The audit marker of a failed use case.

@@ -15,8 +15,8 @@ use crate::service::{AuditNote, ServiceError};
 use crate::web::guard::{HostsRead, HostsScan, HostsWrite, KeysApprove, Viewer};
 use crate::web::layout::{self};
 
-fn back(id: i64, message: &str, result: Result<AuditNote, &ServiceError>) -> Response {
-    crate::web::after_post(&format!("/hosts/{id}"), message, result)
+fn back(csrf: &str, id: i64, message: &str, result: Result<AuditNote, &ServiceError>) -> Response {
+    crate::web::after_post(csrf, &format!("/hosts/{id}"), message, result)
 }
 
 /// What a form post that scans reports back.
@@ -30,8 +30,8 @@ fn queued_message(b: &BatchScan) -> String {
 
 pub async fn scan_now(State(state): State<AppState>, v: Viewer<HostsScan>, Path(id): Path<i64>) -> Response {
     match scans::scan_host(&state, &Initiator::person(&v.grant), id).await {
-        Ok(d) => back(id, &format!("Scan #{} queued", d.value.scan.id), Ok(d.audit)),
-        Err(e) => back(id, &e.to_string(), Err(&e)),
+        Ok(d) => back(&v.csrf, id, &format!("Scan #{} queued", d.value.scan.id), Ok(d.audit)),
+        Err(e) => back(&v.csrf, id, &e.to_string(), Err(&e)),
     }
 }
 
@@ -39,9 +39,9 @@ pub async fn test(State(state): State<AppState>, v: Viewer<HostsWrite>, Path(id)
     match hosts::test_connection(&state, &v.grant, id).await {
         Ok(d) => {
             let msg = format!("Connection test: {} ({})", d.value.status, d.value.message);
-            back(id, &msg, Ok(d.audit))
+            back(&v.csrf, id, &msg, Ok(d.audit))
         }
-        Err(e) => back(id, &e.to_string(), Err(&e)),
+        Err(e) => back(&v.csrf, id, &e.to_string(), Err(&e)),
     }
 }
 
@@ -51,8 +51,8 @@ pub async fn approve_key(
     Path((id, key_id)): Path<(i64, i64)>,
 ) -> Response {
     match hosts::approve_key(&state, &v.grant, id, key_id).await {
-        Ok(d) => back(id, "Host key approved", Ok(d.audit)),
-        Err(e) => back(id, &e.to_string(), Err(&e)),
+        Ok(d) => back(&v.csrf, id, "Host key approved", Ok(d.audit)),
+        Err(e) => back(&v.csrf, id, &e.to_string(), Err(&e)),
     }
 }
 
@@ -67,8 +67,8 @@ pub async fn scan_group(
     Form(f): Form<GroupScanForm>,
 ) -> Response {
     match scans::scan_group(&state, &Initiator::person(&v.grant), f.group_id).await {
-        Ok(d) => crate::web::after_post("/hosts", &queued_message(&d.value), Ok(d.audit)),
-        Err(e) => crate::web::after_post("/hosts", &e.to_string(), Err(&e)),
+        Ok(d) => crate::web::after_post(&v.csrf, "/hosts", &queued_message(&d.value), Ok(d.audit)),
+        Err(e) => crate::web::after_post(&v.csrf, "/hosts", &e.to_string(), Err(&e)),
     }
 }
 
@@ -77,8 +77,8 @@ pub async fn scan_selected(State(state): State<AppState>, v: Viewer<HostsScan>, 
     let ids: Vec<i64> =
         pairs.iter().filter(|(k, _)| k == "host_id").filter_map(|(_, v)| v.parse().ok()).collect();
     match scans::scan_hosts(&state, &Initiator::person(&v.grant), &ids).await {
-        Ok(d) => crate::web::after_post("/hosts", &queued_message(&d.value), Ok(d.audit)),
-        Err(e) => crate::web::after_post("/hosts", &e.to_string(), Err(&e)),
+        Ok(d) => crate::web::after_post(&v.csrf, "/hosts", &queued_message(&d.value), Ok(d.audit)),
+        Err(e) => crate::web::after_post(&v.csrf, "/hosts", &e.to_string(), Err(&e)),
     }
 }
 

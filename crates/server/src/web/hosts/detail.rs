@@ -25,6 +25,7 @@ pub struct DetailQuery {
     framework: Option<String>,
     control: Option<String>,
     flash: Option<String>,
+    sig: Option<String>,
     error: Option<String>,
 }
 
@@ -216,7 +217,7 @@ pub async fn detail(
             }
         }
     };
-    let flash = q.error.map(|e| (true, e)).or(q.flash.map(|m| (false, m)));
+    let flash = crate::web::flash_message(&v.csrf, q.flash.clone(), q.error.clone(), q.sig.as_deref());
     render(
         &Page { caller: &v.caller, csrf: &v.csrf, title: &host.name, section: "Hosts", live: true, flash },
         body,

@@ -3,7 +3,7 @@
 use axum::Form;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
-use axum::response::{IntoResponse, Redirect, Response};
+use axum::response::Response;
 use maud::html;
 use serde::Deserialize;
 
@@ -149,9 +149,7 @@ pub async fn create(
     };
     match result {
         Ok(d) => {
-            let mut resp = Redirect::to(&format!("/hosts/{}?flash=Host+added", d.value.id)).into_response();
-            resp.extensions_mut().insert(d.audit);
-            resp
+            crate::web::after_post(&v.csrf, &format!("/hosts/{}", d.value.id), "Host added", Ok(d.audit))
         }
         Err(e) => form_failed(&state, &v, e, &f, &NEW_HOST).await,
     }
@@ -202,7 +200,7 @@ pub async fn update(
         Err(e) => Err(ServiceError::BadRequest(e)),
     };
     match result {
-        Ok(d) => crate::web::after_post(&format!("/hosts/{id}"), "Host saved", Ok(d.audit)),
+        Ok(d) => crate::web::after_post(&v.csrf, &format!("/hosts/{id}"), "Host saved", Ok(d.audit)),
         Err(e) => form_failed(&state, &v, e, &f, &t).await,
     }
 }

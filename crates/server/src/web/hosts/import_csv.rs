@@ -82,7 +82,7 @@ pub async fn import(
     let csv = f.csv.replace("\r\n", "\n");
     match import::import_csv(&state, &v.grant, &csv, f.confirm.is_none()).await {
         Ok(Done { value: (true, rows), audit }) => {
-            crate::web::after_post("/hosts", &format!("{} hosts imported", rows.len()), Ok(audit))
+            crate::web::after_post(&v.csrf, "/hosts", &format!("{} hosts imported", rows.len()), Ok(audit))
         }
         Ok(Done { value: (false, rows), audit }) => {
             let mut resp = import_page(&v, &csv, Some(&rows), None);

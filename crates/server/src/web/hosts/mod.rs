@@ -49,6 +49,7 @@ pub struct ListQuery {
     sort: String,
     page: Option<i64>,
     flash: Option<String>,
+    sig: Option<String>,
     error: Option<String>,
 }
 
@@ -141,7 +142,7 @@ pub async fn list(
             ("reachability", q.reachability.clone()),
                 ("band", q.band.clone()), ("sort", q.sort.clone())], hosts.page, hosts.per_page, hosts.total))
     };
-    let flash = q.error.map(|e| (true, e)).or(q.flash.map(|m| (false, m)));
+    let flash = crate::web::flash_message(&v.csrf, q.flash.clone(), q.error.clone(), q.sig.as_deref());
     render(
         &Page { caller: &v.caller, csrf: &v.csrf, title: "Hosts", section: "Hosts", live: true, flash },
         body,
