@@ -405,8 +405,11 @@ both_backends!(schedules_and_adaptive_scanning_fire_once, |backend: Backend| asy
     let app = TestApp::start_with(backend, |c| c.adaptive_enabled = true).await;
     // Adaptive: a host with no schedule and no scan is due at once.
     let (_, a) = app.post("/api/v1/hosts", json!({"name": "adaptive", "transport": "local"})).await;
-    // Scheduled: a host with a schedule is left to it.
-    let (_, s) = app.post("/api/v1/hosts", json!({"name": "scheduled", "transport": "local"})).await;
+    // Scheduled: a host with a schedule is left to it. It is created in maintenance, so the
+    // adaptive scheduler (ticking every second) cannot take it before its schedule exists.
+    let (_, s) = app
+        .post("/api/v1/hosts", json!({"name": "scheduled", "transport": "local", "maintenance": true}))
+        .await;
     let (status, b) = app.post("/api/v1/schedules", json!({"host_id": s["id"], "interval_minutes": 1})).await;
     assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{b}");
     let (status, b) = app.post("/api/v1/schedules", json!({"host_id": s["id"], "cron": "not a cron"})).await;
@@ -414,6 +417,14 @@ both_backends!(schedules_and_adaptive_scanning_fire_once, |backend: Backend| asy
     let (status, sch) =
         app.post("/api/v1/schedules", json!({"host_id": s["id"], "interval_minutes": 60})).await;
     assert_eq!(status, StatusCode::CREATED, "{sch}");
+    let (status, b) = app
+        .send(
+            Method::PUT,
+            &format!("/api/v1/hosts/{}", s["id"]),
+            Some(json!({"name": "scheduled", "transport": "local"})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{b}");
     // Make it due now, as the clock would an hour later.
     let store = app.state.store();
     store
