@@ -205,6 +205,15 @@ async fn hosts_groups_and_credentials() {
             .await
             .unwrap();
         assert_eq!(found.total, 10);
+        // `%` and `_` in a search are letters, not wildcards.
+        s.create_host(&host("odd%name_1"), 12).await.unwrap();
+        for (search, expect) in [("%", 1), ("_", 1), ("d%n", 1), ("web_", 0), ("\\", 0)] {
+            let q = HostQuery { search: Some(search.into()), ..Default::default() };
+            let n = s.list_hosts(&q, PageRequest::new(None, None)).await.unwrap().total;
+            assert_eq!(n, expect, "search {search:?}");
+        }
+        let odd = s.host_by_name("odd%name_1").await.unwrap().unwrap();
+        assert!(s.delete_host(odd.id, 13).await.unwrap());
 
         assert!(matches!(s.delete_credential(cred.id).await, Err(StoreError::Invalid(_))), "in use");
         assert!(s.delete_host(ids[0], 20).await.unwrap());

@@ -47,6 +47,19 @@ const JOB_COLUMNS: &str =
 const AUDIT_COLUMNS: &str =
     "seq, at, actor, action, target, outcome, source, correlation_id, details, prev_hash, hash";
 
+/// Text matched literally inside a `LIKE ... ESCAPE '\'` pattern: a user's `%` or `_` is a
+/// letter, not a wildcard.
+fn like_literal(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for c in s.chars() {
+        if matches!(c, '\\' | '%' | '_') {
+            out.push('\\');
+        }
+        out.push(c);
+    }
+    out
+}
+
 fn json_text(v: &Value) -> String {
     v.to_string()
 }

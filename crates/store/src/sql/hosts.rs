@@ -220,9 +220,9 @@ impl HostStore for Backend {
         fn filters(qb: &mut QueryBuilder<Db>, q: &HostQuery) {
             qb.push(" WHERE h.deleted_at IS NULL");
             if let Some(s) = q.search.as_ref().filter(|s| !s.is_empty()) {
-                let like = format!("%{}%", s.to_lowercase());
-                qb.push(" AND (LOWER(h.name) LIKE ").push_bind(like.clone());
-                qb.push(" OR LOWER(h.address) LIKE ").push_bind(like).push(")");
+                let like = format!("%{}%", like_literal(&s.to_lowercase()));
+                qb.push(" AND (LOWER(h.name) LIKE ").push_bind(like.clone()).push(" ESCAPE '\\'");
+                qb.push(" OR LOWER(h.address) LIKE ").push_bind(like).push(" ESCAPE '\\')");
             }
             if let Some(g) = &q.group {
                 qb.push(
@@ -232,10 +232,11 @@ impl HostStore for Backend {
                 .push(")");
             }
             if let Some(p) = &q.platform {
-                qb.push(" AND h.platform LIKE ").push_bind(format!("{p}%"));
+                qb.push(" AND h.platform LIKE ").push_bind(format!("{}%", like_literal(p))).push(" ESCAPE '\\'");
             }
             if let Some(t) = &q.tag {
-                qb.push(" AND h.tags LIKE ").push_bind(format!("%{}%", json_text(&Value::String(t.clone()))));
+                let tag = like_literal(&json_text(&Value::String(t.clone())));
+                qb.push(" AND h.tags LIKE ").push_bind(format!("%{tag}%")).push(" ESCAPE '\\'");
             }
             if let Some(r) = &q.reachability {
                 qb.push(" AND h.reachability = ").push_bind(r.clone());
