@@ -84,18 +84,13 @@ pub async fn summary(State(state): State<AppState>, _: Grant<FleetRead>) -> ApiR
     Ok(Json(json!(s)))
 }
 
-#[derive(Debug, Deserialize)]
-pub struct ExportQuery {
-    format: String,
-}
-
 /// The host's current compliance as a CSV or JSON download (the same file as the web's).
 pub async fn host_export(
     State(state): State<AppState>,
     g: Grant<HostsRead>,
     Path(id): Path<i64>,
-    Query(q): Query<ExportQuery>,
+    Query(q): Query<super::scans::ExportQuery>,
 ) -> ApiResult<axum::response::Response> {
     let format = crate::service::exports::Format::parse(&q.format)?;
-    Ok(super::scans::download(crate::service::exports::host_compliance(&state, &g, id, format).await?))
+    Ok(crate::http::download(crate::service::exports::host_compliance(&state, &g, id, format).await?))
 }

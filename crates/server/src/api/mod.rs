@@ -13,8 +13,6 @@ pub(crate) mod scans;
 mod schedules;
 mod users;
 
-pub use scans::download;
-
 use axum::Router;
 use axum::http::Method;
 

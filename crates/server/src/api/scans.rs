@@ -3,7 +3,7 @@
 use axum::Json;
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
-use axum::response::{IntoResponse, Response};
+use axum::response::Response;
 use openwatch_store::{PageRequest, ResultQuery, ScanQuery};
 use serde::Deserialize;
 use serde_json::{Value, json};
@@ -127,17 +127,10 @@ pub async fn result(
         "reason": r.reason, "evidence": evidence, "rule": rule})))
 }
 
+/// `?format=csv|json` of the export routes.
 #[derive(Debug, Deserialize)]
 pub struct ExportQuery {
-    format: String,
-}
-
-/// A download with its file name.
-pub fn download(e: exports::Export) -> Response {
-    use axum::http::header;
-    let disposition = format!("attachment; filename=\"{}\"", e.filename);
-    ([(header::CONTENT_TYPE, e.content_type.to_owned()), (header::CONTENT_DISPOSITION, disposition)], e.body)
-        .into_response()
+    pub format: String,
 }
 
 pub async fn export(
@@ -146,5 +139,5 @@ pub async fn export(
     Path(id): Path<i64>,
     Query(q): Query<ExportQuery>,
 ) -> ApiResult<Response> {
-    Ok(download(exports::scan_results(&state, &g, id, Format::parse(&q.format)?).await?))
+    Ok(crate::http::download(exports::scan_results(&state, &g, id, Format::parse(&q.format)?).await?))
 }

@@ -11,7 +11,7 @@ pub mod sign_in;
 use std::collections::BTreeSet;
 
 use axum::http::HeaderMap;
-use openwatch_store::{Millis, Store};
+use openwatch_store::{Millis, Store, StoreError};
 
 use crate::http::error::{ApiError, ApiResult, forbidden, unauthenticated};
 use rbac::{Permission, builtin_permissions};
@@ -56,18 +56,24 @@ impl Caller {
     }
 }
 
-/// The permissions of a role: built in, or custom from the database. Unknown roles have none.
-pub async fn role_permissions(store: &dyn Store, role: &str) -> ApiResult<BTreeSet<Permission>> {
+/// The permissions a custom role lists (names no longer known are ignored).
+pub fn parse_permissions(names: &[String]) -> BTreeSet<Permission> {
+    names.iter().filter_map(|p| Permission::parse(p)).collect()
+}
+
+/// The permissions of a role: built in, or custom from the database; `None` when no role has
+/// that name.
+pub async fn lookup_role(store: &dyn Store, role: &str) -> Result<Option<BTreeSet<Permission>>, StoreError> {
     if let Some(p) = builtin_permissions(role) {
-        return Ok(p);
+        return Ok(Some(p));
     }
-    Ok(store
-        .custom_roles()
-        .await?
-        .into_iter()
-        .find(|r| r.name == role)
-        .map(|r| r.permissions.iter().filter_map(|p| Permission::parse(p)).collect())
-        .unwrap_or_default())
+    let custom = store.custom_roles().await?;
+    Ok(custom.into_iter().find(|r| r.name == role).map(|r| parse_permissions(&r.permissions)))
+}
+
+/// The permissions of a role; unknown roles have none.
+pub async fn role_permissions(store: &dyn Store, role: &str) -> ApiResult<BTreeSet<Permission>> {
+    Ok(lookup_role(store, role).await?.unwrap_or_default())
 }
 
 pub fn cookie_value(headers: &HeaderMap, name: &str) -> Option<String> {

@@ -106,16 +106,14 @@ pub fn classify(e: &ServiceError) -> Failure {
 }
 
 impl From<ServiceError> for ApiError {
+    /// Status and code from [`classify`] (the one mapping both surfaces use); the message
+    /// is the error's own text, which never holds storage details.
     fn from(e: ServiceError) -> ApiError {
-        match e {
-            ServiceError::NotFound(what) => not_found(what),
-            ServiceError::Invalid { field, problem } => validation(field, problem),
-            ServiceError::BadRequest(m) => {
-                ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "validation_failed", m)
-            }
-            ServiceError::Conflict(m) => conflict(m),
-            ServiceError::Forbidden(m) => forbidden(m),
-            e @ ServiceError::Internal(_) => internal(e.to_string()),
-        }
+        let Failure { code, status } = classify(&e);
+        let details = match &e {
+            ServiceError::Invalid { field, problem } => json!({ "field": field, "problem": problem }),
+            _ => Value::Null,
+        };
+        ApiError { status, code, message: e.to_string(), details }
     }
 }

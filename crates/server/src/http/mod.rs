@@ -31,3 +31,11 @@ pub fn done(audit: AuditNote) -> Response {
 pub fn respond<T: Serialize>(status: StatusCode, done: Done<T>) -> Response {
     audited(status, done.value, done.audit)
 }
+
+/// An export as a file download (both surfaces serve exports through this).
+pub fn download(e: crate::service::exports::Export) -> Response {
+    use axum::http::header;
+    let disposition = format!("attachment; filename=\"{}\"", e.filename);
+    ([(header::CONTENT_TYPE, e.content_type.to_owned()), (header::CONTENT_DISPOSITION, disposition)], e.body)
+        .into_response()
+}

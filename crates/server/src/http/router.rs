@@ -44,6 +44,13 @@ pub enum AuditMode {
     Handler,
 }
 
+impl AuditMode {
+    /// Sign-in has no caller until it succeeds, so it records its own events.
+    fn for_action(action: &str) -> AuditMode {
+        if action == "auth.login" { AuditMode::Handler } else { AuditMode::Auto }
+    }
+}
+
 #[derive(Debug, Clone)]
 pub struct RouteSpec {
     pub method: Method,
@@ -111,7 +118,7 @@ impl Routes {
         H: Handler<T, AppState>,
         T: 'static,
     {
-        let audit = if action == "auth.login" { AuditMode::Handler } else { AuditMode::Auto };
+        let audit = AuditMode::for_action(action);
         let spec = RouteSpec { method, path, surface: Surface::Api, access, action, summary, tag, audit };
         self.add(spec, handler)
     }
@@ -129,7 +136,7 @@ impl Routes {
         H: Handler<T, AppState>,
         T: 'static,
     {
-        let audit = if action == "auth.login" { AuditMode::Handler } else { AuditMode::Auto };
+        let audit = AuditMode::for_action(action);
         let spec = RouteSpec {
             method,
             path,

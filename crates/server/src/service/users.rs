@@ -14,24 +14,12 @@ use crate::app::{AppState, now_ms};
 use crate::auth::need::{TokensWrite, UsersRead, UsersWrite};
 use crate::auth::rbac::{BUILTIN_ROLES, Permission, builtin_permissions};
 use crate::auth::secret::{PasswordGate, check_password_strength, hash_password, random_token, token_hash};
-use crate::auth::{Caller, TOKEN_PREFIX, Via};
+use crate::auth::{Caller, TOKEN_PREFIX, Via, lookup_role, parse_permissions};
 use crate::http::guard::Grant;
-
-/// The permissions of a role: built in, or custom from the database; `None` when unknown.
-async fn permissions_of(state: &AppState, role: &str) -> ServiceResult<Option<BTreeSet<Permission>>> {
-    if let Some(p) = builtin_permissions(role) {
-        return Ok(Some(p));
-    }
-    let custom = state.store().custom_roles().await?;
-    Ok(custom
-        .into_iter()
-        .find(|r| r.name == role)
-        .map(|r| r.permissions.iter().filter_map(|p| Permission::parse(p)).collect()))
-}
 
 /// The permissions of a role that exists (built in or custom).
 async fn known_role(state: &AppState, role: &str) -> ServiceResult<BTreeSet<Permission>> {
-    permissions_of(state, role)
+    lookup_role(state.store(), role)
         .await?
         .ok_or_else(|| ServiceError::invalid("role", format!("unknown role `{role}`")))
 }
@@ -49,7 +37,7 @@ fn within(caller: &Caller, wanted: &BTreeSet<Permission>, what: &str) -> Service
 /// Load a user the caller may manage: one whose permissions are within the caller's.
 async fn manageable(state: &AppState, caller: &Caller, id: i64) -> ServiceResult<User> {
     let user = state.store().user(id).await?.ok_or(ServiceError::NotFound("user"))?;
-    let theirs = permissions_of(state, &user.role).await?.unwrap_or_default();
+    let theirs = lookup_role(state.store(), &user.role).await?.unwrap_or_default();
     if !theirs.is_subset(&caller.permissions) {
         return Err(ServiceError::Forbidden(format!(
             "{} ({}) holds permissions you lack; only someone holding them can change this account",
@@ -218,7 +206,7 @@ pub async fn put_role(
     within(g.caller(), &wanted, &format!("the role `{name}`"))?;
     // Replacing a role changes the rights of everyone holding it: only within the caller's.
     if let Some(old) = state.store().custom_roles().await?.into_iter().find(|r| r.name == name) {
-        let had: BTreeSet<Permission> = old.permissions.iter().filter_map(|p| Permission::parse(p)).collect();
+        let had = parse_permissions(&old.permissions);
         within(g.caller(), &had, &format!("the role `{name}` as it stands"))?;
     }
     let role = CustomRole {
@@ -235,7 +223,7 @@ pub async fn delete_role(state: &AppState, g: &Grant<UsersWrite>, name: &str) ->
     let Some(old) = state.store().custom_roles().await?.into_iter().find(|r| r.name == name) else {
         return Err(ServiceError::NotFound("custom role"));
     };
-    let had: BTreeSet<Permission> = old.permissions.iter().filter_map(|p| Permission::parse(p)).collect();
+    let had = parse_permissions(&old.permissions);
     within(g.caller(), &had, &format!("the role `{name}`"))?;
     if state.store().list_users().await?.iter().any(|u| u.role == name) {
         return Err(ServiceError::Conflict("the role is assigned to users".into()));

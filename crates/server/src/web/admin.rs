@@ -77,7 +77,7 @@ async fn render_page<N: super::guard::Need>(
     };
     let (users, tokens, custom_roles, creds, audit) = match loaded.await {
         Ok(x) => x,
-        Err(e) => return super::page_error(&v.caller, &v.csrf, &crate::service::ServiceError::from(e)),
+        Err(e) => return super::page_error(&v.caller, &crate::service::ServiceError::from(e)),
     };
     let body = html! {
         h1 { "Administration" }

@@ -139,7 +139,7 @@ pub async fn logout(State(state): State<AppState>, v: Viewer<SignedIn>) -> Respo
         && let Err(e) = state.store().delete_session(id_hash).await
     {
         let e = crate::service::ServiceError::from(e);
-        return super::page_error(&v.caller, &v.csrf, &e);
+        return super::page_error(&v.caller, &e);
     }
     let mut resp =
         ([(header::SET_COOKIE, session_cookie(&state, "", 0))], Redirect::to("/login")).into_response();

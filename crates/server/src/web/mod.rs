@@ -66,11 +66,9 @@ pub fn failure(e: &ServiceError) -> Failure {
 }
 
 /// A use case's failure as a page (storage details stay in the log).
-pub fn page_error(caller: &crate::auth::Caller, csrf: &str, e: &ServiceError) -> Response {
+pub fn page_error(caller: &crate::auth::Caller, e: &ServiceError) -> Response {
     let f = failure(e);
-    let mut resp = layout::error_page(caller, csrf, f.status, &e.to_string());
-    resp.extensions_mut().insert(f);
-    resp
+    layout::refusal(Some(caller), f.status, f.code, &e.to_string())
 }
 
 /// Every page and form target, in the server's one route table.

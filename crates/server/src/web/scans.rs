@@ -90,12 +90,12 @@ pub async fn detail(
     let scan = match store.scan(id).await {
         Ok(Some(s)) => s,
         Ok(None) => return layout::error_page(&v.caller, &v.csrf, StatusCode::NOT_FOUND, "No such scan."),
-        Err(e) => return super::page_error(&v.caller, &v.csrf, &ServiceError::from(e)),
+        Err(e) => return super::page_error(&v.caller, &ServiceError::from(e)),
     };
     let rq = ResultQuery { verdict: openwatch_core::eval::Status::parse(&q.verdict), ..Default::default() };
     let results = match store.scan_results(id, &rq, PageRequest::new(None, Some(500))).await {
         Ok(p) => p.items,
-        Err(e) => return super::page_error(&v.caller, &v.csrf, &ServiceError::from(e)),
+        Err(e) => return super::page_error(&v.caller, &ServiceError::from(e)),
     };
     let body = html! {
         h1 { "Scan #" (scan.id) " of " a href={"/hosts/" (scan.host_id)} { (scan.host_name) } " " (badge(scan.status.as_str())) }
@@ -144,8 +144,8 @@ pub async fn detail(
 
 async fn export(state: &AppState, v: &Viewer<ScansRead>, id: i64, format: Format) -> Response {
     match exports::scan_results(state, &v.grant, id, format).await {
-        Ok(e) => crate::api::download(e),
-        Err(e) => super::page_error(&v.caller, &v.csrf, &e),
+        Ok(e) => crate::http::download(e),
+        Err(e) => super::page_error(&v.caller, &e),
     }
 }
 

@@ -94,7 +94,7 @@ pub async fn export(
         _ => return layout::error_page(&v.caller, &v.csrf, StatusCode::NOT_FOUND, "No such page."),
     };
     match exports::host_compliance(&state, &v.grant, id, format).await {
-        Ok(e) => crate::api::download(e),
-        Err(e) => crate::web::page_error(&v.caller, &v.csrf, &e),
+        Ok(e) => crate::http::download(e),
+        Err(e) => crate::web::page_error(&v.caller, &e),
     }
 }

@@ -165,7 +165,7 @@ async fn form_failed(
 ) -> Response {
     let creds = match state.store().list_credentials().await {
         Ok(c) => c,
-        Err(err) => return crate::web::page_error(&v.caller, &v.csrf, &ServiceError::from(err)),
+        Err(err) => return crate::web::page_error(&v.caller, &ServiceError::from(err)),
     };
     let mut resp = host_form(v, &creds, Some(e.to_string()), f, t);
     *resp.status_mut() = crate::http::error::classify(&e).status;
