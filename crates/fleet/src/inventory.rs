@@ -184,6 +184,7 @@ pub fn target(name: &str, s: &HostSettings, base: &Path) -> Result<SshTarget, St
         passphrase: env_secret(&s.identity_passphrase_env, "identity_passphrase_env")?,
         agent: s.agent.unwrap_or(true),
         password: env_secret(&s.password_env, "password_env")?,
+        origin: None,
     };
     let sudo = sudo_mode(s.sudo.unwrap_or(false), env_secret(&s.sudo_password_env, "sudo_password_env")?);
     let timeouts = timeouts(s.connect_timeout, s.command_timeout);

@@ -6,5 +6,5 @@ pub mod managed;
 pub mod runner;
 
 pub use inventory::{HostSettings, Inventory, InventoryError, ResolvedHost};
-pub use managed::{ManagedHost, Secret};
+pub use managed::{ManagedHost, Secret, UserSource, login_user};
 pub use runner::{ExecMode, FleetJob, FleetOptions, HostScan, scan_fleet, scan_host};

@@ -1,6 +1,10 @@
 //! SSH targets for hosts the server manages. Everything comes from the host's record and
 //! its stored credential, nothing from this machine (no agent, no known_hosts file, no
 //! environment); the sudo mode and the timeouts are decided as for inventory hosts.
+//!
+//! The login name follows one precedence everywhere (scans, connection tests, the pages
+//! that show it): the host's own user, else the credential's, else `root`. The most
+//! specific record wins, as in inventories, where a host's `user` beats its groups'.
 
 use std::fmt;
 
@@ -26,10 +30,12 @@ pub struct ManagedHost {
     pub name: String,
     pub address: String,
     pub port: u16,
-    /// The host's login name, used when the credential names none.
+    /// The host's own login name; wins when set (see [`login_user`]).
     pub user: String,
-    /// The credential's login name, which wins when set.
+    /// The credential's login name, used when the host names none.
     pub credential_user: Option<String>,
+    /// The credential's name, so a refused login says which secret was offered.
+    pub credential_name: Option<String>,
     pub secret: Secret,
     pub sudo: bool,
     /// The credential's sudo password, used only when `sudo` is set.
@@ -62,11 +68,46 @@ impl fmt::Debug for ManagedHost {
     }
 }
 
+/// Where the login name of a managed host came from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum UserSource {
+    Host,
+    Credential,
+    Default,
+}
+
+impl UserSource {
+    /// How pages say it: "host", "credential", "default".
+    pub fn as_str(self) -> &'static str {
+        match self {
+            UserSource::Host => "host",
+            UserSource::Credential => "credential",
+            UserSource::Default => "default",
+        }
+    }
+}
+
+/// The login name a managed host is reached as, and where it came from: the host's own
+/// user, else the credential's, else `root` (blank names count as none).
+pub fn login_user(host_user: &str, credential_user: Option<&str>) -> (String, UserSource) {
+    let set = |u: &str| Some(u.trim().to_owned()).filter(|u| !u.is_empty());
+    if let Some(u) = set(host_user) {
+        (u, UserSource::Host)
+    } else if let Some(u) = credential_user.and_then(set) {
+        (u, UserSource::Credential)
+    } else {
+        ("root".to_owned(), UserSource::Default)
+    }
+}
+
 impl ManagedHost {
     /// The target to connect to; see the module for what is decided here.
     pub fn target(self) -> SshTarget {
-        let user = self.credential_user.filter(|u| !u.is_empty()).unwrap_or(self.user);
-        let mut credentials = Credentials::default();
+        let (user, _) = login_user(&self.user, self.credential_user.as_deref());
+        let mut credentials = Credentials {
+            origin: self.credential_name.map(|n| format!("credential '{n}'")),
+            ..Default::default()
+        };
         match self.secret {
             Secret::Key { private_key, passphrase } => {
                 credentials.private_keys.push(private_key);
@@ -109,6 +150,7 @@ mod tests {
             port: 2222,
             user: "scan".into(),
             credential_user: None,
+            credential_name: Some("ops-key".into()),
             secret: Secret::Password("pw".into()),
             sudo: false,
             sudo_password: Some("sudo-pw".into()),
@@ -119,14 +161,24 @@ mod tests {
     }
 
     #[test]
-    fn the_credentials_login_name_wins_over_the_hosts() {
+    fn the_hosts_login_name_wins_over_the_credentials() {
         let t = host().target();
         assert_eq!((t.user.as_str(), t.endpoint.user.as_deref()), ("scan", Some("scan")));
         assert_eq!((t.endpoint.host.as_str(), t.endpoint.port), ("10.0.0.5", 2222));
         let t = ManagedHost { credential_user: Some("ops".into()), ..host() }.target();
+        assert_eq!((t.user.as_str(), t.endpoint.user.as_deref()), ("scan", Some("scan")));
+        let t = ManagedHost { user: String::new(), credential_user: Some("ops".into()), ..host() }.target();
         assert_eq!((t.user.as_str(), t.endpoint.user.as_deref()), ("ops", Some("ops")));
-        let t = ManagedHost { credential_user: Some(String::new()), ..host() }.target();
-        assert_eq!(t.user, "scan");
+        let t = ManagedHost { user: " ".into(), credential_user: Some(String::new()), ..host() }.target();
+        assert_eq!(t.user, "root");
+        assert_eq!(login_user("scan", Some("ops")), ("scan".into(), UserSource::Host));
+        assert_eq!(login_user("", Some("ops")), ("ops".into(), UserSource::Credential));
+        assert_eq!(login_user("", None), ("root".into(), UserSource::Default));
+    }
+
+    #[test]
+    fn a_refused_login_can_name_the_credential() {
+        assert_eq!(host().target().credentials.origin.as_deref(), Some("credential 'ops-key'"));
     }
 
     #[test]

@@ -104,6 +104,9 @@ pub struct Credentials {
     pub passphrase: Option<String>,
     pub agent: bool,
     pub password: Option<String>,
+    /// Where the keys and password come from (`credential 'deploy'`), named when a login is
+    /// refused so the reader knows which secret to fix.
+    pub origin: Option<String>,
 }
 
 impl fmt::Debug for Credentials {
@@ -114,6 +117,7 @@ impl fmt::Debug for Credentials {
             .field("passphrase", &self.passphrase.as_ref().map(|_| "<redacted>"))
             .field("agent", &self.agent)
             .field("password", &self.password.as_ref().map(|_| "<redacted>"))
+            .field("origin", &self.origin)
             .finish()
     }
 }

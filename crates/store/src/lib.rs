@@ -168,6 +168,10 @@ pub trait HostStore: Send + Sync {
     async fn list_groups(&self) -> Result<Vec<Group>>;
     async fn group(&self, id: i64) -> Result<Option<Group>>;
     async fn delete_group(&self, id: i64) -> Result<bool>;
+    /// Rename a group or change its description; `false` when there is no such group.
+    async fn update_group(&self, id: i64, name: &str, description: &str) -> Result<bool>;
+    /// Put a host in a group or take it out; `false` when the group or host does not exist.
+    async fn set_group_member(&self, group_id: i64, host_id: i64, member: bool) -> Result<bool>;
     async fn group_host_ids(&self, group_id: i64) -> Result<Vec<i64>>;
     async fn create_host(&self, host: &HostInput, now: Millis) -> Result<Host>;
     async fn host(&self, id: i64) -> Result<Option<Host>>;
@@ -177,6 +181,8 @@ pub trait HostStore: Send + Sync {
     /// Soft delete: the host leaves lists and fleet figures; its history stays.
     async fn delete_host(&self, id: i64, now: Millis) -> Result<bool>;
     async fn host_keys(&self, host_id: i64) -> Result<Vec<HostKey>>;
+    /// Keys waiting for approval, of hosts that are not deleted, by host.
+    async fn pending_host_keys(&self) -> Result<Vec<HostKey>>;
     /// Record a key seen on contact; returns the stored key (its status says whether to trust it).
     async fn observe_host_key(
         &self,

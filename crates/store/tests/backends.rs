@@ -535,3 +535,42 @@ async fn typed_columns_keep_their_text_and_refuse_unknown_text() {
         assert!(matches!(s.scan(scan.id).await, Err(StoreError::Corrupt(_))), "{}", b.url);
     }
 }
+
+#[tokio::test]
+async fn groups_are_renamed_and_gain_and_lose_hosts_and_pending_keys_are_listed() {
+    for b in backends().await {
+        let s = &*b.store;
+        let a = s.create_host(&host("a"), 1).await.unwrap();
+        let other = s.create_host(&HostInput { groups: vec![], ..host("b") }, 1).await.unwrap();
+        let web = s.list_groups().await.unwrap().into_iter().find(|g| g.name == "web").unwrap();
+        let db = s.create_group("db", "", 2).await.unwrap();
+        assert!(s.update_group(web.id, "frontend", "public web").await.unwrap());
+        assert!(!s.update_group(9999, "x", "").await.unwrap());
+        assert!(matches!(s.update_group(db.id, "frontend", "").await, Err(StoreError::Conflict(_))));
+        let g = s.group(web.id).await.unwrap().unwrap();
+        assert_eq!((g.name.as_str(), g.description.as_str(), g.host_count), ("frontend", "public web", 1));
+        assert_eq!(s.host(a.id).await.unwrap().unwrap().groups, vec!["frontend"]);
+
+        assert!(s.set_group_member(web.id, other.id, true).await.unwrap());
+        assert!(s.set_group_member(web.id, other.id, true).await.unwrap(), "adding twice is harmless");
+        assert_eq!(s.group_host_ids(web.id).await.unwrap(), vec![a.id, other.id]);
+        assert!(s.set_group_member(web.id, a.id, false).await.unwrap());
+        assert_eq!(s.group_host_ids(web.id).await.unwrap(), vec![other.id]);
+        assert!(!s.set_group_member(9999, a.id, true).await.unwrap());
+        assert!(!s.set_group_member(web.id, 9999, true).await.unwrap());
+
+        let key = |fp: &str| ObservedHostKey {
+            algorithm: "ssh-ed25519".into(),
+            fingerprint: fp.into(),
+            public_key: format!("ssh-ed25519 {fp}"),
+        };
+        let ka = s.observe_host_key(a.id, &key("SHA256:a"), HostKeyStatus::Pending, 3).await.unwrap();
+        let kb = s.observe_host_key(other.id, &key("SHA256:b"), HostKeyStatus::Pending, 3).await.unwrap();
+        s.observe_host_key(other.id, &key("SHA256:c"), HostKeyStatus::Approved, 3).await.unwrap();
+        let pending: Vec<i64> = s.pending_host_keys().await.unwrap().iter().map(|k| k.id).collect();
+        assert_eq!(pending, vec![ka.id, kb.id]);
+        assert!(s.approve_host_key(a.id, ka.id, "admin", 4).await.unwrap());
+        s.delete_host(other.id, 5).await.unwrap();
+        assert!(s.pending_host_keys().await.unwrap().is_empty(), "approved and deleted hosts' keys leave");
+    }
+}

@@ -77,7 +77,8 @@ pub async fn validate(store: &dyn Store, b: HostBody) -> ServiceResult<HostInput
         name,
         address,
         port,
-        username: b.username.filter(|u| !u.trim().is_empty()).unwrap_or_else(|| "root".into()),
+        // Blank means "the credential's user, else root" (`openwatch_fleet::login_user`).
+        username: b.username.map(|u| u.trim().to_owned()).unwrap_or_default(),
         transport,
         credential_id: b.credential_id,
         sudo: b.sudo,

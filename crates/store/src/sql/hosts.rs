@@ -166,6 +166,42 @@ impl HostStore for Backend {
     }
 
     async fn group_host_ids(&self, group_id: i64) -> Result<Vec<i64>> {
+    async fn update_group(&self, id: i64, name: &str, description: &str) -> Result<bool> {
+        Ok(sqlx::query("UPDATE host_groups SET name = $1, description = $2 WHERE id = $3")
+            .bind(name)
+            .bind(description)
+            .bind(id)
+            .execute(self.w())
+            .await
+            .map_err(|e| StoreError::conflict_or(e, &format!("group {name}")))?
+            .rows_affected()
+            == 1)
+    }
+
+    async fn set_group_member(&self, group_id: i64, host_id: i64, member: bool) -> Result<bool> {
+        let mut tx = self.w().begin_with(dialect::BEGIN_WRITE).await?;
+        let exists: i64 = sqlx::query(
+            "SELECT (SELECT COUNT(*) FROM host_groups WHERE id = $1) \
+             * (SELECT COUNT(*) FROM hosts WHERE id = $2 AND deleted_at IS NULL)",
+        )
+        .bind(group_id)
+        .bind(host_id)
+        .fetch_one(&mut *tx)
+        .await?
+        .try_get(0)?;
+        if exists == 0 {
+            return Ok(false);
+        }
+        let sql = if member {
+            "INSERT INTO host_group_members (host_id, group_id) VALUES ($1, $2) ON CONFLICT DO NOTHING"
+        } else {
+            "DELETE FROM host_group_members WHERE host_id = $1 AND group_id = $2"
+        };
+        sqlx::query(sql).bind(host_id).bind(group_id).execute(&mut *tx).await?;
+        tx.commit().await?;
+        Ok(true)
+    }
+
         Ok(sqlx::query(
             "SELECT h.id FROM host_group_members m JOIN hosts h ON h.id = m.host_id \
              WHERE m.group_id = $1 AND h.deleted_at IS NULL ORDER BY h.id",
@@ -341,6 +377,18 @@ impl HostStore for Backend {
     }
 
     async fn observe_host_key(
+    async fn pending_host_keys(&self) -> Result<Vec<HostKey>> {
+        sqlx::query(
+            "SELECT k.* FROM host_keys k JOIN hosts h ON h.id = k.host_id \
+             WHERE k.status = 'pending' AND h.deleted_at IS NULL ORDER BY k.host_id, k.id",
+        )
+        .fetch_all(self.r())
+        .await?
+        .iter()
+        .map(host_key_from)
+        .collect()
+    }
+
         &self,
         host_id: i64,
         key: &ObservedHostKey,
