@@ -5,6 +5,38 @@ use std::collections::BTreeMap;
 
 use crate::eval::Status;
 use crate::rule::References;
+use crate::rule::PLATFORM_KEYS;
+
+/// The platform key a framework is written for (`cis_debian12` → `debian12`,
+/// `stig_ubuntu2204` → `ubuntu2204`), or `None` for frameworks that hold for any Linux host
+/// (NIST 800-53, PCI DSS).
+pub fn framework_platform(framework: &str) -> Option<&str> {
+    framework
+        .strip_prefix("cis_")
+        .or_else(|| framework.strip_prefix("stig_"))
+        .filter(|k| PLATFORM_KEYS.contains(k))
+}
+
+/// A host's platform key from its os-release family and version: Ubuntu releases are
+/// `major.minor` (`ubuntu2204`), the others are named by major version (`debian12`, `rhel9`).
+pub fn platform_key(family: &str, version: &str) -> String {
+    let parts: Vec<&str> = version.split('.').collect();
+    let take = if family == "ubuntu" { 2 } else { 1 };
+    format!("{family}{}", parts.iter().take(take).copied().collect::<String>())
+}
+
+/// Whether `framework` applies to a host: a platform-neutral framework always does; a
+/// platform's benchmark only on that platform, so a RHEL STIG is neither shown nor counted
+/// for a Debian host. A host whose platform is unknown keeps every framework, since nothing
+/// says one does not apply.
+pub fn framework_applies(framework: &str, family: Option<&str>, version: Option<&str>) -> bool {
+    match (framework_platform(framework), family, version) {
+        (None, _, _) => true,
+        (Some(key), Some(family), Some(version)) => platform_key(family, version) == key,
+        (Some(key), Some(family), None) => key.starts_with(family),
+        (Some(_), None, _) => true,
+    }
+}
 
 /// Verdict counts over the rules of one host's report that cite `framework`.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -61,6 +93,24 @@ mod tests {
 
     fn posture(framework: &str, pass: u32, fail: u32, error: u32, not_applicable: u32) -> FrameworkPosture {
         FrameworkPosture { framework: framework.to_owned(), pass, fail, error, not_applicable }
+    }
+
+    #[test]
+    fn platform_frameworks_apply_only_to_their_platform() {
+        let debian = (Some("debian"), Some("12"));
+        assert!(framework_applies("cis_debian12", debian.0, debian.1));
+        assert!(framework_applies("nist_800_53", debian.0, debian.1));
+        assert!(framework_applies("pci_dss_4", debian.0, debian.1));
+        for other in ["stig_rhel9", "stig_rhel8", "stig_ubuntu2204", "stig_ubuntu2404"] {
+            assert!(!framework_applies(other, debian.0, debian.1), "{other} on debian 12");
+        }
+        assert!(!framework_applies("cis_debian12", Some("debian"), Some("11")));
+        assert!(framework_applies("stig_rhel9", Some("rhel"), Some("9.4")));
+        assert!(!framework_applies("stig_rhel8", Some("rhel"), Some("9.4")));
+        assert!(framework_applies("stig_ubuntu2204", Some("ubuntu"), Some("22.04")));
+        assert!(!framework_applies("stig_ubuntu2404", Some("ubuntu"), Some("22.04")));
+        assert!(framework_applies("stig_rhel9", Some("rhel"), None), "no version: the family decides");
+        assert!(framework_applies("stig_rhel9", None, None), "an unknown platform keeps every framework");
     }
 
     #[test]

@@ -26,6 +26,7 @@ use crate::auth::secret::{random_token, token_hash};
 use crate::config::Config;
 use crate::serve::{self, Role};
 use crate::worker::scan::posture_rows;
+use openwatch_core::report::PlatformInfo;
 
 #[derive(Debug, Clone)]
 pub struct BenchOptions {
@@ -97,7 +98,15 @@ fn results(lib: &Library, n: usize, host: usize, rng: &mut Rng) -> (Vec<ResultIn
             }
         })
         .collect();
-    (results, posture_rows(lib, verdicts))
+    // The benchmark's fleet is Debian 12, as the test fleet is.
+    let debian = PlatformInfo {
+        family: Some("debian".into()),
+        version: Some("12".into()),
+        id: Some("debian".into()),
+        id_like: Vec::new(),
+        pretty_name: None,
+    };
+    (results, posture_rows(lib, &debian, verdicts))
 }
 
 /// Time one GET; `auth` is a bearer token, or a session cookie when it starts with `Cookie:`.

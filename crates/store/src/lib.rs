@@ -243,6 +243,10 @@ pub trait StateStore: Send + Sync {
     async fn host_changes(&self, host_id: Option<i64>, page: PageRequest) -> Result<Page<Change>>;
     /// The newest changes across the fleet, without counting them all (dashboards).
     async fn recent_changes(&self, limit: i64) -> Result<Vec<Change>>;
+    /// The newest baselines (first successful scans), of one host or of the fleet.
+    async fn first_scans(&self, host_id: Option<i64>, limit: i64) -> Result<Vec<FirstScan>>;
+    /// Current verdicts across hosts, filtered, ordered by host name and rule.
+    async fn fleet_state(&self, q: &FleetStateQuery) -> Result<Vec<HostRuleRow>>;
     async fn host_posture(&self, host_id: i64) -> Result<Vec<Posture>>;
     async fn posture_history(&self, host_id: i64, since: Millis) -> Result<Vec<PosturePoint>>;
 }
@@ -251,10 +255,16 @@ pub trait StateStore: Send + Sync {
 #[async_trait]
 pub trait FleetStore: Send + Sync {
     async fn fleet_summary(&self, now: Millis) -> Result<FleetSummary>;
-    /// Current verdict counts across live hosts for a few rules: (rule, verdict, hosts).
-    async fn rule_verdicts(&self, rule_ids: &[String]) -> Result<Vec<(String, Status, i64)>>;
-    /// Hosts currently failing each rule (rules failing nowhere are absent).
-    async fn failing_hosts_by_rule(&self) -> Result<std::collections::HashMap<String, i64>>;
+    /// Current verdict counts across live hosts for a few rules: (rule, verdict, hosts); with
+    /// a framework, over the hosts it applies to.
+    async fn rule_verdicts(
+        &self,
+        rule_ids: &[String],
+        framework: Option<&str>,
+    ) -> Result<Vec<(String, Status, i64)>>;
+    /// Hosts a framework applies to that currently fail each rule (rules failing nowhere are
+    /// absent), so a framework page's figures add up to its host count.
+    async fn failing_hosts_by_rule(&self, framework: &str) -> Result<std::collections::HashMap<String, i64>>;
     /// Recompute today's fleet trend point from current posture.
     async fn roll_up_trend(&self, now: Millis) -> Result<()>;
     /// Bulk-load synthetic history (benchmarks, demonstrations). Its rows name no real scan:

@@ -24,6 +24,11 @@ pub(crate) const SQLITE: &[Migration] = &[
         name: "audit_head_mac",
         sql: include_str!("../migrations/sqlite/0002_audit_head_mac.sql"),
     },
+    Migration {
+        version: 3,
+        name: "first_scan",
+        sql: include_str!("../migrations/sqlite/0003_first_scan.sql"),
+    },
 ];
 
 pub(crate) const POSTGRES: &[Migration] = &[
@@ -32,6 +37,11 @@ pub(crate) const POSTGRES: &[Migration] = &[
         version: 2,
         name: "audit_head_mac",
         sql: include_str!("../migrations/postgres/0002_audit_head_mac.sql"),
+    },
+    Migration {
+        version: 3,
+        name: "first_scan",
+        sql: include_str!("../migrations/postgres/0003_first_scan.sql"),
     },
 ];
 

@@ -159,6 +159,8 @@ pub struct Host {
     pub last_error: Option<String>,
     pub last_scan_at: Option<Millis>,
     pub last_scan_status: Option<ScanStatus>,
+    /// Rules failing on the host now; `None` until a scan has stored results.
+    pub failing: Option<i64>,
     pub created_at: Millis,
     pub updated_at: Millis,
 }
@@ -336,6 +338,45 @@ pub struct Change {
     pub old_severity: Option<Severity>,
     pub new_severity: Severity,
     pub changed_at: Millis,
+}
+
+/// Filters over the current rule state across hosts: the rule and control pages and the
+/// fleet-wide exports.
+#[derive(Debug, Clone, Default)]
+pub struct FleetStateQuery {
+    pub rule_ids: Option<Vec<String>>,
+    pub host_id: Option<i64>,
+    pub group_id: Option<i64>,
+    /// Only hosts this framework applies to (those with posture rows for it).
+    pub framework: Option<String>,
+    pub verdict: Option<Status>,
+    pub severity: Option<Severity>,
+    /// Host names containing this text, matched literally and without case.
+    pub host_search: Option<String>,
+    pub limit: i64,
+}
+
+/// One host's current verdict on one rule, with the reason of the scan that decided it.
+#[derive(Debug, Clone, Serialize)]
+pub struct HostRuleRow {
+    pub host_id: i64,
+    pub host_name: String,
+    pub rule_id: String,
+    pub verdict: Status,
+    pub severity: Severity,
+    pub since_at: Millis,
+    pub scan_id: i64,
+    pub reason: String,
+    pub evidence_hash: Option<String>,
+}
+
+/// A host's first successful scan: its baseline, shown once instead of a change per rule.
+#[derive(Debug, Clone, Serialize)]
+pub struct FirstScan {
+    pub host_id: i64,
+    pub host_name: String,
+    pub scan_id: i64,
+    pub at: Millis,
 }
 
 #[derive(Debug, Clone, Serialize)]

@@ -67,9 +67,9 @@ async fn scan_once(s: &dyn Store, host_id: i64, at: i64, results: Vec<ResultInpu
 #[tokio::test]
 async fn migrations_are_recorded_and_reopening_is_idempotent() {
     for b in backends().await {
-        assert_eq!(b.store.migrations().await.unwrap(), vec![1, 2], "{}", b.url);
+        assert_eq!(b.store.migrations().await.unwrap(), vec![1, 2, 3], "{}", b.url);
         let (again, _) = open(&b.url, 2, &b.keys).await.unwrap();
-        assert_eq!(again.migrations().await.unwrap(), vec![1, 2]);
+        assert_eq!(again.migrations().await.unwrap(), vec![1, 2, 3]);
         again.ping().await.unwrap();
     }
 }
@@ -255,7 +255,9 @@ async fn a_second_scan_records_exactly_the_changes_and_stores_evidence_once() {
         let first =
             vec![result("a", "pass", "high"), result("b", "fail", "medium"), result("c", "pass", "low")];
         let st = scan_once(s, h.id, 100, first).await;
-        assert_eq!((st.results, st.changes), (3, 3), "first scan: every rule is new ({})", b.url);
+        assert_eq!((st.results, st.changes), (3, 0), "a first scan is a baseline, not changes ({})", b.url);
+        let baseline = s.first_scans(Some(h.id), 10).await.unwrap();
+        assert_eq!((baseline.len(), baseline[0].at, baseline[0].host_name.as_str()), (1, 110, "h1"));
         assert_eq!(st.new_evidence, 2, "identical evidence is stored once");
 
         let second =
@@ -265,7 +267,8 @@ async fn a_second_scan_records_exactly_the_changes_and_stores_evidence_once() {
         assert_eq!(st.new_evidence, 0);
 
         let changes = s.host_changes(Some(h.id), PageRequest::new(None, None)).await.unwrap();
-        assert_eq!(changes.total, 4);
+        assert_eq!(changes.total, 1);
+        assert_eq!(s.first_scans(None, 10).await.unwrap().len(), 1, "the baseline is recorded once");
         let latest = &changes.items[0];
         assert_eq!(
             (latest.rule_id.as_str(), latest.old_verdict, latest.new_verdict),
@@ -309,6 +312,84 @@ async fn a_second_scan_records_exactly_the_changes_and_stores_evidence_once() {
         let events = s.events_after(0, 100).await.unwrap();
         assert!(events.iter().any(|e| e.kind == "host.changed"));
         assert_eq!(events.iter().filter(|e| e.kind == "scan.completed").count(), 2);
+    }
+}
+
+#[tokio::test]
+async fn fleet_state_filters_and_framework_figures_count_only_hosts_the_framework_applies_to() {
+    for b in backends().await {
+        let s = &*b.store;
+        let deb = s.create_host(&host("deb-1"), 1).await.unwrap();
+        let rhel =
+            s.create_host(&HostInput { groups: vec!["db".into()], ..host("rhel_1") }, 1).await.unwrap();
+        scan_once(s, deb.id, 10, vec![result("a", "fail", "high"), result("b", "pass", "low")]).await;
+        // The RHEL host's posture has no cis_debian12 row: that framework does not apply to it.
+        let scan = s
+            .queue_scan(
+                &ScanRequest {
+                    host_id: rhel.id,
+                    trigger: "manual".into(),
+                    triggered_by: None,
+                    max_attempts: 1,
+                },
+                20,
+            )
+            .await
+            .unwrap();
+        let job = s.claim("w1", &["scan"], 60_000, 20).await.unwrap().unwrap();
+        let mut o = outcome(&scan, 30, vec![result("a", "fail", "high"), result("b", "fail", "low")]);
+        o.posture =
+            vec![Posture { framework: "stig_rhel9".into(), pass: 0, fail: 2, error: 0, not_applicable: 0 }];
+        s.complete_scan(&job, "w1", &o).await.unwrap().unwrap();
+
+        let failing = s.failing_hosts_by_rule("cis_debian12").await.unwrap();
+        assert_eq!((failing.get("a"), failing.get("b")), (Some(&1), None), "{}", b.url);
+        let failing = s.failing_hosts_by_rule("stig_rhel9").await.unwrap();
+        assert_eq!((failing.get("a"), failing.get("b")), (Some(&1), Some(&1)));
+        let ids = vec!["a".to_owned()];
+        assert_eq!(s.rule_verdicts(&ids, None).await.unwrap(), vec![("a".into(), Status::Fail, 2)]);
+        assert_eq!(
+            s.rule_verdicts(&ids, Some("cis_debian12")).await.unwrap(),
+            vec![("a".into(), Status::Fail, 1)]
+        );
+
+        let all = |q: FleetStateQuery| async move {
+            s.fleet_state(&FleetStateQuery { limit: 100, ..q }).await.unwrap()
+        };
+        let rows = all(FleetStateQuery { rule_ids: Some(ids.clone()), ..Default::default() }).await;
+        let names: Vec<&str> = rows.iter().map(|r| r.host_name.as_str()).collect();
+        assert_eq!(names, ["deb-1", "rhel_1"], "ordered by host name");
+        assert_eq!(rows[0].reason, "a is fail", "the reason of the scan that decided the verdict");
+        assert!(rows[0].evidence_hash.is_some());
+        let rows =
+            all(FleetStateQuery { framework: Some("cis_debian12".into()), ..Default::default() }).await;
+        assert!(rows.iter().all(|r| r.host_id == deb.id) && rows.len() == 2);
+        let rows = all(FleetStateQuery { verdict: Some(Status::Fail), ..Default::default() }).await;
+        assert_eq!(rows.len(), 3);
+        let rows = all(FleetStateQuery {
+            severity: Some(Severity::Low),
+            verdict: Some(Status::Fail),
+            ..Default::default()
+        })
+        .await;
+        assert_eq!((rows.len(), rows[0].host_name.as_str()), (1, "rhel_1"));
+        let db = s.list_groups().await.unwrap().into_iter().find(|g| g.name == "db").unwrap();
+        let rows = all(FleetStateQuery { group_id: Some(db.id), ..Default::default() }).await;
+        assert!(rows.iter().all(|r| r.host_id == rhel.id) && rows.len() == 2);
+        let rows = all(FleetStateQuery { host_search: Some("L_".into()), ..Default::default() }).await;
+        assert!(
+            rows.iter().all(|r| r.host_id == rhel.id) && rows.len() == 2,
+            "`_` is a letter, case ignored"
+        );
+        let rows =
+            all(FleetStateQuery { host_id: Some(deb.id), rule_ids: Some(Vec::new()), ..Default::default() })
+                .await;
+        assert!(rows.is_empty(), "an empty rule list selects nothing");
+        s.delete_host(deb.id, 40).await.unwrap();
+        assert!(
+            all(FleetStateQuery::default()).await.iter().all(|r| r.host_id == rhel.id),
+            "deleted hosts leave"
+        );
     }
 }
 

@@ -32,7 +32,8 @@ macro_rules! host_columns {
     () => {
         "h.id, h.name, h.address, h.port, h.username, h.transport, h.credential_id, h.sudo, h.tags, \
          h.maintenance, h.host_key_policy, h.platform, h.reachability, h.last_error, h.last_scan_at, \
-         h.last_scan_status, h.created_at, h.updated_at"
+         h.last_scan_status, h.created_at, h.updated_at, \
+         (SELECT hf.total FROM host_failures hf WHERE hf.host_id = h.id) AS failing"
     };
 }
 

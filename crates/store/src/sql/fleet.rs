@@ -100,7 +100,7 @@ impl FleetStore for Backend {
         })
     }
 
-    async fn rule_verdicts(&self, rule_ids: &[String]) -> Result<Vec<(String, Status, i64)>> {
+    async fn rule_verdicts(&self, rule_ids: &[String], framework: Option<&str>) -> Result<Vec<(String, Status, i64)>> {
         if rule_ids.is_empty() {
             return Ok(Vec::new());
         }
@@ -112,7 +112,13 @@ impl FleetStore for Backend {
         for id in rule_ids {
             sep.push_bind(id.clone());
         }
-        qb.push(") GROUP BY s.rule_id, s.verdict ORDER BY s.rule_id, s.verdict");
+        qb.push(")");
+        if let Some(f) = framework {
+            qb.push(" AND EXISTS (SELECT 1 FROM host_posture p WHERE p.host_id = s.host_id AND p.framework = ")
+                .push_bind(f.to_owned())
+                .push(")");
+        }
+        qb.push(" GROUP BY s.rule_id, s.verdict ORDER BY s.rule_id, s.verdict");
         qb.build()
             .fetch_all(self.r())
             .await?
@@ -121,13 +127,18 @@ impl FleetStore for Backend {
             .collect()
     }
 
-    async fn failing_hosts_by_rule(&self) -> Result<HashMap<String, i64>> {
-        sqlx::query("SELECT rule_id, CAST(SUM(hosts) AS BIGINT) FROM rule_failing GROUP BY rule_id HAVING SUM(hosts) > 0")
-            .fetch_all(self.r())
-            .await?
-            .iter()
-            .map(|r| Ok((r.try_get(0)?, r.try_get(1)?)))
-            .collect()
+    async fn failing_hosts_by_rule(&self, framework: &str) -> Result<HashMap<String, i64>> {
+        sqlx::query(
+            "SELECT s.rule_id, COUNT(*) FROM host_posture p JOIN hosts h ON h.id = p.host_id \
+             JOIN host_rule_state s ON s.host_id = p.host_id \
+             WHERE p.framework = $1 AND h.deleted_at IS NULL AND s.verdict = 'fail' GROUP BY s.rule_id",
+        )
+        .bind(framework)
+        .fetch_all(self.r())
+        .await?
+        .iter()
+        .map(|r| Ok((r.try_get(0)?, r.try_get(1)?)))
+        .collect()
     }
 
     async fn roll_up_trend(&self, now: Millis) -> Result<()> {

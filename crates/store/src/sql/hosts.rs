@@ -29,6 +29,7 @@ fn host_from(row: &DbRow) -> Result<Host> {
         last_error: row.try_get("last_error")?,
         last_scan_at: row.try_get("last_scan_at")?,
         last_scan_status: opt_text_col(row, "last_scan_status", ScanStatus::parse)?,
+        failing: row.try_get("failing")?,
         created_at: row.try_get("created_at")?,
         updated_at: row.try_get("updated_at")?,
     })
@@ -165,7 +166,6 @@ impl HostStore for Backend {
         Ok(n == 1)
     }
 
-    async fn group_host_ids(&self, group_id: i64) -> Result<Vec<i64>> {
     async fn update_group(&self, id: i64, name: &str, description: &str) -> Result<bool> {
         Ok(sqlx::query("UPDATE host_groups SET name = $1, description = $2 WHERE id = $3")
             .bind(name)
@@ -202,6 +202,7 @@ impl HostStore for Backend {
         Ok(true)
     }
 
+    async fn group_host_ids(&self, group_id: i64) -> Result<Vec<i64>> {
         Ok(sqlx::query(
             "SELECT h.id FROM host_group_members m JOIN hosts h ON h.id = m.host_id \
              WHERE m.group_id = $1 AND h.deleted_at IS NULL ORDER BY h.id",
@@ -376,7 +377,6 @@ impl HostStore for Backend {
             .collect()
     }
 
-    async fn observe_host_key(
     async fn pending_host_keys(&self) -> Result<Vec<HostKey>> {
         sqlx::query(
             "SELECT k.* FROM host_keys k JOIN hosts h ON h.id = k.host_id \
@@ -389,6 +389,7 @@ impl HostStore for Backend {
         .collect()
     }
 
+    async fn observe_host_key(
         &self,
         host_id: i64,
         key: &ObservedHostKey,

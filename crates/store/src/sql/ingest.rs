@@ -46,8 +46,24 @@ impl Backend {
         // the results cross to the database once. Shared counter rows are touched in rule
         // order, so concurrent ingests queue instead of deadlocking.
         let (host, scan, at) = (o.host_id, o.scan_id, o.finished_at);
+        // A host's first results are its baseline, recorded once on the host; the change log
+        // holds what changed after it.
+        let baseline = sqlx::query(
+            "UPDATE hosts SET first_scan_id = $2, first_scan_at = $3 WHERE id = $1 AND first_scan_id IS NULL \
+             AND NOT EXISTS (SELECT 1 FROM host_rule_state WHERE host_id = $1)",
+        )
+        .bind(host)
+        .bind(scan)
+        .bind(at)
+        .execute(&mut **tx)
+        .await?
+        .rows_affected()
+            > 0;
         // The change log: rules new to the host or whose verdict or severity differs.
-        let changes = sqlx::query(
+        let changes = if baseline {
+            0
+        } else {
+            sqlx::query(
             "INSERT INTO host_changes (host_id, rule_id, scan_id, old_verdict, new_verdict, old_severity, new_severity, changed_at) \
              SELECT $1, n.rule_id, n.scan_id, o.verdict, n.verdict, o.severity, n.severity, $3 \
              FROM scan_results n LEFT JOIN host_rule_state o ON o.host_id = $1 AND o.rule_id = n.rule_id \
@@ -59,7 +75,8 @@ impl Backend {
         .bind(at)
         .execute(&mut **tx)
         .await?
-        .rows_affected() as usize;
+        .rows_affected() as usize
+        };
         // Failing hosts per rule: +1 where a rule starts failing here, -1 where it stops.
         sqlx::query(
             "INSERT INTO rule_failing (rule_id, shard, hosts) \

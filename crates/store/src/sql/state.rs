@@ -109,6 +109,92 @@ impl StateStore for Backend {
         self.changes_page(None, limit, 0).await
     }
 
+    async fn first_scans(&self, host_id: Option<i64>, limit: i64) -> Result<Vec<FirstScan>> {
+        let mut qb = QueryBuilder::<Db>::new(
+            "SELECT id, name, first_scan_id, first_scan_at FROM hosts WHERE deleted_at IS NULL AND first_scan_at IS NOT NULL",
+        );
+        if let Some(h) = host_id {
+            qb.push(" AND id = ").push_bind(h);
+        }
+        qb.push(" ORDER BY first_scan_at DESC LIMIT ").push_bind(limit);
+        qb.build()
+            .fetch_all(self.r())
+            .await?
+            .iter()
+            .map(|r| {
+                Ok(FirstScan {
+                    host_id: r.try_get(0)?,
+                    host_name: r.try_get(1)?,
+                    scan_id: r.try_get(2)?,
+                    at: r.try_get(3)?,
+                })
+            })
+            .collect()
+    }
+
+    async fn fleet_state(&self, q: &FleetStateQuery) -> Result<Vec<HostRuleRow>> {
+        let mut qb = QueryBuilder::<Db>::new(
+            "SELECT s.host_id, h.name, s.rule_id, s.verdict, s.severity, s.since_at, s.scan_id, \
+             COALESCE(r.reason, ''), s.evidence_hash FROM host_rule_state s \
+             JOIN hosts h ON h.id = s.host_id AND h.deleted_at IS NULL \
+             LEFT JOIN scan_results r ON r.scan_id = s.scan_id AND r.rule_id = s.rule_id WHERE 1 = 1",
+        );
+        if let Some(ids) = &q.rule_ids {
+            if ids.is_empty() {
+                return Ok(Vec::new());
+            }
+            qb.push(" AND s.rule_id IN (");
+            let mut sep = qb.separated(", ");
+            for id in ids {
+                sep.push_bind(id.clone());
+            }
+            qb.push(")");
+        }
+        if let Some(h) = q.host_id {
+            qb.push(" AND s.host_id = ").push_bind(h);
+        }
+        if let Some(g) = q.group_id {
+            qb.push(" AND s.host_id IN (SELECT host_id FROM host_group_members WHERE group_id = ")
+                .push_bind(g)
+                .push(")");
+        }
+        if let Some(f) = &q.framework {
+            qb.push(" AND EXISTS (SELECT 1 FROM host_posture p WHERE p.host_id = s.host_id AND p.framework = ")
+                .push_bind(f.clone())
+                .push(")");
+        }
+        if let Some(v) = q.verdict {
+            qb.push(" AND s.verdict = ").push_bind(v.as_str());
+        }
+        if let Some(sev) = q.severity {
+            qb.push(" AND s.severity = ").push_bind(sev.as_str());
+        }
+        if let Some(text) = q.host_search.as_ref().filter(|t| !t.is_empty()) {
+            qb.push(" AND LOWER(h.name) LIKE ")
+                .push_bind(format!("%{}%", like_literal(&text.to_lowercase())))
+                .push(" ESCAPE '\\'");
+        }
+        qb.push(" ORDER BY h.name, s.host_id, s.rule_id LIMIT ").push_bind(q.limit);
+        qb.build()
+            .fetch_all(self.r())
+            .await?
+            .iter()
+            .map(|r| {
+                Ok(HostRuleRow {
+                    host_id: r.try_get(0)?,
+                    host_name: r.try_get(1)?,
+                    rule_id: r.try_get(2)?,
+                    verdict: text_col(r, 3, Status::parse)?,
+                    severity: text_col(r, 4, Severity::parse)?,
+                    since_at: r.try_get(5)?,
+                    scan_id: r.try_get(6)?,
+                    reason: r.try_get(7)?,
+                    evidence_hash: r.try_get(8)?,
+                })
+            })
+            .collect()
+    }
+
     async fn host_posture(&self, host_id: i64) -> Result<Vec<Posture>> {
         sqlx::query("SELECT framework, pass, fail, error, not_applicable FROM host_posture WHERE host_id = $1 ORDER BY framework")
             .bind(host_id)
