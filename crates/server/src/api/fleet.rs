@@ -9,6 +9,8 @@ use crate::app::{AppState, now_ms};
 use crate::auth::need::{FleetRead, HostsRead};
 use crate::http::error::{ApiResult, not_found};
 use crate::http::guard::Grant;
+use crate::service::compliance::{self, Scope, StateParams};
+use crate::service::exports::{self, Format};
 use crate::service::scans::{ResultFilter, result_query};
 
 pub async fn host_compliance(
@@ -90,7 +92,38 @@ pub async fn host_export(
     g: Grant<HostsRead>,
     Path(id): Path<i64>,
     Query(q): Query<super::scans::ExportQuery>,
+    Query(filters): Query<StateParams>,
 ) -> ApiResult<axum::response::Response> {
-    let format = crate::service::exports::Format::parse(&q.format)?;
-    Ok(crate::http::download(crate::service::exports::host_compliance(&state, &g, id, format).await?))
+    let format = Format::parse(&q.format)?;
+    Ok(crate::http::download(exports::current_state(&state, &g, &Scope::Host(id), &filters, format).await?))
+}
+
+/// `?limit=` of the compliance listing.
+#[derive(Debug, Deserialize)]
+pub struct LimitQuery {
+    limit: Option<i64>,
+}
+
+/// Current verdicts across the fleet with filters (rule, framework and control, verdict,
+/// severity, group, host name): which hosts fail this rule or control, and why.
+pub async fn compliance(
+    State(state): State<AppState>,
+    g: Grant<HostsRead>,
+    Query(filters): Query<StateParams>,
+    Query(l): Query<LimitQuery>,
+) -> ApiResult<Json<Value>> {
+    let limit = l.limit.unwrap_or(compliance::PAGE_LIMIT).clamp(1, 10 * compliance::PAGE_LIMIT);
+    let (rows, more) = compliance::rows(&state, &g, &Scope::Fleet, &filters, limit).await?;
+    Ok(Json(json!({"items": rows, "more": more})))
+}
+
+/// The fleet's current compliance with the same filters, as a CSV or JSON download.
+pub async fn fleet_export(
+    State(state): State<AppState>,
+    g: Grant<HostsRead>,
+    Query(q): Query<super::scans::ExportQuery>,
+    Query(filters): Query<StateParams>,
+) -> ApiResult<axum::response::Response> {
+    let format = Format::parse(&q.format)?;
+    Ok(crate::http::download(exports::current_state(&state, &g, &Scope::Fleet, &filters, format).await?))
 }

@@ -138,6 +138,8 @@ pub async fn export(
     g: Grant<ScansRead>,
     Path(id): Path<i64>,
     Query(q): Query<ExportQuery>,
+    Query(filter): Query<crate::service::scans::ResultFilter>,
 ) -> ApiResult<Response> {
-    Ok(crate::http::download(exports::scan_results(&state, &g, id, Format::parse(&q.format)?).await?))
+    let format = Format::parse(&q.format)?;
+    Ok(crate::http::download(exports::scan_results(&state, &g, id, &filter, format).await?))
 }

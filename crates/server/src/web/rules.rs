@@ -1,16 +1,19 @@
-//! Rules and frameworks: browse rules, a framework's controls and the rules implementing them.
+//! Rules: browse and search them; one rule's text, controls and how to fix it, with the
+//! hosts that pass or fail it now.
 
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use axum::response::Response;
 use maud::html;
-use openwatch_core::catalog::coverage;
-use openwatch_core::eval::Status;
+use openwatch_core::guidance::remediation_steps;
+use openwatch_core::guidance::spans;
 use serde::Deserialize;
 
 use super::guard::{RulesRead, Viewer};
-use super::layout::{self, Page, render};
+use super::layout::{self, Page, plural, prose, render};
+use super::verdicts;
 use crate::app::AppState;
+use crate::service::compliance::StateParams;
 
 #[derive(Debug, Deserialize, Default)]
 pub struct RulesQuery {
@@ -45,7 +48,7 @@ pub async fn list(
             label { "Framework" select name="framework" { option value="" { "any" } @for f in &frameworks { option value=(f) selected[q.framework == *f] { (f) } } } }
             button type="submit" { "Apply" }
         }
-        p.muted { (rules.len()) " rules" }
+        p.muted { (plural(rules.len() as i64, "rule", "rules")) }
         table {
             thead { tr { th { "Rule" } th { "Severity" } th { "Category" } th { "Controls" } } }
             tbody {
@@ -54,8 +57,9 @@ pub async fn list(
                         td {
                             details {
                                 summary { (r.raw.title.as_str()) " " span.muted.mono { (r.id()) } }
-                                p { (r.raw.description.as_str()) }
-                                p.muted { "Why: " (r.raw.rationale.as_str()) }
+                                p { a href={"/rules/" (super::form::urlencode(r.id()))} { "Hosts and how to fix" } }
+                                p { (prose(&spans(r.raw.description.as_str()))) }
+                                p.muted { "Why: " (prose(&spans(r.raw.rationale.as_str()))) }
                             }
                         }
                         td { (r.raw.severity.to_string()) }
@@ -79,134 +83,56 @@ pub async fn list(
     )
 }
 
-pub async fn frameworks(State(state): State<AppState>, v: Viewer<RulesRead>) -> Response {
-    let body = html! {
-        h1 { "Frameworks" }
-        table {
-            thead { tr { th { "Framework" } th { "Title" } th.right { "Controls covered" } } }
-            tbody {
-                @for c in &state.library.catalogs {
-                    @let cov = coverage(c, &state.library.rules);
-                    tr {
-                        td { a href={"/frameworks/" (c.framework)} { (c.framework) } }
-                        td { (c.title.as_str()) }
-                        td.right { (cov.covered) " of " (cov.total) }
-                    }
-                }
-            }
-        }
-    };
-    render(
-        &Page {
-            caller: &v.caller,
-            csrf: &v.csrf,
-            title: "Frameworks",
-            section: "Frameworks",
-            live: false,
-            flash: None,
-        },
-        body,
-    )
-}
-
-pub async fn framework(
+/// One rule: what it checks and why, the controls it implements, how to fix it, and which
+/// hosts pass or fail it now (filterable, exportable).
+pub async fn rule(
     State(state): State<AppState>,
     v: Viewer<RulesRead>,
     Path(id): Path<String>,
+    Query(mut params): Query<StateParams>,
 ) -> Response {
-    let Some(c) = state.library.catalogs.iter().find(|c| c.framework == id) else {
-        return layout::error_page(&v.caller, &v.csrf, StatusCode::NOT_FOUND, "No such framework.");
+    let Some(r) = state.library.rule(&id) else {
+        return layout::error_page(&v.caller, &v.csrf, StatusCode::NOT_FOUND, "No such rule.");
     };
-    let cov = coverage(c, &state.library.rules);
-    let failing = state.store().failing_hosts_by_rule().await.unwrap_or_default();
-    let scanned = state.store().fleet_summary(crate::app::now_ms()).await.map_or(0, |f| f.scanned_hosts);
+    params.rule = Some(id.clone());
+    let steps = remediation_steps(r, None, &Default::default());
+    let action = format!("/rules/{}", super::form::urlencode(&id));
+    let hosts = verdicts::section(&state, &v, &action, &params).await;
     let body = html! {
-        h1 { (c.title.as_str()) }
-        p.muted { (cov.covered) " of " (cov.total) " controls covered by rules. " (c.source.as_str()) }
-        p { "Across the fleet: how many of the " (scanned) " scanned hosts fail each rule now." }
-        table {
-            thead { tr { th { "Control" } th { "Title" } th { "Rules and failing hosts" } } }
-            tbody {
-                @for row in &cov.controls {
-                    tr {
-                        td.mono { a href={"/frameworks/" (c.framework) "/controls/" (super::form::urlencode(row.id))} { (row.id) } }
-                        td { (row.title) }
-                        td {
-                            @if row.rules.is_empty() { span.muted { "not covered" } }
-                            @for r in &row.rules {
-                                @let n = failing.get(*r).copied().unwrap_or(0);
-                                a href={"/rules?q=" (r)} { (r) } " "
-                                @if n > 0 { span class="verdict v-fail" { "failing on " (n) } } @else if scanned > 0 { span class="verdict v-pass" { "failing nowhere" } }
-                                br;
-                            }
-                        }
+        h1 { (r.raw.title.as_str()) }
+        p.muted.mono { (id) " · " (r.raw.severity.to_string()) " · " (r.raw.category.to_string()) }
+        p { (prose(&spans(r.raw.description.as_str()))) }
+        p { strong { "Why: " } (prose(&spans(r.raw.rationale.as_str()))) }
+        section.card aria-labelledby="controls-h" {
+            h2 #controls-h { "Controls" }
+            ul {
+                @for f in state.library.frameworks() {
+                    @let controls = r.raw.references.controls(f);
+                    @if !controls.is_empty() {
+                        li { (f) ": " @for (i, c) in controls.iter().enumerate() {
+                            @if i > 0 { ", " }
+                            a.mono href={"/frameworks/" (f) "/controls/" (super::form::urlencode(c))} { (c) }
+                        } }
                     }
                 }
             }
+        }
+        section.card aria-labelledby="fix-h" {
+            h2 #fix-h { "How to fix" }
+            @if steps.is_empty() { p.muted { "This rule has no remediation steps." } }
+            @else { ol.steps { @for s in &steps { li { (prose(s)) } } } }
+        }
+        section aria-labelledby="hosts-h" {
+            h2 #hosts-h { "Hosts" }
+            (hosts)
         }
     };
     render(
         &Page {
             caller: &v.caller,
             csrf: &v.csrf,
-            title: &c.framework,
-            section: "Frameworks",
-            live: false,
-            flash: None,
-        },
-        body,
-    )
-}
-
-/// One control: the rules implementing it and their current verdicts across the fleet.
-pub async fn control(
-    State(state): State<AppState>,
-    v: Viewer<RulesRead>,
-    Path((id, control)): Path<(String, String)>,
-) -> Response {
-    let Some(c) = state.library.catalogs.iter().find(|c| c.framework == id) else {
-        return layout::error_page(&v.caller, &v.csrf, StatusCode::NOT_FOUND, "No such framework.");
-    };
-    let Some(entry) = c.get(&control) else {
-        return layout::error_page(&v.caller, &v.csrf, StatusCode::NOT_FOUND, "No such control.");
-    };
-    let rules: Vec<_> = state
-        .library
-        .rules
-        .iter()
-        .filter(|r| r.raw.references.controls(&c.framework).iter().any(|x| x.eq_ignore_ascii_case(&entry.id)))
-        .collect();
-    let ids: Vec<String> = rules.iter().map(|r| r.id().to_owned()).collect();
-    let counts = state.store().rule_verdicts(&ids).await.unwrap_or_default();
-    let count = |rule: &str, verdict: Status| {
-        counts.iter().find(|(r, v, _)| r == rule && *v == verdict).map_or(0, |(_, _, n)| *n)
-    };
-    let body = html! {
-        h1 { (c.framework) " " (entry.id) }
-        p { (entry.title.as_str()) }
-        @if rules.is_empty() { p.muted { "No rule implements this control." } }
-        table {
-            thead { tr { th { "Rule" } th.right { "Pass" } th.right { "Fail" } th.right { "Error" } th.right { "Not applicable" } } }
-            tbody {
-                @for r in &rules {
-                    tr {
-                        td { (r.raw.title.as_str()) br; span.muted.mono { (r.id()) } }
-                        td.right { (count(r.id(), Status::Pass)) }
-                        td.right { (count(r.id(), Status::Fail)) }
-                        td.right { (count(r.id(), Status::Error)) }
-                        td.right { (count(r.id(), Status::NotApplicable) + count(r.id(), Status::Skipped)) }
-                    }
-                }
-            }
-        }
-        p { a href={"/frameworks/" (c.framework)} { "All controls of " (c.framework) } }
-    };
-    render(
-        &Page {
-            caller: &v.caller,
-            csrf: &v.csrf,
-            title: &entry.id,
-            section: "Frameworks",
+            title: r.raw.title.as_str(),
+            section: "Rules",
             live: true,
             flash: None,
         },

@@ -8,7 +8,7 @@ use openwatch_collect::LocalTransport;
 use openwatch_core::eval::Status;
 use openwatch_core::plan::FactPlan;
 use openwatch_core::posture;
-use openwatch_core::report::{EvalOptions, ScanReport};
+use openwatch_core::report::{EvalOptions, PlatformInfo, ScanReport};
 use openwatch_core::rule::References;
 use openwatch_core::vars::Overrides;
 use openwatch_fleet::{ExecMode, FleetJob, FleetOptions, ManagedHost, ResolvedHost, Secret, scan_host};
@@ -209,12 +209,15 @@ pub async fn scan_report(state: &AppState, host: &Host) -> Result<ScanReport, Fa
 }
 
 /// The store's posture rows for one host's results: the core's count per framework, over
-/// the frameworks we ship catalogs of.
+/// the frameworks we ship catalogs of that apply to the host's platform.
 pub fn posture_rows<'r>(
     library: &Library,
+    platform: &PlatformInfo,
     results: impl IntoIterator<Item = (&'r References, Status)>,
 ) -> Vec<Posture> {
-    posture::by_framework(library.frameworks(), results)
+    let (family, version) = (platform.family.as_deref(), platform.version.as_deref());
+    let applies = library.frameworks().filter(|f| posture::framework_applies(f, family, version));
+    posture::by_framework(applies, results)
         .into_iter()
         .map(|p| Posture {
             framework: p.framework,
@@ -254,7 +257,11 @@ pub fn outcome(state: &AppState, scan_id: i64, host_id: i64, report: &ScanReport
     let p = &report.host.platform;
     let platform =
         p.id.as_ref().map(|id| format!("{id} {}", p.version.as_deref().unwrap_or("")).trim().to_owned());
-    let posture = posture_rows(&state.library, report.results.iter().map(|r| (&r.references, r.verdict)));
+    let posture = posture_rows(
+        &state.library,
+        &report.host.platform,
+        report.results.iter().map(|r| (&r.references, r.verdict)),
+    );
     ScanOutcome {
         scan_id,
         host_id,

@@ -180,6 +180,39 @@ impl TestApp {
         (status, serde_json::from_str(&text).unwrap_or(Value::String(text)))
     }
 
+    /// A page's HTML, with the session (redirects followed, as a browser does).
+    pub async fn page(&self, path: &str) -> (StatusCode, String) {
+        let resp = self.client.get(format!("{}{path}", self.base)).send().await.unwrap();
+        (resp.status(), resp.text().await.unwrap())
+    }
+
+    /// Post a web form with the session's CSRF token in it; the page it ends on.
+    pub async fn form(&self, path: &str, fields: &[(&str, &str)]) -> (StatusCode, String) {
+        let mut all = fields.to_vec();
+        all.push(("_csrf", &self.csrf));
+        let resp = self.client.post(format!("{}{path}", self.base)).form(&all).send().await.unwrap();
+        (resp.status(), resp.text().await.unwrap())
+    }
+
+    /// Add a host through the API; its id.
+    pub async fn host(&self, body: Value) -> i64 {
+        let (s, h) = self.post("/api/v1/hosts", body).await;
+        assert_eq!(s, StatusCode::CREATED, "{h}");
+        h["id"].as_i64().unwrap()
+    }
+
+    /// Add this machine as a host (tagged `prod`, in group `lab`) and scan it: a real local
+    /// scan by the real worker. The host's id and the finished scan.
+    pub async fn scanned_local_host(&self, name: &str) -> (i64, Value) {
+        let id =
+            self.host(json!({"name": name, "transport": "local", "tags": ["prod"], "groups": ["lab"]})).await;
+        let (s, q) = self.post(&format!("/api/v1/hosts/{id}/scans"), json!({})).await;
+        assert_eq!(s, StatusCode::ACCEPTED, "{q}");
+        let scan = self.wait_scan(q["scan_id"].as_i64().unwrap()).await;
+        assert_eq!(scan["status"], "succeeded", "{scan}");
+        (id, scan)
+    }
+
     /// Wait until a scan is no longer queued or running.
     pub async fn wait_scan(&self, id: i64) -> Value {
         for _ in 0..600 {
@@ -197,6 +230,25 @@ impl TestApp {
         self.state.jobs_queued.notify_waiters();
         self.state.events_stored.notify_waiters();
     }
+}
+
+/// The text a reader sees in a page: tags dropped, entities decoded, whitespace collapsed.
+pub fn text(html: &str) -> String {
+    let mut out = String::new();
+    let mut in_tag = false;
+    for c in html.chars() {
+        match c {
+            '<' => in_tag = true,
+            '>' if in_tag => {
+                in_tag = false;
+                out.push(' ');
+            }
+            c if !in_tag => out.push(c),
+            _ => {}
+        }
+    }
+    let out = out.replace("&lt;", "<").replace("&gt;", ">").replace("&quot;", "\"").replace("&amp;", "&");
+    out.split_whitespace().collect::<Vec<_>>().join(" ")
 }
 
 /// Define a test once, run it on SQLite and on PostgreSQL.
