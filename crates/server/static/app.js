@@ -41,3 +41,9 @@
   });
   open(false);
 })();
+
+// Forms marked data-confirm (deletions) ask first; without this script they submit directly.
+document.addEventListener("submit", function (e) {
+  var ask = e.target.getAttribute && e.target.getAttribute("data-confirm");
+  if (ask && !window.confirm(ask)) { e.preventDefault(); }
+});

@@ -8,7 +8,9 @@ use axum::response::Response;
 use maud::html;
 
 use super::guard::{FleetRead, Viewer};
-use super::layout::{self, Page, render, svg, verdict, when};
+use openwatch_store::{Host, Reachability, ScanStatus};
+
+use super::layout::{self, Page, badge, plural, render, svg, verdict, when};
 use super::svg::{Series, bars, donut, score, trend};
 use crate::app::{AppState, now_ms};
 
@@ -26,6 +28,23 @@ pub async fn page(State(state): State<AppState>, v: Viewer<FleetRead>) -> Respon
             );
         }
     };
+    // Each host needing attention with why, read from its record (at most 20 hosts).
+    let mut attention = Vec::with_capacity(summary.needs_attention.len());
+    for r in &summary.needs_attention {
+        match store.host(r.id.parse().unwrap_or_default()).await {
+            Ok(Some(h)) => attention.push(h),
+            Ok(None) => {}
+            Err(e) => {
+                tracing::error!(error = %e, "dashboard");
+                return layout::error_page(
+                    &v.caller,
+                    &v.csrf,
+                    axum::http::StatusCode::INTERNAL_SERVER_ERROR,
+                    "The database could not be read.",
+                );
+            }
+        }
+    }
     let f = &summary.failing_by_severity;
     let mut series: BTreeMap<String, Vec<(i64, f64)>> = BTreeMap::new();
     for t in &summary.trend {
@@ -51,7 +70,7 @@ pub async fn page(State(state): State<AppState>, v: Viewer<FleetRead>) -> Respon
     let title = |id: &str| state.library.rule(id).map_or(id.to_owned(), |r| r.raw.title.as_str().to_owned());
     let body = html! {
         h1 { "Fleet compliance" }
-        p.muted #fleet-counts { (summary.hosts) " hosts, " (summary.scanned_hosts) " scanned successfully" }
+        p.muted #fleet-counts { (plural(summary.hosts, "host", "hosts")) ", " (summary.scanned_hosts) " scanned successfully" }
         div.stack {
             section.card aria-labelledby="fw-h" {
                 h2 #fw-h { "By framework" }
@@ -63,7 +82,7 @@ pub async fn page(State(state): State<AppState>, v: Viewer<FleetRead>) -> Respon
                         div.framework {
                             (svg(donut(fw.pass, fw.fail, &fw.framework)))
                             div { a href={"/frameworks/" (fw.framework)} { (fw.framework) } }
-                            div.muted { (fw.pass) " pass · " (fw.fail) " fail · " (fw.hosts) " hosts" }
+                            div.muted { (fw.pass) " pass · " (fw.fail) " fail · " (plural(fw.hosts, "host", "hosts")) }
                         }
                     }
                 }
@@ -106,8 +125,11 @@ pub async fn page(State(state): State<AppState>, v: Viewer<FleetRead>) -> Respon
             div.grid {
                 section.card aria-labelledby="attn-h" {
                     h2 #attn-h { "Needs attention" }
-                    @if summary.needs_attention.is_empty() { p.muted { "Nothing: every host was reached." } }
-                    ul { @for h in &summary.needs_attention { li { a href={"/hosts/" (h.id)} { (h.name) } } } }
+                    @if attention.is_empty() { p.muted { "Nothing: every host was reached." } }
+                    ul.attention { @for h in &attention { li {
+                        a.name href={"/hosts/" (h.id)} title=(h.name) { (h.name) } " " (badge(h.reachability.as_str()))
+                        div.muted.reason { (attention_reason(h)) }
+                    } } }
                 }
                 section.card aria-labelledby="chg-h" {
                     h2 #chg-h { "Recent changes" }
@@ -139,4 +161,28 @@ pub async fn page(State(state): State<AppState>, v: Viewer<FleetRead>) -> Respon
         },
         body,
     )
+}
+
+/// Why a host is on the "needs attention" list, in words: what went wrong, since when, and
+/// what the last contact reported.
+fn attention_reason(h: &Host) -> String {
+    let what = match h.reachability {
+        Reachability::HostKeyPending => "Its SSH host key waits for approval on the host page".to_owned(),
+        Reachability::HostKeyChanged => {
+            "Its SSH host key changed: check why, then approve the new key on the host page".to_owned()
+        }
+        Reachability::AuthFailed => "Sign-in was refused".to_owned(),
+        Reachability::Unreachable => match h.last_scan_at {
+            Some(t) => format!("Unreachable since the scan at {}", when(Some(t))),
+            None => "Unreachable".to_owned(),
+        },
+        _ if h.last_scan_status == Some(ScanStatus::Failed) => {
+            format!("The last scan failed ({})", when(h.last_scan_at))
+        }
+        r => format!("Reachability: {}", r.as_str().replace('_', " ")),
+    };
+    match h.last_error.as_deref().filter(|e| !e.is_empty()) {
+        Some(e) => format!("{what}: {e}"),
+        None => format!("{what}."),
+    }
 }

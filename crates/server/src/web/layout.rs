@@ -13,6 +13,7 @@ const NAV: &[(&str, &str, Option<Permission>)] = &[
     ("/scans", "Scans", Some(Permission::ScansRead)),
     ("/rules", "Rules", Some(Permission::RulesRead)),
     ("/frameworks", "Frameworks", Some(Permission::RulesRead)),
+    ("/schedules", "Schedules", Some(Permission::SchedulesRead)),
 ];
 
 /// Whether the caller sees the Administration section at all.
@@ -126,6 +127,19 @@ pub fn badge(v: &str) -> Markup {
 }
 
 pub use crate::timefmt::when;
+
+/// A count with its noun in the right number: "1 host", "0 hosts", "3 hosts".
+pub fn plural(n: impl Into<i64>, one: &str, many: &str) -> String {
+    let n = n.into();
+    format!("{n} {}", if n == 1 { one } else { many })
+}
+
+/// Prose from rules (split at its code spans by the core) as text and `<code>`, escaped like
+/// any other text: rule files never supply markup.
+pub fn prose(s: &openwatch_core::guidance::Sentence) -> Markup {
+    use openwatch_core::guidance::Span;
+    html! { @for span in &s.0 { @match span { Span::Text(t) => (t), Span::Code(c) => code { (c) } } } }
+}
 
 pub fn svg(s: String) -> PreEscaped<String> {
     PreEscaped(s)

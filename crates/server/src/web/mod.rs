@@ -13,6 +13,7 @@ pub(crate) mod layout;
 mod login;
 mod rules;
 mod scans;
+mod schedules;
 pub mod svg;
 
 use axum::http::{Method, header};
@@ -108,6 +109,9 @@ pub fn pages(r: Routes) -> Routes {
         .page(GET, "/scans/{id}", Needs(P::ScansRead), "web.scan", scans::detail)
         .page(GET, "/scans/{id}/results.csv", Needs(P::ScansRead), "scan.export", scans::export_csv)
         .page(GET, "/scans/{id}/results.json", Needs(P::ScansRead), "scan.export", scans::export_json)
+        .page(GET, "/schedules", Needs(P::SchedulesRead), "web.schedules", schedules::list)
+        .page(POST, "/schedules", Needs(P::SchedulesWrite), "schedule.create", schedules::create)
+        .page(POST, "/schedules/{id}/delete", Needs(P::SchedulesWrite), "schedule.delete", schedules::delete)
         .page(GET, "/rules", Needs(P::RulesRead), "web.rules", rules::list)
         .page(GET, "/frameworks", Needs(P::RulesRead), "web.frameworks", rules::frameworks)
         .page(GET, "/frameworks/{id}", Needs(P::RulesRead), "web.framework", rules::framework)

@@ -8,7 +8,7 @@ use openwatch_store::{PageRequest, ResultQuery, ScanQuery};
 use serde::Deserialize;
 
 use super::guard::{ScansRead, Viewer};
-use super::layout::{self, Page, badge, pager, render, verdict, when};
+use super::layout::{self, Page, badge, pager, plural, render, verdict, when};
 use crate::app::AppState;
 use crate::service::ServiceError;
 use crate::service::exports::{self, Format};
@@ -105,7 +105,7 @@ pub async fn detail(
             dt { "Started" } dd { (when(scan.started_at)) }
             dt { "Finished" } dd { (when(scan.finished_at)) }
             @if let Some(stats) = &scan.stats {
-                dt { "Duration" } dd { (stats["duration_ms"].as_i64().unwrap_or(0)) " ms, " (stats["round_trips"].as_i64().unwrap_or(0)) " round trip(s)" }
+                dt { "Duration" } dd { (stats["duration_ms"].as_i64().unwrap_or(0)) " ms, " (plural(stats["round_trips"].as_i64().unwrap_or(0), "round trip", "round trips")) }
             }
             @if let Some(m) = &scan.error_message { dt { "Error" } dd.mono { (scan.error_kind.as_deref().unwrap_or("")) ": " (m) } }
         }

@@ -21,9 +21,10 @@ fn back(csrf: &str, id: i64, message: &str, result: Result<AuditNote, &ServiceEr
 
 /// What a form post that scans reports back.
 fn queued_message(b: &BatchScan) -> String {
-    let mut m = format!("{} scans queued", b.scan_ids.len());
+    let mut m = format!("{} queued", layout::plural(b.scan_ids.len() as i64, "scan", "scans"));
     if !b.skipped_maintenance.is_empty() {
-        m.push_str(&format!(", {} hosts in maintenance skipped", b.skipped_maintenance.len()));
+        let skipped = layout::plural(b.skipped_maintenance.len() as i64, "host", "hosts");
+        m.push_str(&format!(", {skipped} in maintenance skipped"));
     }
     m
 }

@@ -4,7 +4,13 @@
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use axum::response::Response;
+use maud::Markup;
 use maud::html;
+use openwatch_core::capability::CapabilitySet;
+use openwatch_core::eval::Status;
+use openwatch_core::guidance::{remediation_steps, spans};
+use openwatch_core::rule::Rule;
+use openwatch_store::HostKeyStatus;
 use openwatch_store::{PageRequest, ScanQuery};
 use serde::Deserialize;
 use serde_json::Value;
@@ -13,7 +19,7 @@ use crate::app::AppState;
 use crate::auth::rbac::Permission;
 use crate::service::scans::{ResultFilter, result_query};
 use crate::web::guard::{HostsRead, Viewer};
-use crate::web::layout::{self, Page, badge, csrf_field, render, svg, verdict, when};
+use crate::web::layout::{self, Page, badge, csrf_field, prose, render, svg, verdict, when};
 use crate::web::svg::donut;
 
 use super::db_error;
@@ -80,18 +86,25 @@ pub async fn detail(
         Err(e) => return db_error(&v, e),
     };
     let frameworks: Vec<&str> = state.library.frameworks().collect();
+    let latest = scans.items.iter().find(|s| s.status == openwatch_store::ScanStatus::Succeeded);
+    // What the latest scan found on the host chooses each rule's implementation, and so its fix.
+    let capabilities: Option<CapabilitySet> = latest
+        .and_then(|s| s.summary.as_ref())
+        .and_then(|x| x["system"]["capabilities"].as_array())
+        .map(|caps| caps.iter().filter_map(|c| c.as_str().map(str::to_owned)).collect());
     let body = html! {
         h1 { (host.name) " " (badge(host.reachability.as_str())) }
         dl.facts.card {
             dt { "Address" } dd.mono { (host.address) ":" (host.port) " (" (host.transport) ")" }
             dt { "Platform" } dd { (host.platform.as_deref().unwrap_or("not detected yet")) }
-            @if let Some(sys) = scans.items.iter().find(|s| s.status == openwatch_store::ScanStatus::Succeeded).and_then(|s| s.summary.as_ref()).map(|x| &x["system"]) {
+            @if let Some(sys) = latest.and_then(|s| s.summary.as_ref()).map(|x| &x["system"]) {
                 @if let Some(name) = sys["platform"]["pretty_name"].as_str() { dt { "Operating system" } dd { (name) } }
                 @if let Some(caps) = sys["capabilities"].as_array() {
                     dt { "Detected" } dd.mono { (caps.iter().filter_map(|c| c.as_str()).collect::<Vec<_>>().join(", ")) }
                 }
             }
             dt { "Groups" } dd { (host.groups.join(", ")) }
+            @if !host.tags.is_empty() { dt { "Tags" } dd { @for t in &host.tags { span.tag { (t) } " " } } }
             dt { "Last scan" } dd { (when(host.last_scan_at)) " " @if let Some(s) = host.last_scan_status { (badge(s.as_str())) } }
             @if let Some(err) = &host.last_error { dt { "Last error" } dd.mono { (err) } }
         }
@@ -117,7 +130,7 @@ pub async fn detail(
                             tr {
                                 td.mono { (k.fingerprint) }
                                 td { (k.algorithm) }
-                                td { (badge(match k.status { openwatch_store::HostKeyStatus::Pending => "host_key_pending", openwatch_store::HostKeyStatus::Approved => "reachable", openwatch_store::HostKeyStatus::Rejected => "failed" })) " " (k.status.as_str()) }
+                                td { (key_badge(k.status)) }
                                 td { (when(Some(k.first_seen_at))) }
                                 td {
                                     @if k.status == openwatch_store::HostKeyStatus::Pending && v.caller.can(Permission::HostKeysApprove) {
@@ -165,7 +178,10 @@ pub async fn detail(
                             td {
                                 details {
                                     summary { (rule.map_or(r.rule_id.as_str(), |x| x.raw.title.as_str())) " " span.muted.mono { (r.rule_id) } }
-                                    @if let Some(x) = rule { p { (x.raw.rationale.as_str()) } }
+                                    @if let Some(x) = rule {
+                                        p { (prose(&spans(x.raw.description.as_str()))) }
+                                        p { strong { "Why: " } (prose(&spans(x.raw.rationale.as_str()))) }
+                                    }
                                     @let ev: Value = r.evidence_hash.as_ref().and_then(|h| evidence.get(h)).and_then(|b| serde_json::from_str(b).ok()).unwrap_or(Value::Null);
                                     @for e in ev.as_array().into_iter().flatten() {
                                         dl.facts.evidence {
@@ -177,6 +193,9 @@ pub async fn detail(
                                     }
                                     @if !may_read_results { p.muted { "Evidence needs the scans:read permission." } }
                                     @else if ev.is_null() { p.muted { "No evidence recorded." } }
+                                    @if let (Some(x), true) = (rule, matches!(r.verdict, Status::Fail | Status::Error)) {
+                                        (fix(x, capabilities.as_ref()))
+                                    }
                                 }
                             }
                             td { (rule.map_or(String::new(), |x| x.raw.severity.to_string())) }
@@ -186,7 +205,7 @@ pub async fn detail(
                     }
                 }
             }
-            @if let Some(s) = scans.items.iter().find(|s| s.status == openwatch_store::ScanStatus::Succeeded) {
+            @if let Some(s) = latest {
                 p { "Export the latest results: " a href={"/scans/" (s.id) "/results.csv"} { "CSV" } " · " a href={"/scans/" (s.id) "/results.json"} { "JSON" } }
             }
         }
@@ -222,4 +241,26 @@ pub async fn detail(
         &Page { caller: &v.caller, csrf: &v.csrf, title: &host.name, section: "Hosts", live: true, flash },
         body,
     )
+}
+
+/// A host key's own state (the host's reachability is the badge beside its name).
+fn key_badge(status: HostKeyStatus) -> Markup {
+    let class = match status {
+        HostKeyStatus::Pending => "b-key-pending",
+        HostKeyStatus::Approved => "b-key-approved",
+        HostKeyStatus::Rejected => "b-key-rejected",
+    };
+    html! { span class={"badge " (class)} { (status.as_str()) } }
+}
+
+/// What to change on this host to make the rule pass, as numbered steps.
+fn fix(rule: &Rule, capabilities: Option<&CapabilitySet>) -> Markup {
+    let steps = remediation_steps(rule, capabilities, &Default::default());
+    html! {
+        div.fix {
+            h3 { "How to fix" }
+            @if steps.is_empty() { p.muted { "This rule has no remediation steps." } }
+            @else { ol.steps { @for s in &steps { li { (prose(s)) } } } }
+        }
+    }
 }

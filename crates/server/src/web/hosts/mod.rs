@@ -20,8 +20,9 @@ use serde::Deserialize;
 
 use crate::app::AppState;
 use crate::auth::rbac::Permission;
+use crate::web::form::urlencode;
 use crate::web::guard::{HostsRead, Viewer};
-use crate::web::layout::{self, Page, badge, csrf_field, pager, render, when};
+use crate::web::layout::{self, Page, badge, csrf_field, pager, plural, render, when};
 
 pub(super) fn db_error(v: &Viewer<impl super::guard::Need>, e: impl std::fmt::Display) -> Response {
     tracing::error!(error = %e, "web page");
@@ -42,6 +43,8 @@ pub struct ListQuery {
     #[serde(default)]
     platform: String,
     #[serde(default)]
+    tag: String,
+    #[serde(default)]
     reachability: String,
     #[serde(default)]
     band: String,
@@ -54,7 +57,7 @@ pub struct ListQuery {
 }
 
 const REACHABILITY: &[&str] =
-    &["reachable", "unreachable", "host_key_pending", "host_key_changed", "auth_failed", "unknown"];
+    &["reachable", "unreachable", "host_key_pending", "host_key_changed", "auth_failed", "error", "unknown"];
 const BANDS: &[(&str, &str)] = &[
     ("critical", "critical failures"),
     ("high", "worst: high"),
@@ -81,7 +84,7 @@ pub async fn list(
         search: opt(&q.q),
         group: opt(&q.group),
         platform: opt(&q.platform),
-        tag: None,
+        tag: opt(&q.tag),
         reachability: opt(&q.reachability),
         band: opt(&q.band),
         sort: opt(&q.sort),
@@ -111,6 +114,7 @@ pub async fn list(
             label { "Search" input type="search" name="q" value=(q.q) placeholder="name or address"; }
             label { "Group" select name="group" { option value="" { "any" } @for g in &groups { option value=(g.name) selected[q.group == g.name] { (g.name) } } } }
             label { "Platform" input name="platform" value=(q.platform) placeholder="e.g. debian"; }
+            label { "Tag" input name="tag" value=(q.tag) placeholder="e.g. prod"; }
             label { "Reachability" select name="reachability" { option value="" { "any" } @for r in REACHABILITY { option value=(r) selected[q.reachability == *r] { (r.replace('_', " ")) } } } }
             label { "Compliance" select name="band" { option value="" { "any" } @for (k, l) in BANDS { option value=(k) selected[q.band == *k] { (l) } } } }
             label { "Sort" select name="sort" { @for (k, l) in SORTS { option value=(k) selected[q.sort == *k] { (l) } } } }
@@ -123,22 +127,29 @@ pub async fn list(
             }
         }
         table {
-            thead { tr { @if can_scan { th { "Select" } } th { "Host" } th { "Address" } th { "Platform" } th { "Groups" } th { "Reachability" } th { "Last scan" } } }
+            thead { tr { @if can_scan { th { "Select" } } th { "Host" } th { "Address" } th { "Platform" } th { "Groups and tags" } th { "Reachability" } th.right { "Failures" } th { "Last scan" } } }
             tbody {
                 @for h in &hosts.items {
                     tr {
                         @if can_scan { td { input type="checkbox" name="host_id" value=(h.id) form="bulk" aria-label={"Select " (h.name)}; } }
-                        td { a href={"/hosts/" (h.id)} { (h.name) } }
-                        td.mono { (h.address) }
+                        td.name { a href={"/hosts/" (h.id)} title=(h.name) { (h.name) } }
+                        td.mono.name { (h.address) }
                         td { (h.platform.as_deref().unwrap_or("—")) }
-                        td { (h.groups.join(", ")) }
+                        td.labels {
+                            @for g in &h.groups { a.group href={"/hosts?group=" (urlencode(g))} title={"group " (g)} { (g) } " " }
+                            @for t in &h.tags { a.tag href={"/hosts?tag=" (urlencode(t))} title={"tag " (t)} { (t) } " " }
+                        }
                         td { (badge(h.reachability.as_str())) }
+                        td.right { @match h.failing {
+                            Some(n) => { a href={"/hosts/" (h.id) "?verdict=fail#rules"} aria-label={(plural(n, "failing rule", "failing rules")) " on " (h.name)} { (n) } }
+                            None => { span.muted title="not scanned yet" { "—" } }
+                        } }
                         td { (when(h.last_scan_at)) " " @if let Some(s) = h.last_scan_status { (badge(s.as_str())) } }
                     }
                 }
             }
         }
-        (pager("/hosts", &[("q", q.q.clone()), ("group", q.group.clone()), ("platform", q.platform.clone()),
+        (pager("/hosts", &[("q", q.q.clone()), ("group", q.group.clone()), ("platform", q.platform.clone()), ("tag", q.tag.clone()),
             ("reachability", q.reachability.clone()),
                 ("band", q.band.clone()), ("sort", q.sort.clone())], hosts.page, hosts.per_page, hosts.total))
     };
