@@ -1,4 +1,4 @@
-//! Hosts and groups over JSON: adapters over `service::hosts` and `service::import`.
+//! Hosts and their keys over JSON: adapters over `service::hosts` and `service::import`.
 
 use axum::Json;
 use axum::extract::{Path, Query, State};
@@ -98,7 +98,26 @@ pub async fn approve_key(
     Path((id, key_id)): Path<(i64, i64)>,
 ) -> ApiResult<Response> {
     let d = hosts::approve_key(&state, &g, id, key_id).await?;
-    Ok(audited(StatusCode::OK, json!({"approved": d.value.fingerprint}), d.audit))
+    let body = json!({"approved": d.value.fingerprint, "scan_id": d.value.scan_id});
+    Ok(audited(StatusCode::OK, body, d.audit))
+}
+
+pub async fn pending_keys(State(state): State<AppState>, g: Grant<HostsRead>) -> ApiResult<Json<Value>> {
+    Ok(Json(json!({"items": hosts::pending_keys(&state, &g).await?})))
+}
+
+#[derive(Debug, Deserialize)]
+pub struct ApproveKeysBody {
+    key_ids: Vec<i64>,
+}
+
+pub async fn approve_keys(
+    State(state): State<AppState>,
+    g: Grant<KeysApprove>,
+    ApiJson(b): ApiJson<ApproveKeysBody>,
+) -> ApiResult<Response> {
+    let d = hosts::approve_keys(&state, &g, &b.key_ids).await?;
+    Ok(audited(StatusCode::OK, json!({"items": d.value}), d.audit))
 }
 
 pub async fn test_connection(
@@ -107,34 +126,6 @@ pub async fn test_connection(
     Path(id): Path<i64>,
 ) -> ApiResult<Response> {
     Ok(respond(StatusCode::OK, hosts::test_connection(&state, &g, id).await?))
-}
-
-pub async fn list_groups(State(state): State<AppState>, _: Grant<HostsRead>) -> ApiResult<Json<Value>> {
-    Ok(Json(json!({"items": state.store().list_groups().await?})))
-}
-
-#[derive(Debug, Deserialize)]
-pub struct GroupBody {
-    name: String,
-    #[serde(default)]
-    description: String,
-}
-
-pub async fn create_group(
-    State(state): State<AppState>,
-    g: Grant<HostsWrite>,
-    ApiJson(b): ApiJson<GroupBody>,
-) -> ApiResult<Response> {
-    Ok(respond(StatusCode::CREATED, hosts::create_group(&state, &g, &b.name, &b.description).await?))
-}
-
-pub async fn delete_group(
-    State(state): State<AppState>,
-    g: Grant<HostsWrite>,
-    Path(id): Path<i64>,
-) -> ApiResult<Response> {
-    let d = hosts::delete_group(&state, &g, id).await?;
-    Ok(crate::http::done(d.audit))
 }
 
 #[derive(Debug, Deserialize)]

@@ -6,6 +6,7 @@ mod auth_routes;
 pub(crate) mod credentials;
 pub(crate) mod events;
 mod fleet;
+mod groups;
 pub(crate) mod hosts;
 mod library;
 mod ops;
@@ -236,8 +237,26 @@ pub fn build(state: AppState) -> (Router<AppState>, Vec<RouteSpec>) {
             Needs(P::HostKeysApprove),
             "host.key_approve",
             "hosts",
-            "Trust a host key",
+            "Trust a host key and queue the host's scan",
             hosts::approve_key,
+        )
+        .route(
+            GET,
+            "/api/v1/host-keys/pending",
+            Needs(P::HostsRead),
+            "host.keys_pending",
+            "hosts",
+            "Host keys waiting for approval, across hosts",
+            hosts::pending_keys,
+        )
+        .route(
+            POST,
+            "/api/v1/host-keys/approve",
+            Needs(P::HostKeysApprove),
+            "host.key_approve_many",
+            "hosts",
+            "Trust several pending host keys ({\"key_ids\": [...]}, at most one per host) and queue their hosts' scans",
+            hosts::approve_keys,
         )
         .route(
             POST,
@@ -284,15 +303,7 @@ pub fn build(state: AppState) -> (Router<AppState>, Vec<RouteSpec>) {
             "Per-framework posture over time",
             fleet::host_posture,
         )
-        .route(
-            GET,
-            "/api/v1/groups",
-            Needs(P::HostsRead),
-            "group.list",
-            "groups",
-            "List groups",
-            hosts::list_groups,
-        )
+        .route(GET, "/api/v1/groups", Needs(P::HostsRead), "group.list", "groups", "List groups", groups::list)
         .route(
             POST,
             "/api/v1/groups",
@@ -300,7 +311,16 @@ pub fn build(state: AppState) -> (Router<AppState>, Vec<RouteSpec>) {
             "group.create",
             "groups",
             "Create a group",
-            hosts::create_group,
+            groups::create,
+        )
+        .route(
+            PUT,
+            "/api/v1/groups/{id}",
+            Needs(P::HostsWrite),
+            "group.update",
+            "groups",
+            "Rename a group or change its description",
+            groups::update,
         )
         .route(
             DELETE,
@@ -308,8 +328,26 @@ pub fn build(state: AppState) -> (Router<AppState>, Vec<RouteSpec>) {
             Needs(P::HostsWrite),
             "group.delete",
             "groups",
-            "Delete a group (its hosts stay)",
-            hosts::delete_group,
+            "Delete a group (its hosts stay; its schedules go)",
+            groups::delete,
+        )
+        .route(
+            PUT,
+            "/api/v1/groups/{id}/hosts/{host_id}",
+            Needs(P::HostsWrite),
+            "group.add_host",
+            "groups",
+            "Put a host in a group",
+            groups::add_host,
+        )
+        .route(
+            DELETE,
+            "/api/v1/groups/{id}/hosts/{host_id}",
+            Needs(P::HostsWrite),
+            "group.remove_host",
+            "groups",
+            "Take a host out of a group",
+            groups::remove_host,
         )
         .route(
             POST,

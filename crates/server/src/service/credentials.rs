@@ -1,7 +1,7 @@
 //! Credentials: SSH keys and passwords, sealed with the credential key before they reach
 //! the database. Secrets go in and are never returned.
 
-use openwatch_store::{Credential, NewCredential, SealedSecrets};
+use openwatch_store::{Credential, NewCredential, SealedSecrets, StoreError};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 
@@ -88,8 +88,25 @@ pub async fn create(
     Ok(Done::new(c, audit))
 }
 
-pub async fn delete(state: &AppState, _: &Grant<CredentialsWrite>, id: i64) -> ServiceResult<Done<()>> {
+/// Delete a credential no host uses; one in use is refused (hosts would lose their way in),
+/// naming how many hosts hold it.
+pub async fn delete(
+    state: &AppState,
+    _: &Grant<CredentialsWrite>,
+    id: i64,
+) -> ServiceResult<Done<Credential>> {
     let c = state.store().credential(id).await?.ok_or(ServiceError::NotFound("credential"))?;
-    state.store().delete_credential(id).await?;
-    Ok(Done::new((), note(format!("credential:{}", c.name), json!({}))))
+    match state.store().delete_credential(id).await {
+        Ok(true) => {}
+        Ok(false) => return Err(ServiceError::NotFound("credential")),
+        Err(StoreError::Invalid(why)) => {
+            return Err(ServiceError::Conflict(format!(
+                "credential {} cannot be deleted: {why}; give those hosts another credential first",
+                c.name
+            )));
+        }
+        Err(e) => return Err(e.into()),
+    }
+    let audit = note(format!("credential:{}", c.name), json!({"kind": c.kind}));
+    Ok(Done::new(c, audit))
 }

@@ -5,7 +5,9 @@ use std::collections::HashMap;
 
 use serde_json::json;
 
-use super::hosts::{HostBody, check_trust, validate};
+use openwatch_store::{Credential, Transport};
+
+use super::hosts::{HostBody, check_trust, login_user, validate};
 use super::{Done, ServiceError, ServiceResult, note};
 use crate::app::{AppState, now_ms};
 use crate::auth::need::HostsWrite;
@@ -65,6 +67,9 @@ pub struct RowResult {
     pub ok: bool,
     pub error: Option<String>,
     pub host_id: Option<i64>,
+    /// The login name the host will be scanned as and why (see `hosts::login_user`).
+    pub user: Option<String>,
+    pub user_from: Option<String>,
 }
 
 /// Import hosts from CSV with a header row naming columns among name, address, port,
@@ -104,8 +109,8 @@ pub async fn import_csv(
     if !header.iter().any(|h| h == "name") {
         return Err(ServiceError::BadRequest("the CSV needs a `name` column".into()));
     }
-    let credentials: HashMap<String, i64> =
-        store.list_credentials().await?.into_iter().map(|c| (c.name, c.id)).collect();
+    let credentials: HashMap<String, Credential> =
+        store.list_credentials().await?.into_iter().map(|c| (c.name.clone(), c)).collect();
     let mut results = Vec::new();
     let mut inputs = Vec::new();
     let mut seen = std::collections::HashSet::new();
@@ -128,7 +133,7 @@ pub async fn import_csv(
                 None => None,
             };
             let credential_id = match get("credential").filter(|c| !c.is_empty()) {
-                Some(c) => Some(*credentials.get(&c).ok_or_else(|| format!("no credential named `{c}`"))?),
+                Some(c) => Some(credentials.get(&c).ok_or_else(|| format!("no credential named `{c}`"))?.id),
                 None => None,
             };
             let sudo = match get("sudo").unwrap_or_default().to_lowercase().as_str() {
@@ -163,10 +168,34 @@ pub async fn import_csv(
         .await;
         match row {
             Ok(input) => {
-                results.push(RowResult { line: *line, name, ok: true, error: None, host_id: None });
+                let credential = credentials.values().find(|c| Some(c.id) == input.credential_id);
+                let (user, from) = match input.transport {
+                    Transport::Ssh => {
+                        let (u, f) = login_user(&input.username, credential);
+                        (Some(u), Some(f))
+                    }
+                    Transport::Local => (None, None),
+                };
+                results.push(RowResult {
+                    line: *line,
+                    name,
+                    ok: true,
+                    error: None,
+                    host_id: None,
+                    user,
+                    user_from: from,
+                });
                 inputs.push(input);
             }
-            Err(e) => results.push(RowResult { line: *line, name, ok: false, error: Some(e), host_id: None }),
+            Err(e) => results.push(RowResult {
+                line: *line,
+                name,
+                ok: false,
+                error: Some(e),
+                host_id: None,
+                user: None,
+                user_from: None,
+            }),
         }
     }
     let valid = results.iter().all(|r| r.ok);

@@ -6,6 +6,7 @@
 pub mod credentials;
 pub mod error;
 pub mod exports;
+pub mod groups;
 pub mod hosts;
 pub mod import;
 pub mod scans;

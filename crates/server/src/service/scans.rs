@@ -24,6 +24,11 @@ impl Initiator {
         Initiator { trigger: "manual", by: g.username().to_owned() }
     }
 
+    /// Approving a host's key queues its scan, on the approver's behalf.
+    pub(crate) fn approval(g: &Grant<crate::auth::need::KeysApprove>) -> Initiator {
+        Initiator { trigger: "key_approved", by: g.username().to_owned() }
+    }
+
     /// The scheduler acts on a schedule someone with `schedules:write` created.
     pub(crate) fn schedule(id: i64) -> Initiator {
         Initiator { trigger: "schedule", by: format!("schedule:{id}") }
@@ -37,7 +42,7 @@ impl Initiator {
 
 /// Queue a scan of one host unless one is already queued or running; returns the scan and
 /// whether it is new.
-async fn queue(state: &AppState, host_id: i64, who: &Initiator) -> ServiceResult<(Scan, bool)> {
+pub(crate) async fn queue(state: &AppState, host_id: i64, who: &Initiator) -> ServiceResult<(Scan, bool)> {
     if state.store().scan_pending(host_id).await? {
         let pending = state
             .store()

@@ -136,12 +136,14 @@ pub async fn reset_password(
     g: &Grant<UsersWrite>,
     id: i64,
     password: String,
-) -> ServiceResult<Done<()>> {
+) -> ServiceResult<Done<User>> {
     let user = manageable(state, g.caller(), id).await?;
     let h = hash(password).await?;
     state.store().set_password(id, &h, now_ms()).await?;
     let revoked = sign_out_everywhere(state, id).await?;
-    Ok(Done::new((), note(format!("user:{}", user.username), json!({"tokens_revoked": revoked}))))
+    let audit =
+        note(format!("user:{}", user.username), json!({"tokens_revoked": revoked, "sessions_ended": true}));
+    Ok(Done::new(user, audit))
 }
 
 pub async fn delete(state: &AppState, g: &Grant<UsersWrite>, id: i64) -> ServiceResult<Done<()>> {

@@ -1,8 +1,11 @@
-//! Administration: users, API tokens, credentials (secrets write-only) and the audit log.
-//! Each section shows only for the permissions that allow it; the handlers check again.
+//! Administration: users (with password resets), API tokens, credentials (secrets
+//! write-only; unused ones deleted) and the audit log. Each section shows only for the
+//! permissions that allow it; the handlers check again. A form that fails comes back with
+//! what was typed in it, secrets excepted.
 
 use axum::Form;
 use axum::extract::{Path, Query, State};
+use axum::http::StatusCode;
 use axum::response::Response;
 use maud::html;
 use openwatch_store::{AuditQuery, PageRequest};
@@ -32,7 +35,31 @@ pub async fn page(
     v: Viewer<SignedIn>,
     Query(q): Query<AuditFilter>,
 ) -> Response {
-    render_page(&state, &v, q, None).await
+    render_page(&state, &v, q, None, &Kept::default()).await
+}
+
+/// What a failed form post typed (secrets never kept) and why it failed, to show the form
+/// again as it was.
+#[derive(Debug, Default)]
+struct Kept {
+    /// Which form: `user`, `credential`, `token` or `role`.
+    form: &'static str,
+    values: Vec<(&'static str, String)>,
+    error: Option<String>,
+}
+
+impl Kept {
+    /// The typed value of a field of `form`, or `default` when that form was not submitted.
+    fn get<'a>(&'a self, form: &str, field: &str, default: &'a str) -> &'a str {
+        if self.form != form {
+            return default;
+        }
+        self.values.iter().find(|(k, _)| *k == field).map_or("", |(_, v)| v.as_str())
+    }
+
+    fn has(&self, form: &str, field: &str, value: &str) -> bool {
+        self.form == form && self.values.iter().any(|(k, v)| *k == field && v == value)
+    }
 }
 
 /// The administration page; `new_token` is shown once, right after it was created.
@@ -41,6 +68,7 @@ async fn render_page<N: super::guard::Need>(
     v: &Viewer<N>,
     q: AuditFilter,
     new_token: Option<String>,
+    kept: &Kept,
 ) -> Response {
     if !layout::can_admin(&v.caller) {
         return layout::forbidden(&v.caller, &v.csrf, Permission::UsersRead);
@@ -86,7 +114,7 @@ async fn render_page<N: super::guard::Need>(
                 section.card aria-labelledby="users-h" {
                     h2 #users-h { "Users" }
                     table {
-                        thead { tr { th { "User" } th { "Role" } th { "State" } th { "Created" } } }
+                        thead { tr { th { "User" } th { "Role" } th { "State" } th { "Created" } @if c.can(Permission::UsersWrite) { th { "Password" } } } }
                         tbody { @for u in &users { tr {
                             td { (u.username) }
                             td {
@@ -101,6 +129,13 @@ async fn render_page<N: super::guard::Need>(
                             }
                             td { @if u.disabled { "disabled" } @else { "active" } }
                             td.muted { (when(Some(u.created_at))) }
+                            @if c.can(Permission::UsersWrite) { td {
+                                form.filters method="post" action={"/admin/users/" (u.id) "/password"} {
+                                    (csrf_field(&v.csrf))
+                                    label { span.skip { "New password for " (u.username) } input name="password" type="password" autocomplete="new-password" minlength="12" required; }
+                                    button.secondary type="submit" aria-label={"Reset the password of " (u.username)} { "Set password" }
+                                }
+                            } }
                         } } }
                     }
                     h2 { "Roles" }
@@ -116,13 +151,13 @@ async fn render_page<N: super::guard::Need>(
                         form method="post" action="/admin/roles" class="stack" {
                             (csrf_field(&v.csrf))
                             div.grid {
-                                label { "Name (lower case, digits, _)" input name="name" required pattern="[a-z0-9_]+"; }
-                                label { "Description" input name="description"; }
+                                label { "Name (lower case, digits, _)" input name="name" required pattern="[a-z0-9_]+" value=(kept.get("role", "name", "")); }
+                                label { "Description" input name="description" value=(kept.get("role", "description", "")); }
                             }
                             fieldset {
                                 legend { "Permissions" }
                                 @for p in Permission::ALL {
-                                    label { span { input type="checkbox" name="permission" value=(p.as_str()); " " (p.as_str()) } }
+                                    label { span { input type="checkbox" name="permission" value=(p.as_str()) checked[kept.has("role", "permission", p.as_str())]; " " (p.as_str()) } }
                                 }
                             }
                             button type="submit" { "Create role" }
@@ -132,9 +167,10 @@ async fn render_page<N: super::guard::Need>(
                         h2 { "Add a user" }
                         form.filters method="post" action="/admin/users" {
                             (csrf_field(&v.csrf))
-                            label { "User name" input name="username" required; }
+                            label { "User name" input name="username" required value=(kept.get("user", "username", "")); }
                             label { "Password (12+ characters)" input name="password" type="password" autocomplete="new-password" required; }
-                            label { "Role" select name="role" { @for r in BUILTIN_ROLES { option value=(r) selected[*r == "viewer"] { (r) } } @for r in &custom_roles { option value=(r.name) { (r.name) } } } }
+                            @let role = kept.get("user", "role", "viewer");
+                            label { "Role" select name="role" { @for r in BUILTIN_ROLES { option value=(r) selected[*r == role] { (r) } } @for r in &custom_roles { option value=(r.name) selected[r.name == role] { (r.name) } } } }
                             button type="submit" { "Add user" }
                         }
                     }
@@ -162,9 +198,10 @@ async fn render_page<N: super::guard::Need>(
                     h2 { "Create a token" }
                     form.filters method="post" action="/admin/tokens" {
                         (csrf_field(&v.csrf))
-                        label { "Name" input name="name" required; }
-                        label { "Role (at most yours)" select name="role" { @for r in BUILTIN_ROLES { option value=(r) selected[*r == "viewer"] { (r) } } @for r in &custom_roles { option value=(r.name) { (r.name) } } } }
-                        label { "Expires in days" input name="expires_in_days" type="number" min="1" max="3650" value="90"; }
+                        label { "Name" input name="name" required value=(kept.get("token", "name", "")); }
+                        @let role = kept.get("token", "role", "viewer");
+                        label { "Role (at most yours)" select name="role" { @for r in BUILTIN_ROLES { option value=(r) selected[*r == role] { (r) } } @for r in &custom_roles { option value=(r.name) selected[r.name == role] { (r.name) } } } }
+                        label { "Expires in days" input name="expires_in_days" type="number" min="1" max="3650" value=(kept.get("token", "expires_in_days", "90")); }
                         button type="submit" { "Create token" }
                     }
                 }
@@ -173,8 +210,11 @@ async fn render_page<N: super::guard::Need>(
                 section.card aria-labelledby="creds-h" {
                     h2 #creds-h { "Credentials" }
                     table {
-                        thead { tr { th { "Name" } th { "Kind" } th { "User" } th { "Sudo password" } } }
-                        tbody { @for cr in &creds { tr { td { (cr.name) } td { (cr.kind) } td { (cr.username.as_deref().unwrap_or("")) } td { @if cr.has_sudo_password { "set" } @else { "—" } } } } }
+                        thead { tr { th { "Name" } th { "Kind" } th { "User" } th { "Sudo password" } @if c.can(Permission::CredentialsWrite) { th {} } } }
+                        tbody { @for cr in &creds { tr {
+                            td { (cr.name) } td { (cr.kind) } td { (cr.username.as_deref().unwrap_or("")) } td { @if cr.has_sudo_password { "set" } @else { "—" } }
+                            @if c.can(Permission::CredentialsWrite) { td { a.button.secondary href={"/admin/credentials/" (cr.id) "/delete"} aria-label={"Delete " (cr.name)} { "Delete" } } }
+                        } } }
                     }
                     @if c.can(Permission::CredentialsWrite) {
                         h2 { "Add a credential" }
@@ -182,9 +222,9 @@ async fn render_page<N: super::guard::Need>(
                         form method="post" action="/admin/credentials" class="stack" {
                             (csrf_field(&v.csrf))
                             div.grid {
-                                label { "Name" input name="name" required; }
-                                label { "Kind" select name="kind" { option value="ssh_key" { "SSH private key" } option value="password" { "password" } } }
-                                label { "SSH user" input name="username" value="root"; }
+                                label { "Name" input name="name" required value=(kept.get("credential", "name", "")); }
+                                label { "Kind" select name="kind" { option value="ssh_key" { "SSH private key" } option value="password" selected[kept.has("credential", "kind", "password")] { "password" } } }
+                                label { "SSH user (used for hosts that name none)" input name="username" value=(kept.get("credential", "username", "root")); }
                                 label { "Key passphrase (if any)" input name="passphrase" type="password" autocomplete="off"; }
                                 label { "Sudo password (if any)" input name="sudo_password" type="password" autocomplete="off"; }
                             }
@@ -214,7 +254,10 @@ async fn render_page<N: super::guard::Need>(
             }
         }
     };
-    let flash = crate::web::flash_message(&v.csrf, q.flash.clone(), q.error.clone(), q.sig.as_deref());
+    let flash = match &kept.error {
+        Some(e) => Some((true, e.clone())),
+        None => crate::web::flash_message(&v.csrf, q.flash.clone(), q.error.clone(), q.sig.as_deref()),
+    };
     render(
         &Page {
             caller: &v.caller,
@@ -230,6 +273,21 @@ async fn render_page<N: super::guard::Need>(
 
 fn back(csrf: &str, message: &str, result: Result<AuditNote, &ServiceError>) -> Response {
     super::after_post(csrf, "/admin", message, result)
+}
+
+/// Show the page again with the failed form as it was typed, marked as a failure for the
+/// audit event.
+async fn failed<N: super::guard::Need>(
+    state: &AppState,
+    v: &Viewer<N>,
+    mut kept: Kept,
+    e: ServiceError,
+) -> Response {
+    kept.error = Some(e.to_string());
+    let mut resp = render_page(state, v, AuditFilter::default(), None, &kept).await;
+    *resp.status_mut() = crate::http::error::classify(&e).status;
+    resp.extensions_mut().insert(super::failure(&e));
+    resp
 }
 
 /// Report a use case's outcome back on the administration page.
@@ -264,6 +322,11 @@ pub async fn create_credential(
     v: Viewer<CredentialsWrite>,
     Form(f): Form<CredentialForm>,
 ) -> Response {
+    let kept = Kept {
+        form: "credential",
+        values: vec![("name", f.name.clone()), ("kind", f.kind.clone()), ("username", f.username.clone())],
+        error: None,
+    };
     let input = NewCredentialInput {
         name: f.name,
         kind: f.kind,
@@ -272,8 +335,47 @@ pub async fn create_credential(
         passphrase: Some(f.passphrase),
         sudo_password: Some(f.sudo_password),
     };
-    outcome(&v.csrf, credentials::create(&state, &v.grant, input).await, |c| {
-        format!("Credential {} stored", c.name)
+    match credentials::create(&state, &v.grant, input).await {
+        Ok(d) => back(&v.csrf, &format!("Credential {} stored", d.value.name), Ok(d.audit)),
+        Err(e) => failed(&state, &v, kept, e).await,
+    }
+}
+
+pub async fn confirm_delete_credential(
+    State(state): State<AppState>,
+    v: Viewer<CredentialsWrite>,
+    Path(id): Path<i64>,
+) -> Response {
+    let c = match state.store().credential(id).await {
+        Ok(Some(c)) => c,
+        Ok(None) => {
+            return layout::error_page(&v.caller, &v.csrf, StatusCode::NOT_FOUND, "No such credential.");
+        }
+        Err(e) => return super::page_error(&v.caller, &ServiceError::from(e)),
+    };
+    super::confirm::page(
+        &v,
+        super::confirm::Confirm {
+            title: "Delete credential",
+            section: "Administration",
+            question: format!("Delete the credential {}?", c.name),
+            consequence: "Its secret is erased. A credential that hosts still use is not deleted: \
+                give those hosts another credential first."
+                .into(),
+            action: format!("/admin/credentials/{id}/delete"),
+            button: "Delete credential",
+            cancel: "/admin".into(),
+        },
+    )
+}
+
+pub async fn delete_credential(
+    State(state): State<AppState>,
+    v: Viewer<CredentialsWrite>,
+    Path(id): Path<i64>,
+) -> Response {
+    outcome(&v.csrf, credentials::delete(&state, &v.grant, id).await, |c| {
+        format!("Credential {} deleted", c.name)
     })
 }
 
@@ -295,8 +397,40 @@ pub async fn create_user(
     v: Viewer<UsersWrite>,
     Form(f): Form<UserForm>,
 ) -> Response {
+    let kept = Kept {
+        form: "user",
+        values: vec![("username", f.username.clone()), ("role", f.role.clone())],
+        error: None,
+    };
     let input = NewUserInput { username: f.username, password: f.password, role: f.role };
-    outcome(&v.csrf, users::create(&state, &v.grant, input).await, |u| format!("User {} added", u.username))
+    match users::create(&state, &v.grant, input).await {
+        Ok(d) => back(&v.csrf, &format!("User {} added", d.value.username), Ok(d.audit)),
+        Err(e) => failed(&state, &v, kept, e).await,
+    }
+}
+
+#[derive(Deserialize)]
+pub struct PasswordForm {
+    password: String,
+}
+
+impl std::fmt::Debug for PasswordForm {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("PasswordForm")
+    }
+}
+
+/// Set a user's password (same rules as a new user's); their sessions and tokens end.
+pub async fn reset_password(
+    State(state): State<AppState>,
+    v: Viewer<UsersWrite>,
+    Path(id): Path<i64>,
+    Form(f): Form<PasswordForm>,
+) -> Response {
+    let r = users::reset_password(&state, &v.grant, id, f.password).await;
+    outcome(&v.csrf, r, |u| {
+        format!("Password of {} set; their sessions and API tokens were ended", u.username)
+    })
 }
 
 #[derive(Debug, Deserialize)]
@@ -327,14 +461,24 @@ pub async fn create_token(
     v: Viewer<TokensWrite>,
     Form(f): Form<TokenForm>,
 ) -> Response {
+    let kept = Kept {
+        form: "token",
+        values: vec![
+            ("name", f.name.clone()),
+            ("role", f.role.clone()),
+            ("expires_in_days", f.expires_in_days.map(|d| d.to_string()).unwrap_or_default()),
+        ],
+        error: None,
+    };
     let input = NewTokenInput { name: f.name, role: f.role, expires_in_days: f.expires_in_days };
     match users::create_token(&state, &v.grant, input).await {
         Ok(d) => {
-            let mut resp = render_page(&state, &v, AuditFilter::default(), Some(d.value.token)).await;
+            let mut resp =
+                render_page(&state, &v, AuditFilter::default(), Some(d.value.token), &Kept::default()).await;
             resp.extensions_mut().insert(d.audit);
             resp
         }
-        Err(e) => back(&v.csrf, &e.to_string(), Err(&e)),
+        Err(e) => failed(&state, &v, kept, e).await,
     }
 }
 
@@ -355,7 +499,13 @@ pub async fn put_role(State(state): State<AppState>, v: Viewer<UsersWrite>, body
     let get = |k: &str| pairs.iter().find(|(n, _)| n == k).map_or(String::new(), |(_, v)| v.clone());
     let permissions: Vec<String> =
         pairs.iter().filter(|(k, _)| k == "permission").map(|(_, p)| p.clone()).collect();
+    let mut values = vec![("name", get("name")), ("description", get("description"))];
+    values.extend(permissions.iter().map(|p| ("permission", p.clone())));
+    let kept = Kept { form: "role", values, error: None };
     let role =
         openwatch_store::CustomRole { name: get("name"), description: get("description"), permissions };
-    outcome(&v.csrf, users::put_role(&state, &v.grant, role).await, |r| format!("Role {} saved", r.name))
+    match users::put_role(&state, &v.grant, role).await {
+        Ok(d) => back(&v.csrf, &format!("Role {} saved", d.value.name), Ok(d.audit)),
+        Err(e) => failed(&state, &v, kept, e).await,
+    }
 }

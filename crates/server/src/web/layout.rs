@@ -10,6 +10,7 @@ use crate::auth::rbac::Permission;
 const NAV: &[(&str, &str, Option<Permission>)] = &[
     ("/", "Dashboard", Some(Permission::FleetRead)),
     ("/hosts", "Hosts", Some(Permission::HostsRead)),
+    ("/groups", "Groups", Some(Permission::HostsRead)),
     ("/scans", "Scans", Some(Permission::ScansRead)),
     ("/rules", "Rules", Some(Permission::RulesRead)),
     ("/frameworks", "Frameworks", Some(Permission::RulesRead)),

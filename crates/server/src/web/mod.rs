@@ -4,11 +4,14 @@
 //! event; handlers call the same use cases as the API and render the outcome.
 
 mod admin;
+mod confirm;
 mod dashboard;
 mod flash;
 pub(crate) mod form;
+mod groups;
 mod guard;
 mod hosts;
+mod keys;
 pub(crate) mod layout;
 mod login;
 mod rules;
@@ -91,10 +94,28 @@ pub fn pages(r: Routes) -> Routes {
         .page(GET, "/hosts/import", Needs(P::HostsWrite), "web.host_import", hosts::import_form)
         .page(POST, "/hosts/import", Needs(P::HostsWrite), "host.import", hosts::import)
         .page(POST, "/hosts/scan", Needs(P::HostsScan), "scan.queue_hosts", hosts::scan_selected)
+        .page(GET, "/hosts/keys", Needs(P::HostsRead), "web.host_keys_pending", keys::pending)
+        .page(POST, "/hosts/keys/approve", Needs(P::HostKeysApprove), "host.key_approve_many", keys::approve)
+        .page(GET, "/hosts/{id}/delete", Needs(P::HostsWrite), "web.host_delete", hosts::confirm_delete)
+        .page(POST, "/hosts/{id}/delete", Needs(P::HostsWrite), "host.delete", hosts::delete)
         .page(GET, "/hosts/{id}/edit", Needs(P::HostsWrite), "web.host_edit", hosts::edit_form)
         .page(POST, "/hosts/{id}/edit", Needs(P::HostsWrite), "host.update", hosts::update)
         .page(GET, "/hosts/{id}/{file}", Needs(P::HostsRead), "host.export", hosts::export)
         .page(POST, "/groups/scan", Needs(P::HostsScan), "scan.queue_group", hosts::scan_group)
+        .page(GET, "/groups", Needs(P::HostsRead), "web.groups", groups::list)
+        .page(POST, "/groups", Needs(P::HostsWrite), "group.create", groups::create)
+        .page(GET, "/groups/{id}", Needs(P::HostsRead), "web.group", groups::detail)
+        .page(POST, "/groups/{id}", Needs(P::HostsWrite), "group.update", groups::update)
+        .page(GET, "/groups/{id}/delete", Needs(P::HostsWrite), "web.group_delete", groups::confirm_delete)
+        .page(POST, "/groups/{id}/delete", Needs(P::HostsWrite), "group.delete", groups::delete)
+        .page(POST, "/groups/{id}/hosts", Needs(P::HostsWrite), "group.add_host", groups::add_host)
+        .page(
+            POST,
+            "/groups/{id}/hosts/{host_id}/remove",
+            Needs(P::HostsWrite),
+            "group.remove_host",
+            groups::remove_host,
+        )
         .page(GET, "/hosts/{id}", Needs(P::HostsRead), "web.host", hosts::detail)
         .page(POST, "/hosts/{id}/scan", Needs(P::HostsScan), "scan.queue", hosts::scan_now)
         .page(POST, "/hosts/{id}/test", Needs(P::HostsWrite), "host.test_connection", hosts::test)
@@ -124,7 +145,28 @@ pub fn pages(r: Routes) -> Routes {
             "credential.create",
             admin::create_credential,
         )
+        .page(
+            GET,
+            "/admin/credentials/{id}/delete",
+            Needs(P::CredentialsWrite),
+            "web.credential_delete",
+            admin::confirm_delete_credential,
+        )
+        .page(
+            POST,
+            "/admin/credentials/{id}/delete",
+            Needs(P::CredentialsWrite),
+            "credential.delete",
+            admin::delete_credential,
+        )
         .page(POST, "/admin/users", Needs(P::UsersWrite), "user.create", admin::create_user)
+        .page(
+            POST,
+            "/admin/users/{id}/password",
+            Needs(P::UsersWrite),
+            "user.reset_password",
+            admin::reset_password,
+        )
         .page(POST, "/admin/users/{id}", Needs(P::UsersWrite), "user.update", admin::update_user)
         .page(POST, "/admin/tokens", Needs(P::TokensWrite), "token.create", admin::create_token)
         .page(POST, "/admin/roles", Needs(P::UsersWrite), "role.put", admin::put_role)

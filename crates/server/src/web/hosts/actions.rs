@@ -52,7 +52,7 @@ pub async fn approve_key(
     Path((id, key_id)): Path<(i64, i64)>,
 ) -> Response {
     match hosts::approve_key(&state, &v.grant, id, key_id).await {
-        Ok(d) => back(&v.csrf, id, "Host key approved", Ok(d.audit)),
+        Ok(d) => back(&v.csrf, id, &d.value.message(), Ok(d.audit)),
         Err(e) => back(&v.csrf, id, &e.to_string(), Err(&e)),
     }
 }

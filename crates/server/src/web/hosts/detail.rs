@@ -51,6 +51,14 @@ pub async fn detail(
         Ok(None) => return layout::error_page(&v.caller, &v.csrf, StatusCode::NOT_FOUND, "No such host."),
         Err(e) => return db_error(&v, e),
     };
+    let credential = match host.credential_id {
+        Some(c) => match store.credential(c).await {
+            Ok(c) => c,
+            Err(e) => return db_error(&v, e),
+        },
+        None => None,
+    };
+    let (login, login_from) = crate::service::hosts::login_user(&host.username, credential.as_ref());
     let rq = ResultFilter {
         verdict: empty_none(q.verdict.clone()),
         severity: empty_none(q.severity.clone()),
@@ -96,6 +104,7 @@ pub async fn detail(
         h1 { (host.name) " " (badge(host.reachability.as_str())) }
         dl.facts.card {
             dt { "Address" } dd.mono { (host.address) ":" (host.port) " (" (host.transport) ")" }
+            @if host.transport == openwatch_store::Transport::Ssh { dt { "Logs in as" } dd #login-user { (login) " " span.muted { "(" (login_from) ")" } } }
             dt { "Platform" } dd { (host.platform.as_deref().unwrap_or("not detected yet")) }
             @if let Some(sys) = latest.and_then(|s| s.summary.as_ref()).map(|x| &x["system"]) {
                 @if let Some(name) = sys["platform"]["pretty_name"].as_str() { dt { "Operating system" } dd { (name) } }

@@ -20,10 +20,12 @@ struct FormTarget<'a> {
     action: &'a str,
     heading: &'a str,
     submit: &'a str,
+    /// The host being edited (none while adding one).
+    host_id: Option<i64>,
 }
 
 const NEW_HOST: FormTarget<'static> =
-    FormTarget { action: "/hosts", heading: "Add a host", submit: "Add host" };
+    FormTarget { action: "/hosts", heading: "Add a host", submit: "Add host", host_id: None };
 
 fn host_form(
     v: &Viewer<HostsWrite>,
@@ -40,7 +42,7 @@ fn host_form(
                 label { "Name" input name="name" value=(f.name) required; }
                 label { "Address (host name or IP)" input name="address" value=(f.address); }
                 label { "SSH port" input name="port" type="number" min="1" max="65535" value=(f.port.as_deref().unwrap_or("22")); }
-                label { "User (when the credential names none)" input name="username" value=(f.username); }
+                label { "User (blank: the credential's user, else root)" input name="username" value=(f.username); }
                 label { "Credential" select name="credential_id" {
                     option value="" { "none" }
                     @for c in creds { option value=(c.id) selected[f.credential_id.as_deref() == Some(c.id.to_string().as_str())] { (c.name) " (" (c.kind) ")" } }
@@ -57,7 +59,11 @@ fn host_form(
             }
             label { span { input type="checkbox" name="sudo" value="1" checked[f.sudo.is_some()]; " become root with sudo" } }
             label { span { input type="checkbox" name="maintenance" value="1" checked[f.maintenance.is_some()]; " in maintenance (not scanned)" } }
-            div.actions { button type="submit" { (t.submit) } a.button.secondary href="/hosts" { "Cancel" } }
+            div.actions {
+                button type="submit" { (t.submit) }
+                a.button.secondary href="/hosts" { "Cancel" }
+                @if let Some(id) = t.host_id { a.button.secondary href={"/hosts/" (id) "/delete"} { "Delete host" } }
+            }
         }
     };
     render(
@@ -183,7 +189,7 @@ pub async fn edit_form(
         return layout::error_page(&v.caller, &v.csrf, StatusCode::NOT_FOUND, "No such host.");
     };
     let action = format!("/hosts/{id}/edit");
-    let t = FormTarget { action: &action, heading: "Edit host", submit: "Save" };
+    let t = FormTarget { action: &action, heading: "Edit host", submit: "Save", host_id: Some(id) };
     host_form(&v, &creds, None, &HostForm::from_host(&host), &t)
 }
 
@@ -194,7 +200,7 @@ pub async fn update(
     Form(f): Form<HostForm>,
 ) -> Response {
     let action = format!("/hosts/{id}/edit");
-    let t = FormTarget { action: &action, heading: "Edit host", submit: "Save" };
+    let t = FormTarget { action: &action, heading: "Edit host", submit: "Save", host_id: Some(id) };
     let result = match f.body() {
         Ok(b) => hosts::update(&state, &v.grant, id, b).await,
         Err(e) => Err(ServiceError::BadRequest(e)),
@@ -202,5 +208,40 @@ pub async fn update(
     match result {
         Ok(d) => crate::web::after_post(&v.csrf, &format!("/hosts/{id}"), "Host saved", Ok(d.audit)),
         Err(e) => form_failed(&state, &v, e, &f, &t).await,
+    }
+}
+
+pub async fn confirm_delete(
+    State(state): State<AppState>,
+    v: Viewer<HostsWrite>,
+    Path(id): Path<i64>,
+) -> Response {
+    let host = match state.store().host(id).await {
+        Ok(Some(h)) => h,
+        Ok(None) => return layout::error_page(&v.caller, &v.csrf, StatusCode::NOT_FOUND, "No such host."),
+        Err(e) => return db_error(&v, e),
+    };
+    crate::web::confirm::page(
+        &v,
+        crate::web::confirm::Confirm {
+            title: "Delete host",
+            section: "Hosts",
+            question: format!("Delete the host {} ({})?", host.name, host.address),
+            consequence: "It leaves the host list, its groups and the fleet figures and is no longer \
+                scanned; its past scans and changes stay readable."
+                .into(),
+            action: format!("/hosts/{id}/delete"),
+            button: "Delete host",
+            cancel: format!("/hosts/{id}"),
+        },
+    )
+}
+
+pub async fn delete(State(state): State<AppState>, v: Viewer<HostsWrite>, Path(id): Path<i64>) -> Response {
+    match hosts::delete(&state, &v.grant, id).await {
+        Ok(d) => {
+            crate::web::after_post(&v.csrf, "/hosts", &format!("Host {} deleted", d.value.name), Ok(d.audit))
+        }
+        Err(e) => crate::web::after_post(&v.csrf, &format!("/hosts/{id}"), &e.to_string(), Err(&e)),
     }
 }

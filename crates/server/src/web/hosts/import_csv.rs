@@ -9,7 +9,7 @@ use serde::Deserialize;
 use crate::app::AppState;
 use crate::service::{Done, import};
 use crate::web::guard::{HostsWrite, Viewer};
-use crate::web::layout::{Page, csrf_field, render};
+use crate::web::layout::{Page, csrf_field, plural, render};
 
 #[derive(Debug, Deserialize, Default)]
 pub struct ImportForm {
@@ -29,6 +29,7 @@ fn import_page(
         h1 { "Import hosts from CSV" }
         p.muted { "A header row naming columns among: name (required), address, port, username, transport, \
             credential (a credential's name), sudo, groups and tags (separated by ;), host_key_policy. \
+            A host's username wins over its credential's; without one the credential's is used, else root. \
             Nothing is written until every row is valid and you confirm." }
         form method="post" action="/hosts/import" class="stack" {
             (csrf_field(&v.csrf))
@@ -39,9 +40,10 @@ fn import_page(
             section.card aria-labelledby="preview-h" {
                 h2 #preview-h { "Preview: " (rows.len()) " rows, " (errors) " with errors" }
                 table #preview {
-                    thead { tr { th { "Line" } th { "Host" } th { "Result" } } }
+                    thead { tr { th { "Line" } th { "Host" } th { "Logs in as" } th { "Result" } } }
                     tbody { @for r in rows { tr {
                         td { (r.line) } td { (r.name) }
+                        td { @if let Some(u) = &r.user { (u) " " span.muted { "(" (r.user_from.as_deref().unwrap_or("")) ")" } } }
                         td { @if let Some(e) = &r.error { span class="verdict v-fail" { "error" } " " (e) } @else { span class="verdict v-pass" { "ok" } } }
                     } } }
                 }
@@ -50,7 +52,7 @@ fn import_page(
                         (csrf_field(&v.csrf))
                         input type="hidden" name="csv" value=(csv);
                         input type="hidden" name="confirm" value="1";
-                        button type="submit" { "Import " (rows.len()) " hosts" }
+                        button type="submit" { "Import " (plural(rows.len() as i64, "host", "hosts")) }
                     }
                 }
             }
@@ -81,9 +83,12 @@ pub async fn import(
 ) -> Response {
     let csv = f.csv.replace("\r\n", "\n");
     match import::import_csv(&state, &v.grant, &csv, f.confirm.is_none()).await {
-        Ok(Done { value: (true, rows), audit }) => {
-            crate::web::after_post(&v.csrf, "/hosts", &format!("{} hosts imported", rows.len()), Ok(audit))
-        }
+        Ok(Done { value: (true, rows), audit }) => crate::web::after_post(
+            &v.csrf,
+            "/hosts",
+            &format!("{} imported", plural(rows.len() as i64, "host", "hosts")),
+            Ok(audit),
+        ),
         Ok(Done { value: (false, rows), audit }) => {
             let mut resp = import_page(&v, &csv, Some(&rows), None);
             resp.extensions_mut().insert(audit);

@@ -8,7 +8,7 @@ mod import_csv;
 
 pub use actions::{approve_key, export, scan_group, scan_now, scan_selected, test};
 pub use detail::detail;
-pub use form::{create, edit_form, new_form, update};
+pub use form::{confirm_delete, create, delete, edit_form, new_form, update};
 pub use import_csv::{import, import_form};
 
 use axum::extract::{Query, State};
@@ -101,6 +101,7 @@ pub async fn list(
             @if v.caller.can(Permission::HostsWrite) {
                 a.button href="/hosts/new" { "Add host" }
                 a.button.secondary href="/hosts/import" { "Import CSV" }
+                a.button.secondary href="/hosts/keys" { "Pending host keys" }
             }
             @if can_scan && !groups.is_empty() {
                 form method="post" action="/groups/scan" class="filters" {
