@@ -14,6 +14,7 @@ pub mod posture;
 pub mod report;
 pub mod rule;
 pub mod select;
+pub mod tailoring;
 pub mod vars;
 
 #[cfg(test)]

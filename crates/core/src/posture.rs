@@ -4,8 +4,8 @@
 use std::collections::BTreeMap;
 
 use crate::eval::Status;
-use crate::rule::References;
 use crate::rule::PLATFORM_KEYS;
+use crate::rule::References;
 
 /// The platform key a framework is written for (`cis_debian12` → `debian12`,
 /// `stig_ubuntu2204` → `ubuntu2204`), or `None` for frameworks that hold for any Linux host

@@ -106,7 +106,7 @@ fn results(lib: &Library, n: usize, host: usize, rng: &mut Rng) -> (Vec<ResultIn
         id_like: Vec::new(),
         pretty_name: None,
     };
-    (results, posture_rows(lib, &debian, verdicts))
+    (results, posture_rows(lib, &debian, &Default::default(), verdicts))
 }
 
 /// Time one GET; `auth` is a bearer token, or a session cookie when it starts with `Cookie:`.

@@ -75,6 +75,7 @@ pub trait Store:
     + ScheduleStore
     + AuditStore
     + EventStore
+    + TailoringStore
     + Send
     + Sync
     + std::fmt::Debug
@@ -93,6 +94,7 @@ impl<T> Store for T where
         + ScheduleStore
         + AuditStore
         + EventStore
+        + TailoringStore
         + Send
         + Sync
         + std::fmt::Debug
@@ -104,8 +106,24 @@ impl<T> Store for T where
 pub mod prelude {
     pub use crate::{
         AuditStore, CredentialStore, EventStore, FleetStore, HostStore, JobStore, ScanStore, ScheduleStore,
-        StateStore, Store, SystemStore, UserStore,
+        StateStore, Store, SystemStore, TailoringStore, UserStore,
     };
+}
+
+/// Tailorings of groups and hosts (the body is the core's `Tailoring` as JSON).
+#[async_trait]
+pub trait TailoringStore: Send + Sync {
+    async fn tailoring(&self, scope: TailoringScope) -> Result<Option<StoredTailoring>>;
+    /// Save (or replace) a scope's tailoring; an empty body removes it.
+    async fn put_tailoring(
+        &self,
+        scope: TailoringScope,
+        body: &serde_json::Value,
+        by: &str,
+        now: Millis,
+    ) -> Result<()>;
+    /// The tailorings that shape one host: its live groups' (with their names) and its own.
+    async fn host_tailorings(&self, host_id: i64) -> Result<HostTailorings>;
 }
 
 /// Which database this is and whether it answers.

@@ -29,6 +29,11 @@ pub(crate) const SQLITE: &[Migration] = &[
         name: "first_scan",
         sql: include_str!("../migrations/sqlite/0003_first_scan.sql"),
     },
+    Migration {
+        version: 4,
+        name: "tailorings",
+        sql: include_str!("../migrations/sqlite/0004_tailorings.sql"),
+    },
 ];
 
 pub(crate) const POSTGRES: &[Migration] = &[
@@ -42,6 +47,11 @@ pub(crate) const POSTGRES: &[Migration] = &[
         version: 3,
         name: "first_scan",
         sql: include_str!("../migrations/postgres/0003_first_scan.sql"),
+    },
+    Migration {
+        version: 4,
+        name: "tailorings",
+        sql: include_str!("../migrations/postgres/0004_tailorings.sql"),
     },
 ];
 

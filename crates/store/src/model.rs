@@ -574,3 +574,40 @@ pub struct SeedHistory {
     pub changes: Vec<SeedChange>,
     pub trend: Vec<TrendPoint>,
 }
+
+/// What a tailoring belongs to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(tag = "scope", content = "id", rename_all = "snake_case")]
+pub enum TailoringScope {
+    Group(i64),
+    Host(i64),
+}
+
+impl TailoringScope {
+    pub fn kind(&self) -> &'static str {
+        match self {
+            TailoringScope::Group(_) => "group",
+            TailoringScope::Host(_) => "host",
+        }
+    }
+
+    pub fn id(&self) -> i64 {
+        match self {
+            TailoringScope::Group(id) | TailoringScope::Host(id) => *id,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct StoredTailoring {
+    pub body: serde_json::Value,
+    pub updated_at: Millis,
+    pub updated_by: String,
+}
+
+/// The layers of one host's tailoring, groups as (name, body).
+#[derive(Debug, Clone, Default)]
+pub struct HostTailorings {
+    pub groups: Vec<(String, serde_json::Value)>,
+    pub host: Option<serde_json::Value>,
+}

@@ -95,3 +95,4 @@ include!("sql/schedules.rs");
 include!("sql/audit.rs");
 include!("sql/events.rs");
 include!("sql/keys.rs");
+include!("sql/tailorings.rs");

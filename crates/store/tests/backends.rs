@@ -67,9 +67,9 @@ async fn scan_once(s: &dyn Store, host_id: i64, at: i64, results: Vec<ResultInpu
 #[tokio::test]
 async fn migrations_are_recorded_and_reopening_is_idempotent() {
     for b in backends().await {
-        assert_eq!(b.store.migrations().await.unwrap(), vec![1, 2, 3], "{}", b.url);
+        assert_eq!(b.store.migrations().await.unwrap(), vec![1, 2, 3, 4], "{}", b.url);
         let (again, _) = open(&b.url, 2, &b.keys).await.unwrap();
-        assert_eq!(again.migrations().await.unwrap(), vec![1, 2, 3]);
+        assert_eq!(again.migrations().await.unwrap(), vec![1, 2, 3, 4]);
         again.ping().await.unwrap();
     }
 }
@@ -653,5 +653,42 @@ async fn groups_are_renamed_and_gain_and_lose_hosts_and_pending_keys_are_listed(
         assert!(s.approve_host_key(a.id, ka.id, "admin", 4).await.unwrap());
         s.delete_host(other.id, 5).await.unwrap();
         assert!(s.pending_host_keys().await.unwrap().is_empty(), "approved and deleted hosts' keys leave");
+    }
+}
+
+#[tokio::test]
+async fn tailorings_of_a_hosts_groups_and_its_own() {
+    for b in backends().await {
+        let s = &*b.store;
+        let h = s
+            .create_host(&HostInput { groups: vec!["web".into(), "dmz".into()], ..host("t1") }, 1)
+            .await
+            .unwrap();
+        let other = s.create_host(&HostInput { groups: Vec::new(), ..host("t2") }, 1).await.unwrap();
+        let groups = s.list_groups().await.unwrap();
+        let id = |n: &str| groups.iter().find(|g| g.name == n).unwrap().id;
+        let body = |v: &str| json!({"frameworks": [], "exclude_rules": [], "variables": {"x": v}});
+        s.put_tailoring(TailoringScope::Group(id("web")), &body("5"), "admin", 10).await.unwrap();
+        s.put_tailoring(TailoringScope::Group(id("dmz")), &body("3"), "admin", 11).await.unwrap();
+        s.put_tailoring(TailoringScope::Host(h.id), &body("2"), "alice", 12).await.unwrap();
+        let t = s.host_tailorings(h.id).await.unwrap();
+        let names: Vec<&str> = t.groups.iter().map(|(n, _)| n.as_str()).collect();
+        assert_eq!(names, ["dmz", "web"], "{}", b.url);
+        assert_eq!(t.groups[1].1["variables"]["x"], "5");
+        assert_eq!(t.host.as_ref().unwrap()["variables"]["x"], "2");
+        let stored = s.tailoring(TailoringScope::Host(h.id)).await.unwrap().unwrap();
+        assert_eq!((stored.updated_at, stored.updated_by.as_str()), (12, "alice"));
+        // A replacement keeps one row; an empty tailoring removes it.
+        s.put_tailoring(TailoringScope::Host(h.id), &body("1"), "bob", 13).await.unwrap();
+        assert_eq!(
+            s.tailoring(TailoringScope::Host(h.id)).await.unwrap().unwrap().body["variables"]["x"],
+            "1"
+        );
+        s.put_tailoring(TailoringScope::Host(h.id), &json!({"frameworks": [], "variables": {}}), "bob", 14)
+            .await
+            .unwrap();
+        assert!(s.tailoring(TailoringScope::Host(h.id)).await.unwrap().is_none());
+        let t = s.host_tailorings(other.id).await.unwrap();
+        assert!(t.groups.is_empty() && t.host.is_none(), "a host in no tailored group has none");
     }
 }

@@ -12,6 +12,7 @@ mod library;
 mod ops;
 pub(crate) mod scans;
 mod schedules;
+mod tailoring;
 mod users;
 
 use axum::Router;
@@ -332,6 +333,51 @@ pub fn build(state: AppState) -> (Router<AppState>, Vec<RouteSpec>) {
             groups::delete,
         )
         .route(
+            GET,
+            "/api/v1/groups/{id}/tailoring",
+            Needs(P::HostsRead),
+            "tailoring.get",
+            "tailoring",
+            "A group's tailoring: frameworks, left-out rules, variable values",
+            tailoring::get_group,
+        )
+        .route(
+            PUT,
+            "/api/v1/groups/{id}/tailoring",
+            Needs(P::HostsWrite),
+            "tailoring.put",
+            "tailoring",
+            "Replace a group's tailoring (an empty one removes it)",
+            tailoring::put_group,
+        )
+        .route(
+            GET,
+            "/api/v1/hosts/{id}/tailoring",
+            Needs(P::HostsRead),
+            "tailoring.get",
+            "tailoring",
+            "A host's own tailoring",
+            tailoring::get_host,
+        )
+        .route(
+            PUT,
+            "/api/v1/hosts/{id}/tailoring",
+            Needs(P::HostsWrite),
+            "tailoring.put",
+            "tailoring",
+            "Replace a host's own tailoring (an empty one removes it)",
+            tailoring::put_host,
+        )
+        .route(
+            GET,
+            "/api/v1/hosts/{id}/tailoring/effective",
+            Needs(P::HostsRead),
+            "tailoring.effective",
+            "tailoring",
+            "What a host is scanned with: its groups' tailorings by name, then its own",
+            tailoring::effective,
+        )
+        .route(
             PUT,
             "/api/v1/groups/{id}/hosts/{host_id}",
             Needs(P::HostsWrite),
@@ -404,6 +450,24 @@ pub fn build(state: AppState) -> (Router<AppState>, Vec<RouteSpec>) {
             "compliance",
             "Recent changes across the fleet",
             fleet::changes,
+        )
+        .route(
+            GET,
+            "/api/v1/compliance",
+            Needs(P::HostsRead),
+            "compliance.list",
+            "compliance",
+            "Current verdicts across hosts, filtered (rule, framework, control, verdict, severity, group, host)",
+            fleet::compliance,
+        )
+        .route(
+            GET,
+            "/api/v1/compliance/export",
+            Needs(P::HostsRead),
+            "compliance.export",
+            "compliance",
+            "The fleet's current compliance as a download (format=csv or json), with the same filters",
+            fleet::fleet_export,
         )
         .route(
             GET,

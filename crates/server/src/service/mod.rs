@@ -3,6 +3,7 @@
 //! [`ServiceError`] on failure. The API handlers, the web pages and the scheduler are thin
 //! adapters over these functions: parse, call, render.
 
+pub mod compliance;
 pub mod credentials;
 pub mod error;
 pub mod exports;
@@ -11,6 +12,7 @@ pub mod hosts;
 pub mod import;
 pub mod scans;
 pub mod schedules;
+pub mod tailoring;
 pub mod users;
 
 use serde_json::Value;

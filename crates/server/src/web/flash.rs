@@ -16,6 +16,21 @@ pub fn query(csrf: &str, message: &str, error: bool) -> String {
     format!("{kind}={}&sig={}", super::form::urlencode(message), sign(csrf, kind, message))
 }
 
+/// The flash parameters of a page's address, for pages to extract with `Query`.
+#[derive(Debug, Default, serde::Deserialize)]
+pub struct FlashQuery {
+    pub flash: Option<String>,
+    pub error: Option<String>,
+    pub sig: Option<String>,
+}
+
+impl FlashQuery {
+    /// The message to show, when this session's server wrote it.
+    pub fn message(self, csrf: &str) -> Option<(bool, String)> {
+        read(csrf, self.flash, self.error, self.sig.as_deref())
+    }
+}
+
 /// The message to show: `(is_error, text)`, only when its signature is this session's.
 pub fn read(
     csrf: &str,

@@ -8,6 +8,7 @@ mod confirm;
 mod dashboard;
 mod flash;
 pub(crate) mod form;
+mod frameworks;
 mod groups;
 mod guard;
 mod hosts;
@@ -18,6 +19,8 @@ mod rules;
 mod scans;
 mod schedules;
 pub mod svg;
+mod tailoring;
+mod verdicts;
 
 use axum::http::{Method, header};
 use axum::response::{IntoResponse, Redirect, Response};
@@ -27,6 +30,7 @@ use crate::http::error::Failure;
 use crate::http::router::{Access, Routes};
 use crate::service::{AuditNote, ServiceError};
 
+pub use flash::FlashQuery;
 pub use guard::Viewer;
 
 const CSS: &str = include_str!("../../static/app.css");
@@ -134,9 +138,22 @@ pub fn pages(r: Routes) -> Routes {
         .page(POST, "/schedules", Needs(P::SchedulesWrite), "schedule.create", schedules::create)
         .page(POST, "/schedules/{id}/delete", Needs(P::SchedulesWrite), "schedule.delete", schedules::delete)
         .page(GET, "/rules", Needs(P::RulesRead), "web.rules", rules::list)
-        .page(GET, "/frameworks", Needs(P::RulesRead), "web.frameworks", rules::frameworks)
-        .page(GET, "/frameworks/{id}", Needs(P::RulesRead), "web.framework", rules::framework)
-        .page(GET, "/frameworks/{id}/controls/{control}", Needs(P::RulesRead), "web.control", rules::control)
+        .page(GET, "/rules/{id}", Needs(P::RulesRead), "web.rule", rules::rule)
+        .page(GET, "/groups/{id}/tailoring", Needs(P::HostsRead), "web.tailoring", tailoring::group_form)
+        .page(POST, "/groups/{id}/tailoring", Needs(P::HostsWrite), "tailoring.put", tailoring::save_group)
+        .page(GET, "/hosts/{id}/tailoring", Needs(P::HostsRead), "web.tailoring", tailoring::host_form)
+        .page(POST, "/hosts/{id}/tailoring", Needs(P::HostsWrite), "tailoring.put", tailoring::save_host)
+        .page(GET, "/frameworks", Needs(P::RulesRead), "web.frameworks", frameworks::list)
+        .page(GET, "/frameworks/{id}", Needs(P::RulesRead), "web.framework", frameworks::framework)
+        .page(
+            GET,
+            "/frameworks/{id}/controls/{control}",
+            Needs(P::RulesRead),
+            "web.control",
+            frameworks::control,
+        )
+        .page(GET, "/compliance.csv", Needs(P::HostsRead), "compliance.export", verdicts::export_csv)
+        .page(GET, "/compliance.json", Needs(P::HostsRead), "compliance.export", verdicts::export_json)
         .page(GET, "/admin", SignedIn, "web.admin", admin::page)
         .page(
             POST,

@@ -9,7 +9,8 @@ use openwatch_core::eval::Status;
 use openwatch_core::plan::FactPlan;
 use openwatch_core::posture;
 use openwatch_core::report::{EvalOptions, PlatformInfo, ScanReport};
-use openwatch_core::rule::References;
+use openwatch_core::rule::{References, Rule};
+use openwatch_core::tailoring::Effective;
 use openwatch_core::vars::Overrides;
 use openwatch_fleet::{ExecMode, FleetJob, FleetOptions, ManagedHost, ResolvedHost, Secret, scan_host};
 use openwatch_ssh::{HostKeyPolicy, SshSession, SshTarget};
@@ -134,27 +135,33 @@ fn ssh_failure(kind: &str, message: String) -> Failure {
     }
 }
 
-fn local_report(state: &AppState) -> Result<ScanReport, Failure> {
+/// The rules a host is scanned with and their variable values: the library, tailored.
+struct Tailored {
+    rules: Vec<Rule>,
+    overrides: Overrides,
+}
+
+fn local_report(state: &AppState, t: &Tailored) -> Result<ScanReport, Failure> {
     let walks = state.config.scan_walks;
-    let plan = FactPlan::for_rules(state.library.rules.iter(), walks);
-    let eval = EvalOptions { overrides: Overrides::default(), walks_enabled: walks };
-    openwatch_collect::scan(state.library.rules.iter(), &plan, eval, &mut LocalTransport)
+    let plan = FactPlan::for_rules(t.rules.iter(), walks);
+    let eval = EvalOptions { overrides: t.overrides.clone(), walks_enabled: walks };
+    openwatch_collect::scan(t.rules.iter(), &plan, eval, &mut LocalTransport)
         .map(|scanned| scanned.report)
         .map_err(|e| failure("collection", e.to_string(), Reachability::Error, true))
 }
 
-async fn ssh_report(state: &AppState, host: &Host) -> Result<ScanReport, Failure> {
+async fn ssh_report(state: &AppState, host: &Host, t: &Tailored) -> Result<ScanReport, Failure> {
     let (target, pinned) = ssh_target(state, host).await?;
     let accept_new = target.trust.policy == HostKeyPolicy::AcceptNew;
-    let job = FleetJob { host: ResolvedHost { target, vars: Vec::new() }, overrides: Overrides::default() };
-    let plan = FactPlan::for_rules(state.library.rules.iter(), state.config.scan_walks);
+    let job = FleetJob { host: ResolvedHost { target, vars: Vec::new() }, overrides: t.overrides.clone() };
+    let plan = FactPlan::for_rules(t.rules.iter(), state.config.scan_walks);
     let opts = FleetOptions {
         concurrency: 1,
         mode: ExecMode::Batched,
         walks: state.config.scan_walks,
         keep_facts: false,
     };
-    let scan = scan_host(&job, &state.library.rules, &plan, &opts).await;
+    let scan = scan_host(&job, &t.rules, &plan, &opts).await;
     if let Some(e) = &scan.report.error {
         return Err(if e.kind == "host_key" {
             host_key_problem(state, host, pinned, scan.presented_key.clone(), e.message.clone()).await
@@ -195,28 +202,43 @@ async fn ssh_report(state: &AppState, host: &Host) -> Result<ScanReport, Failure
     Ok(scan.report)
 }
 
-/// Scan a host now (in this task) and return its report.
-pub async fn scan_report(state: &AppState, host: &Host) -> Result<ScanReport, Failure> {
-    match host.transport.as_str() {
+/// Scan a host now (in this task), as its tailoring says, and return its report with the
+/// tailoring it was scanned with.
+pub async fn scan_report(state: &AppState, host: &Host) -> Result<(ScanReport, Effective), Failure> {
+    let tailoring = |m: String| failure("tailoring", m, Reachability::Unknown, false);
+    let effective = crate::service::tailoring::resolve(state, host.id)
+        .await
+        .map_err(|e| tailoring(format!("the host's tailoring could not be read: {e}")))?;
+    let overrides = effective
+        .overrides(&state.library.rules)
+        .map_err(|e| tailoring(format!("the host's tailoring no longer fits the rule library: {e}")))?;
+    let rules: Vec<Rule> = state.library.rules.iter().filter(|r| effective.selects(r)).cloned().collect();
+    let t = Tailored { rules, overrides };
+    let report = match host.transport.as_str() {
         "local" => {
             let s = state.clone();
-            tokio::task::spawn_blocking(move || local_report(&s))
+            tokio::task::spawn_blocking(move || local_report(&s, &t))
                 .await
-                .map_err(|e| failure("internal", e.to_string(), Reachability::Unknown, true))?
+                .map_err(|e| failure("internal", e.to_string(), Reachability::Unknown, true))??
         }
-        _ => ssh_report(state, host).await,
-    }
+        _ => ssh_report(state, host, &t).await?,
+    };
+    Ok((report, effective))
 }
 
 /// The store's posture rows for one host's results: the core's count per framework, over
-/// the frameworks we ship catalogs of that apply to the host's platform.
+/// the frameworks we ship catalogs of that apply to the host's platform and that its
+/// tailoring keeps.
 pub fn posture_rows<'r>(
     library: &Library,
     platform: &PlatformInfo,
+    tailoring: &Effective,
     results: impl IntoIterator<Item = (&'r References, Status)>,
 ) -> Vec<Posture> {
     let (family, version) = (platform.family.as_deref(), platform.version.as_deref());
-    let applies = library.frameworks().filter(|f| posture::framework_applies(f, family, version));
+    let applies = library
+        .frameworks()
+        .filter(|f| posture::framework_applies(f, family, version) && tailoring.counts(f));
     posture::by_framework(applies, results)
         .into_iter()
         .map(|p| Posture {
@@ -231,7 +253,13 @@ pub fn posture_rows<'r>(
 
 /// The stored form of a report: evidence without per-scan timestamps (so identical evidence
 /// is stored once), and per-framework posture for the frameworks we ship catalogs of.
-pub fn outcome(state: &AppState, scan_id: i64, host_id: i64, report: &ScanReport) -> ScanOutcome {
+pub fn outcome(
+    state: &AppState,
+    scan_id: i64,
+    host_id: i64,
+    report: &ScanReport,
+    tailoring: &Effective,
+) -> ScanOutcome {
     let results = report
         .results
         .iter()
@@ -260,6 +288,7 @@ pub fn outcome(state: &AppState, scan_id: i64, host_id: i64, report: &ScanReport
     let posture = posture_rows(
         &state.library,
         &report.host.platform,
+        tailoring,
         report.results.iter().map(|r| (&r.references, r.verdict)),
     );
     ScanOutcome {
@@ -299,8 +328,8 @@ pub async fn run(state: &AppState, job: &Job, worker: &str) -> anyhow::Result<()
     store.mark_scan_running(scan_id, now_ms()).await?;
     state.events_stored.notify_waiters();
     match scan_report(state, &host).await {
-        Ok(report) => {
-            let o = outcome(state, scan_id, host.id, &report);
+        Ok((report, tailoring)) => {
+            let o = outcome(state, scan_id, host.id, &report, &tailoring);
             match store.complete_scan(job, worker, &o).await? {
                 Some(stats) => {
                     tracing::info!(
