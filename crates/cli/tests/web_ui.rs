@@ -84,6 +84,7 @@ async fn remediation_long_names_and_schedules_in_chromium() {
     assert!(panel.contains("Restart the service ssh."), "{panel}");
     let code = b.text_of("#rules details[open] .fix code").await;
     assert_eq!(code, "MaxAuthTries 4", "values are shown as code");
+    c.execute("document.querySelector('#rules details[open]').scrollIntoView()", vec![]).await.unwrap();
     b.shot("remediation").await;
 
     // Long names wrap: no page is wider than the window, at 1366 px or at 760 px.

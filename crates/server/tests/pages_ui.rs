@@ -89,6 +89,13 @@ both_backends!(counts_are_in_the_right_number, |backend: Backend| async move {
     let page = text(&page);
     assert!(page.contains("1 scan queued"), "{page}");
     assert!(!page.contains("1 scans"), "{page}");
+    // Importing one host: "Import 1 host", then "1 host imported".
+    let csv = "name,address\nimported,192.0.2.17\n";
+    let (_, preview) = form(&app, "/hosts/import", &[("csv", csv)]).await;
+    assert!(text(&preview).contains("Import 1 host"), "{}", text(&preview));
+    assert!(!text(&preview).contains("1 hosts"), "{}", text(&preview));
+    let (_, page) = form(&app, "/hosts/import", &[("csv", csv), ("confirm", "1")]).await;
+    assert!(text(&page).contains("1 host imported"), "{}", text(&page));
     app.stop().await;
 });
 

@@ -127,7 +127,7 @@ pub async fn page(State(state): State<AppState>, v: Viewer<FleetRead>) -> Respon
                     h2 #attn-h { "Needs attention" }
                     @if attention.is_empty() { p.muted { "Nothing: every host was reached." } }
                     ul.attention { @for h in &attention { li {
-                        a.name href={"/hosts/" (h.id)} title=(h.name) { (h.name) } " " (badge(h.reachability.as_str()))
+                        a href={"/hosts/" (h.id)} title=(h.name) { (h.name) } " " (badge(h.reachability.as_str()))
                         div.muted.reason { (attention_reason(h)) }
                     } } }
                 }

@@ -159,7 +159,7 @@ fn target(s: &Schedule, l: &Loaded) -> Markup {
         html! { "group " a.group href={"/hosts?group=" (super::form::urlencode(name.unwrap_or("")))} title=[name] { (name.unwrap_or("(deleted)")) } }
     } else {
         let name = l.hosts.iter().find(|h| h.id == s.target_id).map(|h| h.name.as_str());
-        html! { "host " a.name href={"/hosts/" (s.target_id)} title=[name] { (name.map_or_else(|| format!("#{}", s.target_id), str::to_owned)) } }
+        html! { "host " a href={"/hosts/" (s.target_id)} title=[name] { (name.map_or_else(|| format!("#{}", s.target_id), str::to_owned)) } }
     }
 }
 
@@ -173,30 +173,32 @@ fn page<N: Need>(v: &Viewer<N>, l: &Loaded, f: &ScheduleForm, flash: Option<(boo
         @if let Some((error, msg)) = &flash_markup {
             div.flash.error[*error] role=(if *error { "alert" } else { "status" }) { (msg) }
         }
-        p.muted { (plural(l.schedules.len() as i64, "schedule", "schedules")) ". Times are UTC." }
-        table #schedules {
-            thead { tr { th { "Target" } th { "When" } th { "Next run" } th { "State" } @if can_write { th {} } } }
-            tbody {
-                @for s in &l.schedules {
-                    tr {
-                        td.name { (target(s, l)) }
-                        td { (cadence(s)) }
-                        td { (when(Some(s.next_fire_at))) " " span.muted { "(" (from_now(s.next_fire_at, now)) ")" } }
-                        td { @if s.enabled { "active" } @else { span.muted { "paused" } } }
-                        @if can_write {
-                            td {
-                                form method="post" action={"/schedules/" (s.id) "/delete"} data-confirm={"Delete schedule #" (s.id) "?"} {
-                                    (csrf_field(&v.csrf))
-                                    button.secondary type="submit" aria-label={"Delete schedule #" (s.id)} { "Delete" }
+        div.stack {
+            p.muted { (plural(l.schedules.len() as i64, "schedule", "schedules")) ". Times are UTC." }
+            table #schedules {
+                thead { tr { th { "Target" } th { "When" } th { "Next run" } th { "State" } @if can_write { th {} } } }
+                tbody {
+                    @for s in &l.schedules {
+                        tr {
+                            td { (target(s, l)) }
+                            td { (cadence(s)) }
+                            td { (when(Some(s.next_fire_at))) " " span.muted { "(" (from_now(s.next_fire_at, now)) ")" } }
+                            td { @if s.enabled { "active" } @else { span.muted { "paused" } } }
+                            @if can_write {
+                                td {
+                                    form method="post" action={"/schedules/" (s.id) "/delete"} data-confirm={"Delete schedule #" (s.id) "?"} {
+                                        (csrf_field(&v.csrf))
+                                        button.secondary type="submit" aria-label={"Delete schedule #" (s.id)} { "Delete" }
+                                    }
                                 }
                             }
                         }
                     }
                 }
             }
+            @if l.schedules.is_empty() { p.muted { "No schedules yet." } }
+            @if can_write { (form(v, l, f)) }
         }
-        @if l.schedules.is_empty() { p.muted { "No schedules yet." } }
-        @if can_write { (form(v, l, f)) }
     };
     render(
         &Page {

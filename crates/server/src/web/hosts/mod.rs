@@ -133,8 +133,8 @@ pub async fn list(
                 @for h in &hosts.items {
                     tr {
                         @if can_scan { td { input type="checkbox" name="host_id" value=(h.id) form="bulk" aria-label={"Select " (h.name)}; } }
-                        td.name { a href={"/hosts/" (h.id)} title=(h.name) { (h.name) } }
-                        td.mono.name { (h.address) }
+                        td { a.clip href={"/hosts/" (h.id)} title=(h.name) { (h.name) } }
+                        td.mono { (h.address) }
                         td { (h.platform.as_deref().unwrap_or("—")) }
                         td.labels {
                             @for g in &h.groups { a.group href={"/hosts?group=" (urlencode(g))} title={"group " (g)} { (g) } " " }
