@@ -211,3 +211,60 @@ impl Browser {
         (api, login["csrf_token"].as_str().unwrap().to_owned())
     }
 }
+
+/// The API as the bootstrap admin, beside the browser (setting up what a test does not
+/// click through).
+pub struct AdminApi {
+    pub base: String,
+    pub client: reqwest::Client,
+    pub csrf: String,
+}
+
+impl Browser {
+    pub async fn admin_api(&self) -> AdminApi {
+        let (client, csrf) = self.api().await;
+        AdminApi { base: self.base.clone(), client, csrf }
+    }
+}
+
+impl AdminApi {
+    /// A call that must succeed; its JSON body (null when it has none).
+    pub async fn call(&self, method: reqwest::Method, path: &str, body: Value) -> Value {
+        let mut req =
+            self.client.request(method, format!("{}{path}", self.base)).header("x-csrf-token", &self.csrf);
+        if !body.is_null() {
+            req = req.json(&body);
+        }
+        let resp = req.send().await.unwrap();
+        let status = resp.status();
+        let v: Value = resp.json().await.unwrap_or(Value::Null);
+        assert!(status.is_success(), "{path}: {status} {v}");
+        v
+    }
+
+    /// A GET's body as text (downloads).
+    pub async fn text(&self, path: &str) -> String {
+        let resp = self.client.get(format!("{}{path}", self.base)).send().await.unwrap();
+        assert!(resp.status().is_success(), "{path}: {}", resp.status());
+        resp.text().await.unwrap()
+    }
+
+    /// Wait until a scan is no longer queued or running.
+    pub async fn wait_scan(&self, id: i64) -> Value {
+        let t = Instant::now();
+        loop {
+            let s = self.call(reqwest::Method::GET, &format!("/api/v1/scans/{id}"), Value::Null).await;
+            if s["status"] == "succeeded" || s["status"] == "failed" {
+                return s;
+            }
+            assert!(t.elapsed() < Duration::from_secs(180), "scan {id} stuck: {s}");
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+    }
+
+    /// Queue a scan of a host and wait for it.
+    pub async fn scan(&self, host: i64) -> Value {
+        let q = self.call(reqwest::Method::POST, &format!("/api/v1/hosts/{host}/scans"), json!({})).await;
+        self.wait_scan(q["scan_id"].as_i64().unwrap()).await
+    }
+}

@@ -134,7 +134,7 @@ pub async fn scan_group(state: &AppState, who: &Initiator, group_id: i64) -> Ser
 }
 
 /// Result filters as callers give them.
-#[derive(Debug, Default, serde::Deserialize)]
+#[derive(Debug, Default, Clone, serde::Deserialize)]
 pub struct ResultFilter {
     pub verdict: Option<String>,
     pub severity: Option<String>,

@@ -13,12 +13,18 @@ use openwatch_store::{Host, Reachability, ScanStatus};
 use super::layout::{self, Page, badge, plural, render, svg, verdict, when};
 use super::svg::{Series, bars, donut, score, trend};
 use crate::app::{AppState, now_ms};
+use openwatch_store::{Change, FirstScan};
 
 pub async fn page(State(state): State<AppState>, v: Viewer<FleetRead>) -> Response {
     let store = state.store();
-    let (summary, changes) = match (store.fleet_summary(now_ms()).await, store.recent_changes(10).await) {
-        (Ok(s), Ok(c)) => (s, c),
-        (Err(e), _) | (_, Err(e)) => {
+    let loaded = (
+        store.fleet_summary(now_ms()).await,
+        store.recent_changes(10).await,
+        store.first_scans(None, 10).await,
+    );
+    let (summary, changes, firsts) = match loaded {
+        (Ok(s), Ok(c), Ok(f)) => (s, c, f),
+        (Err(e), _, _) | (_, Err(e), _) | (_, _, Err(e)) => {
             tracing::error!(error = %e, "dashboard");
             return layout::error_page(
                 &v.caller,
@@ -105,7 +111,7 @@ pub async fn page(State(state): State<AppState>, v: Viewer<FleetRead>) -> Respon
                         thead { tr { th { "Rule" } th.right { "Hosts failing" } } }
                         tbody {
                             @for r in &summary.top_failing_rules {
-                                tr { td { a href={"/rules?q=" (r.id)} { (title(&r.id)) } } td.right { (r.failing) } }
+                                tr { td { a href={"/rules/" (super::form::urlencode(&r.id))} { (title(&r.id)) } } td.right { (r.failing) } }
                             }
                         }
                     }
@@ -136,12 +142,20 @@ pub async fn page(State(state): State<AppState>, v: Viewer<FleetRead>) -> Respon
                     table {
                         thead { tr { th { "When" } th { "Host" } th { "Rule" } th { "Now" } } }
                         tbody {
-                            @for c in &changes {
-                                tr {
-                                    td.muted { (when(Some(c.changed_at))) }
-                                    td { a href={"/hosts/" (c.host_id)} { (c.host_name) } }
-                                    td { (title(&c.rule_id)) }
-                                    td { (verdict(c.new_verdict)) }
+                            @for a in recent(&changes, &firsts, 10) {
+                                @match a {
+                                    Activity::Change(c) => tr {
+                                        td.muted { (when(Some(c.changed_at))) }
+                                        td { a href={"/hosts/" (c.host_id)} { (c.host_name) } }
+                                        td { a href={"/rules/" (super::form::urlencode(&c.rule_id))} { (title(&c.rule_id)) } }
+                                        td { (verdict(c.new_verdict)) }
+                                    },
+                                    Activity::FirstScan(f) => tr.baseline {
+                                        td.muted { (when(Some(f.at))) }
+                                        td { a href={"/hosts/" (f.host_id)} { (f.host_name) } }
+                                        td { "First scan: every rule's verdict recorded as the baseline" }
+                                        td { a href={"/scans/" (f.scan_id)} { "results" } }
+                                    },
                                 }
                             }
                         }
@@ -185,4 +199,22 @@ fn attention_reason(h: &Host) -> String {
         Some(e) => format!("{what}: {e}"),
         None => format!("{what}."),
     }
+}
+
+/// One line of "Recent changes": a rule's verdict changing on a host, or a host's first scan
+/// (its baseline, one line instead of one per rule).
+enum Activity<'a> {
+    Change(&'a Change),
+    FirstScan(&'a FirstScan),
+}
+
+/// The newest `n` of both kinds, newest first.
+fn recent<'a>(changes: &'a [Change], firsts: &'a [FirstScan], n: usize) -> Vec<Activity<'a>> {
+    let mut all: Vec<(i64, Activity<'a>)> = changes
+        .iter()
+        .map(|c| (c.changed_at, Activity::Change(c)))
+        .chain(firsts.iter().map(|f| (f.at, Activity::FirstScan(f))))
+        .collect();
+    all.sort_by_key(|(at, _)| std::cmp::Reverse(*at));
+    all.into_iter().take(n).map(|(_, a)| a).collect()
 }

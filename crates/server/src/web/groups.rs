@@ -118,6 +118,8 @@ pub async fn detail(
     let body = html! {
         h1 { "Group " (g.name) }
         @if !g.description.is_empty() { p { (g.description) } }
+        p { a.button.secondary href={"/groups/" (g.id) "/tailoring"} { "Tailoring" } " "
+            span.muted { "which frameworks and rules apply to its hosts, and rule variables" } }
         section.card aria-labelledby="members-h" {
             h2 #members-h { (plural(members.len() as i64, "host", "hosts")) }
             table #members {

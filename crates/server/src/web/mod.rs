@@ -6,6 +6,7 @@
 mod admin;
 mod confirm;
 mod dashboard;
+mod fix;
 mod flash;
 pub(crate) mod form;
 mod frameworks;
@@ -20,7 +21,7 @@ mod scans;
 mod schedules;
 pub mod svg;
 mod tailoring;
-mod verdicts;
+pub(crate) mod verdicts;
 
 use axum::http::{Method, header};
 use axum::response::{IntoResponse, Redirect, Response};

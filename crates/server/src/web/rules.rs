@@ -5,7 +5,6 @@ use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use axum::response::Response;
 use maud::html;
-use openwatch_core::guidance::remediation_steps;
 use openwatch_core::guidance::spans;
 use serde::Deserialize;
 
@@ -95,7 +94,6 @@ pub async fn rule(
         return layout::error_page(&v.caller, &v.csrf, StatusCode::NOT_FOUND, "No such rule.");
     };
     params.rule = Some(id.clone());
-    let steps = remediation_steps(r, None, &Default::default());
     let action = format!("/rules/{}", super::form::urlencode(&id));
     let hosts = verdicts::section(&state, &v, &action, &params).await;
     let body = html! {
@@ -119,8 +117,7 @@ pub async fn rule(
         }
         section.card aria-labelledby="fix-h" {
             h2 #fix-h { "How to fix" }
-            @if steps.is_empty() { p.muted { "This rule has no remediation steps." } }
-            @else { ol.steps { @for s in &steps { li { (prose(s)) } } } }
+            (super::fix::steps(r, None, &Default::default()))
         }
         section aria-labelledby="hosts-h" {
             h2 #hosts-h { "Hosts" }

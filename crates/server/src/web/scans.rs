@@ -12,6 +12,7 @@ use super::layout::{self, Page, badge, pager, plural, render, verdict, when};
 use crate::app::AppState;
 use crate::service::ServiceError;
 use crate::service::exports::{self, Format};
+use crate::service::scans::ResultFilter as Filter;
 
 #[derive(Debug, Deserialize, Default)]
 pub struct ListQuery {
@@ -112,8 +113,8 @@ pub async fn detail(
         form.filters method="get" action={"/scans/" (id)} {
             label { "Verdict" select name="verdict" { option value="" { "any" } @for x in ["fail", "pass", "error", "not_applicable", "skipped"] { option value=(x) selected[q.verdict == x] { (x.replace('_', " ")) } } } }
             button type="submit" { "Filter" }
-            a href={"/scans/" (id) "/results.csv"} { "Export CSV" }
-            a href={"/scans/" (id) "/results.json"} { "Export JSON" }
+            a href={"/scans/" (id) "/results.csv?verdict=" (q.verdict)} { "Export CSV" }
+            a href={"/scans/" (id) "/results.json?verdict=" (q.verdict)} { "Export JSON" }
         }
         table {
             thead { tr { th { "Rule" } th { "Severity" } th { "Verdict" } th { "Reason" } } }
@@ -142,8 +143,14 @@ pub async fn detail(
     )
 }
 
-async fn export(state: &AppState, v: &Viewer<ScansRead>, id: i64, format: Format) -> Response {
-    match exports::scan_results(state, &v.grant, id, format).await {
+async fn export(
+    state: &AppState,
+    v: &Viewer<ScansRead>,
+    id: i64,
+    filter: &Filter,
+    format: Format,
+) -> Response {
+    match exports::scan_results(state, &v.grant, id, filter, format).await {
         Ok(e) => crate::http::download(e),
         Err(e) => super::page_error(&v.caller, &e),
     }
@@ -153,14 +160,16 @@ pub async fn export_csv(
     State(state): State<AppState>,
     v: Viewer<ScansRead>,
     Path(id): Path<i64>,
+    Query(filter): Query<Filter>,
 ) -> Response {
-    export(&state, &v, id, Format::Csv).await
+    export(&state, &v, id, &filter, Format::Csv).await
 }
 
 pub async fn export_json(
     State(state): State<AppState>,
     v: Viewer<ScansRead>,
     Path(id): Path<i64>,
+    Query(filter): Query<Filter>,
 ) -> Response {
-    export(&state, &v, id, Format::Json).await
+    export(&state, &v, id, &filter, Format::Json).await
 }

@@ -2,12 +2,13 @@
 //! approval and the compliance export.
 
 use axum::Form;
-use axum::extract::{Path, State};
+use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use axum::response::Response;
 use serde::Deserialize;
 
 use crate::app::AppState;
+use crate::service::compliance::{Scope, StateParams};
 use crate::service::exports::{self, Format};
 use crate::service::hosts::{self};
 use crate::service::scans::{self, BatchScan, Initiator};
@@ -88,13 +89,14 @@ pub async fn export(
     State(state): State<AppState>,
     v: Viewer<HostsRead>,
     Path((id, file)): Path<(i64, String)>,
+    Query(filters): Query<StateParams>,
 ) -> Response {
     let format = match file.as_str() {
         "compliance.csv" => Format::Csv,
         "compliance.json" => Format::Json,
         _ => return layout::error_page(&v.caller, &v.csrf, StatusCode::NOT_FOUND, "No such page."),
     };
-    match exports::host_compliance(&state, &v.grant, id, format).await {
+    match exports::current_state(&state, &v.grant, &Scope::Host(id), &filters, format).await {
         Ok(e) => crate::http::download(e),
         Err(e) => crate::web::page_error(&v.caller, &e),
     }

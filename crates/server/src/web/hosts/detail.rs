@@ -8,8 +8,9 @@ use maud::Markup;
 use maud::html;
 use openwatch_core::capability::CapabilitySet;
 use openwatch_core::eval::Status;
-use openwatch_core::guidance::{remediation_steps, spans};
+use openwatch_core::guidance::spans;
 use openwatch_core::rule::Rule;
+use openwatch_core::vars::Overrides;
 use openwatch_store::HostKeyStatus;
 use openwatch_store::{PageRequest, ScanQuery};
 use serde::Deserialize;
@@ -51,6 +52,25 @@ pub async fn detail(
         Ok(None) => return layout::error_page(&v.caller, &v.csrf, StatusCode::NOT_FOUND, "No such host."),
         Err(e) => return db_error(&v, e),
     };
+    // The fix steps say the values this host is scanned with.
+    let overrides =
+        match crate::service::tailoring::resolve(&state, id).await.map(|e| e.overrides(&state.library.rules))
+        {
+            Ok(Ok(o)) => o,
+            Ok(Err(e)) => {
+                tracing::warn!(host = id, error = %e, "the host's tailoring no longer fits the library");
+                Overrides::default()
+            }
+            Err(e) => return crate::web::page_error(&v.caller, &e),
+        };
+    // The exports keep the page's filters.
+    let export_filters = crate::service::compliance::StateParams {
+        verdict: q.verdict.clone(),
+        severity: q.severity.clone(),
+        framework: q.framework.clone(),
+        ..Default::default()
+    }
+    .query_string();
     let credential = match host.credential_id {
         Some(c) => match store.credential(c).await {
             Ok(c) => c,
@@ -79,6 +99,7 @@ pub async fn detail(
             .list_scans(&ScanQuery { host_id: Some(id), status: None }, PageRequest::new(None, Some(10)))
             .await?;
         let changes = store.host_changes(Some(id), PageRequest::new(None, Some(15))).await?;
+        let baseline = store.first_scans(Some(id), 1).await?.pop();
         let keys = store.host_keys(id).await?;
         // Evidence is part of scan results: shown to those who may read them, as in the API.
         let evidence = if may_read_results {
@@ -87,9 +108,16 @@ pub async fn detail(
         } else {
             Default::default()
         };
-        Ok::<_, openwatch_store::StoreError>((state_rows, posture, scans, changes, keys, evidence))
+        Ok::<_, openwatch_store::StoreError>((
+            state_rows,
+            posture,
+            scans,
+            (changes, baseline),
+            keys,
+            evidence,
+        ))
     };
-    let (rows, posture, scans, changes, keys, evidence) = match loaded.await {
+    let (rows, posture, scans, (changes, baseline), keys, evidence) = match loaded.await {
         Ok(x) => x,
         Err(e) => return db_error(&v, e),
     };
@@ -126,8 +154,9 @@ pub async fn detail(
             }
             @if v.caller.can(Permission::HostsWrite) { a.button.secondary href={"/hosts/" (id) "/edit"} { "Edit" } }
             a.button.secondary href={"/scans?host_id=" (id)} { "All scans" }
-            a.button.secondary href={"/hosts/" (id) "/compliance.csv"} { "Export CSV" }
-            a.button.secondary href={"/hosts/" (id) "/compliance.json"} { "Export JSON" }
+            a.button.secondary href={"/hosts/" (id) "/tailoring"} { "Tailoring" }
+            a.button.secondary href={"/hosts/" (id) "/compliance.csv?" (export_filters)} { "Export CSV" }
+            a.button.secondary href={"/hosts/" (id) "/compliance.json?" (export_filters)} { "Export JSON" }
         }
         @if !keys.is_empty() {
             section.card aria-labelledby="keys-h" {
@@ -192,18 +221,11 @@ pub async fn detail(
                                         p { strong { "Why: " } (prose(&spans(x.raw.rationale.as_str()))) }
                                     }
                                     @let ev: Value = r.evidence_hash.as_ref().and_then(|h| evidence.get(h)).and_then(|b| serde_json::from_str(b).ok()).unwrap_or(Value::Null);
-                                    @for e in ev.as_array().into_iter().flatten() {
-                                        dl.facts.evidence {
-                                            dt { "Read" } dd.mono { (e["method"].as_str().unwrap_or("")) ": " (e["source"].as_str().unwrap_or("")) }
-                                            dt { "Expected" } dd.mono { (e["expected"].as_str().unwrap_or("")) }
-                                            dt { "Actual" } dd.mono { (e["actual"].as_str().unwrap_or("")) }
-                                        }
-                                        @if let Some(obs) = e["observed"].as_str().filter(|o| !o.is_empty()) { pre { (obs) } }
-                                    }
+                                    (crate::web::verdicts::evidence(&ev))
                                     @if !may_read_results { p.muted { "Evidence needs the scans:read permission." } }
                                     @else if ev.is_null() { p.muted { "No evidence recorded." } }
                                     @if let (Some(x), true) = (rule, matches!(r.verdict, Status::Fail | Status::Error)) {
-                                        (fix(x, capabilities.as_ref()))
+                                        (fix(x, capabilities.as_ref(), &overrides))
                                     }
                                 }
                             }
@@ -240,7 +262,16 @@ pub async fn detail(
                         td.mono { (c.rule_id) }
                         td { @if let Some(o) = c.old_verdict { (verdict(o)) } @else { span.muted { "new" } } }
                         td { (verdict(c.new_verdict)) }
-                    } } }
+                    } }
+                    // The baseline closes the log once every later change is on this page.
+                    @if let Some(b) = baseline.as_ref().filter(|_| changes.items.len() as i64 == changes.total) {
+                        tr.baseline {
+                            td.muted { (when(Some(b.at))) }
+                            td { "First scan: baseline recorded" }
+                            td {}
+                            td { a href={"/scans/" (b.scan_id)} { "results" } }
+                        }
+                    } }
                 }
             }
         }
@@ -262,14 +293,13 @@ fn key_badge(status: HostKeyStatus) -> Markup {
     html! { span class={"badge " (class)} { (status.as_str()) } }
 }
 
-/// What to change on this host to make the rule pass, as numbered steps.
-fn fix(rule: &Rule, capabilities: Option<&CapabilitySet>) -> Markup {
-    let steps = remediation_steps(rule, capabilities, &Default::default());
+/// What to change on this host to make the rule pass, as numbered steps with the values its
+/// tailoring sets.
+fn fix(rule: &Rule, capabilities: Option<&CapabilitySet>, overrides: &Overrides) -> Markup {
     html! {
         div.fix {
             h3 { "How to fix" }
-            @if steps.is_empty() { p.muted { "This rule has no remediation steps." } }
-            @else { ol.steps { @for s in &steps { li { (prose(s)) } } } }
+            (crate::web::fix::steps(rule, capabilities, overrides))
         }
     }
 }
