@@ -134,10 +134,13 @@ pub async fn delete(
     }
 }
 
-/// How far ahead a time is, in the largest whole unit: "in 3 hours".
+/// How far ahead a time is, in the largest whole unit: "in 3 hours" ("due now" once passed:
+/// the scheduler fires it on its next tick).
 fn from_now(at: i64, now: i64) -> String {
-    let minutes = (at - now).max(0) / 60_000;
-    match minutes {
+    if at <= now {
+        return "due now".to_owned();
+    }
+    match (at - now) / 60_000 {
         0 => "in less than a minute".to_owned(),
         m if m < 120 => format!("in {}", plural(m, "minute", "minutes")),
         m if m < 48 * 60 => format!("in {}", plural(m / 60, "hour", "hours")),
@@ -248,5 +251,21 @@ fn form<N: Need>(v: &Viewer<N>, l: &Loaded, f: &ScheduleForm) -> Markup {
                 div.actions { button type="submit" { "Add schedule" } }
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::from_now;
+
+    #[test]
+    fn next_runs_read_in_the_largest_whole_unit() {
+        let min = 60_000;
+        assert_eq!(from_now(0, 1), "due now");
+        assert_eq!(from_now(30_000, 0), "in less than a minute");
+        assert_eq!(from_now(min, 0), "in 1 minute");
+        assert_eq!(from_now(119 * min, 0), "in 119 minutes");
+        assert_eq!(from_now(3 * 60 * min, 0), "in 3 hours");
+        assert_eq!(from_now(72 * 60 * min, 0), "in 3 days");
     }
 }
