@@ -58,6 +58,8 @@ pub async fn section(state: &AppState, v: &Viewer<RulesRead>, action: &str, para
     let count = |v: &str| rows.iter().filter(|r| r.verdict.as_str() == v).count();
     let download = |ext: &str| format!("/compliance.{ext}?{}", params.query_string());
     let selected = |x: &Option<String>, want: &str| x.as_deref() == Some(want);
+    // A rule's own page needs no rule column.
+    let one_rule = params.rule();
     html! {
         form.filters method="get" action=(action) role="search" {
             label { "Verdict" select name="verdict" { option value="" { "any" } @for x in VERDICTS { option value=(x) selected[selected(&params.verdict, x)] { (x.replace('_', " ")) } } } }
@@ -75,21 +77,21 @@ pub async fn section(state: &AppState, v: &Viewer<RulesRead>, action: &str, para
         @if rows.is_empty() { p.muted { "No host has a result for this yet, or none matches the filters." } }
         @else {
             table #hosts-verdicts {
-                thead { tr { th { "Host" } th { "Rule" } th { "Verdict" } th { "Since" } th { "Reason and evidence" } } }
-                tbody { @for r in &rows { (row(state, r, &evidence_bodies)) } }
+                thead { tr { th { "Host" } @if one_rule.is_none() { th { "Rule" } } th { "Verdict" } th { "Since" } th { "Reason and evidence" } } }
+                tbody { @for r in &rows { (row(state, r, &evidence_bodies, one_rule.is_none())) } }
             }
         }
     }
 }
 
-fn row(state: &AppState, r: &HostRuleRow, bodies: &HashMap<String, String>) -> Markup {
+fn row(state: &AppState, r: &HostRuleRow, bodies: &HashMap<String, String>, rule_column: bool) -> Markup {
     let ev: Option<Value> =
         r.evidence_hash.as_ref().and_then(|h| bodies.get(h)).and_then(|b| serde_json::from_str(b).ok());
     let title = state.library.rule(&r.rule_id).map_or(r.rule_id.as_str(), |x| x.raw.title.as_str());
     html! {
         tr {
             td.name { a href={"/hosts/" (r.host_id) "?verdict=" (r.verdict.as_str())} { (r.host_name) } }
-            td { a href={"/rules/" (super::form::urlencode(&r.rule_id))} { (title) } }
+            @if rule_column { td { a href={"/rules/" (super::form::urlencode(&r.rule_id))} { (title) } } }
             td { (verdict(r.verdict)) }
             td.muted { (when(Some(r.since_at))) }
             td {
