@@ -24,14 +24,6 @@ async fn failing_rule(app: &TestApp, scan: &Value) -> (String, String) {
     panic!("this machine fails no CIS Debian 12 rule: {results}");
 }
 
-async fn download(app: &TestApp, path: &str) -> (StatusCode, String, String) {
-    let resp = app.client.get(format!("{}{path}", app.base)).send().await.unwrap();
-    let status = resp.status();
-    let disposition =
-        resp.headers().get("content-disposition").map(|v| v.to_str().unwrap().to_owned()).unwrap_or_default();
-    (status, disposition, resp.text().await.unwrap())
-}
-
 both_backends!(framework_figures_count_only_hosts_the_framework_applies_to, |backend: Backend| async move {
     let app = TestApp::start(backend).await;
     let (id, _) = app.scanned_local_host("here").await;
@@ -116,7 +108,7 @@ both_backends!(
         assert!(text(&page).contains("group: there is no group named `nosuch`"), "a readable refusal");
 
         // The page's export keeps its filters and names host, reason and controls.
-        let (s, disposition, csv) = download(&app, &format!("/compliance.csv?rule={rule}&group=lab")).await;
+        let (s, disposition, csv) = app.download(&format!("/compliance.csv?rule={rule}&group=lab")).await;
         assert_eq!(s, StatusCode::OK);
         assert!(disposition.contains(&format!("rule-{rule}-hosts.csv")), "{disposition}");
         let lines: Vec<&str> = csv.lines().collect();
@@ -154,7 +146,7 @@ both_backends!(exports_keep_the_filters_and_carry_host_reason_and_controls, |bac
 
     // A host's export with the host page's filters: only failing rules, with the host named.
     let (s, _, csv) =
-        download(&app, &format!("/hosts/{id}/compliance.csv?verdict=fail&framework=cis_debian12")).await;
+        app.download(&format!("/hosts/{id}/compliance.csv?verdict=fail&framework=cis_debian12")).await;
     assert_eq!(s, StatusCode::OK);
     let rows: Vec<&str> = csv.lines().skip(1).collect();
     assert!(!rows.is_empty());
@@ -164,38 +156,24 @@ both_backends!(exports_keep_the_filters_and_carry_host_reason_and_controls, |bac
         "controls: {csv}"
     );
     // The API serves the same bytes.
-    let api = app
-        .client
-        .get(format!("{}/api/v1/hosts/{id}/export?format=csv&verdict=fail&framework=cis_debian12", app.base))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let (_, _, api) = app
+        .download(&format!("/api/v1/hosts/{id}/export?format=csv&verdict=fail&framework=cis_debian12"))
+        .await;
     assert_eq!(api, csv);
 
     // A scan's export with the scan page's filter.
-    let (_, _, csv) = download(&app, &format!("/scans/{scan_id}/results.csv?verdict=pass")).await;
+    let (_, _, csv) = app.download(&format!("/scans/{scan_id}/results.csv?verdict=pass")).await;
     assert!(csv.starts_with("host,scan_id,rule_id,title,severity,verdict,reason,controls\n"), "{csv}");
     assert!(csv.lines().skip(1).all(|r| r.starts_with(&format!("here,{scan_id},")) && r.contains(",pass,")));
 
     // The fleet-wide export, CSV and JSON, on both surfaces.
-    let (s, disposition, web) = download(&app, "/compliance.csv?severity=high").await;
+    let (s, disposition, web) = app.download("/compliance.csv?severity=high").await;
     assert_eq!(s, StatusCode::OK);
     assert!(disposition.contains("fleet-compliance.csv"), "{disposition}");
     assert!(web.lines().skip(1).all(|r| r.contains(",high,")), "{web}");
-    let api = app
-        .client
-        .get(format!("{}/api/v1/compliance/export?format=csv&severity=high", app.base))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let (_, _, api) = app.download("/api/v1/compliance/export?format=csv&severity=high").await;
     assert_eq!(api, web);
-    let (_, _, json) = download(&app, "/compliance.json?verdict=fail").await;
+    let (_, _, json) = app.download("/compliance.json?verdict=fail").await;
     let doc: Value = serde_json::from_str(&json).unwrap();
     assert_eq!(doc["filters"], json!({"verdict": "fail"}));
     let row = &doc["rows"][0];

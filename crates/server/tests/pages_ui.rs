@@ -4,45 +4,12 @@
 
 mod common;
 
-use common::{Backend, TestApp};
+use common::{Backend, TestApp, text};
 use openwatch_core::capability::CapabilitySet;
 use openwatch_core::guidance::{Span, remediation_steps};
 use openwatch_store::{HostKeyStatus, ObservedHostKey, Reachability};
 use reqwest::StatusCode;
-use serde_json::{Value, json};
-
-/// A page's HTML (redirects followed, as a browser does).
-async fn html(app: &TestApp, path: &str) -> (StatusCode, String) {
-    let resp = app.client.get(format!("{}{path}", app.base)).send().await.unwrap();
-    (resp.status(), resp.text().await.unwrap())
-}
-
-/// Post a form with the session's CSRF token; the page it ends on.
-async fn form(app: &TestApp, path: &str, fields: &[(&str, &str)]) -> (StatusCode, String) {
-    let mut all = fields.to_vec();
-    all.push(("_csrf", &app.csrf));
-    let resp = app.client.post(format!("{}{path}", app.base)).form(&all).send().await.unwrap();
-    (resp.status(), resp.text().await.unwrap())
-}
-
-/// The text a reader sees: tags dropped, entities decoded, whitespace collapsed.
-fn text(html: &str) -> String {
-    let mut out = String::new();
-    let mut in_tag = false;
-    for c in html.chars() {
-        match c {
-            '<' => in_tag = true,
-            '>' if in_tag => {
-                in_tag = false;
-                out.push(' ');
-            }
-            c if !in_tag => out.push(c),
-            _ => {}
-        }
-    }
-    let out = out.replace("&lt;", "<").replace("&gt;", ">").replace("&quot;", "\"").replace("&amp;", "&");
-    out.split_whitespace().collect::<Vec<_>>().join(" ")
-}
+use serde_json::json;
 
 /// The HTML of a sentence as the pages render it: text escaped, code in `<code>`.
 fn rendered(spans: &[Span]) -> String {
@@ -57,55 +24,38 @@ fn rendered(spans: &[Span]) -> String {
         .collect()
 }
 
-async fn host(app: &TestApp, body: Value) -> i64 {
-    let (s, h) = app.post("/api/v1/hosts", body).await;
-    assert_eq!(s, StatusCode::CREATED, "{h}");
-    h["id"].as_i64().unwrap()
-}
-
-/// Add this machine as a host and scan it (a real local scan by the real worker).
-async fn scanned_local_host(app: &TestApp, name: &str) -> (i64, Value) {
-    let id =
-        host(app, json!({"name": name, "transport": "local", "tags": ["prod"], "groups": ["lab"]})).await;
-    let (s, q) = app.post(&format!("/api/v1/hosts/{id}/scans"), json!({})).await;
-    assert_eq!(s, StatusCode::ACCEPTED, "{q}");
-    let scan = app.wait_scan(q["scan_id"].as_i64().unwrap()).await;
-    assert_eq!(scan["status"], "succeeded", "{scan}");
-    (id, scan)
-}
-
 both_backends!(counts_are_in_the_right_number, |backend: Backend| async move {
     let app = TestApp::start(backend).await;
-    let id = host(&app, json!({"name": "solo", "address": "192.0.2.10"})).await;
-    let (_, dash) = html(&app, "/").await;
+    let id = app.host(json!({"name": "solo", "address": "192.0.2.10"})).await;
+    let (_, dash) = app.page("/").await;
     let dash = text(&dash);
     assert!(dash.contains("1 host,"), "{dash}");
     assert!(!dash.contains("1 hosts"), "{dash}");
-    host(&app, json!({"name": "second", "address": "192.0.2.11"})).await;
-    assert!(text(&html(&app, "/").await.1).contains("2 hosts,"));
+    app.host(json!({"name": "second", "address": "192.0.2.11"})).await;
+    assert!(text(&app.page("/").await.1).contains("2 hosts,"));
     // Scanning a selection of one host says "1 scan queued".
-    let (s, page) = form(&app, "/hosts/scan", &[("host_id", &id.to_string())]).await;
+    let (s, page) = app.form("/hosts/scan", &[("host_id", &id.to_string())]).await;
     assert_eq!(s, StatusCode::OK);
     let page = text(&page);
     assert!(page.contains("1 scan queued"), "{page}");
     assert!(!page.contains("1 scans"), "{page}");
     // Importing one host: "Import 1 host", then "1 host imported".
     let csv = "name,address\nimported,192.0.2.17\n";
-    let (_, preview) = form(&app, "/hosts/import", &[("csv", csv)]).await;
+    let (_, preview) = app.form("/hosts/import", &[("csv", csv)]).await;
     assert!(text(&preview).contains("Import 1 host"), "{}", text(&preview));
     assert!(!text(&preview).contains("1 hosts"), "{}", text(&preview));
-    let (_, page) = form(&app, "/hosts/import", &[("csv", csv), ("confirm", "1")]).await;
+    let (_, page) = app.form("/hosts/import", &[("csv", csv), ("confirm", "1")]).await;
     assert!(text(&page).contains("1 host imported"), "{}", text(&page));
     app.stop().await;
 });
 
 both_backends!(the_host_list_shows_failures_groups_and_tags, |backend: Backend| async move {
     let app = TestApp::start(backend).await;
-    let (id, scan) = scanned_local_host(&app, "here").await;
-    let unscanned = host(&app, json!({"name": "later", "address": "192.0.2.12", "tags": ["dmz"]})).await;
+    let (id, scan) = app.scanned_local_host("here").await;
+    let unscanned = app.host(json!({"name": "later", "address": "192.0.2.12", "tags": ["dmz"]})).await;
     let failing = scan["summary"]["verdicts"]["fail"].as_i64().unwrap();
     assert!(failing > 0, "this machine fails some rules: {scan}");
-    let (_, list) = html(&app, "/hosts").await;
+    let (_, list) = app.page("/hosts").await;
     assert!(list.contains(">Failures</th>"), "a failures column");
     let link = format!("href=\"/hosts/{id}?verdict=fail#rules\"");
     let at = list.find(&link).unwrap_or_else(|| panic!("the count links to the failing rules: {list}"));
@@ -116,17 +66,17 @@ both_backends!(the_host_list_shows_failures_groups_and_tags, |backend: Backend| 
     // The unscanned host has no count, and the tag filter keeps only tagged hosts.
     let row = &list[list.find(&format!("/hosts/{unscanned}\"")).unwrap()..];
     assert!(row[..row.find("</tr>").unwrap()].contains("not scanned yet"), "{row}");
-    let (_, dmz) = html(&app, "/hosts?tag=dmz").await;
+    let (_, dmz) = app.page("/hosts?tag=dmz").await;
     assert!(dmz.contains(">later<") && !dmz.contains(">here<"), "{}", text(&dmz));
     // The failing count link shows that many failing rules.
-    let (_, page) = html(&app, &format!("/hosts/{id}?verdict=fail")).await;
+    let (_, page) = app.page(&format!("/hosts/{id}?verdict=fail")).await;
     assert!(text(&page).contains(&format!("Rules ({failing})")), "{}", text(&page));
     app.stop().await;
 });
 
 both_backends!(a_host_key_row_says_the_key_state_once, |backend: Backend| async move {
     let app = TestApp::start(backend).await;
-    let id = host(&app, json!({"name": "keyed", "address": "192.0.2.13"})).await;
+    let id = app.host(json!({"name": "keyed", "address": "192.0.2.13"})).await;
     let store = app.state.store();
     let key = ObservedHostKey {
         algorithm: "ssh-ed25519".into(),
@@ -135,7 +85,7 @@ both_backends!(a_host_key_row_says_the_key_state_once, |backend: Backend| async 
     };
     store.observe_host_key(id, &key, HostKeyStatus::Pending, 1).await.unwrap();
     store.set_reachability(id, Reachability::HostKeyPending, Some("host key not approved")).await.unwrap();
-    let page = text(&html(&app, &format!("/hosts/{id}")).await.1);
+    let page = text(&app.page(&format!("/hosts/{id}")).await.1);
     assert!(!page.contains("pending pending"), "{page}");
     let keys = &page[page.find("SSH host keys").unwrap()..];
     assert!(keys.contains("ssh-ed25519 pending"), "{keys}");
@@ -143,7 +93,7 @@ both_backends!(a_host_key_row_says_the_key_state_once, |backend: Backend| async 
     let k = store.host_keys(id).await.unwrap()[0].id;
     assert!(store.approve_host_key(id, k, "admin", 2).await.unwrap());
     store.set_reachability(id, Reachability::Error, Some("connection reset")).await.unwrap();
-    let page = text(&html(&app, &format!("/hosts/{id}")).await.1);
+    let page = text(&app.page(&format!("/hosts/{id}")).await.1);
     let keys = &page[page.find("SSH host keys").unwrap()..page.find("Compliance by framework").unwrap()];
     assert!(keys.contains("approved") && !keys.contains("reachable"), "{keys}");
     app.stop().await;
@@ -152,14 +102,14 @@ both_backends!(a_host_key_row_says_the_key_state_once, |backend: Backend| async 
 both_backends!(needs_attention_says_why, |backend: Backend| async move {
     let app = TestApp::start(backend).await;
     let store = app.state.store();
-    let down = host(&app, json!({"name": "down", "address": "192.0.2.14"})).await;
+    let down = app.host(json!({"name": "down", "address": "192.0.2.14"})).await;
     store
         .set_reachability(down, Reachability::Unreachable, Some("connect to 192.0.2.14:22: timed out"))
         .await
         .unwrap();
-    let pending = host(&app, json!({"name": "new-key", "address": "192.0.2.15"})).await;
+    let pending = app.host(json!({"name": "new-key", "address": "192.0.2.15"})).await;
     store.set_reachability(pending, Reachability::HostKeyPending, None).await.unwrap();
-    let dash = text(&html(&app, "/").await.1);
+    let dash = text(&app.page("/").await.1);
     let attention = &dash[dash.find("Needs attention").unwrap()..dash.find("Recent changes").unwrap()];
     assert!(attention.contains("Unreachable: connect to 192.0.2.14:22: timed out"), "{attention}");
     assert!(
@@ -171,8 +121,8 @@ both_backends!(needs_attention_says_why, |backend: Backend| async move {
 
 both_backends!(schedules_are_listed_added_and_deleted_on_their_page, |backend: Backend| async move {
     let app = TestApp::start(backend).await;
-    let id = host(&app, json!({"name": "nightly", "address": "192.0.2.16", "groups": ["web"]})).await;
-    let (s, page) = html(&app, "/schedules").await;
+    let id = app.host(json!({"name": "nightly", "address": "192.0.2.16", "groups": ["web"]})).await;
+    let (s, page) = app.page("/schedules").await;
     assert_eq!(s, StatusCode::OK);
     assert!(page.contains("<a href=\"/schedules\" aria-current=\"page\">Schedules</a>"), "in the navigation");
     assert!(text(&page).contains("0 schedules"), "{}", text(&page));
@@ -183,7 +133,7 @@ both_backends!(schedules_are_listed_added_and_deleted_on_their_page, |backend: B
 
     // A cron that fires every minute is refused with a readable reason and the input kept.
     let target = format!("host:{id}");
-    let (s, page) = form(&app, "/schedules", &[("target", &target), ("cron", "*/1 * * * *")]).await;
+    let (s, page) = app.form("/schedules", &[("target", &target), ("cron", "*/1 * * * *")]).await;
     assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY);
     assert!(
         page.contains("<code>*/1 * * * *</code> fires more often than every 5 minutes"),
@@ -192,48 +142,48 @@ both_backends!(schedules_are_listed_added_and_deleted_on_their_page, |backend: B
     );
     assert!(page.contains("value=\"*/1 * * * *\""), "the input is kept");
     assert!(page.contains(&format!("value=\"{target}\" selected")), "the target is kept");
-    let (s, page) = form(&app, "/schedules", &[("target", &target), ("cron", "0 3 30 2 *")]).await;
+    let (s, page) = app.form("/schedules", &[("target", &target), ("cron", "0 3 30 2 *")]).await;
     assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY);
     assert!(text(&page).contains("never fires"), "{}", text(&page));
-    let (s, page) = form(&app, "/schedules", &[("target", &target)]).await;
+    let (s, page) = app.form("/schedules", &[("target", &target)]).await;
     assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY);
     assert!(text(&page).contains("give a cron expression or an interval"), "{}", text(&page));
     assert!(app.state.store().list_schedules().await.unwrap().is_empty());
 
     // Added: listed with its target and next run.
-    let (s, page) = form(&app, "/schedules", &[("target", &target), ("cron", "0 3 * * *")]).await;
+    let (s, page) = app.form("/schedules", &[("target", &target), ("cron", "0 3 * * *")]).await;
     assert_eq!(s, StatusCode::OK);
     let t = text(&page);
     assert!(t.contains("Schedule #1 added") && t.contains("1 schedule."), "{t}");
     assert!(t.contains("host nightly cron 0 3 * * *") && t.contains(" 03:00 UTC (in "), "{t}");
     let group = app.state.store().list_groups().await.unwrap()[0].id;
     let (_, page) =
-        form(&app, "/schedules", &[("target", &format!("group:{group}")), ("interval", "90")]).await;
+        app.form("/schedules", &[("target", &format!("group:{group}")), ("interval", "90")]).await;
     assert!(text(&page).contains("group web every 90 minutes"), "{}", text(&page));
     let listed = app.get("/api/v1/schedules").await;
     assert_eq!(listed["items"].as_array().unwrap().len(), 2, "the API sees what the page made");
 
     // Deleted (the button asks first).
     assert!(page.contains("action=\"/schedules/1/delete\" data-confirm=\"Delete schedule #1?\""));
-    let (s, page) = form(&app, "/schedules/1/delete", &[]).await;
+    let (s, page) = app.form("/schedules/1/delete", &[]).await;
     assert_eq!(s, StatusCode::OK);
     let t = text(&page);
     assert!(t.contains("Schedule #1 deleted") && !t.contains("host nightly"), "{t}");
-    let (_, page) = form(&app, "/schedules/1/delete", &[]).await;
+    let (_, page) = app.form("/schedules/1/delete", &[]).await;
     assert!(text(&page).contains("schedule not found"), "{}", text(&page));
     app.stop().await;
 });
 
 both_backends!(a_failing_rule_says_how_to_fix_it, |backend: Backend| async move {
     let app = TestApp::start(backend).await;
-    let (id, scan) = scanned_local_host(&app, "here").await;
+    let (id, scan) = app.scanned_local_host("here").await;
     let caps: CapabilitySet = scan["summary"]["system"]["capabilities"]
         .as_array()
         .unwrap()
         .iter()
         .map(|c| c.as_str().unwrap().to_owned())
         .collect();
-    let (_, page) = html(&app, &format!("/hosts/{id}?verdict=fail")).await;
+    let (_, page) = app.page(&format!("/hosts/{id}?verdict=fail")).await;
     let lib = common::library();
     let failing = app.get(&format!("/api/v1/scans/{}/results?verdict=fail&per_page=500", scan["id"])).await;
     let mut checked = 0;
@@ -254,7 +204,7 @@ both_backends!(a_failing_rule_says_how_to_fix_it, |backend: Backend| async move 
 
 both_backends!(code_in_rule_prose_is_shown_as_code, |backend: Backend| async move {
     let app = TestApp::start(backend).await;
-    let (_, page) = html(&app, "/rules?q=sshd_set_max_auth_tries").await;
+    let (_, page) = app.page("/rules?q=sshd_set_max_auth_tries").await;
     assert!(page.contains("no more than <code>sshd_max_auth_tries</code> (4 by default)"), "{page}");
     assert!(!text(&page).contains('`'), "no raw backticks");
     app.stop().await;

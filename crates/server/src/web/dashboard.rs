@@ -10,7 +10,7 @@ use maud::html;
 use super::guard::{FleetRead, Viewer};
 use openwatch_store::{Host, Reachability, ScanStatus};
 
-use super::layout::{self, Page, badge, plural, render, svg, verdict, when};
+use super::layout::{Page, badge, plural, render, svg, verdict, when};
 use super::svg::{Series, bars, donut, score, trend};
 use crate::app::{AppState, now_ms};
 use openwatch_store::{Change, FirstScan};
@@ -24,15 +24,7 @@ pub async fn page(State(state): State<AppState>, v: Viewer<FleetRead>) -> Respon
     );
     let (summary, changes, firsts) = match loaded {
         (Ok(s), Ok(c), Ok(f)) => (s, c, f),
-        (Err(e), _, _) | (_, Err(e), _) | (_, _, Err(e)) => {
-            tracing::error!(error = %e, "dashboard");
-            return layout::error_page(
-                &v.caller,
-                &v.csrf,
-                axum::http::StatusCode::INTERNAL_SERVER_ERROR,
-                "The database could not be read.",
-            );
-        }
+        (Err(e), _, _) | (_, Err(e), _) | (_, _, Err(e)) => return super::page_error(&v.caller, &e.into()),
     };
     // Each host needing attention with why, read from its record (at most 20 hosts).
     let mut attention = Vec::with_capacity(summary.needs_attention.len());
@@ -40,15 +32,7 @@ pub async fn page(State(state): State<AppState>, v: Viewer<FleetRead>) -> Respon
         match store.host(r.id.parse().unwrap_or_default()).await {
             Ok(Some(h)) => attention.push(h),
             Ok(None) => {}
-            Err(e) => {
-                tracing::error!(error = %e, "dashboard");
-                return layout::error_page(
-                    &v.caller,
-                    &v.csrf,
-                    axum::http::StatusCode::INTERNAL_SERVER_ERROR,
-                    "The database could not be read.",
-                );
-            }
+            Err(e) => return super::page_error(&v.caller, &e.into()),
         }
     }
     let f = &summary.failing_by_severity;

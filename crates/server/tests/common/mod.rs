@@ -194,6 +194,18 @@ impl TestApp {
         (resp.status(), resp.text().await.unwrap())
     }
 
+    /// A download with the session: status, `Content-Disposition` and body.
+    pub async fn download(&self, path: &str) -> (StatusCode, String, String) {
+        let resp = self.client.get(format!("{}{path}", self.base)).send().await.unwrap();
+        let status = resp.status();
+        let disposition = resp
+            .headers()
+            .get("content-disposition")
+            .map(|v| v.to_str().unwrap().to_owned())
+            .unwrap_or_default();
+        (status, disposition, resp.text().await.unwrap())
+    }
+
     /// Add a host through the API; its id.
     pub async fn host(&self, body: Value) -> i64 {
         let (s, h) = self.post("/api/v1/hosts", body).await;
