@@ -9,6 +9,7 @@ use maud::html;
 use openwatch_store::{Group, Host, HostQuery, PageRequest};
 use serde::Deserialize;
 
+use super::FlashQuery;
 use super::confirm::{self, Confirm};
 use super::guard::{HostsRead, HostsWrite, Viewer};
 use super::layout::{self, Page, csrf_field, plural, render};
@@ -16,17 +17,6 @@ use crate::app::AppState;
 use crate::auth::rbac::Permission;
 use crate::service::groups::{self, GroupBody};
 use crate::service::{Done, ServiceError, ServiceResult};
-
-#[derive(Debug, Deserialize, Default)]
-pub struct FlashQuery {
-    flash: Option<String>,
-    error: Option<String>,
-    sig: Option<String>,
-}
-
-fn flash(v: &Viewer<impl super::guard::Need>, q: FlashQuery) -> Option<(bool, String)> {
-    super::flash_message(&v.csrf, q.flash, q.error, q.sig.as_deref())
-}
 
 fn after<T>(csrf: &str, to: &str, r: ServiceResult<Done<T>>, message: impl FnOnce(&T) -> String) -> Response {
     match r {
@@ -71,7 +61,7 @@ pub async fn list(
             }
         }
     };
-    let flash = flash(&v, q);
+    let flash = q.message(&v.csrf);
     render(
         &Page { caller: &v.caller, csrf: &v.csrf, title: "Groups", section: "Groups", live: false, flash },
         body,
@@ -156,7 +146,7 @@ pub async fn detail(
             div.actions { a.button.secondary href={"/groups/" (g.id) "/delete"} { "Delete group" } }
         }
     };
-    let flash = flash(&v, q);
+    let flash = q.message(&v.csrf);
     let title = format!("Group {}", g.name);
     render(
         &Page { caller: &v.caller, csrf: &v.csrf, title: &title, section: "Groups", live: false, flash },

@@ -7,20 +7,13 @@ use axum::extract::{Query, State};
 use axum::response::Response;
 use maud::html;
 use openwatch_store::{HostQuery, PageRequest};
-use serde::Deserialize;
 
+use super::FlashQuery;
 use super::guard::{HostsRead, KeysApprove, Viewer};
 use super::layout::{Page, csrf_field, plural, render, when};
 use crate::app::AppState;
 use crate::auth::rbac::Permission;
 use crate::service::hosts;
-
-#[derive(Debug, Deserialize, Default)]
-pub struct FlashQuery {
-    flash: Option<String>,
-    error: Option<String>,
-    sig: Option<String>,
-}
 
 pub async fn pending(
     State(state): State<AppState>,
@@ -69,7 +62,7 @@ pub async fn pending(
             }
         }
     };
-    let flash = super::flash_message(&v.csrf, q.flash, q.error, q.sig.as_deref());
+    let flash = q.message(&v.csrf);
     render(
         &Page {
             caller: &v.caller,
