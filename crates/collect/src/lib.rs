@@ -9,6 +9,7 @@ pub mod quote;
 pub mod scan;
 pub mod script;
 pub mod transport;
+pub mod txn;
 
 pub use collector::{CollectError, Collected, Pending, collect, finish, now_rfc3339, prepare};
 pub use local::LocalTransport;
