@@ -7,6 +7,7 @@ pub mod capability;
 pub mod catalog;
 pub mod eval;
 pub mod facts;
+pub mod fix;
 pub mod guidance;
 pub mod library;
 pub mod plan;
