@@ -180,4 +180,6 @@ pub fn plan(
 }
 
 #[cfg(test)]
+mod checks_pass;
+#[cfg(test)]
 mod tests;
