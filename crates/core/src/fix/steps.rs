@@ -97,6 +97,32 @@ impl<'a> Planner<'a> {
         }
     }
 
+    /// One remount per mount point, with every option the steps ask for.
+    fn remount(&mut self, mount_point: &str, options: &[&str]) {
+        let mut wanted: Vec<String> = self
+            .actions
+            .iter()
+            .find_map(|a| match a {
+                Action::Remount { mount_point: mp, options } if mp == mount_point => Some(options.clone()),
+                _ => None,
+            })
+            .unwrap_or_default();
+        for o in options {
+            if !wanted.iter().any(|w| w == o) {
+                wanted.push((*o).to_owned());
+            }
+        }
+        let merged = Action::Remount { mount_point: mount_point.to_owned(), options: wanted };
+        let at = self
+            .actions
+            .iter()
+            .position(|a| matches!(a, Action::Remount { mount_point: mp, .. } if mp == mount_point));
+        match at {
+            Some(i) => self.actions[i] = merged,
+            None => self.actions.push(merged),
+        }
+    }
+
     fn value(&self, step: &'static str, p: &SpannedParam) -> Result<String, PlanError> {
         match &p.value {
             Param::Literal(v) => Ok(v.to_text()),
@@ -132,9 +158,8 @@ impl<'a> Planner<'a> {
                 let v = self.line_value(name, value)?;
                 let line = format!("{key}{}{v}", delimiter.as_deref().unwrap_or(" "));
                 let path = join(dir.as_str(), file.as_str());
-                if path.starts_with(SSHD_DROPIN_DIR)
-                    && !self.sshd_main_reads_dropins(name, key.as_str(), &line)?
-                {
+                let sshd = dir.as_str().trim_end_matches('/') == SSHD_DROPIN_DIR;
+                if sshd && !self.sshd_main_reads_dropins(name, key.as_str(), &line)? {
                     return Ok(());
                 }
                 let syntax = Syntax::for_path(self.rule, &path, delimiter.as_deref());
@@ -240,10 +265,7 @@ impl<'a> Planner<'a> {
                         ),
                     });
                 }
-                self.act(Action::Remount {
-                    mount_point: mp.to_owned(),
-                    options: opts.iter().map(|o| (*o).to_owned()).collect(),
-                });
+                self.remount(mp, &opts);
             }
             Mechanism::AuditRuleSet { rule, file } => {
                 let rule = rule.trim();

@@ -286,10 +286,8 @@ fn mount_options_go_to_fstab_and_a_remount() {
     );
     assert_eq!(
         p.actions,
-        [
-            Action::Remount { mount_point: "/tmp".into(), options: vec!["nodev".into()] },
-            Action::Remount { mount_point: "/tmp".into(), options: vec!["nosuid".into()] },
-        ]
+        [Action::Remount { mount_point: "/tmp".into(), options: vec!["nodev".into(), "nosuid".into()] }],
+        "one remount with both options"
     );
     let err = plan_with(&r, &[file("/etc/fstab", "UUID=1 / ext4 defaults 0 1\n")]).unwrap_err();
     assert!(err.to_string().contains("/tmp has no entry in /etc/fstab"), "{err}");
