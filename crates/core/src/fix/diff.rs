@@ -20,17 +20,42 @@ fn split_lines(bytes: &[u8]) -> Vec<&[u8]> {
     bytes.split_inclusive(|b| *b == b'\n').collect()
 }
 
-/// The shortest edit script from `a` to `b` (Myers, O((N+M)·D) time, O(D²) memory).
+/// Past this many edits, the differing middle is shown as removed then added: the diff stays
+/// correct, only longer, and a whole-file replacement costs no quadratic memory.
+const MAX_EDITS: isize = 1024;
+
+/// The edit script from `a` to `b`: the common prefix and suffix kept, the middle by Myers.
 fn myers(a: &[&[u8]], b: &[&[u8]]) -> Vec<Op> {
     let prefix = a.iter().zip(b).take_while(|(x, y)| x == y).count();
     let suffix = a[prefix..].iter().rev().zip(b[prefix..].iter().rev()).take_while(|(x, y)| x == y).count();
     let (ma, mb) = (&a[prefix..a.len() - suffix], &b[prefix..b.len() - suffix]);
+    let middle = shortest(ma, mb).unwrap_or_else(|| {
+        let mut all: Vec<Op> = (0..ma.len()).map(Op::Del).collect();
+        all.extend((0..mb.len()).map(Op::Ins));
+        all
+    });
+    let shift = |op: Op| match op {
+        Op::Same(i, j) => Op::Same(i + prefix, j + prefix),
+        Op::Del(i) => Op::Del(i + prefix),
+        Op::Ins(j) => Op::Ins(j + prefix),
+    };
+    let mut ops: Vec<Op> = (0..prefix).map(|i| Op::Same(i, i)).collect();
+    ops.extend(middle.into_iter().map(shift));
+    let (ea, eb) = (a.len() - suffix, b.len() - suffix);
+    ops.extend((0..suffix).map(|i| Op::Same(ea + i, eb + i)));
+    ops
+}
+
+/// The shortest edit script (Myers, O((N+M)·D) time, O(D²) memory), or `None` when it needs
+/// more than [`MAX_EDITS`] edits.
+fn shortest(ma: &[&[u8]], mb: &[&[u8]]) -> Option<Vec<Op>> {
     let (n, m) = (ma.len() as isize, mb.len() as isize);
-    let max = n + m;
+    let max = (n + m).min(MAX_EDITS);
     let off = max + 1;
     let mut v = vec![0isize; (2 * max + 3) as usize];
     let mut trace: Vec<Vec<isize>> = Vec::new();
     let at = |k: isize| (k + off) as usize;
+    let mut reached = false;
     'search: for d in 0..=max {
         trace.push(v[at(-d)..=at(d)].to_vec());
         for k in (-d..=d).step_by(2) {
@@ -46,9 +71,13 @@ fn myers(a: &[&[u8]], b: &[&[u8]]) -> Vec<Op> {
             }
             v[at(k)] = x;
             if x >= n && y >= m {
+                reached = true;
                 break 'search;
             }
         }
+    }
+    if !reached {
+        return None;
     }
     let mut middle = Vec::new();
     let (mut x, mut y) = (n, m);
@@ -75,16 +104,7 @@ fn myers(a: &[&[u8]], b: &[&[u8]]) -> Vec<Op> {
         }
     }
     middle.reverse();
-    let shift = |op: Op| match op {
-        Op::Same(i, j) => Op::Same(i + prefix, j + prefix),
-        Op::Del(i) => Op::Del(i + prefix),
-        Op::Ins(j) => Op::Ins(j + prefix),
-    };
-    let mut ops: Vec<Op> = (0..prefix).map(|i| Op::Same(i, i)).collect();
-    ops.extend(middle.into_iter().map(shift));
-    let (ea, eb) = (a.len() - suffix, b.len() - suffix);
-    ops.extend((0..suffix).map(|i| Op::Same(ea + i, eb + i)));
-    ops
+    Some(middle)
 }
 
 fn push_line(out: &mut String, sign: char, line: &[u8]) {
@@ -259,6 +279,20 @@ mod tests {
             assert_eq!(olds, (0..la.len()).collect::<Vec<_>>());
             assert_eq!(ops.iter().filter(|o| !matches!(o, Op::Same(..))).count(), edits, "{a:?} -> {b:?}");
         }
+    }
+
+    #[test]
+    fn large_rewrites_fall_back_to_remove_then_add() {
+        let before: String = (0..5000).map(|i| format!("old {i}\n")).collect();
+        let after: String = (0..3000).map(|i| format!("new {i}\n")).collect();
+        let (la, lb) = (split_lines(before.as_bytes()), split_lines(after.as_bytes()));
+        let ops = myers(&la, &lb);
+        assert_eq!(ops.len(), 8000);
+        assert!(ops[..5000].iter().all(|o| matches!(o, Op::Del(_))));
+        assert_eq!(apply(&ops, &lb).len(), 3000);
+        let d = unified_diff(&change(Some(&before), None));
+        assert!(d.contains("@@ -1,5000 +0,0 @@\n-old 0\n"), "{}", &d[..200]);
+        assert_eq!(d.lines().count(), 5000 + 4);
     }
 
     #[test]
