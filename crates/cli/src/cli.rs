@@ -20,6 +20,8 @@ pub struct Cli {
 pub enum Command {
     /// Scan hosts over SSH, this machine, or recorded facts against the rule library.
     Scan(Box<ScanArgs>),
+    /// Fix failing rules on hosts over SSH: preview, apply, verify, roll back (docs/fix.md).
+    Fix(Box<FixArgs>),
     /// List, show, lint and map the rules.
     #[command(subcommand_required = true)]
     Rules(RulesArgs),
@@ -156,15 +158,16 @@ pub struct Filters {
     pub rule_dirs: Vec<PathBuf>,
 }
 
+/// Which hosts, and how to reach them over SSH (shared by `scan` and `fix`).
 #[derive(Debug, Args)]
-pub struct ScanArgs {
-    /// Hosts to scan over SSH: [user@]host[:port] (repeatable).
-    #[arg(value_name = "TARGET", conflicts_with_all = ["local", "facts"])]
+pub struct SshArgs {
+    /// Hosts over SSH: [user@]host[:port] (repeatable).
+    #[arg(value_name = "TARGET")]
     pub targets: Vec<String>,
-    /// Scan the hosts of an inventory file (YAML; see docs/inventory.md).
-    #[arg(long, value_name = "FILE", conflicts_with_all = ["local", "facts"])]
+    /// The hosts of an inventory file (YAML; see docs/inventory.md).
+    #[arg(long, value_name = "FILE")]
     pub inventory: Option<PathBuf>,
-    /// Hosts scanned at the same time.
+    /// Hosts worked on at the same time.
     #[arg(long, default_value_t = 32, value_name = "N")]
     pub concurrency: usize,
     /// Private key file for SSH (ed25519, ecdsa or rsa; encrypted keys need --identity-passphrase-env).
@@ -194,14 +197,20 @@ pub struct ScanArgs {
     /// Seconds allowed for each hop's SSH login: connect, key exchange and authentication.
     #[arg(long, value_name = "SECONDS")]
     pub connect_timeout: Option<u64>,
+}
+
+#[derive(Debug, Args)]
+pub struct ScanArgs {
+    #[command(flatten)]
+    pub ssh: SshArgs,
     /// Benchmarking: run one SSH exec per rule instead of one script per host.
     #[arg(long, hide = true)]
     pub exec_per_check: bool,
     /// Scan this machine.
-    #[arg(long, conflicts_with = "facts")]
+    #[arg(long, conflicts_with_all = ["facts", "targets", "inventory"])]
     pub local: bool,
     /// Evaluate offline against facts saved with --save-facts.
-    #[arg(long, value_name = "FILE")]
+    #[arg(long, value_name = "FILE", conflicts_with_all = ["targets", "inventory"])]
     pub facts: Option<PathBuf>,
     /// Write every fact collected from the host to FILE (JSON).
     #[arg(long, value_name = "FILE")]
@@ -223,6 +232,41 @@ pub struct ScanArgs {
     /// Skip filesystem-wide walks (world-writable, unowned, SUID/SGID searches); those rules become `skipped`.
     #[arg(long)]
     pub no_walk: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct FixArgs {
+    #[command(flatten)]
+    pub ssh: SshArgs,
+    #[command(flatten)]
+    pub filters: Filters,
+    /// Set a rule variable, e.g. --var sshd_max_auth_tries=3 (repeatable).
+    #[arg(long = "var", value_name = "KEY=VALUE")]
+    pub vars: Vec<String>,
+    /// Show what would change (unified diffs, other steps), change nothing.
+    #[arg(long, conflicts_with_all = ["yes", "rollback"])]
+    pub dry_run: bool,
+    /// Apply without asking (otherwise the preview is shown and a terminal is asked).
+    #[arg(long)]
+    pub yes: bool,
+    /// Roll back this transaction (from the host's journal) instead of fixing.
+    #[arg(long, value_name = "TRANSACTION_ID")]
+    pub rollback: Option<String>,
+    /// Output format.
+    #[arg(long, value_enum, default_value_t = FixFormat::Table)]
+    pub format: FixFormat,
+    /// The journal directory on the hosts.
+    #[arg(long, value_name = "DIR", default_value = openwatch_collect::txn::JOURNAL_DIR)]
+    pub journal_dir: String,
+    /// Skip filesystem-wide walks when scanning.
+    #[arg(long)]
+    pub no_walk: bool,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum FixFormat {
+    Table,
+    Json,
 }
 
 #[derive(Debug, Args)]

@@ -12,12 +12,12 @@ use openwatch_core::vars::parse_overrides;
 use openwatch_fleet::inventory::target;
 use openwatch_fleet::{ExecMode, FleetJob, FleetOptions, HostSettings, Inventory, ResolvedHost, scan_fleet};
 
-use crate::cli::{Format, ScanArgs};
+use crate::cli::{Format, ScanArgs, SshArgs};
 use crate::scan::parse_vars;
 use crate::select::parse_severity;
 use crate::{library, output};
 
-fn cli_settings(args: &ScanArgs) -> HostSettings {
+fn cli_settings(args: &SshArgs) -> HostSettings {
     let path = |p: &Option<std::path::PathBuf>| p.as_ref().map(|p| p.display().to_string());
     HostSettings {
         identity_file: path(&args.identity),
@@ -33,7 +33,27 @@ fn cli_settings(args: &ScanArgs) -> HostSettings {
     }
 }
 
-fn resolve_hosts(args: &ScanArgs) -> Result<Vec<ResolvedHost>> {
+/// The hosts named on the command line or in the inventory, each with its typed variables
+/// (the inventory's, then `--var`).
+pub fn jobs(args: &SshArgs, all_rules: &[Rule], vars: &[String]) -> Result<Vec<FleetJob>> {
+    let hosts = resolve_hosts(args)?;
+    if hosts.is_empty() {
+        bail!("the inventory lists no hosts");
+    }
+    let cli_vars = parse_vars(vars)?;
+    hosts
+        .into_iter()
+        .map(|host| {
+            let mut pairs = host.vars.clone();
+            pairs.extend(cli_vars.iter().cloned());
+            let overrides = parse_overrides(all_rules.iter(), &pairs)
+                .map_err(|e| anyhow!("host {}: {e}", host.target.name))?;
+            Ok(FleetJob { host, overrides })
+        })
+        .collect()
+}
+
+fn resolve_hosts(args: &SshArgs) -> Result<Vec<ResolvedHost>> {
     let cli = cli_settings(args);
     if let Some(path) = &args.inventory {
         let (inv, base) = Inventory::load(path)?;
@@ -58,25 +78,11 @@ pub fn run(args: &ScanArgs) -> Result<ExitCode> {
     if selected.is_empty() {
         bail!("no rule matches the filters");
     }
-    let hosts = resolve_hosts(args)?;
-    if hosts.is_empty() {
-        bail!("the inventory lists no hosts");
-    }
-    let cli_vars = parse_vars(&args.vars)?;
-    let jobs = hosts
-        .into_iter()
-        .map(|host| {
-            let mut pairs = host.vars.clone();
-            pairs.extend(cli_vars.iter().cloned());
-            let overrides = parse_overrides(lib.rules.iter(), &pairs)
-                .map_err(|e| anyhow!("host {}: {e}", host.target.name))?;
-            Ok(FleetJob { host, overrides })
-        })
-        .collect::<Result<Vec<_>>>()?;
-    let single = args.inventory.is_none() && jobs.len() == 1;
+    let jobs = jobs(&args.ssh, &lib.rules, &args.vars)?;
+    let single = args.ssh.inventory.is_none() && jobs.len() == 1;
     let rules: Arc<[Rule]> = selected.iter().map(|r| (*r).clone()).collect();
     let opts = FleetOptions {
-        concurrency: args.concurrency.max(1),
+        concurrency: args.ssh.concurrency.max(1),
         mode: if args.exec_per_check { ExecMode::PerCheck } else { ExecMode::Batched },
         walks: !args.no_walk,
         keep_facts: args.save_facts.is_some(),

@@ -6,6 +6,7 @@
 mod bench;
 mod cli;
 mod facts_file;
+mod fix_cmd;
 mod fleet_cmd;
 mod library;
 mod output;
@@ -25,6 +26,7 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Scan(args) => scan::run(&args),
+        Command::Fix(args) => fix_cmd::run(&args),
         Command::Rules(args) => rules_cmd::run(&args),
         Command::Bench(args) => bench::run(&args),
         Command::Serve(args) => server_cmd::run_server(&args, openwatch_server::serve::Role::Serve),

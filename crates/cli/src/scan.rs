@@ -37,7 +37,7 @@ pub fn gate_fails<'a>(
 }
 
 pub fn run(args: &ScanArgs) -> Result<ExitCode> {
-    if !args.targets.is_empty() || args.inventory.is_some() {
+    if !args.ssh.targets.is_empty() || args.ssh.inventory.is_some() {
         return crate::fleet_cmd::run(args);
     }
     if !args.local && args.facts.is_none() {

@@ -204,8 +204,22 @@ echo rolled_back
     Ok(s)
 }
 
-/// What the host answered to a transaction script.
-fn outcome(id: &str, when: &'static str, out: ScriptOutput) -> Result<(), TxnError> {
+/// The script marking transaction `id` committed: the fix was verified and is kept; its
+/// journal stays so the change can still be rolled back on request.
+pub fn commit_script(journal: &str, id: &str) -> Result<String, TxnError> {
+    check_id(id)?;
+    let mut s = PRELUDE.to_owned();
+    let _ = writeln!(s, "ow_j={}", quote(&format!("{journal}/{id}"))?);
+    s.push_str(
+        "[ -f \"$ow_j/manifest\" ] || { echo unknown; exit 76; }\n\
+         echo committed > \"$ow_j/state\" && ow_sync \"$ow_j/state\" || exit 74\n",
+    );
+    Ok(s)
+}
+
+/// What the host answered to a transaction script (`when` names what a conflicting file
+/// changed since, for the message).
+pub fn read_outcome(id: &str, when: &'static str, out: ScriptOutput) -> Result<(), TxnError> {
     let conflicts = || {
         String::from_utf8_lossy(&out.stdout)
             .lines()
@@ -236,11 +250,11 @@ pub fn apply(
     changes: &[FileChange],
 ) -> Result<(), TxnError> {
     let out = transport.run_script(&apply_script(journal, id, changes)?)?;
-    outcome(id, "the fix was planned", out)
+    read_outcome(id, "the fix was planned", out)
 }
 
 /// Roll transaction `id` back on the host.
 pub fn rollback(transport: &mut dyn Transport, journal: &str, id: &str) -> Result<(), TxnError> {
     let out = transport.run_script(&rollback_script(journal, id)?)?;
-    outcome(id, "the fix", out)
+    read_outcome(id, "the fix", out)
 }

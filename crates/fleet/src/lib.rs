@@ -1,6 +1,7 @@
 //! Fleet scanning: an inventory's hosts (or the server's host records) resolved into SSH
 //! targets, scanned concurrently, each host's failure reported without stopping the others.
 
+pub mod fix;
 pub mod inventory;
 pub mod managed;
 pub mod runner;

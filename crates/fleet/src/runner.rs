@@ -67,7 +67,11 @@ fn passes<'a>(rules: &[Rule], plan: &'a FactPlan, opts: &FleetOptions) -> Vec<Co
 }
 
 /// Run every pass of `scan` over the session: the SSH side of [`Scan::collect`].
-async fn collect(session: &mut SshSession, scan: &mut Scan<'_>, name: &str) -> Result<(), HostError> {
+pub(crate) async fn collect(
+    session: &mut SshSession,
+    scan: &mut Scan<'_>,
+    name: &str,
+) -> Result<(), HostError> {
     let collection =
         |e: CollectError| HostError { kind: "collection".into(), message: format!("{name}: {e}") };
     while let Some(script) = scan.next_script().map_err(collection)? {

@@ -1,0 +1,125 @@
+//! `openwatch fix` against a real SSH test host: a dry run shows unified diffs and changes
+//! nothing; applying fixes the rules (verified by the tool and by a new scan); rolling back
+//! restores every touched file byte for byte with its mode and owner; a file edited after
+//! the fix makes the rollback refuse, naming it, and stay untouched.
+
+mod common;
+
+use std::collections::BTreeMap;
+use std::os::unix::fs::{MetadataExt, PermissionsExt};
+use std::path::Path;
+
+use common::*;
+use serde_json::Value;
+
+const N: u32 = 192;
+/// Failing on a fresh Debian test host and fixed by file changes alone.
+const RULES: &[&str] = &["account_disable_post_pw_expiration", "banner_etc_issue_cis"];
+const FILES: &[&str] = &["etc/default/useradd", "etc/issue"];
+
+/// Each file's bytes, mode and owner on the test host, seen from this machine.
+fn files(root: &Path) -> BTreeMap<&'static str, (Vec<u8>, u32, u32, u32)> {
+    FILES
+        .iter()
+        .map(|f| {
+            let p = root.join(f);
+            let m = std::fs::metadata(&p).unwrap();
+            (*f, (std::fs::read(&p).unwrap(), m.permissions().mode() & 0o7777, m.uid(), m.gid()))
+        })
+        .collect()
+}
+
+#[test]
+fn dry_run_fix_verify_rollback_and_conflict_on_a_real_host() {
+    if !fleet_available() {
+        return;
+    }
+    let mut fleet = Fleet::new();
+    let key = fleet.path("id_ed25519");
+    keygen(&key, "ed25519", "");
+    let pubkey = fleet.path("id_ed25519.pub");
+    let root = fleet.up(N, |root| authorize(root, "/root", 0, &pubkey));
+    let target = format!("root@{}", addr(N));
+    let (k, kh) = (key.display().to_string(), fleet.path("known_hosts").display().to_string());
+    let ow = |extra: &[&str]| {
+        let mut a = vec!["fix", &target, "--identity", &k, "--known-hosts", &kh, "--no-walk"];
+        for r in RULES {
+            a.extend(["--rule", r]);
+        }
+        a.extend(extra);
+        openwatch(&a, &[])
+    };
+    let pristine = files(&root);
+
+    // The dry run shows each change and changes nothing.
+    let out = ow(&["--dry-run"]);
+    let preview = text(&out.stdout);
+    assert_eq!(out.status.code(), Some(0), "{preview}\n{}", text(&out.stderr));
+    for r in RULES {
+        assert!(preview.contains(&format!("{r}: would fix")), "{preview}");
+    }
+    assert!(preview.contains("--- /etc/default/useradd") && preview.contains("+INACTIVE=45"), "{preview}");
+    assert_eq!(files(&root), pristine, "a dry run changes nothing");
+
+    // Without --yes and without a terminal, nothing is applied.
+    let out = ow(&[]);
+    assert_ne!(out.status.code(), Some(0));
+    assert!(text(&out.stderr).contains("--yes"), "{}", text(&out.stderr));
+    assert_eq!(files(&root), pristine);
+
+    // Applied, verified, kept: the JSON names each transaction.
+    let out = ow(&["--yes", "--format", "json"]);
+    let doc: Value =
+        serde_json::from_slice(&out.stdout).unwrap_or_else(|e| panic!("{e}: {}", text(&out.stdout)));
+    assert_eq!(out.status.code(), Some(0), "{doc:#}\n{}", text(&out.stderr));
+    let rules = doc[0]["rules"].as_array().unwrap();
+    assert_eq!(rules.len(), RULES.len(), "{doc:#}");
+    let ids: Vec<String> = rules
+        .iter()
+        .map(|r| {
+            assert_eq!(r["status"], "fixed", "{r:#}");
+            r["transaction_id"].as_str().unwrap().to_owned()
+        })
+        .collect();
+    assert!(std::fs::read_to_string(root.join("etc/default/useradd")).unwrap().contains("INACTIVE=45"));
+    let journal = root.join("var/lib/openwatch/journal");
+    assert_eq!(std::fs::metadata(&journal).unwrap().permissions().mode() & 0o777, 0o700);
+    let scan = openwatch(
+        &[
+            "scan",
+            &target,
+            "--identity",
+            &k,
+            "--known-hosts",
+            &kh,
+            "--no-walk",
+            "--format",
+            "json",
+            "--rule",
+            RULES[0],
+            "--rule",
+            RULES[1],
+        ],
+        &[],
+    );
+    assert_eq!(scan.status.code(), Some(0), "a fresh scan agrees: {}", text(&scan.stdout));
+
+    // Rolled back: byte for byte, mode and owner, as before.
+    for id in ids.iter().rev() {
+        let out = ow(&["--rollback", id]);
+        assert_eq!(out.status.code(), Some(0), "{}\n{}", text(&out.stdout), text(&out.stderr));
+    }
+    assert_eq!(files(&root), pristine, "the exact pre-state is back");
+
+    // A file edited after the fix: the rollback refuses, names it, and leaves it alone.
+    let out = ow(&["--yes", "--format", "json", "--rule", RULES[0]]);
+    let doc: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let id = doc[0]["rules"][0]["transaction_id"].as_str().unwrap().to_owned();
+    append(&root, "/etc/default/useradd", "# an operator's edit\n");
+    let edited = std::fs::read(root.join("etc/default/useradd")).unwrap();
+    let out = ow(&["--rollback", &id]);
+    assert_eq!(out.status.code(), Some(1));
+    let err = text(&out.stderr);
+    assert!(err.contains("/etc/default/useradd") && err.contains("changed since the fix"), "{err}");
+    assert_eq!(std::fs::read(root.join("etc/default/useradd")).unwrap(), edited, "left untouched");
+}

@@ -1,0 +1,299 @@
+//! Fixing one host over SSH, rule by rule: scan the selected rules, and for each failing one
+//! capture the files its remediation touches, plan the change (the core's pure planner),
+//! then either show it (dry run) or apply it as a journaled transaction, scan the rule
+//! again, and keep the change only if the rule now passes; otherwise roll it back from the
+//! journal. Rules are fixed one after another, each planned from a fresh capture, so two
+//! rules editing one file compose instead of conflicting.
+//!
+//! File changes are applied. Steps that are not file edits (services, packages, running
+//! kernel values, ...) and `manual` steps are listed, not executed: such a rule is reported
+//! as not applied, with the reason.
+
+use std::borrow::Cow;
+use std::collections::BTreeMap;
+
+use openwatch_collect::Scan;
+use openwatch_collect::capture::{self, PathState};
+use openwatch_collect::txn::{self, After, FileChange as TxnChange};
+use openwatch_core::eval::Status;
+use openwatch_core::fix::{self, FileState, Plan};
+use openwatch_core::plan::FactPlan;
+use openwatch_core::report::{EvalOptions, HostError, ScanReport};
+use openwatch_core::rule::Rule;
+use openwatch_core::vars::bindings_for;
+use openwatch_ssh::SshSession;
+use serde::Serialize;
+
+use crate::runner::{FleetJob, collect};
+
+#[derive(Debug, Clone)]
+pub struct FixOptions {
+    /// Plan and show, change nothing.
+    pub dry_run: bool,
+    /// The journal directory on the host.
+    pub journal: String,
+    pub walks: bool,
+}
+
+/// What happened to one failing rule.
+#[derive(Debug, Clone, Serialize)]
+#[serde(tag = "status", rename_all = "snake_case")]
+pub enum Outcome {
+    /// Dry run: what would change.
+    Planned,
+    /// Applied, and the rule passes now; the change is kept (and can be rolled back).
+    Fixed { transaction_id: String },
+    /// Applied, the rule still did not pass, and the change was rolled back.
+    RolledBack { transaction_id: String, verdict: Status, reason: String },
+    /// Not applied, with why (manual steps, steps not yet executable, a plan error).
+    NotApplied { reason: String },
+    /// Applying or rolling back failed; the message says what the host is left with.
+    Failed { transaction_id: Option<String>, message: String },
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct RuleFix {
+    pub rule_id: String,
+    #[serde(flatten)]
+    pub outcome: Outcome,
+    /// Unified diffs of every file change.
+    pub diff: String,
+    /// Non-file steps, described, with what a rollback could restore.
+    pub actions: Vec<String>,
+    /// Steps for the operator; never executed.
+    pub manual: Vec<String>,
+    pub reboot_required: bool,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct HostFix {
+    pub host: String,
+    pub address: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error: Option<HostError>,
+    /// Rules that failed before the fix, in library order.
+    pub rules: Vec<RuleFix>,
+    pub round_trips: u32,
+}
+
+fn host_error(kind: &str, message: String) -> HostError {
+    HostError { kind: kind.into(), message }
+}
+
+/// A new transaction id: `ow-` and 16 random hex digits.
+pub fn transaction_id() -> String {
+    format!("ow-{}", &openwatch_collect::script::new_nonce()[..16])
+}
+
+fn file_state(path: &str, s: &PathState) -> Result<FileState, String> {
+    match s {
+        PathState::Absent => Ok(FileState::absent(path)),
+        PathState::Regular { mode, owner, group, content } => {
+            Ok(FileState::regular(path, content.clone(), *mode, owner, group))
+        }
+        PathState::Other { .. } => Ok(FileState { exists: true, ..FileState::absent(path) }),
+        PathState::TooLarge { size } => Err(format!("{path} is too large to rewrite safely ({size} bytes)")),
+        PathState::Unreadable => Err(format!("{path} cannot be read by the scanning user")),
+    }
+}
+
+struct Host<'a> {
+    session: SshSession,
+    job: &'a FleetJob,
+    opts: &'a FixOptions,
+    round_trips: u32,
+}
+
+impl Host<'_> {
+    async fn run(&mut self, script: &str) -> Result<openwatch_collect::ScriptOutput, HostError> {
+        self.round_trips += 1;
+        self.session.run_script(script).await.map_err(|e| host_error(e.kind.as_str(), e.to_string()))
+    }
+
+    async fn scan(&mut self, rules: &[&Rule]) -> Result<ScanReport, HostError> {
+        let plan = FactPlan::for_rules(rules.iter().copied(), self.opts.walks);
+        let eval = EvalOptions { overrides: self.job.overrides.clone(), walks_enabled: self.opts.walks };
+        let mut scan = Scan::new(rules.iter().copied(), [Cow::Borrowed(&plan)], eval);
+        let name = self.job.host.target.name.clone();
+        collect(&mut self.session, &mut scan, &name).await?;
+        self.round_trips += 1;
+        Ok(scan.finish(name, String::new()).report)
+    }
+
+    async fn capture(&mut self, paths: &[String]) -> Result<BTreeMap<String, PathState>, String> {
+        let nonce = openwatch_collect::script::new_nonce();
+        let script = capture::script(paths, &nonce).map_err(|e| e.to_string())?;
+        let out = self.run(&script).await.map_err(|e| e.message)?;
+        if out.exit_code != Some(0) {
+            return Err(format!(
+                "capturing the files failed: {}",
+                String::from_utf8_lossy(&out.stderr).trim()
+            ));
+        }
+        capture::parse(&out.stdout, &nonce, paths).map_err(|e| e.to_string())
+    }
+
+    /// Plan one rule from a fresh capture of what it touches.
+    async fn plan(
+        &mut self,
+        rule: &Rule,
+        report: &ScanReport,
+    ) -> Result<(Plan, BTreeMap<String, PathState>), String> {
+        let imp = rule
+            .select_implementation(&report.host.capabilities)
+            .ok_or("no implementation of the rule fits the host")?;
+        let rem = imp.remediation.as_ref().ok_or("the rule has no remediation")?;
+        let paths = fix::paths_to_capture(&rem.steps);
+        let captured = if paths.is_empty() { BTreeMap::new() } else { self.capture(&paths).await? };
+        let files = captured
+            .iter()
+            .map(|(p, s)| Ok((p.clone(), file_state(p, s)?)))
+            .collect::<Result<BTreeMap<_, _>, String>>()?;
+        let bindings = bindings_for(rule, &self.job.overrides);
+        let plan = fix::plan(rule, rem, &bindings, &files).map_err(|e| e.to_string())?;
+        Ok((plan, captured))
+    }
+
+    async fn txn(
+        &mut self,
+        script: Result<String, txn::TxnError>,
+        id: &str,
+        when: &'static str,
+    ) -> Result<(), String> {
+        let out = self.run(&script.map_err(|e| e.to_string())?).await.map_err(|e| e.message)?;
+        txn::read_outcome(id, when, out).map_err(|e| e.to_string())
+    }
+
+    /// Apply one plan, verify the rule, keep or roll back.
+    async fn apply(&mut self, rule: &Rule, plan: &Plan, captured: &BTreeMap<String, PathState>) -> Outcome {
+        let changes: Vec<TxnChange> = plan
+            .changes
+            .iter()
+            .map(|c| TxnChange {
+                path: c.path.clone(),
+                before: captured.get(&c.path).cloned().unwrap_or(PathState::Absent),
+                after: if c.after_exists {
+                    After::File {
+                        content: c.after_content.clone(),
+                        mode: c.after_mode,
+                        owner: c.after_owner.clone(),
+                        group: c.after_group.clone(),
+                    }
+                } else {
+                    After::Absent
+                },
+            })
+            .collect();
+        let id = transaction_id();
+        let journal = self.opts.journal.clone();
+        if let Err(message) =
+            self.txn(txn::apply_script(&journal, &id, &changes), &id, "the fix was planned").await
+        {
+            return Outcome::Failed { transaction_id: Some(id), message: format!("not applied: {message}") };
+        }
+        let verdict = match self.scan(&[rule]).await {
+            Ok(r) => r.results.into_iter().next().map(|r| (r.verdict, r.reason)),
+            Err(e) => Some((Status::Error, e.message)),
+        };
+        let (verdict, reason) = verdict.unwrap_or((Status::Error, "the rule was not evaluated".into()));
+        if verdict == Status::Pass {
+            return match self.txn(txn::commit_script(&journal, &id), &id, "the fix").await {
+                Ok(()) => Outcome::Fixed { transaction_id: id },
+                Err(message) => Outcome::Failed { transaction_id: Some(id), message },
+            };
+        }
+        match self.txn(txn::rollback_script(&journal, &id), &id, "the fix").await {
+            Ok(()) => Outcome::RolledBack { transaction_id: id, verdict, reason },
+            Err(message) => Outcome::Failed {
+                transaction_id: Some(id),
+                message: format!(
+                    "the rule is still {} after the fix and rolling back failed: {message}",
+                    verdict.as_str()
+                ),
+            },
+        }
+    }
+}
+
+/// Fix the failing rules among `rules` on one host (or, with `dry_run`, show the fixes).
+pub async fn fix_host(job: &FleetJob, rules: &[Rule], opts: &FixOptions) -> HostFix {
+    let target = &job.host.target;
+    let mut out = HostFix {
+        host: target.name.clone(),
+        address: format!("{}:{}", target.endpoint.host, target.endpoint.port),
+        error: None,
+        rules: Vec::new(),
+        round_trips: 0,
+    };
+    let session = match SshSession::connect(target).await {
+        Ok(s) => s,
+        Err(e) => {
+            out.error = Some(host_error(e.kind.as_str(), e.to_string()));
+            return out;
+        }
+    };
+    let mut host = Host { session, job, opts, round_trips: 0 };
+    let all: Vec<&Rule> = rules.iter().collect();
+    let report = match host.scan(&all).await {
+        Ok(r) => r,
+        Err(e) => {
+            out.error = Some(e);
+            host.session.close().await;
+            out.round_trips = host.round_trips;
+            return out;
+        }
+    };
+    let failing: Vec<&Rule> = rules
+        .iter()
+        .filter(|r| report.results.iter().any(|x| x.rule_id == r.id() && x.verdict == Status::Fail))
+        .collect();
+    for rule in failing {
+        let fixed = match host.plan(rule, &report).await {
+            Err(reason) => RuleFix {
+                rule_id: rule.id().to_owned(),
+                outcome: Outcome::NotApplied { reason },
+                diff: String::new(),
+                actions: Vec::new(),
+                manual: Vec::new(),
+                reboot_required: false,
+            },
+            Ok((plan, captured)) => {
+                let outcome = if opts.dry_run {
+                    Outcome::Planned
+                } else if !plan.manual.is_empty() {
+                    Outcome::NotApplied { reason: "the rule has manual steps; do them by hand".into() }
+                } else if !plan.actions.is_empty() {
+                    Outcome::NotApplied {
+                        reason: "the fix has steps other than file changes, which `fix` does not run yet"
+                            .into(),
+                    }
+                } else if plan.changes.is_empty() {
+                    Outcome::NotApplied { reason: "the fix changes nothing on this host".into() }
+                } else {
+                    host.apply(rule, &plan, &captured).await
+                };
+                RuleFix {
+                    rule_id: rule.id().to_owned(),
+                    outcome,
+                    diff: plan.changes.iter().map(fix::unified_diff).collect(),
+                    actions: plan.actions.iter().map(ToString::to_string).collect(),
+                    manual: plan.manual.clone(),
+                    reboot_required: plan.reboot_required,
+                }
+            }
+        };
+        out.rules.push(fixed);
+    }
+    host.session.close().await;
+    out.round_trips = host.round_trips;
+    out
+}
+
+/// Roll transaction `id` back on one host.
+pub async fn rollback_host(job: &FleetJob, journal: &str, id: &str) -> Result<(), String> {
+    let mut session = SshSession::connect(&job.host.target).await.map_err(|e| e.to_string())?;
+    let script = txn::rollback_script(journal, id).map_err(|e| e.to_string())?;
+    let out = session.run_script(&script).await.map_err(|e| e.to_string());
+    session.close().await;
+    txn::read_outcome(id, "the fix", out?).map_err(|e| e.to_string())
+}
