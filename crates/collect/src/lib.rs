@@ -6,6 +6,7 @@ pub mod collector;
 pub mod local;
 pub mod parse;
 pub mod quote;
+pub mod recover;
 pub mod scan;
 pub mod script;
 pub mod transport;

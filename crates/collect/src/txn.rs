@@ -180,14 +180,18 @@ pub fn rollback_script(journal: &str, id: &str) -> Result<String, TxnError> {
     s.push_str(
         r#"[ -f "$ow_j/manifest" ] || { echo unknown; exit 76; }
 ow_conflict=0
+# Each path is as the fix left it (restore it), or still as before (an interrupted apply
+# never reached it, or an interrupted rollback already restored it), or else it changed.
 while read -r ow_i ow_pre ow_post ow_pb; do
   ow_p=$(printf '%s' "$ow_pb" | base64 -d) || exit 74
-  [ "$(ow_state "$ow_p")" = "$ow_post" ] || { printf 'conflict %s\n' "$ow_pb"; ow_conflict=1; }
+  ow_now=$(ow_state "$ow_p")
+  [ "$ow_now" = "$ow_post" ] || [ "$ow_now" = "$ow_pre" ] || { printf 'conflict %s\n' "$ow_pb"; ow_conflict=1; }
 done < "$ow_j/manifest"
 [ $ow_conflict = 0 ] || exit 77
 echo rolling_back > "$ow_j/state" && ow_sync "$ow_j/state" || exit 74
 while read -r ow_i ow_pre ow_post ow_pb; do
   ow_p=$(printf '%s' "$ow_pb" | base64 -d) || exit 74
+  [ "$(ow_state "$ow_p")" = "$ow_pre" ] && [ "$ow_pre" != "$ow_post" ] && continue
   if [ "$ow_pre" = absent ]; then rm -f -- "$ow_p" || exit 74
   else ow_put "$ow_j/pre/$ow_i" "$ow_p"; fi
 done < "$ow_j/manifest"

@@ -9,7 +9,9 @@ use std::path::Path;
 
 use openwatch_collect::LocalTransport;
 use openwatch_collect::capture::{PathState, capture};
-use openwatch_collect::txn::{After, FileChange, TxnError, apply, rollback};
+use openwatch_collect::recover::{list_script, parse_open};
+use openwatch_collect::txn::{After, FileChange, TxnError, apply, apply_script, rollback};
+use openwatch_collect::{ScriptOutput, Transport};
 
 /// What a rollback must restore: bytes, mode, owner and group, or absence.
 fn snapshot(p: &Path) -> Option<(Vec<u8>, u32, u32, u32)> {
@@ -120,4 +122,38 @@ fn a_file_changed_since_the_capture_stops_the_apply() {
     assert!(!d.join("new.conf").exists(), "nothing was written");
     assert!(!d.join("journal/tx-s").exists(), "no journal is left for a transaction that never started");
     assert!(matches!(pre[&paths[1]], PathState::Absent));
+}
+
+/// A caller killed mid-apply leaves the transaction open with some files replaced and some
+/// not; the next contact finds it and rolls it back to the exact pre-state.
+#[test]
+fn an_apply_killed_midway_is_found_open_and_rolled_back() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let journal = d.join("journal").display().to_string();
+    let (a, b) = (d.join("a.conf"), d.join("b.conf"));
+    std::fs::write(&a, b"a=1\n").unwrap();
+    std::fs::write(&b, b"b=1\n").unwrap();
+    let before = (snapshot(&a), snapshot(&b));
+    let paths = vec![a.display().to_string(), b.display().to_string()];
+    let pre = capture(&paths, &mut LocalTransport).unwrap();
+    let changes: Vec<FileChange> = paths
+        .iter()
+        .map(|p| FileChange { path: p.clone(), before: pre[p].clone(), after: file("fixed\n", 0o600) })
+        .collect();
+    // The script as far as the first file's replacement: what a SIGKILL right after it leaves.
+    let script = apply_script(&journal, "tx-k", &changes).unwrap();
+    let cut = script.find("ow_put \"$ow_j/new/0\"").unwrap();
+    let cut = cut + script[cut..].find('\n').unwrap();
+    let out: ScriptOutput = LocalTransport.run_script(&script[..cut]).unwrap();
+    assert_eq!(out.exit_code, Some(0), "{}", String::from_utf8_lossy(&out.stderr));
+    assert_eq!(std::fs::read(&a).unwrap(), b"fixed\n");
+    assert_eq!(std::fs::read(&b).unwrap(), b"b=1\n", "the kill came before the second file");
+
+    let listed = LocalTransport.run_script(&list_script(&journal).unwrap()).unwrap();
+    assert_eq!(parse_open(&listed.stdout), vec![("tx-k".to_owned(), "applying".to_owned())]);
+    rollback(&mut LocalTransport, &journal, "tx-k").unwrap();
+    assert_eq!((snapshot(&a), snapshot(&b)), before, "both as before");
+    let listed = LocalTransport.run_script(&list_script(&journal).unwrap()).unwrap();
+    assert!(parse_open(&listed.stdout).is_empty(), "nothing open any more");
 }
