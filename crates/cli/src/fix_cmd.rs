@@ -91,6 +91,13 @@ fn write(hosts: &[HostFix], format: FixFormat) -> Result<()> {
         FixFormat::Table => {
             for h in hosts {
                 writeln!(out, "{} ({})", h.host, h.address)?;
+                for r in &h.recovered {
+                    writeln!(
+                        out,
+                        "  transaction {} was left {} by an earlier run: {}",
+                        r.transaction_id, r.found, r.result
+                    )?;
+                }
                 if let Some(e) = &h.error {
                     writeln!(out, "  not reached ({}): {}", e.kind, e.message)?;
                     continue;

@@ -1,13 +1,17 @@
 //! `openwatch fix` against a real SSH test host: a dry run shows unified diffs and changes
 //! nothing; applying fixes the rules (verified by the tool and by a new scan); rolling back
 //! restores every touched file byte for byte with its mode and owner; a file edited after
-//! the fix makes the rollback refuse, naming it, and stay untouched.
+//! the fix makes the rollback refuse, naming it, and stay untouched; a run killed between
+//! applying and committing leaves a transaction the next run finds and rolls back.
 
 mod common;
 
 use std::collections::BTreeMap;
 use std::os::unix::fs::{MetadataExt, PermissionsExt};
 use std::path::Path;
+
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
 
 use common::*;
 use serde_json::Value;
@@ -122,4 +126,89 @@ fn dry_run_fix_verify_rollback_and_conflict_on_a_real_host() {
     let err = text(&out.stderr);
     assert!(err.contains("/etc/default/useradd") && err.contains("changed since the fix"), "{err}");
     assert_eq!(std::fs::read(root.join("etc/default/useradd")).unwrap(), edited, "left untouched");
+}
+
+/// The state of the one transaction in the host's journal, if any.
+fn journal_state(root: &Path) -> Option<String> {
+    let dir = std::fs::read_dir(root.join("var/lib/openwatch/journal")).ok()?;
+    dir.flatten().find_map(|e| std::fs::read_to_string(e.path().join("state")).ok())
+}
+
+#[test]
+fn a_run_killed_before_commit_is_rolled_back_by_the_next() {
+    if !fleet_available() {
+        return;
+    }
+    let n = 197;
+    let mut fleet = Fleet::new();
+    let key = fleet.path("id_ed25519");
+    keygen(&key, "ed25519", "");
+    let pubkey = fleet.path("id_ed25519.pub");
+    let root = fleet.up(n, |root| authorize(root, "/root", 0, &pubkey));
+    let target = format!("root@{}", addr(n));
+    let (k, kh) = (key.display().to_string(), fleet.path("known_hosts").display().to_string());
+    let args = |extra: &[&str]| {
+        let mut a: Vec<String> =
+            ["fix", &target, "--identity", &k, "--known-hosts", &kh, "--no-walk", "--rule", RULES[0]]
+                .iter()
+                .map(|s| (*s).to_owned())
+                .collect();
+        a.extend(extra.iter().map(|s| (*s).to_owned()));
+        a
+    };
+    let pristine = files(&root);
+    // SIGKILL the run as soon as its change is applied and before it is verified and
+    // committed (the verifying scan takes a round trip, so the window is there to catch; a
+    // run that got through is rolled back and tried again).
+    let mut killed = false;
+    for _ in 0..10 {
+        let _ = std::fs::remove_dir_all(root.join("var/lib/openwatch/journal"));
+        let mut child = Command::new(env!("CARGO_BIN_EXE_openwatch"))
+            .args(args(&["--yes"]))
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        let t = Instant::now();
+        loop {
+            match journal_state(&root).as_deref() {
+                Some("applied\n") => {
+                    child.kill().unwrap();
+                    killed = true;
+                    break;
+                }
+                Some("committed\n") => break,
+                _ if t.elapsed() > Duration::from_secs(60) => panic!("the fix never applied"),
+                _ => std::thread::sleep(Duration::from_millis(2)),
+            }
+        }
+        child.wait().unwrap();
+        if killed {
+            break;
+        }
+        let id = std::fs::read_dir(root.join("var/lib/openwatch/journal")).unwrap().flatten().next().unwrap();
+        let id = id.file_name().to_string_lossy().into_owned();
+        assert!(
+            openwatch(&args(&["--rollback", &id]).iter().map(String::as_str).collect::<Vec<_>>(), &[])
+                .status
+                .success()
+        );
+    }
+    assert!(killed, "never caught the run between apply and commit");
+    assert_ne!(files(&root), pristine, "the killed run left its change applied");
+
+    let out = openwatch(
+        &args(&["--dry-run", "--format", "json"]).iter().map(String::as_str).collect::<Vec<_>>(),
+        &[],
+    );
+    let doc: Value =
+        serde_json::from_slice(&out.stdout).unwrap_or_else(|e| panic!("{e}: {}", text(&out.stdout)));
+    let rec = &doc[0]["recovered"][0];
+    assert_eq!(
+        (rec["found"].as_str(), rec["result"].as_str()),
+        (Some("applied"), Some("rolled back")),
+        "{doc:#}"
+    );
+    assert_eq!(files(&root), pristine, "the exact pre-state is back");
+    assert_eq!(journal_state(&root).as_deref(), Some("rolled_back\n"));
 }

@@ -71,9 +71,22 @@ pub struct HostFix {
     pub address: String,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub error: Option<HostError>,
+    /// Transactions an earlier run left open (it died between applying and committing),
+    /// found on arrival and rolled back.
+    pub recovered: Vec<Recovered>,
     /// Rules that failed before the fix, in library order.
     pub rules: Vec<RuleFix>,
     pub round_trips: u32,
+}
+
+/// An open transaction found on the host and what became of it.
+#[derive(Debug, Clone, Serialize)]
+pub struct Recovered {
+    pub transaction_id: String,
+    /// Its state when found: `applying`, `applied` or `rolling_back`.
+    pub found: String,
+    /// `rolled back`, or why it could not be.
+    pub result: String,
 }
 
 fn host_error(kind: &str, message: String) -> HostError {
@@ -108,6 +121,24 @@ impl Host<'_> {
     async fn run(&mut self, script: &str) -> Result<openwatch_collect::ScriptOutput, HostError> {
         self.round_trips += 1;
         self.session.run_script(script).await.map_err(|e| host_error(e.kind.as_str(), e.to_string()))
+    }
+
+    /// Roll back every transaction a dead run left open, so the host is back to a state
+    /// someone verified before anything new is planned.
+    async fn recover(&mut self) -> Result<Vec<Recovered>, HostError> {
+        let journal = self.opts.journal.clone();
+        let list = openwatch_collect::recover::list_script(&journal)
+            .map_err(|e| host_error("internal", e.to_string()))?;
+        let out = self.run(&list).await?;
+        let mut found = Vec::new();
+        for (id, state) in openwatch_collect::recover::parse_open(&out.stdout) {
+            let result = match self.txn(txn::rollback_script(&journal, &id), &id, "the fix").await {
+                Ok(()) => "rolled back".to_owned(),
+                Err(e) => format!("not rolled back: {e}"),
+            };
+            found.push(Recovered { transaction_id: id, found: state, result });
+        }
+        Ok(found)
     }
 
     async fn scan(&mut self, rules: &[&Rule]) -> Result<ScanReport, HostError> {
@@ -222,6 +253,7 @@ pub async fn fix_host(job: &FleetJob, rules: &[Rule], opts: &FixOptions) -> Host
         host: target.name.clone(),
         address: format!("{}:{}", target.endpoint.host, target.endpoint.port),
         error: None,
+        recovered: Vec::new(),
         rules: Vec::new(),
         round_trips: 0,
     };
@@ -233,6 +265,15 @@ pub async fn fix_host(job: &FleetJob, rules: &[Rule], opts: &FixOptions) -> Host
         }
     };
     let mut host = Host { session, job, opts, round_trips: 0 };
+    match host.recover().await {
+        Ok(r) => out.recovered = r,
+        Err(e) => {
+            out.error = Some(e);
+            host.session.close().await;
+            out.round_trips = host.round_trips;
+            return out;
+        }
+    }
     let all: Vec<&Rule> = rules.iter().collect();
     let report = match host.scan(&all).await {
         Ok(r) => r,
