@@ -3,6 +3,7 @@
 
 pub mod capture;
 pub mod collector;
+pub mod deadman;
 pub mod local;
 pub mod parse;
 pub mod quote;
