@@ -11,6 +11,7 @@ mod grub;
 mod keyset;
 mod lines;
 mod pam;
+mod risk;
 mod steps;
 mod syntax;
 mod work;
@@ -21,6 +22,7 @@ use crate::rule::{Bindings, Mechanism, Remediation, Rule};
 
 pub use action::{Action, Reversal};
 pub use diff::unified_diff;
+pub use risk::{Risk, cuts_access, risk};
 
 /// A file as captured on the host before a change.
 #[derive(Debug, Clone, PartialEq, Eq)]
