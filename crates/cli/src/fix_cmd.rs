@@ -28,7 +28,12 @@ pub fn run(args: &FixArgs) -> Result<ExitCode> {
         let mut failed = false;
         for job in &jobs {
             match runtime.block_on(rollback_host(job, &args.journal_dir, id)) {
-                Ok(()) => println!("{}: transaction {id} rolled back", job.host.target.name),
+                Ok(notes) => {
+                    println!("{}: transaction {id} rolled back", job.host.target.name);
+                    for n in notes {
+                        println!("  {n}");
+                    }
+                }
                 Err(e) => {
                     eprintln!("openwatch: {}: {e}", job.host.target.name);
                     failed = true;

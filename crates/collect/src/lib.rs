@@ -1,6 +1,7 @@
 //! Fact collection around the pure engine: the engine's plan becomes one shell script,
 //! a [`Transport`] runs it on a host, and the framed output becomes a fact set.
 
+pub mod actions;
 pub mod capture;
 pub mod collector;
 pub mod deadman;

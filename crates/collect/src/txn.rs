@@ -6,13 +6,22 @@
 //! id, survives the caller dying mid-change, and refuses, naming the path, to overwrite a
 //! file that changed after the fix.
 //!
+//! Steps that are not file edits ([`Action`]s, see [`crate::actions`]) join the same
+//! transaction: their pre-state is captured into the journal (`act/<i>.*`) with the files',
+//! each action's undo is stored beside it (`act/<i>.undo`, listed in `actions`), and they run
+//! after the files change. A rollback restores the files first, then runs the undo of every
+//! action that started, last first (so a service restarts on its restored configuration).
+//! Journals without an `actions` file (file-only transactions) roll back as before.
+//!
 //! Every path and value reaches the shell through [`quote`]; contents travel as base64.
 
 use std::fmt::Write as _;
 
 use base64::Engine as _;
+use openwatch_core::fix::Action;
 use thiserror::Error;
 
+use crate::actions::{self, ActionError};
 use crate::capture::PathState;
 use crate::quote::{QuoteError, quote};
 use crate::transport::{ScriptOutput, Transport, TransportError};
@@ -53,6 +62,12 @@ pub enum TxnError {
     Unknown(String),
     #[error("changed since {when}, left untouched: {}", paths.join(", "))]
     Conflict { when: &'static str, paths: Vec<String> },
+    #[error(transparent)]
+    Action(#[from] ActionError),
+    #[error("nothing was changed: {0}")]
+    Refused(String),
+    #[error("{0}")]
+    ActionFailed(String),
     #[error("the transaction script failed (exit {code:?}): {stderr}")]
     Failed { code: Option<i32>, stderr: String },
 }
@@ -93,8 +108,24 @@ ow_put() {
 /// The script applying `changes` as transaction `id`, journal first. It refuses (exit 77,
 /// naming each path) when a file no longer matches the pre-state the fix was planned from.
 pub fn apply_script(journal: &str, id: &str, changes: &[FileChange]) -> Result<String, TxnError> {
+    apply_all_script(journal, id, changes, &[])
+}
+
+/// [`apply_script`] with the plan's actions after the file changes. An action that cannot
+/// capture its pre-state stops the script before anything changed (exit 79, journal
+/// removed); one that fails after the files changed stops it with exit 78, and the caller
+/// rolls the transaction back.
+pub fn apply_all_script(
+    journal: &str,
+    id: &str,
+    changes: &[FileChange],
+    actions: &[Action],
+) -> Result<String, TxnError> {
     check_id(id)?;
+    let shells =
+        actions.iter().enumerate().map(|(i, a)| actions::shell(i, a)).collect::<Result<Vec<_>, _>>()?;
     let mut s = PRELUDE.to_owned();
+    s.push_str(actions::PRELUDE);
     let j = quote(&format!("{journal}/{id}"))?;
     let _ = writeln!(s, "ow_tx={}\now_j={j}", quote(id)?);
     let _ = writeln!(
@@ -145,6 +176,22 @@ pub fn apply_script(journal: &str, id: &str, changes: &[FileChange]) -> Result<S
             );
         }
     }
+    // Each action's undo and pre-state, before anything changes.
+    if !shells.is_empty() {
+        let _ = writeln!(s, "mkdir -m 0700 \"$ow_j/act\" || exit 74");
+    }
+    for (i, sh) in shells.iter().enumerate() {
+        let _ = writeln!(
+            s,
+            "ow_A=\"$ow_j/act/{i}\"\nprintf '%s' {undo} > \"$ow_A.undo\" || exit 74\n{capture}",
+            undo = quote(&sh.undo)?,
+            capture = sh.capture
+        );
+    }
+    if !shells.is_empty() {
+        let list: String = (0..shells.len()).map(|i| format!("{i}\n")).collect();
+        let _ = writeln!(s, "printf '%s' {} > \"$ow_j/actions\" || exit 74", quote(&list)?);
+    }
     let _ = writeln!(
         s,
         "printf '%s' {m} > \"$ow_j/manifest\" && ow_sync \"$ow_j/manifest\" || exit 74\n\
@@ -166,6 +213,13 @@ pub fn apply_script(journal: &str, id: &str, changes: &[FileChange]) -> Result<S
             }
         }
     }
+    for (i, sh) in shells.iter().enumerate() {
+        let _ = writeln!(
+            s,
+            "ow_A=\"$ow_j/act/{i}\"\n: > \"$ow_A.started\" && ow_sync \"$ow_A.started\" || exit 74\n{apply}: > \"$ow_A.done\"",
+            apply = sh.apply
+        );
+    }
     let _ = writeln!(s, "echo applied > \"$ow_j/state\" && ow_sync \"$ow_j/state\" || exit 74\necho applied");
     Ok(s)
 }
@@ -176,6 +230,7 @@ pub fn apply_script(journal: &str, id: &str, changes: &[FileChange]) -> Result<S
 pub fn rollback_script(journal: &str, id: &str) -> Result<String, TxnError> {
     check_id(id)?;
     let mut s = PRELUDE.to_owned();
+    s.push_str(actions::PRELUDE);
     let _ = writeln!(s, "ow_tx={}\now_j={}", quote(id)?, quote(&format!("{journal}/{id}"))?);
     s.push_str(
         r#"[ -f "$ow_j/manifest" ] || { echo unknown; exit 76; }
@@ -200,6 +255,12 @@ if [ -f "$ow_j/dirs" ]; then
     ow_pb=$(awk -v i="$ow_i" '$1 == i { print $4 }' "$ow_j/manifest")
     rmdir -- "$(dirname -- "$(printf '%s' "$ow_pb" | base64 -d)")" 2>/dev/null
   done < "$ow_j/dirs"
+fi
+if [ -f "$ow_j/actions" ]; then
+  for ow_i in $(sort -rn "$ow_j/actions"); do
+    ow_A="$ow_j/act/$ow_i"
+    [ ! -e "$ow_A.started" ] || . "$ow_A.undo"
+  done
 fi
 echo rolled_back > "$ow_j/state" && ow_sync "$ow_j/state" || exit 74
 echo rolled_back
@@ -240,10 +301,21 @@ pub fn read_outcome(id: &str, when: &'static str, out: ScriptOutput) -> Result<(
         Some(75) => Err(TxnError::Exists(id.to_owned())),
         Some(76) => Err(TxnError::Unknown(id.to_owned())),
         Some(77) => Err(TxnError::Conflict { when, paths: conflicts() }),
+        Some(78) => Err(TxnError::ActionFailed(String::from_utf8_lossy(&out.stderr).trim().to_owned())),
+        Some(79) => Err(TxnError::Refused(String::from_utf8_lossy(&out.stderr).trim().to_owned())),
         code => {
             Err(TxnError::Failed { code, stderr: String::from_utf8_lossy(&out.stderr).trim().to_owned() })
         }
     }
+}
+
+/// What a rollback could not restore exactly (its `note` lines), in the order it undid.
+pub fn notes(out: &ScriptOutput) -> Vec<String> {
+    String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .filter_map(|l| l.strip_prefix("note "))
+        .map(str::to_owned)
+        .collect()
 }
 
 /// Apply `changes` on the host as transaction `id`.
@@ -257,8 +329,22 @@ pub fn apply(
     read_outcome(id, "the fix was planned", out)
 }
 
-/// Roll transaction `id` back on the host.
-pub fn rollback(transport: &mut dyn Transport, journal: &str, id: &str) -> Result<(), TxnError> {
+/// Apply `changes`, then `actions`, on the host as transaction `id`.
+pub fn apply_all(
+    transport: &mut dyn Transport,
+    journal: &str,
+    id: &str,
+    changes: &[FileChange],
+    actions: &[Action],
+) -> Result<(), TxnError> {
+    let out = transport.run_script(&apply_all_script(journal, id, changes, actions)?)?;
+    read_outcome(id, "the fix was planned", out)
+}
+
+/// Roll transaction `id` back on the host; returns what could not be restored exactly.
+pub fn rollback(transport: &mut dyn Transport, journal: &str, id: &str) -> Result<Vec<String>, TxnError> {
     let out = transport.run_script(&rollback_script(journal, id)?)?;
-    read_outcome(id, "the fix", out)
+    let notes = notes(&out);
+    read_outcome(id, "the fix", out)?;
+    Ok(notes)
 }

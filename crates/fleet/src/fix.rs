@@ -5,9 +5,10 @@
 //! journal. Rules are fixed one after another, each planned from a fresh capture, so two
 //! rules editing one file compose instead of conflicting.
 //!
-//! File changes are applied. Steps that are not file edits (services, packages, running
-//! kernel values, ...) and `manual` steps are listed, not executed: such a rule is reported
-//! as not applied, with the reason.
+//! File changes and the steps that are not file edits (services, packages, running kernel
+//! values, ...) are applied in one transaction, actions after files; an action that fails
+//! rolls the whole transaction back. `manual` steps are listed, never executed: such a rule
+//! is reported as not applied, with the reason.
 
 use std::borrow::Cow;
 use std::collections::BTreeMap;
@@ -195,6 +196,15 @@ impl Host<'_> {
         txn::read_outcome(id, when, out).map_err(|e| e.to_string())
     }
 
+    /// Roll transaction `id` back; the notes say what could not be restored exactly.
+    async fn rollback(&mut self, id: &str) -> Result<Vec<String>, String> {
+        let script = txn::rollback_script(&self.opts.journal, id).map_err(|e| e.to_string())?;
+        let out = self.run(&script).await.map_err(|e| e.message)?;
+        let notes = txn::notes(&out);
+        txn::read_outcome(id, "the fix", out).map_err(|e| e.to_string())?;
+        Ok(notes)
+    }
+
     /// Apply one plan, verify the rule, keep or roll back.
     async fn apply(&mut self, rule: &Rule, plan: &Plan, captured: &BTreeMap<String, PathState>) -> Outcome {
         let changes: Vec<TxnChange> = plan
@@ -217,10 +227,27 @@ impl Host<'_> {
             .collect();
         let id = transaction_id();
         let journal = self.opts.journal.clone();
-        if let Err(message) =
-            self.txn(txn::apply_script(&journal, &id, &changes), &id, "the fix was planned").await
-        {
-            return Outcome::Failed { transaction_id: Some(id), message: format!("not applied: {message}") };
+        let script = match txn::apply_all_script(&journal, &id, &changes, &plan.actions) {
+            Ok(s) => s,
+            Err(e) => return Outcome::NotApplied { reason: e.to_string() },
+        };
+        let applied = match self.run(&script).await {
+            Ok(out) => txn::read_outcome(&id, "the fix was planned", out),
+            Err(e) => return Outcome::Failed { transaction_id: Some(id), message: e.message },
+        };
+        match applied {
+            Ok(()) => {}
+            // An action failed after the files changed: undo everything it did.
+            Err(txn::TxnError::ActionFailed(why)) => {
+                let message = match self.rollback(&id).await {
+                    Ok(notes) => format!("{why}; rolled back{}", notes_text(&notes)),
+                    Err(e) => format!("{why}; rolling back failed: {e}"),
+                };
+                return Outcome::Failed { transaction_id: Some(id), message };
+            }
+            Err(e) => {
+                return Outcome::Failed { transaction_id: Some(id), message: format!("not applied: {e}") };
+            }
         }
         let verdict = match self.scan(&[rule]).await {
             Ok(r) => r.results.into_iter().next().map(|r| (r.verdict, r.reason)),
@@ -233,8 +260,12 @@ impl Host<'_> {
                 Err(message) => Outcome::Failed { transaction_id: Some(id), message },
             };
         }
-        match self.txn(txn::rollback_script(&journal, &id), &id, "the fix").await {
-            Ok(()) => Outcome::RolledBack { transaction_id: id, verdict, reason },
+        match self.rollback(&id).await {
+            Ok(notes) => Outcome::RolledBack {
+                transaction_id: id,
+                verdict,
+                reason: format!("{reason}{}", notes_text(&notes)),
+            },
             Err(message) => Outcome::Failed {
                 transaction_id: Some(id),
                 message: format!(
@@ -303,12 +334,7 @@ pub async fn fix_host(job: &FleetJob, rules: &[Rule], opts: &FixOptions) -> Host
                     Outcome::Planned
                 } else if !plan.manual.is_empty() {
                     Outcome::NotApplied { reason: "the rule has manual steps; do them by hand".into() }
-                } else if !plan.actions.is_empty() {
-                    Outcome::NotApplied {
-                        reason: "the fix has steps other than file changes, which `fix` does not run yet"
-                            .into(),
-                    }
-                } else if plan.changes.is_empty() {
+                } else if plan.changes.is_empty() && plan.actions.is_empty() {
                     Outcome::NotApplied { reason: "the fix changes nothing on this host".into() }
                 } else {
                     host.apply(rule, &plan, &captured).await
@@ -330,11 +356,19 @@ pub async fn fix_host(job: &FleetJob, rules: &[Rule], opts: &FixOptions) -> Host
     out
 }
 
-/// Roll transaction `id` back on one host.
-pub async fn rollback_host(job: &FleetJob, journal: &str, id: &str) -> Result<(), String> {
+/// Roll transaction `id` back on one host; returns what could not be restored exactly.
+pub async fn rollback_host(job: &FleetJob, journal: &str, id: &str) -> Result<Vec<String>, String> {
     let mut session = SshSession::connect(&job.host.target).await.map_err(|e| e.to_string())?;
     let script = txn::rollback_script(journal, id).map_err(|e| e.to_string())?;
     let out = session.run_script(&script).await.map_err(|e| e.to_string());
     session.close().await;
-    txn::read_outcome(id, "the fix", out?).map_err(|e| e.to_string())
+    let out = out?;
+    let notes = txn::notes(&out);
+    txn::read_outcome(id, "the fix", out).map_err(|e| e.to_string())?;
+    Ok(notes)
+}
+
+/// Rollback notes appended to a message.
+fn notes_text(notes: &[String]) -> String {
+    notes.iter().map(|n| format!("; {n}")).collect()
 }
