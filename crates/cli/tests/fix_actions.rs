@@ -15,8 +15,11 @@ use std::path::Path;
 use common::*;
 use serde_json::Value;
 
-/// Bytes, mode and owner of each file (None when absent), seen from this machine.
-fn files(root: &Path, paths: &[&str]) -> BTreeMap<String, Option<(Vec<u8>, u32, u32, u32)>> {
+/// A file's bytes, mode, owner and group; None when absent.
+type Snapshot = Option<(Vec<u8>, u32, u32, u32)>;
+
+/// Each file as seen from this machine.
+fn files(root: &Path, paths: &[&str]) -> BTreeMap<String, Snapshot> {
     paths
         .iter()
         .map(|f| {
