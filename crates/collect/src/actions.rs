@@ -285,7 +285,7 @@ pub fn shell(i: usize, action: &Action) -> Result<ActionShell, ActionError> {
             let q = quote(m)?;
             let _ = writeln!(
                 capture,
-                "if awk -v m={norm} '$1 == m {{ f = 1 }} END {{ exit !f }}' /proc/modules; then echo loaded; else echo absent; fi > \"$ow_A.pre\"",
+                "if awk -v m={norm} '$1 == m {{ f = 1 }} END {{ exit !f }}' /proc/modules 2>/dev/null; then echo loaded; else echo absent; fi > \"$ow_A.pre\"",
                 norm = quote(&m.replace('-', "_"))?
             );
             let _ = writeln!(

@@ -213,6 +213,11 @@ pub fn apply_all_script(
             }
         }
     }
+    // Package scripts and boot loader tools create files of their own: not with the
+    // journal's umask.
+    if !shells.is_empty() {
+        s.push_str("umask 022\n");
+    }
     for (i, sh) in shells.iter().enumerate() {
         let _ = writeln!(
             s,
@@ -257,6 +262,7 @@ if [ -f "$ow_j/dirs" ]; then
   done < "$ow_j/dirs"
 fi
 if [ -f "$ow_j/actions" ]; then
+  umask 022
   for ow_i in $(sort -rn "$ow_j/actions"); do
     ow_A="$ow_j/act/$ow_i"
     [ ! -e "$ow_A.started" ] || . "$ow_A.undo"

@@ -301,3 +301,20 @@ fn names_that_would_become_options_or_bad_keys_are_refused() {
         assert!(shell(0, &bad).is_err(), "{bad:?} was accepted");
     }
 }
+
+#[test]
+fn actions_run_with_a_usual_umask_not_the_journal_s() {
+    let stubs = Stubs::new();
+    let journal = stubs.path("journal").display().to_string();
+    let seen = stubs.path("umask");
+    let argv = vec!["/bin/sh".into(), "-c".into(), format!("umask > '{}'", seen.display())];
+    let out = stubs.run(&txn::apply_all_script(&journal, "tx-u", &[], &[Action::Command { argv }]).unwrap());
+    txn::read_outcome("tx-u", "the fix was planned", out).unwrap();
+    assert_eq!(
+        std::fs::read_to_string(&seen).unwrap().trim(),
+        "0022",
+        "files a package script creates are readable"
+    );
+    let mode = std::fs::metadata(stubs.path("journal/tx-u")).unwrap().permissions().mode() & 0o777;
+    assert_eq!(mode, 0o700, "the journal stays root-only");
+}
