@@ -255,6 +255,10 @@ pub struct FixArgs {
     /// Output format.
     #[arg(long, value_enum, default_value_t = FixFormat::Table)]
     pub format: FixFormat,
+    /// Seconds a fresh SSH connection has to confirm access after a change that can cut it
+    /// (sshd, PAM, sudo, firewall) before the host rolls the change back by itself.
+    #[arg(long, value_name = "SECONDS", default_value_t = openwatch_collect::deadman::DEFAULT_SECS)]
+    pub deadman_secs: u32,
     /// The journal directory on the hosts.
     #[arg(long, value_name = "DIR", default_value = openwatch_collect::txn::JOURNAL_DIR)]
     pub journal_dir: String,

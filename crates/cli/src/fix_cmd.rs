@@ -46,7 +46,12 @@ pub fn run(args: &FixArgs) -> Result<ExitCode> {
     if rules.is_empty() {
         bail!("no rule matches the filters");
     }
-    let opts = |dry_run| FixOptions { dry_run, journal: args.journal_dir.clone(), walks: !args.no_walk };
+    let opts = |dry_run| FixOptions {
+        dry_run,
+        journal: args.journal_dir.clone(),
+        walks: !args.no_walk,
+        deadman_secs: args.deadman_secs,
+    };
     let run_all = |dry_run: bool| -> Vec<HostFix> {
         let o = opts(dry_run);
         jobs.iter().map(|job| runtime.block_on(fix_host(job, &rules, &o))).collect()

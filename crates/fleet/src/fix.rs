@@ -15,6 +15,7 @@ use std::collections::BTreeMap;
 
 use openwatch_collect::Scan;
 use openwatch_collect::capture::{self, PathState};
+use openwatch_collect::deadman;
 use openwatch_collect::txn::{self, After, FileChange as TxnChange};
 use openwatch_core::eval::Status;
 use openwatch_core::fix::{self, FileState, Plan};
@@ -34,6 +35,9 @@ pub struct FixOptions {
     /// The journal directory on the host.
     pub journal: String,
     pub walks: bool,
+    /// Seconds a fresh connection has to confirm access after a change that can cut it,
+    /// before the host's deadman rolls the change back.
+    pub deadman_secs: u32,
 }
 
 /// What happened to one failing rule.
@@ -122,6 +126,23 @@ impl Host<'_> {
     async fn run(&mut self, script: &str) -> Result<openwatch_collect::ScriptOutput, HostError> {
         self.round_trips += 1;
         self.session.run_script(script).await.map_err(|e| host_error(e.kind.as_str(), e.to_string()))
+    }
+
+    /// Prove access still works after a change: a new connection (new handshake, new
+    /// authentication) tells the host's deadman to stand down.
+    async fn confirm_access(&mut self, journal: &str, id: &str) -> Result<(), String> {
+        let mut fresh = SshSession::connect(&self.job.host.target).await.map_err(|e| e.to_string())?;
+        self.round_trips += 1;
+        let script = deadman::confirm_script(journal, id).map_err(|e| e.to_string());
+        let out = match script {
+            Ok(s) => fresh.run_script(&s).await.map_err(|e| e.to_string()),
+            Err(e) => Err(e),
+        };
+        fresh.close().await;
+        match out?.exit_code {
+            Some(0) => Ok(()),
+            code => Err(format!("confirming access failed (exit {code:?})")),
+        }
     }
 
     /// Roll back every transaction a dead run left open, so the host is back to a state
@@ -227,6 +248,27 @@ impl Host<'_> {
             .collect();
         let id = transaction_id();
         let journal = self.opts.journal.clone();
+        // A change that can lock the scanner out runs under the deadman, armed first.
+        let deadman = fix::cuts_access(plan);
+        if deadman {
+            let arm = deadman::arm_script(&journal, &id, self.opts.deadman_secs);
+            let armed = match arm {
+                Ok(script) => self.run(&script).await.map_err(|e| e.message).and_then(|out| {
+                    if out.exit_code == Some(0) {
+                        Ok(())
+                    } else {
+                        Err(String::from_utf8_lossy(&out.stderr).trim().to_owned())
+                    }
+                }),
+                Err(e) => Err(e.to_string()),
+            };
+            if let Err(why) = armed {
+                return Outcome::Failed {
+                    transaction_id: None,
+                    message: format!("not applied: the deadman could not be armed: {why}"),
+                };
+            }
+        }
         let script = match txn::apply_all_script(&journal, &id, &changes, &plan.actions) {
             Ok(s) => s,
             Err(e) => return Outcome::NotApplied { reason: e.to_string() },
@@ -248,6 +290,15 @@ impl Host<'_> {
             Err(e) => {
                 return Outcome::Failed { transaction_id: Some(id), message: format!("not applied: {e}") };
             }
+        }
+        if deadman && let Err(why) = self.confirm_access(&journal, &id).await {
+            return Outcome::Failed {
+                transaction_id: Some(id),
+                message: format!(
+                    "a fresh connection failed after the change ({why}); the host's deadman rolls it back within {} s",
+                    self.opts.deadman_secs
+                ),
+            };
         }
         let verdict = match self.scan(&[rule]).await {
             Ok(r) => r.results.into_iter().next().map(|r| (r.verdict, r.reason)),

@@ -1,0 +1,89 @@
+//! The deadman on a real SSH test host: a fix that locks root out (pam_access denying root,
+//! written by the fix) is applied under the deadman; the fresh connection that should
+//! confirm access is refused, so the host rolls the change back by itself within the
+//! timeout, and root can log in again with the file byte for byte as before.
+
+mod common;
+
+use std::time::{Duration, Instant};
+
+use common::*;
+
+const N: u32 = 198;
+const RULE: &str = "id: test_root_login_denied\ntitle: Root may not log in\ndescription: Test rule.\n\
+rationale: Test.\nseverity: high\ncategory: test\nreferences: {nist_800_53: [AC-6]}\n\
+platforms: [{family: debian}]\nimplementations:\n  - default: true\n    check:\n      \
+file_content: {path: /etc/security/access.conf, pattern: '^-:root:ALL$'}\n    remediation:\n      \
+steps:\n        - file_content: {path: /etc/security/access.conf, content: \"-:root:ALL\\n\", mode: \"0644\"}\n";
+
+#[test]
+fn a_change_that_locks_the_scanner_out_is_undone_by_the_host() {
+    if !fleet_available() {
+        return;
+    }
+    let mut fleet = Fleet::new();
+    let key = fleet.path("id_ed25519");
+    keygen(&key, "ed25519", "");
+    let pubkey = fleet.path("id_ed25519.pub");
+    let root = fleet.up(N, |root| {
+        authorize(root, "/root", 0, &pubkey);
+        append(root, "/etc/pam.d/sshd", "account required pam_access.so\n");
+    });
+    let rules = fleet.path("rules");
+    std::fs::create_dir_all(&rules).unwrap();
+    std::fs::write(rules.join("test_root_login_denied.yml"), RULE).unwrap();
+    let target = format!("root@{}", addr(N));
+    let (k, kh, r) = (
+        key.display().to_string(),
+        fleet.path("known_hosts").display().to_string(),
+        rules.display().to_string(),
+    );
+    let base = [
+        "--identity",
+        &k,
+        "--known-hosts",
+        &kh,
+        "--no-walk",
+        "--rules",
+        &r,
+        "--rule",
+        "test_root_login_denied",
+    ];
+    let access = root.join("etc/security/access.conf");
+    let pristine = std::fs::read(&access).unwrap();
+
+    let mut fix = vec!["fix", &target, "--yes", "--deadman-secs", "5"];
+    fix.extend(base);
+    let started = Instant::now();
+    let out = openwatch(&fix, &[]);
+    let shown = text(&out.stdout);
+    assert_eq!(out.status.code(), Some(1), "{shown}\n{}", text(&out.stderr));
+    assert!(shown.contains("a fresh connection failed after the change"), "{shown}");
+    assert!(shown.contains("deadman rolls it back within 5 s"), "{shown}");
+
+    // The lockout is real until the deadman fires; then root gets in again.
+    let mut scan = vec!["scan", &target];
+    scan.extend(base);
+    let journal = root.join("var/lib/openwatch/journal");
+    let state = || {
+        std::fs::read_dir(&journal)
+            .ok()?
+            .flatten()
+            .filter(|e| e.path().is_dir())
+            .find_map(|e| std::fs::read_to_string(e.path().join("state")).ok())
+    };
+    while state().as_deref() != Some("rolled_back\n") {
+        assert!(started.elapsed() < Duration::from_secs(60), "the deadman never fired: {:?}", state());
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    assert_eq!(std::fs::read(&access).unwrap(), pristine, "the file is as before");
+    let marker = std::fs::read_dir(&journal).unwrap().flatten().any(|e| e.path().join("deadman").exists());
+    assert!(marker, "the journal says the deadman rolled it back");
+    let out = openwatch(&scan, &[]);
+    assert_eq!(
+        out.status.code(),
+        Some(1),
+        "root logs in again (the rule fails, the host is reached): {}",
+        text(&out.stderr)
+    );
+}
