@@ -4,7 +4,8 @@
 //! exact pre-state, running value included. The test hosts run sshd without systemd, so an
 //! sshd rule whose fix restarts the service fails clearly at the restart and the whole
 //! transaction is rolled back: the drop-in is gone, the other files are byte for byte as
-//! before, and sshd's effective setting is unchanged.
+//! before, and sshd's effective setting is unchanged. A package removal (a stand-in telnet
+//! served by a local apt repository) is undone by reinstalling the recorded version.
 
 mod common;
 
@@ -158,4 +159,83 @@ fn an_sshd_fix_whose_restart_cannot_run_is_rolled_back_whole() {
     let result = &scan["results"][0];
     assert_eq!(result["verdict"], "fail");
     assert!(result["reason"].as_str().unwrap().contains('6'), "{result:#}");
+}
+
+/// Run `command` on the test host as root over SSH.
+fn ssh(h: &Host, command: &str) -> std::process::Output {
+    let host = h.target.clone();
+    run(std::process::Command::new("ssh").args([
+        "-o",
+        "BatchMode=yes",
+        "-o",
+        &format!("UserKnownHostsFile={}", h.known_hosts),
+        "-i",
+        &h.key,
+        &host,
+        command,
+    ]))
+}
+
+/// A stand-in `telnet` package, served to the host by a local apt repository (the test
+/// hosts have no network), so its removal can be undone by reinstalling the same version.
+fn telnet_repo(root: &Path, version: &str) {
+    let work = tempfile::tempdir().unwrap();
+    let pkg = work.path().join("pkg");
+    std::fs::create_dir_all(pkg.join("DEBIAN")).unwrap();
+    std::fs::create_dir_all(pkg.join("usr/share/doc/telnet")).unwrap();
+    std::fs::write(pkg.join("usr/share/doc/telnet/openwatch-test"), "a stand-in\n").unwrap();
+    let fields = format!(
+        "Package: telnet\nVersion: {version}\nArchitecture: all\nMaintainer: OpenWatch tests <tests@invalid>\n\
+         Description: stand-in for telnet in the fix tests\n"
+    );
+    std::fs::write(pkg.join("DEBIAN/control"), &fields).unwrap();
+    let repo = root.join("srv/owrepo");
+    std::fs::create_dir_all(&repo).unwrap();
+    let deb = repo.join("telnet.deb");
+    run(std::process::Command::new("dpkg-deb").args(["--build", "--root-owner-group"]).arg(&pkg).arg(&deb));
+    let bytes = std::fs::read(&deb).unwrap();
+    let sha = text(&run(std::process::Command::new("sha256sum").arg(&deb)).stdout);
+    let packages = format!(
+        "{fields}Filename: ./telnet.deb\nSize: {}\nSHA256: {}\n",
+        bytes.len(),
+        sha.split_whitespace().next().unwrap()
+    );
+    std::fs::write(repo.join("Packages"), packages).unwrap();
+    write(root, "/etc/apt/sources.list", "deb [trusted=yes] file:/srv/owrepo ./\n");
+}
+
+#[test]
+fn a_package_removal_is_undone_by_reinstalling_the_recorded_version() {
+    if !fleet_available() {
+        return;
+    }
+    const N: u32 = 195;
+    const RULE: &str = "package_telnet_removed";
+    const VERSION: &str = "0.17+openwatch1";
+    let mut fleet = Fleet::new();
+    let (h, root) = host(&mut fleet, N, |root| telnet_repo(root, VERSION));
+    ssh(
+        &h,
+        "apt-get update -q >/dev/null && DEBIAN_FRONTEND=noninteractive apt-get install -y -q telnet >/dev/null",
+    );
+    let installed =
+        || text(&ssh(&h, "dpkg-query -W -f='${db:Status-Abbrev}${Version}' telnet || true").stdout);
+    assert_eq!(installed(), format!("ii {VERSION}"));
+    assert_eq!(h.verdict(RULE), "fail");
+
+    let out = h.ow("fix", RULE, &["--yes", "--format", "json"]);
+    let doc = json(&out);
+    let r = &doc[0]["rules"][0];
+    assert_eq!(r["status"], "fixed", "{doc:#}\n{}", text(&out.stderr));
+    assert!(!installed().starts_with("ii"), "removed: {}", installed());
+    assert_eq!(h.verdict(RULE), "pass");
+    let journal = root.join("var/lib/openwatch/journal").join(r["transaction_id"].as_str().unwrap());
+    assert_eq!(std::fs::read_to_string(journal.join("act/0.pre")).unwrap(), format!("{VERSION}\n"));
+
+    let out = h.ow("fix", RULE, &["--rollback", r["transaction_id"].as_str().unwrap()]);
+    let said = text(&out.stdout);
+    assert_eq!(out.status.code(), Some(0), "{said}\n{}", text(&out.stderr));
+    assert!(said.contains(&format!("reinstalled telnet {VERSION}")), "{said}");
+    assert_eq!(installed(), format!("ii {VERSION}"), "the same version is back");
+    assert_eq!(h.verdict(RULE), "fail");
 }
