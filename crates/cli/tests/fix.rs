@@ -38,11 +38,8 @@ fn dry_run_fix_verify_rollback_and_conflict_on_a_real_host() {
     if !fleet_available() {
         return;
     }
-    let mut fleet = Fleet::new();
-    let key = fleet.path("id_ed25519");
-    keygen(&key, "ed25519", "");
-    let pubkey = fleet.path("id_ed25519.pub");
-    let root = fleet.up(N, |root| authorize(root, "/root", 0, &pubkey));
+    let (mut fleet, key) = Fleet::with_key();
+    let root = fleet.up_root(N, |_| {});
     let target = format!("root@{}", addr(N));
     let (k, kh) = (key.display().to_string(), fleet.path("known_hosts").display().to_string());
     let ow = |extra: &[&str]| {
@@ -140,11 +137,8 @@ fn a_run_killed_before_commit_is_rolled_back_by_the_next() {
         return;
     }
     let n = 197;
-    let mut fleet = Fleet::new();
-    let key = fleet.path("id_ed25519");
-    keygen(&key, "ed25519", "");
-    let pubkey = fleet.path("id_ed25519.pub");
-    let root = fleet.up(n, |root| authorize(root, "/root", 0, &pubkey));
+    let (mut fleet, key) = Fleet::with_key();
+    let root = fleet.up_root(n, |_| {});
     let target = format!("root@{}", addr(n));
     let (k, kh) = (key.display().to_string(), fleet.path("known_hosts").display().to_string());
     let args = |extra: &[&str]| {

@@ -21,12 +21,8 @@ fn a_change_that_locks_the_scanner_out_is_undone_by_the_host() {
     if !fleet_available() {
         return;
     }
-    let mut fleet = Fleet::new();
-    let key = fleet.path("id_ed25519");
-    keygen(&key, "ed25519", "");
-    let pubkey = fleet.path("id_ed25519.pub");
-    let root = fleet.up(N, |root| {
-        authorize(root, "/root", 0, &pubkey);
+    let (mut fleet, key) = Fleet::with_key();
+    let root = fleet.up_root(N, |root| {
         append(root, "/etc/pam.d/sshd", "account required pam_access.so\n");
     });
     let rules = fleet.path("rules");

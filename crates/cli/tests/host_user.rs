@@ -14,11 +14,9 @@ async fn the_hosts_user_wins_and_a_refused_login_says_what_was_tried() {
         return;
     }
     let n = 161;
-    let mut fleet = Fleet::new();
-    let key = fleet.path("id_ed25519");
-    keygen(&key, "ed25519", "");
-    let pubkey = fleet.path("id_ed25519.pub");
+    let (mut fleet, key) = Fleet::with_key();
     // Only `tester` accepts the key; root accepts nothing.
+    let pubkey = fleet.path("id_ed25519.pub");
     fleet.up(n, |root| authorize(root, "/home/tester", 1000, &pubkey));
 
     let dir = tempfile::tempdir().unwrap();

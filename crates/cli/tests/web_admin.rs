@@ -48,13 +48,10 @@ async fn administration_in_chromium() {
     if !fleet_available() {
         return;
     }
-    let mut fleet = Fleet::new();
-    let key = fleet.path("id_ed25519");
-    keygen(&key, "ed25519", "");
-    let pubkey = fleet.path("id_ed25519.pub");
+    let (mut fleet, key) = Fleet::with_key();
     let hosts = [162u32, 163];
     for n in hosts {
-        fleet.up(n, |root| authorize(root, "/root", 0, &pubkey));
+        fleet.up_root(n, |_| {});
     }
 
     let b = Browser::start(&[]).await;

@@ -21,12 +21,8 @@ async fn compliance_views_and_tailoring_in_chromium() {
         return;
     }
     let n = 191;
-    let mut fleet = Fleet::new();
-    let key = fleet.path("id_ed25519");
-    keygen(&key, "ed25519", "");
-    let pubkey = fleet.path("id_ed25519.pub");
-    fleet.up(n, |root| {
-        authorize(root, "/root", 0, &pubkey);
+    let (mut fleet, key) = Fleet::with_key();
+    fleet.up_root(n, |root| {
         write(root, "/etc/ssh/sshd_config.d/05-test.conf", "MaxAuthTries 4\n");
     });
 

@@ -24,12 +24,8 @@ async fn remediation_long_names_and_schedules_in_chromium() {
         return;
     }
     let n = 171;
-    let mut fleet = Fleet::new();
-    let key = fleet.path("id_ed25519");
-    keygen(&key, "ed25519", "");
-    let pubkey = fleet.path("id_ed25519.pub");
-    fleet.up(n, |root| {
-        authorize(root, "/root", 0, &pubkey);
+    let (mut fleet, key) = Fleet::with_key();
+    fleet.up_root(n, |root| {
         write(root, "/etc/ssh/sshd_config.d/05-test.conf", "MaxAuthTries 6\n");
     });
 

@@ -30,6 +30,25 @@ impl Fleet {
     pub fn new() -> Fleet {
         Fleet { hosts: Vec::new(), dir: tempfile::tempdir().unwrap() }
     }
+
+    /// A fleet with an ed25519 key pair (`id_ed25519`, no passphrase) for root logins: the
+    /// fleet and the private key's path.
+    pub fn with_key() -> (Fleet, PathBuf) {
+        let fleet = Fleet::new();
+        let key = fleet.path("id_ed25519");
+        keygen(&key, "ed25519", "");
+        (fleet, key)
+    }
+
+    /// Host `n` taking root logins with the fleet's key (see [`Fleet::with_key`]), then
+    /// changed by `customize`; its root directory.
+    pub fn up_root(&mut self, n: u32, customize: impl FnOnce(&Path)) -> PathBuf {
+        let pubkey = self.path("id_ed25519.pub");
+        self.up(n, |root| {
+            authorize(root, "/root", 0, &pubkey);
+            customize(root);
+        })
+    }
 }
 
 pub fn testfleet(script: &str) -> PathBuf {
