@@ -154,8 +154,8 @@ impl Host<'_> {
         let out = self.run(&list).await?;
         let mut found = Vec::new();
         for (id, state) in openwatch_collect::recover::parse_open(&out.stdout) {
-            let result = match self.txn(txn::rollback_script(&journal, &id), &id, "the fix").await {
-                Ok(()) => "rolled back".to_owned(),
+            let result = match self.rollback(&id).await {
+                Ok(notes) => format!("rolled back{}", notes_text(&notes)),
                 Err(e) => format!("not rolled back: {e}"),
             };
             found.push(Recovered { transaction_id: id, found: state, result });
