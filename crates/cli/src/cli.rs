@@ -238,6 +238,9 @@ pub struct ScanArgs {
 pub struct FixArgs {
     #[command(flatten)]
     pub ssh: SshArgs,
+    /// Fix this machine (run as root).
+    #[arg(long, conflicts_with_all = ["targets", "inventory"])]
+    pub local: bool,
     #[command(flatten)]
     pub filters: Filters,
     /// Set a rule variable, e.g. --var sshd_max_auth_tries=3 (repeatable).

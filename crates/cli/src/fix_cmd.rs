@@ -8,17 +8,27 @@ use std::process::ExitCode;
 
 use anyhow::{Context as _, Result, bail};
 use openwatch_core::rule::Rule;
-use openwatch_fleet::fix::{FixOptions, HostFix, Outcome, fix_host, rollback_host};
+use openwatch_core::vars::parse_overrides;
+use openwatch_fleet::fix::{FixOptions, FixTarget, HostFix, Outcome, fix_host, rollback_host};
 
 use crate::cli::{FixArgs, FixFormat};
 use crate::{fleet_cmd, library};
 
 pub fn run(args: &FixArgs) -> Result<ExitCode> {
-    if args.ssh.targets.is_empty() && args.ssh.inventory.is_none() {
-        bail!("nothing to fix: give hosts ([user@]host[:port]) or --inventory FILE");
+    if !args.local && args.ssh.targets.is_empty() && args.ssh.inventory.is_none() {
+        bail!("nothing to fix: give hosts ([user@]host[:port]), --inventory FILE or --local (this machine)");
     }
     let lib = library::load(&args.filters.rule_dirs, true)?;
-    let jobs = fleet_cmd::jobs(&args.ssh, &lib.rules, &args.vars)?;
+    let (jobs, local) = if args.local {
+        let vars = crate::scan::parse_vars(&args.vars)?;
+        (Vec::new(), Some(parse_overrides(lib.rules.iter(), &vars).map_err(anyhow::Error::msg)?))
+    } else {
+        (fleet_cmd::jobs(&args.ssh, &lib.rules, &args.vars)?, None)
+    };
+    let targets: Vec<FixTarget<'_>> = match &local {
+        Some(overrides) => vec![FixTarget::Local { overrides }],
+        None => jobs.iter().map(FixTarget::Ssh).collect(),
+    };
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
@@ -26,16 +36,16 @@ pub fn run(args: &FixArgs) -> Result<ExitCode> {
         .context("starting the async runtime")?;
     if let Some(id) = &args.rollback {
         let mut failed = false;
-        for job in &jobs {
-            match runtime.block_on(rollback_host(job, &args.journal_dir, id)) {
+        for (target, name) in targets.iter().zip(names(&targets)) {
+            match runtime.block_on(rollback_host(*target, &args.journal_dir, id)) {
                 Ok(notes) => {
-                    println!("{}: transaction {id} rolled back", job.host.target.name);
+                    println!("{name}: transaction {id} rolled back");
                     for n in notes {
                         println!("  {n}");
                     }
                 }
                 Err(e) => {
-                    eprintln!("openwatch: {}: {e}", job.host.target.name);
+                    eprintln!("openwatch: {name}: {e}");
                     failed = true;
                 }
             }
@@ -54,7 +64,7 @@ pub fn run(args: &FixArgs) -> Result<ExitCode> {
     };
     let run_all = |dry_run: bool| -> Vec<HostFix> {
         let o = opts(dry_run);
-        jobs.iter().map(|job| runtime.block_on(fix_host(job, &rules, &o))).collect()
+        targets.iter().map(|t| runtime.block_on(fix_host(*t, &rules, &o))).collect()
     };
     if !args.dry_run && !args.yes {
         // Show the preview and ask.
@@ -80,6 +90,17 @@ pub fn run(args: &FixArgs) -> Result<ExitCode> {
     let done = run_all(args.dry_run);
     write(&done, args.format)?;
     Ok(exit_code(&done))
+}
+
+/// The targets' names, for messages.
+fn names(targets: &[FixTarget<'_>]) -> Vec<String> {
+    targets
+        .iter()
+        .map(|t| match t {
+            FixTarget::Ssh(job) => job.host.target.name.clone(),
+            FixTarget::Local { .. } => "this machine".to_owned(),
+        })
+        .collect()
 }
 
 /// As `scan`: 2 when a host could not be worked on, 1 when a failing rule is left failing

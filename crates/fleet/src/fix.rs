@@ -13,20 +13,20 @@
 use std::borrow::Cow;
 use std::collections::BTreeMap;
 
-use openwatch_collect::Scan;
 use openwatch_collect::capture::{self, PathState};
 use openwatch_collect::deadman;
 use openwatch_collect::txn::{self, After, FileChange as TxnChange};
+use openwatch_collect::{CollectError, LocalTransport, Scan, ScriptOutput, Transport};
 use openwatch_core::eval::Status;
 use openwatch_core::fix::{self, FileState, Plan};
 use openwatch_core::plan::FactPlan;
 use openwatch_core::report::{EvalOptions, HostError, ScanReport};
 use openwatch_core::rule::Rule;
-use openwatch_core::vars::bindings_for;
+use openwatch_core::vars::{Overrides, bindings_for};
 use openwatch_ssh::SshSession;
 use serde::Serialize;
 
-use crate::runner::{FleetJob, collect};
+use crate::runner::FleetJob;
 
 #[derive(Debug, Clone)]
 pub struct FixOptions {
@@ -115,23 +115,91 @@ fn file_state(path: &str, s: &PathState) -> Result<FileState, String> {
     }
 }
 
+/// Where a fix runs: a host over SSH, or this machine.
+#[derive(Debug, Clone, Copy)]
+pub enum FixTarget<'a> {
+    Ssh(&'a FleetJob),
+    Local { overrides: &'a Overrides },
+}
+
+impl FixTarget<'_> {
+    fn name(&self) -> String {
+        match self {
+            FixTarget::Ssh(job) => job.host.target.name.clone(),
+            FixTarget::Local { .. } => LocalTransport.host_name(),
+        }
+    }
+
+    fn address(&self) -> String {
+        match self {
+            FixTarget::Ssh(job) => {
+                format!("{}:{}", job.host.target.endpoint.host, job.host.target.endpoint.port)
+            }
+            FixTarget::Local { .. } => LocalTransport.address(),
+        }
+    }
+
+    fn overrides(&self) -> &Overrides {
+        match self {
+            FixTarget::Ssh(job) => &job.overrides,
+            FixTarget::Local { overrides } => overrides,
+        }
+    }
+
+    async fn connect(&self) -> Result<Conn, HostError> {
+        match self {
+            FixTarget::Ssh(job) => SshSession::connect(&job.host.target)
+                .await
+                .map(|s| Conn::Ssh(Box::new(s)))
+                .map_err(|e| host_error(e.kind.as_str(), e.to_string())),
+            FixTarget::Local { .. } => Ok(Conn::Local),
+        }
+    }
+}
+
+/// A connection the fix's scripts run over.
+enum Conn {
+    Ssh(Box<SshSession>),
+    Local,
+}
+
+impl Conn {
+    async fn run(&mut self, script: &str) -> Result<ScriptOutput, HostError> {
+        match self {
+            Conn::Ssh(s) => {
+                s.run_script(script).await.map_err(|e| host_error(e.kind.as_str(), e.to_string()))
+            }
+            // The local shell blocks; the runtime's other tasks go on meanwhile.
+            Conn::Local => tokio::task::block_in_place(|| LocalTransport.run_script(script))
+                .map_err(|e| host_error("local", e.to_string())),
+        }
+    }
+
+    async fn close(self) {
+        if let Conn::Ssh(s) = self {
+            s.close().await;
+        }
+    }
+}
+
 struct Host<'a> {
-    session: SshSession,
-    job: &'a FleetJob,
+    conn: Conn,
+    target: FixTarget<'a>,
     opts: &'a FixOptions,
     round_trips: u32,
 }
 
 impl Host<'_> {
-    async fn run(&mut self, script: &str) -> Result<openwatch_collect::ScriptOutput, HostError> {
+    async fn run(&mut self, script: &str) -> Result<ScriptOutput, HostError> {
         self.round_trips += 1;
-        self.session.run_script(script).await.map_err(|e| host_error(e.kind.as_str(), e.to_string()))
+        self.conn.run(script).await
     }
 
     /// Prove access still works after a change: a new connection (new handshake, new
     /// authentication) tells the host's deadman to stand down.
     async fn confirm_access(&mut self, journal: &str, id: &str) -> Result<(), String> {
-        let mut fresh = SshSession::connect(&self.job.host.target).await.map_err(|e| e.to_string())?;
+        let FixTarget::Ssh(job) = self.target else { return Ok(()) };
+        let mut fresh = SshSession::connect(&job.host.target).await.map_err(|e| e.to_string())?;
         self.round_trips += 1;
         let script = deadman::confirm_script(journal, id).map_err(|e| e.to_string());
         let out = match script {
@@ -165,12 +233,16 @@ impl Host<'_> {
 
     async fn scan(&mut self, rules: &[&Rule]) -> Result<ScanReport, HostError> {
         let plan = FactPlan::for_rules(rules.iter().copied(), self.opts.walks);
-        let eval = EvalOptions { overrides: self.job.overrides.clone(), walks_enabled: self.opts.walks };
+        let eval = EvalOptions { overrides: self.target.overrides().clone(), walks_enabled: self.opts.walks };
         let mut scan = Scan::new(rules.iter().copied(), [Cow::Borrowed(&plan)], eval);
-        let name = self.job.host.target.name.clone();
-        collect(&mut self.session, &mut scan, &name).await?;
-        self.round_trips += 1;
-        Ok(scan.finish(name, String::new()).report)
+        let name = self.target.name();
+        let collection = |e: CollectError| host_error("collection", format!("{name}: {e}"));
+        while let Some(script) = scan.next_script().map_err(collection)? {
+            let script = script.to_owned();
+            let out = self.run(&script).await?;
+            scan.record(&name, &out).map_err(collection)?;
+        }
+        Ok(scan.finish(name.clone(), self.target.address()).report)
     }
 
     async fn capture(&mut self, paths: &[String]) -> Result<BTreeMap<String, PathState>, String> {
@@ -202,7 +274,7 @@ impl Host<'_> {
             .iter()
             .map(|(p, s)| Ok((p.clone(), file_state(p, s)?)))
             .collect::<Result<BTreeMap<_, _>, String>>()?;
-        let bindings = bindings_for(rule, &self.job.overrides);
+        let bindings = bindings_for(rule, self.target.overrides());
         let plan = fix::plan(rule, rem, &bindings, &files).map_err(|e| e.to_string())?;
         Ok((plan, captured))
     }
@@ -248,8 +320,9 @@ impl Host<'_> {
             .collect();
         let id = transaction_id();
         let journal = self.opts.journal.clone();
-        // A change that can lock the scanner out runs under the deadman, armed first.
-        let deadman = fix::cuts_access(plan);
+        // A change that can lock the scanner out runs under the deadman, armed first (a
+        // local fix cannot lock the scanner out).
+        let deadman = fix::cuts_access(plan) && matches!(self.target, FixTarget::Ssh(_));
         if deadman {
             let arm = deadman::arm_script(&journal, &id, self.opts.deadman_secs);
             let armed = match arm {
@@ -329,29 +402,28 @@ impl Host<'_> {
 }
 
 /// Fix the failing rules among `rules` on one host (or, with `dry_run`, show the fixes).
-pub async fn fix_host(job: &FleetJob, rules: &[Rule], opts: &FixOptions) -> HostFix {
-    let target = &job.host.target;
+pub async fn fix_host(target: FixTarget<'_>, rules: &[Rule], opts: &FixOptions) -> HostFix {
     let mut out = HostFix {
-        host: target.name.clone(),
-        address: format!("{}:{}", target.endpoint.host, target.endpoint.port),
+        host: target.name(),
+        address: target.address(),
         error: None,
         recovered: Vec::new(),
         rules: Vec::new(),
         round_trips: 0,
     };
-    let session = match SshSession::connect(target).await {
-        Ok(s) => s,
+    let conn = match target.connect().await {
+        Ok(c) => c,
         Err(e) => {
-            out.error = Some(host_error(e.kind.as_str(), e.to_string()));
+            out.error = Some(e);
             return out;
         }
     };
-    let mut host = Host { session, job, opts, round_trips: 0 };
+    let mut host = Host { conn, target, opts, round_trips: 0 };
     match host.recover().await {
         Ok(r) => out.recovered = r,
         Err(e) => {
             out.error = Some(e);
-            host.session.close().await;
+            host.conn.close().await;
             out.round_trips = host.round_trips;
             return out;
         }
@@ -361,7 +433,7 @@ pub async fn fix_host(job: &FleetJob, rules: &[Rule], opts: &FixOptions) -> Host
         Ok(r) => r,
         Err(e) => {
             out.error = Some(e);
-            host.session.close().await;
+            host.conn.close().await;
             out.round_trips = host.round_trips;
             return out;
         }
@@ -402,21 +474,19 @@ pub async fn fix_host(job: &FleetJob, rules: &[Rule], opts: &FixOptions) -> Host
         };
         out.rules.push(fixed);
     }
-    host.session.close().await;
+    host.conn.close().await;
     out.round_trips = host.round_trips;
     out
 }
 
 /// Roll transaction `id` back on one host; returns what could not be restored exactly.
-pub async fn rollback_host(job: &FleetJob, journal: &str, id: &str) -> Result<Vec<String>, String> {
-    let mut session = SshSession::connect(&job.host.target).await.map_err(|e| e.to_string())?;
-    let script = txn::rollback_script(journal, id).map_err(|e| e.to_string())?;
-    let out = session.run_script(&script).await.map_err(|e| e.to_string());
-    session.close().await;
-    let out = out?;
-    let notes = txn::notes(&out);
-    txn::read_outcome(id, "the fix", out).map_err(|e| e.to_string())?;
-    Ok(notes)
+pub async fn rollback_host(target: FixTarget<'_>, journal: &str, id: &str) -> Result<Vec<String>, String> {
+    let conn = target.connect().await.map_err(|e| e.message)?;
+    let opts = FixOptions { dry_run: false, journal: journal.to_owned(), walks: false, deadman_secs: 0 };
+    let mut host = Host { conn, target, opts: &opts, round_trips: 0 };
+    let result = host.rollback(id).await;
+    host.conn.close().await;
+    result
 }
 
 /// Rollback notes appended to a message.

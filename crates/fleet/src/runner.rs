@@ -67,11 +67,7 @@ fn passes<'a>(rules: &[Rule], plan: &'a FactPlan, opts: &FleetOptions) -> Vec<Co
 }
 
 /// Run every pass of `scan` over the session: the SSH side of [`Scan::collect`].
-pub(crate) async fn collect(
-    session: &mut SshSession,
-    scan: &mut Scan<'_>,
-    name: &str,
-) -> Result<(), HostError> {
+async fn collect(session: &mut SshSession, scan: &mut Scan<'_>, name: &str) -> Result<(), HostError> {
     let collection =
         |e: CollectError| HostError { kind: "collection".into(), message: format!("{name}: {e}") };
     while let Some(script) = scan.next_script().map_err(collection)? {
