@@ -5,11 +5,12 @@
 
 use std::io::{BufRead as _, IsTerminal as _, Write as _};
 use std::process::ExitCode;
+use std::sync::Arc;
 
 use anyhow::{Context as _, Result, bail};
 use openwatch_core::rule::Rule;
 use openwatch_core::vars::parse_overrides;
-use openwatch_fleet::fix::{FixOptions, FixTarget, HostFix, Outcome, fix_host, rollback_host};
+use openwatch_fleet::fix::{FixOptions, FixTarget, HostFix, Outcome, fix_fleet, fix_host, rollback_host};
 
 use crate::cli::{FixArgs, FixFormat};
 use crate::{fleet_cmd, library};
@@ -62,9 +63,19 @@ pub fn run(args: &FixArgs) -> Result<ExitCode> {
         walks: !args.no_walk,
         deadman_secs: args.deadman_secs,
     };
+    let shared: Arc<[Rule]> = rules.iter().cloned().collect();
     let run_all = |dry_run: bool| -> Vec<HostFix> {
         let o = opts(dry_run);
-        targets.iter().map(|t| runtime.block_on(fix_host(*t, &rules, &o))).collect()
+        if local.is_some() {
+            return targets.iter().map(|t| runtime.block_on(fix_host(*t, &rules, &o))).collect();
+        }
+        let progress = fleet_cmd::progress_bar(jobs.len());
+        let done = runtime.block_on(fix_fleet(jobs.clone(), shared.clone(), o, args.ssh.concurrency, |h| {
+            progress.inc(1);
+            progress.set_message(h.host.clone());
+        }));
+        progress.finish_and_clear();
+        done
     };
     if !args.dry_run && !args.yes {
         // Show the preview and ask.

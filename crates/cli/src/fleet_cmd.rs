@@ -71,6 +71,21 @@ fn resolve_hosts(args: &SshArgs) -> Result<Vec<ResolvedHost>> {
         .collect()
 }
 
+/// Progress over `hosts` on standard error when it is a terminal (hidden otherwise).
+pub fn progress_bar(hosts: usize) -> ProgressBar {
+    let progress = ProgressBar::new(hosts as u64);
+    if std::io::stderr().is_terminal() {
+        progress.set_draw_target(ProgressDrawTarget::stderr());
+        progress.set_style(
+            ProgressStyle::with_template("{spinner} [{elapsed_precise}] {bar:30} {pos}/{len} hosts {msg}")
+                .unwrap_or_else(|_| ProgressStyle::default_bar()),
+        );
+    } else {
+        progress.set_draw_target(ProgressDrawTarget::hidden());
+    }
+    progress
+}
+
 pub fn run(args: &ScanArgs) -> Result<ExitCode> {
     let fail_on = parse_severity(&args.fail_on)?;
     let lib = library::load(&args.filters.rule_dirs, true)?;
@@ -90,16 +105,7 @@ pub fn run(args: &ScanArgs) -> Result<ExitCode> {
     if args.save_facts.is_some() && !single {
         bail!("--save-facts records one host: name a single target");
     }
-    let progress = ProgressBar::new(jobs.len() as u64);
-    if std::io::stderr().is_terminal() {
-        progress.set_draw_target(ProgressDrawTarget::stderr());
-        progress.set_style(
-            ProgressStyle::with_template("{spinner} [{elapsed_precise}] {bar:30} {pos}/{len} hosts {msg}")
-                .unwrap_or_else(|_| ProgressStyle::default_bar()),
-        );
-    } else {
-        progress.set_draw_target(ProgressDrawTarget::hidden());
-    }
+    let progress = progress_bar(jobs.len());
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()

@@ -12,6 +12,10 @@
 
 use std::borrow::Cow;
 use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use tokio::sync::Semaphore;
+use tokio::task::JoinSet;
 
 use openwatch_collect::capture::{self, PathState};
 use openwatch_collect::deadman;
@@ -477,6 +481,35 @@ pub async fn fix_host(target: FixTarget<'_>, rules: &[Rule], opts: &FixOptions) 
     host.conn.close().await;
     out.round_trips = host.round_trips;
     out
+}
+
+/// Fix every job's host, at most `concurrency` at once; `on_done` sees each host as it
+/// finishes (progress); the results are in job order.
+pub async fn fix_fleet(
+    jobs: Vec<FleetJob>,
+    rules: Arc<[Rule]>,
+    opts: FixOptions,
+    concurrency: usize,
+    mut on_done: impl FnMut(&HostFix),
+) -> Vec<HostFix> {
+    let permits = Arc::new(Semaphore::new(concurrency.max(1)));
+    let opts = Arc::new(opts);
+    let count = jobs.len();
+    let mut set = JoinSet::new();
+    for (i, job) in jobs.into_iter().enumerate() {
+        let (permits, rules, opts) = (permits.clone(), rules.clone(), opts.clone());
+        set.spawn(async move {
+            let _permit = permits.acquire_owned().await.expect("the semaphore is never closed");
+            (i, fix_host(FixTarget::Ssh(&job), &rules, &opts).await)
+        });
+    }
+    let mut out: Vec<Option<HostFix>> = (0..count).map(|_| None).collect();
+    while let Some(joined) = set.join_next().await {
+        let (i, fixed) = joined.expect("a host's fix does not panic");
+        on_done(&fixed);
+        out[i] = Some(fixed);
+    }
+    out.into_iter().flatten().collect()
 }
 
 /// Roll transaction `id` back on one host; returns what could not be restored exactly.
