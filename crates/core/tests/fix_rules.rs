@@ -1,10 +1,10 @@
 //! Every remediation in the built-in library plans against a host where none of the files it
 //! names exist, or fails for one of the documented reasons below. Keeps the planner and the
 //! rule library in step: a new mechanism use that cannot be planned fails here.
-#![allow(clippy::disallowed_methods)] // a test may read files; the library itself may not
+
+mod common;
 
 use std::collections::BTreeMap;
-use std::path::{Path, PathBuf};
 
 use openwatch_core::fix::{FileState, PlanError, paths_to_capture, plan, unified_diff};
 use openwatch_core::library::Library;
@@ -22,26 +22,8 @@ const EXPECTED_ON_AN_EMPTY_HOST: &[(&str, &str)] = &[
     ("pam_module_arg", "the PAM service file must exist and call the module; the fix adds an argument only"),
 ];
 
-fn yaml_files(dir: &Path, out: &mut Vec<PathBuf>) {
-    for entry in std::fs::read_dir(dir).expect("rules/ is readable") {
-        let path = entry.expect("directory entry").path();
-        if path.is_dir() {
-            yaml_files(&path, out);
-        } else if path.extension().is_some_and(|e| e == "yml" || e == "yaml") {
-            out.push(path);
-        }
-    }
-}
-
 fn library() -> Library {
-    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../rules");
-    let mut files = Vec::new();
-    yaml_files(&root, &mut files);
-    let texts: Vec<(String, String)> = files
-        .iter()
-        .map(|p| (p.display().to_string(), std::fs::read_to_string(p).expect("rule file is UTF-8")))
-        .collect();
-    let lib = Library::load(texts.iter().map(|(n, t)| (n.as_str(), t.as_str())));
+    let (lib, _) = common::builtin_library();
     assert_eq!(lib.errors().count(), 0);
     lib
 }
