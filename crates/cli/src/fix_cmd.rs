@@ -166,7 +166,12 @@ fn write(hosts: &[HostFix], format: FixFormat) -> Result<()> {
                                 .unwrap_or_default()
                         ),
                     };
-                    writeln!(out, "  {}: {status}", r.rule_id)?;
+                    let tier = match (r.risk, r.deadman) {
+                        (Some(risk), true) => format!(" [risk {}, under the deadman]", risk.as_str()),
+                        (Some(risk), false) => format!(" [risk {}]", risk.as_str()),
+                        (None, _) => String::new(),
+                    };
+                    writeln!(out, "  {}: {status}{tier}", r.rule_id)?;
                     if matches!(r.outcome, Outcome::Planned) {
                         for line in r.diff.lines() {
                             writeln!(out, "    {line}")?;

@@ -57,7 +57,7 @@ fn dry_run_fix_verify_rollback_and_conflict_on_a_real_host() {
     let preview = text(&out.stdout);
     assert_eq!(out.status.code(), Some(0), "{preview}\n{}", text(&out.stderr));
     for r in RULES {
-        assert!(preview.contains(&format!("{r}: would fix")), "{preview}");
+        assert!(preview.contains(&format!("{r}: would fix [risk low]")), "{preview}");
     }
     assert!(preview.contains("--- /etc/default/useradd") && preview.contains("+INACTIVE=45"), "{preview}");
     assert_eq!(files(&root), pristine, "a dry run changes nothing");

@@ -56,6 +56,7 @@ fn a_change_that_locks_the_scanner_out_is_undone_by_the_host() {
     assert_eq!(out.status.code(), Some(1), "{shown}\n{}", text(&out.stderr));
     assert!(shown.contains("a fresh connection failed after the change"), "{shown}");
     assert!(shown.contains("deadman rolls it back within 5 s"), "{shown}");
+    assert!(shown.contains("[risk high, under the deadman]"), "{shown}");
 
     // The lockout is real until the deadman fires; then root gets in again.
     let mut scan = vec!["scan", &target];

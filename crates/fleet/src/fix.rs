@@ -22,7 +22,7 @@ use openwatch_collect::deadman;
 use openwatch_collect::txn::{self, After, FileChange as TxnChange};
 use openwatch_collect::{CollectError, LocalTransport, Scan, ScriptOutput, Transport};
 use openwatch_core::eval::Status;
-use openwatch_core::fix::{self, FileState, Plan};
+use openwatch_core::fix::{self, FileState, Plan, Risk};
 use openwatch_core::plan::FactPlan;
 use openwatch_core::report::{EvalOptions, HostError, ScanReport};
 use openwatch_core::rule::Rule;
@@ -72,6 +72,11 @@ pub struct RuleFix {
     /// Steps for the operator; never executed.
     pub manual: Vec<String>,
     pub reboot_required: bool,
+    /// The plan's risk tier (none when it could not be planned).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub risk: Option<Risk>,
+    /// Whether the change runs (or ran) under the deadman.
+    pub deadman: bool,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -100,6 +105,12 @@ pub struct Recovered {
 
 fn host_error(kind: &str, message: String) -> HostError {
     HostError { kind: kind.into(), message }
+}
+
+/// Whether a plan runs under the deadman: it can cut access, over SSH (a local fix cannot
+/// lock the scanner out).
+fn under_deadman(plan: &Plan, target: FixTarget<'_>) -> bool {
+    fix::cuts_access(plan) && matches!(target, FixTarget::Ssh(_))
 }
 
 /// A new transaction id: `ow-` and 16 random hex digits.
@@ -324,9 +335,8 @@ impl Host<'_> {
             .collect();
         let id = transaction_id();
         let journal = self.opts.journal.clone();
-        // A change that can lock the scanner out runs under the deadman, armed first (a
-        // local fix cannot lock the scanner out).
-        let deadman = fix::cuts_access(plan) && matches!(self.target, FixTarget::Ssh(_));
+        // A change that can lock the scanner out runs under the deadman, armed first.
+        let deadman = under_deadman(plan, self.target);
         if deadman {
             let arm = deadman::arm_script(&journal, &id, self.opts.deadman_secs);
             let armed = match arm {
@@ -455,6 +465,8 @@ pub async fn fix_host(target: FixTarget<'_>, rules: &[Rule], opts: &FixOptions) 
                 actions: Vec::new(),
                 manual: Vec::new(),
                 reboot_required: false,
+                risk: None,
+                deadman: false,
             },
             Ok((plan, captured)) => {
                 let outcome = if opts.dry_run {
@@ -473,6 +485,8 @@ pub async fn fix_host(target: FixTarget<'_>, rules: &[Rule], opts: &FixOptions) 
                     actions: plan.actions.iter().map(ToString::to_string).collect(),
                     manual: plan.manual.clone(),
                     reboot_required: plan.reboot_required,
+                    risk: Some(fix::risk(&plan)),
+                    deadman: under_deadman(&plan, target),
                 }
             }
         };
