@@ -206,3 +206,60 @@ fn a_run_killed_before_commit_is_rolled_back_by_the_next() {
     assert_eq!(files(&root), pristine, "the exact pre-state is back");
     assert_eq!(journal_state(&root).as_deref(), Some("rolled_back\n"));
 }
+
+/// Every file of the host's own layer (the overlay's upper directory holds exactly what
+/// differs from the shared base), with its bytes' hash, mode and owner; login records and
+/// temporary directories, which any SSH session touches, left out.
+fn host_layer(root: &Path) -> BTreeMap<String, (Vec<u8>, u32, u32, u32)> {
+    fn walk(base: &Path, dir: &Path, out: &mut BTreeMap<String, (Vec<u8>, u32, u32, u32)>) {
+        for e in std::fs::read_dir(dir).unwrap().flatten() {
+            let p = e.path();
+            let rel = p.strip_prefix(base).unwrap().display().to_string();
+            if ["var/log", "tmp", "run", "var/tmp"]
+                .iter()
+                .any(|x| rel == *x || rel.starts_with(&format!("{x}/")))
+            {
+                continue;
+            }
+            let m = std::fs::symlink_metadata(&p).unwrap();
+            let bytes = if m.is_file() { std::fs::read(&p).unwrap() } else { Vec::new() };
+            out.insert(rel, (bytes, m.permissions().mode(), m.uid(), m.gid()));
+            if m.is_dir() {
+                walk(base, &p, out);
+            }
+        }
+    }
+    let upper = root.parent().unwrap().join("upper");
+    let mut out = BTreeMap::new();
+    walk(&upper, &upper, &mut out);
+    out
+}
+
+#[test]
+fn a_dry_run_of_every_cis_fix_changes_nothing_on_the_host() {
+    if !fleet_available() {
+        return;
+    }
+    let n = 190;
+    let (mut fleet, key) = Fleet::with_key();
+    let root = fleet.up_root(n, |_| {});
+    let target = format!("root@{}", addr(n));
+    let (k, kh) = (key.display().to_string(), fleet.path("known_hosts").display().to_string());
+    let args = ["fix", &target, "--identity", &k, "--known-hosts", &kh, "--no-walk"];
+    // One session first, so the login records exist before the comparison starts.
+    assert!(openwatch(&[&args[..], &["--rule", RULES[0], "--dry-run"]].concat(), &[]).status.success());
+    let before = host_layer(&root);
+    assert!(before.contains_key("etc/hostname"), "the walk sees the host's own layer: {:?}", before.keys());
+    let out = openwatch(
+        &[&args[..], &["--framework", "cis_debian12", "--dry-run", "--format", "json"]].concat(),
+        &[],
+    );
+    let doc: Value =
+        serde_json::from_slice(&out.stdout).unwrap_or_else(|e| panic!("{e}: {}", text(&out.stdout)));
+    let planned = doc[0]["rules"].as_array().unwrap().iter().filter(|r| r["status"] == "planned").count();
+    assert!(planned > 50, "{planned} fixes planned: {doc:#}");
+    let after = host_layer(&root);
+    let changed: Vec<&String> =
+        after.keys().chain(before.keys()).filter(|p| before.get(*p) != after.get(*p)).collect();
+    assert!(changed.is_empty(), "a dry run of {planned} fixes changed {changed:?}");
+}
