@@ -114,7 +114,9 @@ pub mod prelude {
 #[async_trait]
 pub trait TailoringStore: Send + Sync {
     async fn tailoring(&self, scope: TailoringScope) -> Result<Option<StoredTailoring>>;
-    /// Save (or replace) a scope's tailoring; an empty body removes it.
+    /// Remove a scope's tailoring (its hosts go back to the library as it is).
+    async fn delete_tailoring(&self, scope: TailoringScope) -> Result<()>;
+    /// Save (or replace) a scope's tailoring.
     async fn put_tailoring(
         &self,
         scope: TailoringScope,

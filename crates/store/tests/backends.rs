@@ -678,15 +678,13 @@ async fn tailorings_of_a_hosts_groups_and_its_own() {
         assert_eq!(t.host.as_ref().unwrap()["variables"]["x"], "2");
         let stored = s.tailoring(TailoringScope::Host(h.id)).await.unwrap().unwrap();
         assert_eq!((stored.updated_at, stored.updated_by.as_str()), (12, "alice"));
-        // A replacement keeps one row; an empty tailoring removes it.
+        // A replacement keeps one row; a deleted tailoring is gone.
         s.put_tailoring(TailoringScope::Host(h.id), &body("1"), "bob", 13).await.unwrap();
         assert_eq!(
             s.tailoring(TailoringScope::Host(h.id)).await.unwrap().unwrap().body["variables"]["x"],
             "1"
         );
-        s.put_tailoring(TailoringScope::Host(h.id), &json!({"frameworks": [], "variables": {}}), "bob", 14)
-            .await
-            .unwrap();
+        s.delete_tailoring(TailoringScope::Host(h.id)).await.unwrap();
         assert!(s.tailoring(TailoringScope::Host(h.id)).await.unwrap().is_none());
         let t = s.host_tailorings(other.id).await.unwrap();
         assert!(t.groups.is_empty() && t.host.is_none(), "a host in no tailored group has none");

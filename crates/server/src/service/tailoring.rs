@@ -63,7 +63,11 @@ pub async fn put(
     }
     let before = state.store().tailoring(scope).await?.map(|s| s.body);
     let body = serde_json::to_value(&t).map_err(ServiceError::internal)?;
-    state.store().put_tailoring(scope, &body, g.username(), now_ms()).await?;
+    if t.is_empty() {
+        state.store().delete_tailoring(scope).await?;
+    } else {
+        state.store().put_tailoring(scope, &body, g.username(), now_ms()).await?;
+    }
     let audit = note(target(scope), json!({"before": before, "after": body}));
     Ok(Done::new(t, audit))
 }

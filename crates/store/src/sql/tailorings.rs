@@ -18,18 +18,16 @@ impl TailoringStore for Backend {
         .transpose()
     }
 
+    async fn delete_tailoring(&self, scope: TailoringScope) -> Result<()> {
+        sqlx::query("DELETE FROM tailorings WHERE scope = $1 AND scope_id = $2")
+            .bind(scope.kind())
+            .bind(scope.id())
+            .execute(self.w())
+            .await?;
+        Ok(())
+    }
+
     async fn put_tailoring(&self, scope: TailoringScope, body: &Value, by: &str, now: Millis) -> Result<()> {
-        let empty = body.as_object().is_none_or(|o| {
-            o.values().all(|v| v.is_null() || v.as_array().is_some_and(Vec::is_empty) || v.as_object().is_some_and(|m| m.is_empty()))
-        });
-        if empty {
-            sqlx::query("DELETE FROM tailorings WHERE scope = $1 AND scope_id = $2")
-                .bind(scope.kind())
-                .bind(scope.id())
-                .execute(self.w())
-                .await?;
-            return Ok(());
-        }
         sqlx::query(
             "INSERT INTO tailorings (scope, scope_id, body, updated_at, updated_by) VALUES ($1, $2, $3, $4, $5) \
              ON CONFLICT (scope, scope_id) DO UPDATE SET body = excluded.body, updated_at = excluded.updated_at, \
