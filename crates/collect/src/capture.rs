@@ -11,7 +11,7 @@ use thiserror::Error;
 
 use crate::quote::{QuoteError, quote};
 use crate::script::new_nonce;
-use crate::transport::{Transport, TransportError};
+use crate::transport::{ScriptOutput, Transport, TransportError};
 
 /// Largest file captured; a fix never rewrites a larger one.
 pub const CAPTURE_CAP: u64 = 1 << 20;
@@ -126,14 +126,24 @@ pub fn capture(
 ) -> Result<BTreeMap<String, PathState>, CaptureError> {
     let nonce = new_nonce();
     let out = transport.run_script(&script(paths, &nonce)?)?;
+    read(&transport.host_name(), &out, &nonce, paths)
+}
+
+/// What the capture script run on `host` answered: each path's state, or why not.
+pub fn read(
+    host: &str,
+    out: &ScriptOutput,
+    nonce: &str,
+    paths: &[String],
+) -> Result<BTreeMap<String, PathState>, CaptureError> {
     if out.exit_code != Some(0) {
         return Err(CaptureError::Failed {
-            host: transport.host_name(),
+            host: host.to_owned(),
             code: out.exit_code,
             stderr: String::from_utf8_lossy(&out.stderr).trim().to_owned(),
         });
     }
-    parse(&out.stdout, &nonce, paths)
+    parse(&out.stdout, nonce, paths)
 }
 
 #[cfg(test)]

@@ -222,10 +222,7 @@ impl Host<'_> {
             Err(e) => Err(e),
         };
         fresh.close().await;
-        match out?.exit_code {
-            Some(0) => Ok(()),
-            code => Err(format!("confirming access failed (exit {code:?})")),
-        }
+        txn::read_outcome(id, "the fix", out?).map_err(|e| format!("confirming access failed: {e}"))
     }
 
     /// Roll back every transaction a dead run left open, so the host is back to a state
@@ -264,13 +261,7 @@ impl Host<'_> {
         let nonce = openwatch_collect::script::new_nonce();
         let script = capture::script(paths, &nonce).map_err(|e| e.to_string())?;
         let out = self.run(&script).await.map_err(|e| e.message)?;
-        if out.exit_code != Some(0) {
-            return Err(format!(
-                "capturing the files failed: {}",
-                String::from_utf8_lossy(&out.stderr).trim()
-            ));
-        }
-        capture::parse(&out.stdout, &nonce, paths).map_err(|e| e.to_string())
+        capture::read(&self.target.name(), &out, &nonce, paths).map_err(|e| e.to_string())
     }
 
     /// Plan one rule from a fresh capture of what it touches.
@@ -339,17 +330,7 @@ impl Host<'_> {
         let deadman = under_deadman(plan, self.target);
         if deadman {
             let arm = deadman::arm_script(&journal, &id, self.opts.deadman_secs);
-            let armed = match arm {
-                Ok(script) => self.run(&script).await.map_err(|e| e.message).and_then(|out| {
-                    if out.exit_code == Some(0) {
-                        Ok(())
-                    } else {
-                        Err(String::from_utf8_lossy(&out.stderr).trim().to_owned())
-                    }
-                }),
-                Err(e) => Err(e.to_string()),
-            };
-            if let Err(why) = armed {
+            if let Err(why) = self.txn(arm, &id, "the fix").await {
                 return Outcome::Failed {
                     transaction_id: None,
                     message: format!("not applied: the deadman could not be armed: {why}"),
