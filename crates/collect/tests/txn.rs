@@ -4,8 +4,9 @@
 //! is reported and left untouched, with nothing else rolled back; a file changed between
 //! capture and apply stops the apply before anything is written.
 
+use std::collections::BTreeMap;
 use std::os::unix::fs::{MetadataExt, PermissionsExt};
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use openwatch_collect::LocalTransport;
 use openwatch_collect::capture::{PathState, capture};
@@ -26,6 +27,22 @@ fn file(content: &str, mode: u32) -> After {
         String::from_utf8(out).unwrap().trim().to_owned()
     };
     After::File { content: content.as_bytes().to_vec(), mode, owner: id("-un"), group: id("-gn") }
+}
+
+/// `a.conf` and `b.conf` in `d`, each with one setting.
+fn two_files(d: &Path) -> (PathBuf, PathBuf) {
+    let (a, b) = (d.join("a.conf"), d.join("b.conf"));
+    std::fs::write(&a, b"a=1\n").unwrap();
+    std::fs::write(&b, b"b=1\n").unwrap();
+    (a, b)
+}
+
+/// Every path, from its captured pre-state, becomes `fixed` with `mode`.
+fn all_fixed(paths: &[String], pre: &BTreeMap<String, PathState>, mode: u32) -> Vec<FileChange> {
+    paths
+        .iter()
+        .map(|p| FileChange { path: p.clone(), before: pre[p].clone(), after: file("fixed\n", mode) })
+        .collect()
 }
 
 #[test]
@@ -81,15 +98,10 @@ fn a_file_changed_after_the_fix_is_reported_and_nothing_is_rolled_back() {
     let dir = tempfile::tempdir().unwrap();
     let d = dir.path();
     let journal = d.join("journal").display().to_string();
-    let (a, b) = (d.join("a.conf"), d.join("b.conf"));
-    std::fs::write(&a, b"a=1\n").unwrap();
-    std::fs::write(&b, b"b=1\n").unwrap();
+    let (a, b) = two_files(d);
     let paths = vec![a.display().to_string(), b.display().to_string()];
     let pre = capture(&paths, &mut LocalTransport).unwrap();
-    let changes: Vec<FileChange> = paths
-        .iter()
-        .map(|p| FileChange { path: p.clone(), before: pre[p].clone(), after: file("fixed\n", 0o644) })
-        .collect();
+    let changes = all_fixed(&paths, &pre, 0o644);
     apply(&mut LocalTransport, &journal, "tx-c", &changes).unwrap();
     std::fs::write(&b, b"someone else's edit\n").unwrap();
     match rollback(&mut LocalTransport, &journal, "tx-c") {
@@ -110,10 +122,7 @@ fn a_file_changed_since_the_capture_stops_the_apply() {
     let paths = vec![a.display().to_string(), d.join("new.conf").display().to_string()];
     let pre = capture(&paths, &mut LocalTransport).unwrap();
     std::fs::write(&a, b"a=2\n").unwrap();
-    let changes: Vec<FileChange> = paths
-        .iter()
-        .map(|p| FileChange { path: p.clone(), before: pre[p].clone(), after: file("fixed\n", 0o644) })
-        .collect();
+    let changes = all_fixed(&paths, &pre, 0o644);
     match apply(&mut LocalTransport, &journal, "tx-s", &changes) {
         Err(TxnError::Conflict { paths: p, .. }) => assert_eq!(p, vec![paths[0].clone()]),
         other => panic!("{other:?}"),
@@ -131,16 +140,11 @@ fn an_apply_killed_midway_is_found_open_and_rolled_back() {
     let dir = tempfile::tempdir().unwrap();
     let d = dir.path();
     let journal = d.join("journal").display().to_string();
-    let (a, b) = (d.join("a.conf"), d.join("b.conf"));
-    std::fs::write(&a, b"a=1\n").unwrap();
-    std::fs::write(&b, b"b=1\n").unwrap();
+    let (a, b) = two_files(d);
     let before = (snapshot(&a), snapshot(&b));
     let paths = vec![a.display().to_string(), b.display().to_string()];
     let pre = capture(&paths, &mut LocalTransport).unwrap();
-    let changes: Vec<FileChange> = paths
-        .iter()
-        .map(|p| FileChange { path: p.clone(), before: pre[p].clone(), after: file("fixed\n", 0o600) })
-        .collect();
+    let changes = all_fixed(&paths, &pre, 0o600);
     // The script as far as the first file's replacement: what a SIGKILL right after it leaves.
     let script = apply_script(&journal, "tx-k", &changes).unwrap();
     let cut = script.find("ow_put \"$ow_j/new/0\"").unwrap();
