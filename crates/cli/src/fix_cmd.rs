@@ -62,10 +62,10 @@ pub fn run(args: &FixArgs) -> Result<ExitCode> {
         journal: args.journal_dir.clone(),
         walks: !args.no_walk,
         deadman_secs: args.deadman_secs,
+        approved: None,
     };
     let shared: Arc<[Rule]> = rules.iter().cloned().collect();
-    let run_all = |dry_run: bool| -> Vec<HostFix> {
-        let o = opts(dry_run);
+    let run_all = |o: FixOptions| -> Vec<HostFix> {
         if local.is_some() {
             return targets.iter().map(|t| runtime.block_on(fix_host(*t, &rules, &o))).collect();
         }
@@ -77,9 +77,10 @@ pub fn run(args: &FixArgs) -> Result<ExitCode> {
         progress.finish_and_clear();
         done
     };
+    let mut apply = opts(args.dry_run);
     if !args.dry_run && !args.yes {
-        // Show the preview and ask.
-        let preview = run_all(true);
+        // Show the preview and ask; then apply exactly what was shown.
+        let preview = run_all(opts(true));
         write(&preview, FixFormat::Table)?;
         let planned =
             preview.iter().flat_map(|h| &h.rules).filter(|r| matches!(r.outcome, Outcome::Planned)).count();
@@ -97,8 +98,9 @@ pub fn run(args: &FixArgs) -> Result<ExitCode> {
             eprintln!("Nothing changed.");
             return Ok(ExitCode::SUCCESS);
         }
+        apply = apply.approving(&preview);
     }
-    let done = run_all(args.dry_run);
+    let done = run_all(apply);
     write(&done, args.format)?;
     Ok(exit_code(&done))
 }

@@ -29,6 +29,7 @@ use openwatch_core::rule::Rule;
 use openwatch_core::vars::{Overrides, bindings_for};
 use openwatch_ssh::SshSession;
 use serde::Serialize;
+use sha2::{Digest as _, Sha256};
 
 use crate::runner::FleetJob;
 
@@ -42,6 +43,28 @@ pub struct FixOptions {
     /// Seconds a fresh connection has to confirm access after a change that can cut it,
     /// before the host's deadman rolls the change back.
     pub deadman_secs: u32,
+    /// When set, only these fixes run, each only while its plan is still the one someone
+    /// approved: (host name, rule id) → the approved plan's [`RuleFix::fingerprint`]. A host
+    /// that changed since the preview gets no unreviewed change.
+    pub approved: Option<BTreeMap<(String, String), String>>,
+}
+
+impl FixOptions {
+    /// Options that apply exactly the fixes a preview planned, and nothing else.
+    pub fn approving(mut self, preview: &[HostFix]) -> FixOptions {
+        self.approved = Some(
+            preview
+                .iter()
+                .flat_map(|h| {
+                    h.rules
+                        .iter()
+                        .filter(|r| matches!(r.outcome, Outcome::Planned))
+                        .map(|r| ((h.host.clone(), r.rule_id.clone()), r.fingerprint.clone()))
+                })
+                .collect(),
+        );
+        self
+    }
 }
 
 /// What happened to one failing rule.
@@ -77,6 +100,61 @@ pub struct RuleFix {
     pub risk: Option<Risk>,
     /// Whether the change runs (or ran) under the deadman.
     pub deadman: bool,
+    /// SHA-256 of the plan as shown (diff and actions): what an approval refers to.
+    pub fingerprint: String,
+    /// What the change found before it, file by file: the record kept beside the host's
+    /// journal (content as a hash: the bytes themselves stay on the host).
+    pub pre_state: Vec<PreState>,
+}
+
+/// One file's state before a change.
+#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+pub struct PreState {
+    pub path: String,
+    pub exists: bool,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub mode: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub owner: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub group: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub size: Option<u64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub sha256: Option<String>,
+}
+
+impl PreState {
+    fn of(path: &str, s: &PathState) -> PreState {
+        let mut p = PreState {
+            path: path.to_owned(),
+            exists: !matches!(s, PathState::Absent),
+            mode: None,
+            owner: None,
+            group: None,
+            size: None,
+            sha256: None,
+        };
+        if let PathState::Regular { mode, owner, group, content } = s {
+            p.mode = Some(format!("{mode:04o}"));
+            p.owner = Some(owner.clone());
+            p.group = Some(group.clone());
+            p.size = Some(content.len() as u64);
+            p.sha256 = Some(hex::encode(Sha256::digest(content)));
+        }
+        p
+    }
+}
+
+/// The fingerprint of a plan as shown: its diff and its actions.
+fn fingerprint(diff: &str, actions: &[String]) -> String {
+    let mut h = Sha256::new();
+    h.update(diff.as_bytes());
+    for a in actions {
+        h.update(b"\0");
+        h.update(a.as_bytes());
+    }
+    hex::encode(h.finalize())
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -438,6 +516,15 @@ pub async fn fix_host(target: FixTarget<'_>, rules: &[Rule], opts: &FixOptions) 
         .filter(|r| report.results.iter().any(|x| x.rule_id == r.id() && x.verdict == Status::Fail))
         .collect();
     for rule in failing {
+        let key = (out.host.clone(), rule.id().to_owned());
+        let approved = match &opts.approved {
+            None => None,
+            Some(map) => match map.get(&key) {
+                Some(f) => Some(f.as_str()),
+                // Not in the approved preview: nobody reviewed a change to this rule here.
+                None => continue,
+            },
+        };
         let fixed = match host.plan(rule, &report).await {
             Err(reason) => RuleFix {
                 rule_id: rule.id().to_owned(),
@@ -448,10 +535,21 @@ pub async fn fix_host(target: FixTarget<'_>, rules: &[Rule], opts: &FixOptions) 
                 reboot_required: false,
                 risk: None,
                 deadman: false,
+                fingerprint: String::new(),
+                pre_state: Vec::new(),
             },
             Ok((plan, captured)) => {
+                let diff: String = plan.changes.iter().map(fix::unified_diff).collect();
+                let actions: Vec<String> = plan.actions.iter().map(ToString::to_string).collect();
+                let print = fingerprint(&diff, &actions);
                 let outcome = if opts.dry_run {
                     Outcome::Planned
+                } else if approved.is_some_and(|a| a != print) {
+                    Outcome::NotApplied {
+                        reason: "the host changed since the fix was previewed and approved, so the change \
+                                 is no longer the one approved; request a new preview"
+                            .into(),
+                    }
                 } else if !plan.manual.is_empty() {
                     Outcome::NotApplied { reason: "the rule has manual steps; do them by hand".into() }
                 } else if plan.changes.is_empty() && plan.actions.is_empty() {
@@ -462,12 +560,18 @@ pub async fn fix_host(target: FixTarget<'_>, rules: &[Rule], opts: &FixOptions) 
                 RuleFix {
                     rule_id: rule.id().to_owned(),
                     outcome,
-                    diff: plan.changes.iter().map(fix::unified_diff).collect(),
-                    actions: plan.actions.iter().map(ToString::to_string).collect(),
+                    diff,
+                    actions,
                     manual: plan.manual.clone(),
                     reboot_required: plan.reboot_required,
                     risk: Some(fix::risk(&plan)),
                     deadman: under_deadman(&plan, target),
+                    fingerprint: print,
+                    pre_state: plan
+                        .changes
+                        .iter()
+                        .map(|c| PreState::of(&c.path, captured.get(&c.path).unwrap_or(&PathState::Absent)))
+                        .collect(),
                 }
             }
         };
@@ -510,7 +614,8 @@ pub async fn fix_fleet(
 /// Roll transaction `id` back on one host; returns what could not be restored exactly.
 pub async fn rollback_host(target: FixTarget<'_>, journal: &str, id: &str) -> Result<Vec<String>, String> {
     let conn = target.connect().await.map_err(|e| e.message)?;
-    let opts = FixOptions { dry_run: false, journal: journal.to_owned(), walks: false, deadman_secs: 0 };
+    let opts =
+        FixOptions { dry_run: false, journal: journal.to_owned(), walks: false, deadman_secs: 0, approved: None };
     let mut host = Host { conn, target, opts: &opts, round_trips: 0 };
     let result = host.rollback(id).await;
     host.conn.close().await;

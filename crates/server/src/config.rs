@@ -69,6 +69,14 @@ pub struct Config {
     pub register_localhost: bool,
     /// Log format: `text` or `json`.
     pub log_format: String,
+    /// Whether a remediation whose previewed fixes are all low risk runs without a second
+    /// person's approval. Medium and high risk always need one.
+    pub fix_auto_approve_low: bool,
+    /// The directory on each host where fix transactions are journaled (root only).
+    pub fix_journal_dir: String,
+    /// Seconds a fresh SSH connection has to confirm access after a change that can cut it,
+    /// before the host's deadman restores the pre-state.
+    pub fix_deadman_secs: u32,
 }
 
 impl Default for Config {
@@ -103,6 +111,9 @@ impl Default for Config {
             scan_walks: true,
             register_localhost: true,
             log_format: "text".into(),
+            fix_auto_approve_low: false,
+            fix_journal_dir: openwatch_collect::txn::JOURNAL_DIR.into(),
+            fix_deadman_secs: openwatch_collect::deadman::DEFAULT_SECS,
         }
     }
 }
@@ -163,6 +174,12 @@ impl Config {
         }
         if self.worker_concurrency == 0 && self.job_lease_secs == 0 {
             bail!("job_lease_secs must be positive");
+        }
+        if !self.fix_journal_dir.starts_with('/') {
+            bail!("fix_journal_dir must be an absolute path, not `{}`", self.fix_journal_dir);
+        }
+        if !(10..=3600).contains(&self.fix_deadman_secs) {
+            bail!("fix_deadman_secs must be between 10 and 3600, not {}", self.fix_deadman_secs);
         }
         if !["text", "json"].contains(&self.log_format.as_str()) {
             bail!("log_format must be `text` or `json`, not `{}`", self.log_format);

@@ -95,3 +95,36 @@ mod tests {
         assert_eq!(ScanStatus::parse("done"), None);
     }
 }
+
+text_enum! {
+    /// Where a remediation request is: its hosts being previewed (dry run), waiting for
+    /// someone other than the requester to decide, being applied, finished, or rejected.
+    RemediationStatus {
+        Previewing = "previewing",
+        AwaitingApproval = "awaiting_approval",
+        Applying = "applying",
+        Done = "done",
+        Rejected = "rejected",
+    }
+}
+
+text_enum! {
+    /// Where one host of a remediation request is.
+    FixPhase {
+        Previewing = "previewing",
+        Previewed = "previewed",
+        Applying = "applying",
+        Applied = "applied",
+        Failed = "failed",
+    }
+}
+
+text_enum! {
+    /// How a fix transaction ended on its host.
+    TxnOutcome { Fixed = "fixed", RolledBack = "rolled_back", Failed = "failed" }
+}
+
+text_enum! {
+    /// A rollback someone asked for: waiting for a worker, done, or failed (with why).
+    RollbackStatus { Queued = "queued", Done = "done", Failed = "failed" }
+}

@@ -76,6 +76,7 @@ pub trait Store:
     + AuditStore
     + EventStore
     + TailoringStore
+    + RemediationStore
     + Send
     + Sync
     + std::fmt::Debug
@@ -95,6 +96,7 @@ impl<T> Store for T where
         + AuditStore
         + EventStore
         + TailoringStore
+        + RemediationStore
         + Send
         + Sync
         + std::fmt::Debug
@@ -106,8 +108,67 @@ impl<T> Store for T where
 pub mod prelude {
     pub use crate::{
         AuditStore, CredentialStore, EventStore, FleetStore, HostStore, JobStore, ScanStore, ScheduleStore,
-        StateStore, Store, SystemStore, TailoringStore, UserStore,
+        RemediationStore, StateStore, Store, SystemStore, TailoringStore, UserStore,
     };
+}
+
+/// Remediation requests, their per-host previews and runs, and the transactions the runs
+/// opened. A request's jobs are queued with it (previews), with its approval (runs) and with
+/// a rollback, in the same transaction as the state they belong to.
+#[async_trait]
+pub trait RemediationStore: Send + Sync {
+    /// Insert a request and queue one preview job per host.
+    async fn create_remediation(&self, r: &NewRemediation, now: Millis) -> Result<Remediation>;
+    async fn remediation(&self, id: i64) -> Result<Option<Remediation>>;
+    async fn remediation_hosts(&self, id: i64) -> Result<Vec<RemediationHost>>;
+    async fn list_remediations(&self, q: &RemediationQuery, page: PageRequest) -> Result<Page<Remediation>>;
+    /// Store a host's dry run and complete its job; once every host is previewed the request
+    /// waits for a decision (or is done, when nothing needs fixing). `Ok(None)` when the
+    /// worker lost the job's lease and nothing was written.
+    async fn record_preview(
+        &self,
+        job: &Job,
+        worker: &str,
+        remediation_id: i64,
+        p: &HostPreview,
+        now: Millis,
+    ) -> Result<Option<Remediation>>;
+    /// Approve (queueing a run per host with something to fix) or reject a request that is
+    /// waiting for a decision; `Ok(None)` when it is not waiting (any more).
+    async fn decide_remediation(
+        &self,
+        id: i64,
+        approve: bool,
+        by: &str,
+        note: &str,
+        max_attempts: i64,
+        now: Millis,
+    ) -> Result<Option<Remediation>>;
+    /// Store a host's run and its transactions and complete its job; the request is done
+    /// when every host has run. `Ok(None)` when the lease was lost.
+    async fn record_fix(
+        &self,
+        job: &Job,
+        worker: &str,
+        remediation_id: i64,
+        run: &HostFixRun,
+        now: Millis,
+    ) -> Result<Option<Remediation>>;
+    async fn fix_transactions(&self, q: &FixTransactionQuery) -> Result<Vec<FixTransaction>>;
+    async fn fix_transaction(&self, id: &str) -> Result<Option<FixTransaction>>;
+    /// Queue the rollback of a kept transaction; false when it was not kept or a rollback is
+    /// already queued or done.
+    async fn queue_rollback(&self, id: &str, by: &str, max_attempts: i64, now: Millis) -> Result<bool>;
+    /// Store how a rollback ended and complete its job; false when the lease was lost.
+    async fn record_rollback(
+        &self,
+        job: &Job,
+        worker: &str,
+        id: &str,
+        ok: bool,
+        message: &str,
+        now: Millis,
+    ) -> Result<bool>;
 }
 
 /// Tailorings of groups and hosts (the body is the core's `Tailoring` as JSON).

@@ -34,6 +34,11 @@ pub(crate) const SQLITE: &[Migration] = &[
         name: "tailorings",
         sql: include_str!("../migrations/sqlite/0004_tailorings.sql"),
     },
+    Migration {
+        version: 5,
+        name: "remediations",
+        sql: include_str!("../migrations/sqlite/0005_remediations.sql"),
+    },
 ];
 
 pub(crate) const POSTGRES: &[Migration] = &[
@@ -52,6 +57,11 @@ pub(crate) const POSTGRES: &[Migration] = &[
         version: 4,
         name: "tailorings",
         sql: include_str!("../migrations/postgres/0004_tailorings.sql"),
+    },
+    Migration {
+        version: 5,
+        name: "remediations",
+        sql: include_str!("../migrations/postgres/0005_remediations.sql"),
     },
 ];
 

@@ -611,3 +611,116 @@ pub struct HostTailorings {
     pub groups: Vec<(String, serde_json::Value)>,
     pub host: Option<serde_json::Value>,
 }
+
+/// A remediation request as asked for: these rules on these hosts.
+#[derive(Debug, Clone)]
+pub struct NewRemediation {
+    pub host_ids: Vec<i64>,
+    pub rule_ids: Vec<String>,
+    pub requested_by: String,
+    pub note: String,
+    /// Attempts each of its jobs gets.
+    pub max_attempts: i64,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Remediation {
+    pub id: i64,
+    pub status: RemediationStatus,
+    /// The highest tier among the previewed fixes (none until the previews are in, or when
+    /// nothing needs fixing).
+    pub risk: Option<openwatch_core::fix::Risk>,
+    pub rule_ids: Vec<String>,
+    pub requested_by: String,
+    pub requested_at: Millis,
+    pub note: String,
+    pub decided_by: Option<String>,
+    pub decided_at: Option<Millis>,
+    pub decision_note: Option<String>,
+    pub finished_at: Option<Millis>,
+    pub hosts: i64,
+    /// Fixes the previews planned, over all hosts.
+    pub planned: i64,
+}
+
+/// One host of a remediation request.
+#[derive(Debug, Clone, Serialize)]
+pub struct RemediationHost {
+    pub remediation_id: i64,
+    pub host_id: i64,
+    pub host_name: String,
+    pub phase: FixPhase,
+    pub risk: Option<openwatch_core::fix::Risk>,
+    pub planned: i64,
+    pub error: Option<String>,
+    /// The dry run's report (the fleet crate's `HostFix`, as JSON).
+    pub preview: Option<Value>,
+    /// The run's report.
+    pub result: Option<Value>,
+    pub updated_at: Millis,
+}
+
+/// What a host's dry run found.
+#[derive(Debug, Clone)]
+pub struct HostPreview {
+    pub host_id: i64,
+    pub risk: Option<openwatch_core::fix::Risk>,
+    /// Fixes that would change something.
+    pub planned: i64,
+    pub report: Option<Value>,
+    pub error: Option<String>,
+}
+
+/// A transaction a run opened on a host.
+#[derive(Debug, Clone)]
+pub struct NewFixTransaction {
+    pub id: String,
+    pub rule_id: String,
+    pub outcome: TxnOutcome,
+    pub risk: Option<openwatch_core::fix::Risk>,
+    pub diff: String,
+    pub actions: Value,
+    pub pre_state: Value,
+    pub message: Option<String>,
+}
+
+/// What a host's run did.
+#[derive(Debug, Clone)]
+pub struct HostFixRun {
+    pub host_id: i64,
+    pub report: Option<Value>,
+    pub error: Option<String>,
+    pub transactions: Vec<NewFixTransaction>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct FixTransaction {
+    pub id: String,
+    pub remediation_id: i64,
+    pub host_id: i64,
+    pub host_name: String,
+    pub rule_id: String,
+    pub outcome: TxnOutcome,
+    pub risk: Option<openwatch_core::fix::Risk>,
+    pub diff: String,
+    pub actions: Value,
+    pub pre_state: Value,
+    pub message: Option<String>,
+    pub created_at: Millis,
+    pub rollback_status: Option<RollbackStatus>,
+    pub rollback_by: Option<String>,
+    pub rollback_at: Option<Millis>,
+    pub rollback_message: Option<String>,
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct RemediationQuery {
+    pub status: Option<RemediationStatus>,
+    pub host_id: Option<i64>,
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct FixTransactionQuery {
+    pub host_id: Option<i64>,
+    pub remediation_id: Option<i64>,
+}

@@ -84,3 +84,4 @@ include!("sql/audit.rs");
 include!("sql/events.rs");
 include!("sql/keys.rs");
 include!("sql/tailorings.rs");
+include!("sql/remediations.rs");

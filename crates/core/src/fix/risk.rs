@@ -2,12 +2,12 @@
 //! what decides whether it needs a second person's approval and whether it runs under the
 //! deadman.
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use super::{Action, Plan};
 
 /// A plan's risk tier.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Risk {
     /// File contents and permissions outside the places below.
@@ -20,6 +20,12 @@ pub enum Risk {
 }
 
 impl Risk {
+    pub const ALL: &'static [Risk] = &[Risk::Low, Risk::Medium, Risk::High];
+
+    pub fn parse(s: &str) -> Option<Risk> {
+        Risk::ALL.iter().copied().find(|r| r.as_str() == s)
+    }
+
     pub fn as_str(self) -> &'static str {
         match self {
             Risk::Low => "low",

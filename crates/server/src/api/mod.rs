@@ -10,6 +10,7 @@ mod groups;
 pub(crate) mod hosts;
 mod library;
 mod ops;
+mod remediations;
 pub(crate) mod scans;
 mod schedules;
 mod tailoring;
@@ -376,6 +377,69 @@ pub fn build(state: AppState) -> (Router<AppState>, Vec<RouteSpec>) {
             "tailoring",
             "What a host is scanned with: its groups' tailorings by name, then its own",
             tailoring::effective,
+        )
+        .route(
+            POST,
+            "/api/v1/remediations",
+            Needs(P::RemediationsRequest),
+            "remediation.request",
+            "remediations",
+            "Request fixes (hosts x rules); each host previews them at once",
+            remediations::create,
+        )
+        .route(
+            GET,
+            "/api/v1/remediations",
+            Needs(P::RemediationsRead),
+            "remediation.list",
+            "remediations",
+            "List remediation requests (filter by status, host)",
+            remediations::list,
+        )
+        .route(
+            GET,
+            "/api/v1/remediations/{id}",
+            Needs(P::RemediationsRead),
+            "remediation.get",
+            "remediations",
+            "A remediation request: hosts with their previews (diffs) and runs, transactions",
+            remediations::get,
+        )
+        .route(
+            POST,
+            "/api/v1/remediations/{id}/approve",
+            Needs(P::RemediationsApprove),
+            "remediation.approve",
+            "remediations",
+            "Approve someone else's request; its hosts' runs are queued",
+            remediations::approve,
+        )
+        .route(
+            POST,
+            "/api/v1/remediations/{id}/reject",
+            Needs(P::RemediationsApprove),
+            "remediation.reject",
+            "remediations",
+            "Reject someone else's request, saying why",
+            remediations::reject,
+        )
+        .route(
+            GET,
+            "/api/v1/hosts/{id}/transactions",
+            Needs(P::RemediationsRead),
+            "remediation.host_transactions",
+            "remediations",
+            "A host's fix transactions, newest first",
+            remediations::host_transactions,
+        )
+        .route(
+            POST,
+            "/api/v1/transactions/{id}/rollback",
+            Needs(P::RemediationsRequest),
+            "remediation.rollback",
+            "remediations",
+            "Roll back a kept fix (restores the host's pre-state from its journal)",
+            remediations::rollback,
         )
         .route(
             PUT,

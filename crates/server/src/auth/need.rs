@@ -40,4 +40,7 @@ needs! {
     TokensWrite => Some(Permission::TokensWrite),
     AuditRead => Some(Permission::AuditRead),
     EventsRead => Some(Permission::EventsRead),
+    RemediationsRead => Some(Permission::RemediationsRead),
+    RemediationsRequest => Some(Permission::RemediationsRequest),
+    RemediationsApprove => Some(Permission::RemediationsApprove),
 }

@@ -28,6 +28,12 @@ pub enum Permission {
     TokensWrite,
     AuditRead,
     EventsRead,
+    /// See remediation requests, their previews (diffs) and transactions.
+    RemediationsRead,
+    /// Ask for fixes (a preview runs at once) and roll back applied ones.
+    RemediationsRequest,
+    /// Approve or reject someone else's remediation request.
+    RemediationsApprove,
 }
 
 impl From<Permission> for &'static str {
@@ -55,6 +61,9 @@ impl Permission {
         Permission::TokensWrite,
         Permission::AuditRead,
         Permission::EventsRead,
+        Permission::RemediationsRead,
+        Permission::RemediationsRequest,
+        Permission::RemediationsApprove,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -76,6 +85,9 @@ impl Permission {
             Permission::TokensWrite => "tokens:write",
             Permission::AuditRead => "audit:read",
             Permission::EventsRead => "events:read",
+            Permission::RemediationsRead => "remediations:read",
+            Permission::RemediationsRequest => "remediations:request",
+            Permission::RemediationsApprove => "remediations:approve",
         }
     }
 
@@ -107,13 +119,30 @@ pub fn builtin_permissions(role: &str) -> Option<BTreeSet<Permission>> {
                 AuditRead,
                 TokensWrite,
                 UsersRead,
+                RemediationsRead,
+                RemediationsRequest,
+                RemediationsApprove,
             ],
         ]
         .concat(),
         "operator" => {
-            [&read[..], &[HostsWrite, HostsScan, CredentialsRead, SchedulesRead, TokensWrite]].concat()
+            [
+            &read[..],
+            &[
+                HostsWrite,
+                HostsScan,
+                CredentialsRead,
+                SchedulesRead,
+                TokensWrite,
+                RemediationsRead,
+                RemediationsRequest,
+            ],
+        ]
+        .concat()
         }
-        "auditor" => [&read[..], &[CredentialsRead, SchedulesRead, AuditRead, UsersRead]].concat(),
+        "auditor" => {
+            [&read[..], &[CredentialsRead, SchedulesRead, AuditRead, UsersRead, RemediationsRead]].concat()
+        }
         "viewer" => read.to_vec(),
         _ => return None,
     };

@@ -10,6 +10,7 @@ pub mod exports;
 pub mod groups;
 pub mod hosts;
 pub mod import;
+pub mod remediation;
 pub mod scans;
 pub mod schedules;
 pub mod tailoring;

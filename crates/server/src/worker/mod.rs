@@ -1,6 +1,7 @@
 //! Job workers: claim a job from the durable queue, keep its lease alive while it runs,
 //! complete or fail it. Several workers per process, several processes per database.
 
+pub mod fix;
 pub mod scan;
 pub mod scheduler;
 
@@ -11,7 +12,7 @@ use tokio::task::JoinSet;
 use crate::app::{AppState, now_ms};
 
 /// The job kinds workers run.
-pub const KINDS: &[&str] = &["scan"];
+pub const KINDS: &[&str] = &["scan", "fix", "fix_rollback"];
 
 /// Start `n` workers; they return when shutdown is signalled, after finishing the job in hand.
 pub fn spawn(state: &AppState, n: usize, set: &mut JoinSet<()>) {
@@ -34,6 +35,8 @@ async fn work(state: AppState, name: String) {
                 let beat = heartbeat(state.clone(), job.id, name.clone(), lease_ms);
                 let result = match job.kind.as_str() {
                     "scan" => scan::run(&state, &job, &name).await,
+                    "fix" => fix::run(&state, &job, &name).await,
+                    "fix_rollback" => fix::rollback(&state, &job, &name).await,
                     other => Err(anyhow::anyhow!("unknown job kind {other}")),
                 };
                 beat.abort();
@@ -59,6 +62,27 @@ async fn work(state: AppState, name: String) {
             }
         }
     }
+}
+
+/// Record what a worker did on its own (no request behind it) in the audit log.
+pub(crate) async fn audit(
+    state: &AppState,
+    action: &str,
+    target: &str,
+    outcome: &str,
+    details: serde_json::Value,
+) -> Result<(), openwatch_store::StoreError> {
+    let event = openwatch_store::NewAuditEvent {
+        at: now_ms(),
+        actor: "system".into(),
+        action: action.into(),
+        target: target.into(),
+        outcome: outcome.into(),
+        source: state.instance.clone(),
+        correlation_id: crate::auth::secret::random_token("")[..22].to_owned(),
+        details,
+    };
+    state.store().append_audit(&event).await.map(|_| ())
 }
 
 /// Renew a job's lease every third of its length until aborted.

@@ -39,7 +39,7 @@ fn failure(kind: &str, message: impl Into<String>, reachability: Reachability, r
 /// The SSH target for a host: its stored credential opened, and its approved keys pinned.
 /// What a record means for the connection (login name, sudo mode, trust policy, timeouts)
 /// is decided by [`ManagedHost`], as for inventory hosts.
-async fn ssh_target(state: &AppState, host: &Host) -> Result<(SshTarget, bool), Failure> {
+pub(crate) async fn ssh_target(state: &AppState, host: &Host) -> Result<(SshTarget, bool), Failure> {
     let store = state.store();
     let internal =
         |e: openwatch_store::StoreError| failure("internal", e.to_string(), Reachability::Unknown, true);
@@ -136,9 +136,22 @@ fn ssh_failure(kind: &str, message: String) -> Failure {
 }
 
 /// The rules a host is scanned with and their variable values: the library, tailored.
-struct Tailored {
-    rules: Vec<Rule>,
-    overrides: Overrides,
+pub(crate) struct Tailored {
+    pub rules: Vec<Rule>,
+    pub overrides: Overrides,
+}
+
+/// The library as a host's tailoring shapes it.
+pub(crate) async fn tailored(state: &AppState, host: &Host) -> Result<(Tailored, Effective), Failure> {
+    let tailoring = |m: String| failure("tailoring", m, Reachability::Unknown, false);
+    let effective = crate::service::tailoring::resolve(state, host.id)
+        .await
+        .map_err(|e| tailoring(format!("the host's tailoring could not be read: {e}")))?;
+    let overrides = effective
+        .overrides(&state.library.rules)
+        .map_err(|e| tailoring(format!("the host's tailoring no longer fits the rule library: {e}")))?;
+    let rules: Vec<Rule> = state.library.rules.iter().filter(|r| effective.selects(r)).cloned().collect();
+    Ok((Tailored { rules, overrides }, effective))
 }
 
 fn local_report(state: &AppState, t: &Tailored) -> Result<ScanReport, Failure> {
@@ -183,20 +196,13 @@ async fn ssh_report(state: &AppState, host: &Host, t: &Tailored) -> Result<ScanR
                 .await
                 .map_err(|e| failure("internal", e.to_string(), Reachability::Unknown, true))?;
             // Trust nobody approved by hand is still a trust decision: record it.
-            let event = openwatch_store::NewAuditEvent {
-                at: now_ms(),
-                actor: "system".into(),
-                action: "host.key_accept_new".into(),
-                target: format!("host:{}", host.id),
-                outcome: "success".into(),
-                source: state.instance.clone(),
-                correlation_id: crate::auth::secret::random_token("")[..22].to_owned(),
-                details: json!({"fingerprint": observed.fingerprint, "algorithm": observed.algorithm,
-                    "address": host.address, "port": host.port}),
-            };
-            state.store().append_audit(&event).await.map_err(|e| {
-                failure("internal", format!("recording the trusted key: {e}"), Reachability::Unknown, true)
-            })?;
+            let details = json!({"fingerprint": observed.fingerprint, "algorithm": observed.algorithm,
+                "address": host.address, "port": host.port});
+            super::audit(state, "host.key_accept_new", &format!("host:{}", host.id), "success", details)
+                .await
+                .map_err(|e| {
+                    failure("internal", format!("recording the trusted key: {e}"), Reachability::Unknown, true)
+                })?;
         }
     }
     Ok(scan.report)
@@ -205,15 +211,7 @@ async fn ssh_report(state: &AppState, host: &Host, t: &Tailored) -> Result<ScanR
 /// Scan a host now (in this task), as its tailoring says, and return its report with the
 /// tailoring it was scanned with.
 pub async fn scan_report(state: &AppState, host: &Host) -> Result<(ScanReport, Effective), Failure> {
-    let tailoring = |m: String| failure("tailoring", m, Reachability::Unknown, false);
-    let effective = crate::service::tailoring::resolve(state, host.id)
-        .await
-        .map_err(|e| tailoring(format!("the host's tailoring could not be read: {e}")))?;
-    let overrides = effective
-        .overrides(&state.library.rules)
-        .map_err(|e| tailoring(format!("the host's tailoring no longer fits the rule library: {e}")))?;
-    let rules: Vec<Rule> = state.library.rules.iter().filter(|r| effective.selects(r)).cloned().collect();
-    let t = Tailored { rules, overrides };
+    let (t, effective) = tailored(state, host).await?;
     let report = match host.transport.as_str() {
         "local" => {
             let s = state.clone();

@@ -14,27 +14,33 @@ fn job_from(row: &DbRow) -> Result<Job> {
     })
 }
 
+/// Queue a job inside the caller's transaction (and wake listening workers at its commit).
+async fn insert_job(tx: &mut Tx, j: &NewJob, now: Millis) -> Result<i64> {
+    let id = sqlx::query(
+        "INSERT INTO jobs (kind, payload, host_id, scan_id, status, attempts, max_attempts, run_after, created_at) \
+         VALUES ($1, $2, $3, $4, 'queued', 0, $5, $6, $7) RETURNING id",
+    )
+    .bind(&j.kind)
+    .bind(json_text(&j.payload))
+    .bind(j.host_id)
+    .bind(j.scan_id)
+    .bind(j.max_attempts)
+    .bind(j.run_after)
+    .bind(now)
+    .fetch_one(&mut **tx)
+    .await?
+    .try_get(0)?;
+    if let Some(sql) = dialect::NOTIFY_JOB {
+        sqlx::query(sql).execute(&mut **tx).await?;
+    }
+    Ok(id)
+}
+
 #[async_trait]
 impl JobStore for Backend {
     async fn enqueue(&self, j: &NewJob, now: Millis) -> Result<i64> {
         let mut tx = self.w().begin_with(dialect::BEGIN_WRITE).await?;
-        let id = sqlx::query(
-            "INSERT INTO jobs (kind, payload, host_id, scan_id, status, attempts, max_attempts, run_after, created_at) \
-             VALUES ($1, $2, $3, $4, 'queued', 0, $5, $6, $7) RETURNING id",
-        )
-        .bind(&j.kind)
-        .bind(json_text(&j.payload))
-        .bind(j.host_id)
-        .bind(j.scan_id)
-        .bind(j.max_attempts)
-        .bind(j.run_after)
-        .bind(now)
-        .fetch_one(&mut *tx)
-        .await?
-        .try_get(0)?;
-        if let Some(sql) = dialect::NOTIFY_JOB {
-            sqlx::query(sql).execute(&mut *tx).await?;
-        }
+        let id = insert_job(&mut tx, j, now).await?;
         tx.commit().await?;
         Ok(id)
     }
@@ -139,6 +145,9 @@ impl JobStore for Backend {
             .bind(id)
             .execute(&mut *tx)
             .await?;
+            if final_failure {
+                lost_fix_job(&mut tx, id, msg, now).await?;
+            }
             if let Some(scan_id) = scan_id {
                 sqlx::query("UPDATE scans SET status = $1, error_kind = 'lost', error_message = $2, finished_at = $3 WHERE id = $4")
                     .bind(if final_failure { "failed" } else { "queued" })

@@ -69,22 +69,17 @@ impl ScanStore for Backend {
         .fetch_one(&mut *tx)
         .await?
         .try_get(0)?;
-        sqlx::query(
-            "INSERT INTO jobs (kind, payload, host_id, scan_id, status, attempts, max_attempts, run_after, created_at) \
-             VALUES ('scan', $1, $2, $3, 'queued', 0, $4, $5, $5)",
-        )
-        .bind(json_text(&serde_json::json!({ "scan_id": scan_id })))
-        .bind(req.host_id)
-        .bind(scan_id)
-        .bind(req.max_attempts)
-        .bind(now)
-        .execute(&mut *tx)
-        .await?;
+        let job = NewJob {
+            kind: "scan".into(),
+            payload: serde_json::json!({ "scan_id": scan_id }),
+            host_id: Some(req.host_id),
+            scan_id: Some(scan_id),
+            max_attempts: req.max_attempts,
+            run_after: now,
+        };
+        insert_job(&mut tx, &job, now).await?;
         emit(&mut tx, "scan.queued", &serde_json::json!({"scan_id": scan_id, "host_id": req.host_id}), now)
             .await?;
-        if let Some(sql) = dialect::NOTIFY_JOB {
-            sqlx::query(sql).execute(&mut *tx).await?;
-        }
         tx.commit().await?;
         self.scan(scan_id).await?.ok_or_else(|| StoreError::Corrupt("a queued scan vanished".into()))
     }
