@@ -614,8 +614,13 @@ pub async fn fix_fleet(
 /// Roll transaction `id` back on one host; returns what could not be restored exactly.
 pub async fn rollback_host(target: FixTarget<'_>, journal: &str, id: &str) -> Result<Vec<String>, String> {
     let conn = target.connect().await.map_err(|e| e.message)?;
-    let opts =
-        FixOptions { dry_run: false, journal: journal.to_owned(), walks: false, deadman_secs: 0, approved: None };
+    let opts = FixOptions {
+        dry_run: false,
+        journal: journal.to_owned(),
+        walks: false,
+        deadman_secs: 0,
+        approved: None,
+    };
     let mut host = Host { conn, target, opts: &opts, round_trips: 0 };
     let result = host.rollback(id).await;
     host.conn.close().await;

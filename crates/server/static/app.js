@@ -26,7 +26,7 @@
   function open(missed) {
     if (events || document.hidden) { return; }
     events = new EventSource("/api/v1/events");
-    ["scan.completed", "host.changed", "scan.started", "scan.queued"].forEach(function (kind) {
+    ["scan.completed", "host.changed", "scan.started", "scan.queued", "remediation.updated", "remediation.rollback"].forEach(function (kind) {
       events.addEventListener(kind, later);
     });
     if (missed) { later(); }

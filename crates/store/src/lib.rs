@@ -107,8 +107,8 @@ impl<T> Store for T where
 /// The store's traits, for `use openwatch_store::prelude::*`.
 pub mod prelude {
     pub use crate::{
-        AuditStore, CredentialStore, EventStore, FleetStore, HostStore, JobStore, ScanStore, ScheduleStore,
-        RemediationStore, StateStore, Store, SystemStore, TailoringStore, UserStore,
+        AuditStore, CredentialStore, EventStore, FleetStore, HostStore, JobStore, RemediationStore,
+        ScanStore, ScheduleStore, StateStore, Store, SystemStore, TailoringStore, UserStore,
     };
 }
 

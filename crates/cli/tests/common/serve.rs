@@ -91,10 +91,14 @@ pub struct Api {
 
 impl Api {
     pub async fn login(base: &str) -> Api {
+        Api::login_as(base, "admin", ADMIN_PASSWORD).await
+    }
+
+    pub async fn login_as(base: &str, user: &str, password: &str) -> Api {
         let client = reqwest::Client::builder().cookie_store(true).build().unwrap();
         let r: Value = client
             .post(format!("{base}/api/v1/auth/login"))
-            .json(&json!({"username": "admin", "password": ADMIN_PASSWORD}))
+            .json(&json!({"username": user, "password": password}))
             .send()
             .await
             .unwrap()

@@ -125,8 +125,7 @@ pub fn builtin_permissions(role: &str) -> Option<BTreeSet<Permission>> {
             ],
         ]
         .concat(),
-        "operator" => {
-            [
+        "operator" => [
             &read[..],
             &[
                 HostsWrite,
@@ -138,8 +137,7 @@ pub fn builtin_permissions(role: &str) -> Option<BTreeSet<Permission>> {
                 RemediationsRequest,
             ],
         ]
-        .concat()
-        }
+        .concat(),
         "auditor" => {
             [&read[..], &[CredentialsRead, SchedulesRead, AuditRead, UsersRead, RemediationsRead]].concat()
         }

@@ -7,8 +7,8 @@ use std::collections::BTreeSet;
 
 use openwatch_core::eval::Status;
 use openwatch_store::{
-    FixTransaction, FixTransactionQuery, FleetStateQuery, Page, Remediation, RemediationHost, RemediationQuery,
-    RemediationStatus, TxnOutcome,
+    FixTransaction, FixTransactionQuery, FleetStateQuery, Page, Remediation, RemediationHost,
+    RemediationQuery, RemediationStatus, TxnOutcome,
 };
 use serde::{Deserialize, Serialize};
 use serde_json::json;
@@ -45,7 +45,8 @@ pub async fn request(
     g: &Grant<RemediationsRequest>,
     req: NewRequest,
 ) -> ServiceResult<Done<Remediation>> {
-    let rules: BTreeSet<String> = req.rule_ids.iter().map(|r| r.trim().to_owned()).filter(|r| !r.is_empty()).collect();
+    let rules: BTreeSet<String> =
+        req.rule_ids.iter().map(|r| r.trim().to_owned()).filter(|r| !r.is_empty()).collect();
     if rules.is_empty() {
         return Err(ServiceError::invalid("rule_ids", "choose at least one rule"));
     }
@@ -219,11 +220,8 @@ pub async fn rollback(
     g: &Grant<RemediationsRequest>,
     transaction_id: &str,
 ) -> ServiceResult<Done<FixTransaction>> {
-    let t = state
-        .store()
-        .fix_transaction(transaction_id)
-        .await?
-        .ok_or(ServiceError::NotFound("transaction"))?;
+    let t =
+        state.store().fix_transaction(transaction_id).await?.ok_or(ServiceError::NotFound("transaction"))?;
     if t.outcome != TxnOutcome::Fixed {
         return Err(ServiceError::Conflict(format!(
             "transaction {} was not kept ({}), so there is nothing to roll back",

@@ -15,6 +15,7 @@ const NAV: &[(&str, &str, Option<Permission>)] = &[
     ("/rules", "Rules", Some(Permission::RulesRead)),
     ("/frameworks", "Frameworks", Some(Permission::RulesRead)),
     ("/schedules", "Schedules", Some(Permission::SchedulesRead)),
+    ("/remediations", "Fixes", Some(Permission::RemediationsRead)),
 ];
 
 /// Whether the caller sees the Administration section at all.

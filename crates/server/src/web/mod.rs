@@ -16,6 +16,7 @@ mod hosts;
 mod keys;
 pub(crate) mod layout;
 mod login;
+mod remediations;
 mod rules;
 mod scans;
 mod schedules;
@@ -138,6 +139,36 @@ pub fn pages(r: Routes) -> Routes {
         .page(GET, "/schedules", Needs(P::SchedulesRead), "web.schedules", schedules::list)
         .page(POST, "/schedules", Needs(P::SchedulesWrite), "schedule.create", schedules::create)
         .page(POST, "/schedules/{id}/delete", Needs(P::SchedulesWrite), "schedule.delete", schedules::delete)
+        .page(GET, "/remediations", Needs(P::RemediationsRead), "web.remediations", remediations::list)
+        .page(
+            POST,
+            "/remediations",
+            Needs(P::RemediationsRequest),
+            "remediation.request",
+            remediations::create,
+        )
+        .page(GET, "/remediations/{id}", Needs(P::RemediationsRead), "web.remediation", remediations::detail)
+        .page(
+            POST,
+            "/remediations/{id}/approve",
+            Needs(P::RemediationsApprove),
+            "remediation.approve",
+            remediations::approve,
+        )
+        .page(
+            POST,
+            "/remediations/{id}/reject",
+            Needs(P::RemediationsApprove),
+            "remediation.reject",
+            remediations::reject,
+        )
+        .page(
+            POST,
+            "/transactions/{id}/rollback",
+            Needs(P::RemediationsRequest),
+            "remediation.rollback",
+            remediations::rollback,
+        )
         .page(GET, "/rules", Needs(P::RulesRead), "web.rules", rules::list)
         .page(GET, "/rules/{id}", Needs(P::RulesRead), "web.rule", rules::rule)
         .page(GET, "/groups/{id}/tailoring", Needs(P::HostsRead), "web.tailoring", tailoring::group_form)

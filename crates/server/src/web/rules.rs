@@ -118,6 +118,9 @@ pub async fn rule(
         section.card aria-labelledby="fix-h" {
             h2 #fix-h { "How to fix" }
             (super::fix::steps(r, None, &Default::default()))
+            @if v.caller.can(crate::auth::rbac::Permission::RemediationsRequest) && super::fix::fixable(r) {
+                (super::fix::button(&v.csrf, None, &id, &action))
+            }
         }
         section aria-labelledby="hosts-h" {
             h2 #hosts-h { "Hosts" }

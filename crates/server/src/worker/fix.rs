@@ -63,7 +63,9 @@ fn host_error(fixed: &HostFix) -> Option<String> {
 /// The fixes a dry run would make: planned, changing something, with no manual step.
 fn would_change(fixed: &HostFix) -> impl Iterator<Item = &openwatch_fleet::fix::RuleFix> {
     fixed.rules.iter().filter(|r| {
-        matches!(r.outcome, Outcome::Planned) && r.manual.is_empty() && !(r.diff.is_empty() && r.actions.is_empty())
+        matches!(r.outcome, Outcome::Planned)
+            && r.manual.is_empty()
+            && !(r.diff.is_empty() && r.actions.is_empty())
     })
 }
 
@@ -128,7 +130,8 @@ pub async fn run(state: &AppState, job: &Job, worker: &str) -> anyhow::Result<()
                 let mut opts = options(state, !apply);
                 if apply {
                     let hosts = store.remediation_hosts(rid).await?;
-                    let preview = hosts.iter().find(|h| h.host_id == host_id).and_then(|h| h.preview.as_ref());
+                    let preview =
+                        hosts.iter().find(|h| h.host_id == host_id).and_then(|h| h.preview.as_ref());
                     opts.approved = Some(preview.map(approved_from).unwrap_or_default());
                 }
                 Ok(fix_host(p.target(), &p.rules, &opts).await)

@@ -201,7 +201,12 @@ async fn ssh_report(state: &AppState, host: &Host, t: &Tailored) -> Result<ScanR
             super::audit(state, "host.key_accept_new", &format!("host:{}", host.id), "success", details)
                 .await
                 .map_err(|e| {
-                    failure("internal", format!("recording the trusted key: {e}"), Reachability::Unknown, true)
+                    failure(
+                        "internal",
+                        format!("recording the trusted key: {e}"),
+                        Reachability::Unknown,
+                        true,
+                    )
                 })?;
         }
     }

@@ -3,7 +3,7 @@
 const REMEDIATION_COLUMNS: &str = "r.id, r.status, r.risk, r.rule_ids, r.requested_by, r.requested_at, r.note, \
     r.decided_by, r.decided_at, r.decision_note, r.finished_at, \
     (SELECT COUNT(*) FROM remediation_hosts x WHERE x.remediation_id = r.id) AS hosts, \
-    (SELECT COALESCE(SUM(x.planned), 0) FROM remediation_hosts x WHERE x.remediation_id = r.id) AS planned";
+    (SELECT CAST(COALESCE(SUM(x.planned), 0) AS BIGINT) FROM remediation_hosts x WHERE x.remediation_id = r.id) AS planned";
 
 const TXN_COLUMNS: &str = "t.id, t.remediation_id, t.host_id, h.name AS host_name, t.rule_id, t.outcome, t.risk, \
     t.diff, t.actions, t.pre_state, t.message, t.created_at, t.rollback_status, t.rollback_by, t.rollback_at, \

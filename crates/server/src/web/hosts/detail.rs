@@ -92,6 +92,7 @@ pub async fn detail(
         Err(e) => (Default::default(), Some(e.to_string())),
     };
     let may_read_results = v.caller.can(Permission::ScansRead);
+    let may_fix = v.caller.can(Permission::RemediationsRequest);
     let loaded = async {
         let state_rows = store.host_state(id, &filter).await?;
         let posture = store.host_posture(id).await?;
@@ -154,6 +155,7 @@ pub async fn detail(
             }
             @if v.caller.can(Permission::HostsWrite) { a.button.secondary href={"/hosts/" (id) "/edit"} { "Edit" } }
             a.button.secondary href={"/scans?host_id=" (id)} { "All scans" }
+            @if v.caller.can(Permission::RemediationsRead) { a.button.secondary href={"/remediations?host_id=" (id)} { "Fixes" } }
             a.button.secondary href={"/hosts/" (id) "/tailoring"} { "Tailoring" }
             a.button.secondary href={"/hosts/" (id) "/compliance.csv?" (export_filters)} { "Export CSV" }
             a.button.secondary href={"/hosts/" (id) "/compliance.json?" (export_filters)} { "Export JSON" }
@@ -226,6 +228,9 @@ pub async fn detail(
                                     @else if ev.is_null() { p.muted { "No evidence recorded." } }
                                     @if let (Some(x), true) = (rule, matches!(r.verdict, Status::Fail | Status::Error)) {
                                         (fix(x, capabilities.as_ref(), &overrides))
+                                        @if may_fix && crate::web::fix::fixable(x) {
+                                            (crate::web::fix::button(&v.csrf, Some(id), x.id(), &format!("/hosts/{id}")))
+                                        }
                                     }
                                 }
                             }
