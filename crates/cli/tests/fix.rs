@@ -207,34 +207,6 @@ fn a_run_killed_before_commit_is_rolled_back_by_the_next() {
     assert_eq!(journal_state(&root).as_deref(), Some("rolled_back\n"));
 }
 
-/// Every file of the host's own layer (the overlay's upper directory holds exactly what
-/// differs from the shared base), with its bytes' hash, mode and owner; login records and
-/// temporary directories, which any SSH session touches, left out.
-fn host_layer(root: &Path) -> BTreeMap<String, (Vec<u8>, u32, u32, u32)> {
-    fn walk(base: &Path, dir: &Path, out: &mut BTreeMap<String, (Vec<u8>, u32, u32, u32)>) {
-        for e in std::fs::read_dir(dir).unwrap().flatten() {
-            let p = e.path();
-            let rel = p.strip_prefix(base).unwrap().display().to_string();
-            if ["var/log", "tmp", "run", "var/tmp"]
-                .iter()
-                .any(|x| rel == *x || rel.starts_with(&format!("{x}/")))
-            {
-                continue;
-            }
-            let m = std::fs::symlink_metadata(&p).unwrap();
-            let bytes = if m.is_file() { std::fs::read(&p).unwrap() } else { Vec::new() };
-            out.insert(rel, (bytes, m.permissions().mode(), m.uid(), m.gid()));
-            if m.is_dir() {
-                walk(base, &p, out);
-            }
-        }
-    }
-    let upper = root.parent().unwrap().join("upper");
-    let mut out = BTreeMap::new();
-    walk(&upper, &upper, &mut out);
-    out
-}
-
 #[test]
 fn a_dry_run_of_every_cis_fix_changes_nothing_on_the_host() {
     if !fleet_available() {

@@ -57,6 +57,10 @@ ow_pkg() {
 }
 "#;
 
+/// Keys whose write makes the kernel reset [`ACCEPT_REDIRECTS`] (`inet_forward_change`).
+const FORWARDING: &[&str] = &["net.ipv4.ip_forward", "net.ipv4.conf.all.forwarding"];
+const ACCEPT_REDIRECTS: &str = "net.ipv4.conf.all.accept_redirects";
+
 /// One action's shell: `capture` and `apply` run in the apply script, `undo` is stored in
 /// the journal for the rollback. All three read `$ow_A`, the action's journal prefix.
 #[derive(Debug, Clone)]
@@ -152,6 +156,29 @@ pub fn shell(i: usize, action: &Action) -> Result<ActionShell, ActionError> {
                 k = quote(key)?,
                 n = note(&format!("could not restore the running value of {key}"))?
             );
+            // Writing IPv4 forwarding makes the kernel reset accept_redirects for every
+            // interface: keep that value as it was, on the change and on its undo, so the
+            // fix changes only its own key (and a redirects fix made before stays made).
+            if FORWARDING.contains(&key.as_str()) {
+                let r = quote(&sysctl_path(ACCEPT_REDIRECTS)?)?;
+                let _ = writeln!(
+                    capture,
+                    "cat {r} > \"$ow_A.side\" || ow_refuse {m}",
+                    m = quote(&format!("cannot read {ACCEPT_REDIRECTS}"))?
+                );
+                let keep =
+                    format!("sysctl -q -w {k}=\"$(cat \"$ow_A.side\")\"", k = quote(ACCEPT_REDIRECTS)?);
+                let _ = writeln!(
+                    apply,
+                    "{keep} || {f}",
+                    f = fail(&format!("sysctl could not keep {ACCEPT_REDIRECTS}"))?
+                );
+                let _ = writeln!(
+                    undo,
+                    "{keep} || {n}",
+                    n = note(&format!("could not restore {ACCEPT_REDIRECTS}"))?
+                );
+            }
         }
         Action::PackageInstall { name: n } | Action::PackageRemove { name: n } => {
             let q = quote(name("the package", n)?)?;
@@ -261,11 +288,20 @@ pub fn shell(i: usize, action: &Action) -> Result<ActionShell, ActionError> {
                 nt = note(&format!("could not stop {unit} again"))?,
             );
         }
+        // A restart clears the unit's failed state first: several fixes in a row restart one
+        // unit more often than systemd's start limit allows. Its undo returns the unit to how
+        // it was: one that ran is restarted whenever the restart was attempted, so a unit
+        // that failed to start on the changed files runs again on the restored ones (an sshd
+        // that did not come back is access lost); one that was stopped is stopped again.
         Action::ServiceRestart { unit } => {
             let q = quote(name("the unit", unit)?)?;
             let _ = writeln!(
+                capture,
+                "if ow_systemd; then systemctl is-active -- {q} > \"$ow_A.pre\" 2>/dev/null; fi; :"
+            );
+            let _ = writeln!(
                 apply,
-                "ow_systemd || {f}\nsystemctl restart -- {q} || {g}",
+                "ow_systemd || {f}\nsystemctl reset-failed -- {q} 2>/dev/null\nsystemctl restart -- {q} || {g}",
                 f = fail(&format!(
                     "cannot restart {unit}: systemd is not running on this host (no /run/systemd/system)"
                 ))?,
@@ -273,7 +309,10 @@ pub fn shell(i: usize, action: &Action) -> Result<ActionShell, ActionError> {
             );
             let _ = writeln!(
                 undo,
-                "[ ! -e \"$ow_A.done\" ] || systemctl restart -- {q} || {n}",
+                "if [ -e \"$ow_A.started\" ] && ow_systemd; then\n  \
+                 if [ \"$(cat \"$ow_A.pre\" 2>/dev/null)\" = active ]; then\n    \
+                 systemctl reset-failed -- {q} 2>/dev/null\n    systemctl restart -- {q} || {n}\n  \
+                 else\n    systemctl stop -- {q} 2>/dev/null; systemctl reset-failed -- {q} 2>/dev/null; :\n  fi\nfi",
                 n = note(&format!("could not restart {unit} after restoring its files"))?
             );
         }

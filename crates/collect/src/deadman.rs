@@ -21,7 +21,12 @@ pub const DEFAULT_SECS: u32 = 60;
 pub fn arm_script(journal: &str, id: &str, secs: u32) -> Result<String, TxnError> {
     let rollback = rollback_script(journal, id)?;
     let mut timer = String::new();
-    let _ = writeln!(timer, "sleep {secs}\now_j={}", quote(&format!("{journal}/{id}"))?);
+    // The timer removes its own file when it ends, whichever way.
+    let _ = writeln!(
+        timer,
+        "trap 'rm -f -- \"$0\"' EXIT\nsleep {secs}\now_j={}",
+        quote(&format!("{journal}/{id}"))?
+    );
     timer.push_str(
         "[ -f \"$ow_j/confirmed\" ] && exit 0\n\
          case \"$(cat \"$ow_j/state\" 2>/dev/null)\" in applying|applied|rolling_back) ;; *) exit 0 ;; esac\n\

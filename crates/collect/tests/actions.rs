@@ -121,6 +121,7 @@ fn every_action_is_applied_with_quoted_argv_and_undone_in_reverse_from_the_journ
     let runme = stubs.path("bin/runme").display().to_string();
     let hostile_arg = format!("a b'\"; touch {}", pwned.display());
     let forward = running_value("net.ipv4.ip_forward");
+    let redirects = running_value("net.ipv4.conf.all.accept_redirects");
     let actions = vec![
         Action::SysctlRuntime { key: "net.ipv4.ip_forward".into(), value: "1".into() },
         Action::ServiceDisable { unit: hostile_unit.clone(), stop: false },
@@ -143,6 +144,8 @@ fn every_action_is_applied_with_quoted_argv_and_undone_in_reverse_from_the_journ
         "dpkg-query [-W] [-f=${db:Status-Abbrev} ${Version}\\n] [installed-pkg]".to_owned(),
         // The changes, in plan order.
         "sysctl [-q] [-w] [net.ipv4.ip_forward=1]".to_owned(),
+        // Forwarding resets accept_redirects in the kernel: it is kept as it was.
+        format!("sysctl [-q] [-w] [net.ipv4.conf.all.accept_redirects={redirects}]"),
         format!("systemctl [disable] [--] [{hostile_unit}]"),
         format!("apt-get [install] [-y] [-q] [{hostile_pkg}]"),
         "apt-get [remove] [-y] [-q] [installed-pkg]".to_owned(),
@@ -152,6 +155,8 @@ fn every_action_is_applied_with_quoted_argv_and_undone_in_reverse_from_the_journ
     ];
     if systemd {
         expected.insert(1, format!("systemctl [is-active] [--] [{hostile_unit}]"));
+        expected.insert(4, "systemctl [is-active] [--] [ssh.service]".to_owned());
+        expected.push("systemctl [reset-failed] [--] [ssh.service]".to_owned());
         expected.push("systemctl [restart] [--] [ssh.service]".to_owned());
         applied.unwrap();
     } else {
@@ -186,10 +191,13 @@ fn every_action_is_applied_with_quoted_argv_and_undone_in_reverse_from_the_journ
         format!("systemctl [is-enabled] [--] [{hostile_unit}]"),
         format!("systemctl [disable] [--] [{hostile_unit}]"),
         format!("sysctl [-q] [-w] [net.ipv4.ip_forward={forward}]"),
+        format!("sysctl [-q] [-w] [net.ipv4.conf.all.accept_redirects={redirects}]"),
     ];
     if systemd {
-        expected.insert(0, "systemctl [restart] [--] [ssh.service]".to_owned());
-        expected.insert(8, format!("systemctl [stop] [--] [{hostile_unit}]"));
+        // The stub says ssh was not running before: the restart's undo stops it again.
+        expected.insert(0, "systemctl [stop] [--] [ssh.service]".to_owned());
+        expected.insert(1, "systemctl [reset-failed] [--] [ssh.service]".to_owned());
+        expected.insert(9, format!("systemctl [stop] [--] [{hostile_unit}]"));
     }
     assert_eq!(stubs.calls(), expected);
     assert!(!pwned.exists(), "a hostile name ran a command");
@@ -228,11 +236,17 @@ fn a_failing_action_stops_the_apply_and_the_rollback_undoes_only_what_started() 
     txn::read_outcome("tx-f", "the fix", out).unwrap();
     assert_eq!(std::fs::read_to_string(&conf).unwrap(), "a=1\n");
     let forward = running_value("net.ipv4.ip_forward");
-    assert_eq!(
-        stubs.calls(),
-        vec![format!("sysctl [-q] [-w] [net.ipv4.ip_forward={forward}]")],
-        "the failed restart is not repeated, the audit load never started"
-    );
+    let redirects = running_value("net.ipv4.conf.all.accept_redirects");
+    let mut expected = vec![
+        format!("sysctl [-q] [-w] [net.ipv4.ip_forward={forward}]"),
+        format!("sysctl [-q] [-w] [net.ipv4.conf.all.accept_redirects={redirects}]"),
+    ];
+    if Path::new("/run/systemd/system").exists() {
+        // The unit was not running before (the stub says so): it is left stopped.
+        expected.insert(0, "systemctl [stop] [--] [failing.service]".to_owned());
+        expected.insert(1, "systemctl [reset-failed] [--] [failing.service]".to_owned());
+    }
+    assert_eq!(stubs.calls(), expected, "the audit load never started, nothing else is undone");
 }
 
 #[test]

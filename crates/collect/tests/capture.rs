@@ -51,3 +51,30 @@ fn files_come_back_byte_for_byte_with_mode_owner_and_group() {
     assert_eq!(got[&paths[8]], PathState::TooLarge { size: CAPTURE_CAP + 1 });
     assert_eq!(got[&paths[9]], PathState::Absent);
 }
+
+#[test]
+fn a_glob_captures_every_file_it_matches_and_nothing_else() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    std::fs::write(d.join("10-a.conf"), "a = 1\n").unwrap();
+    std::fs::write(d.join("90-b.conf"), "b = 2\n").unwrap();
+    std::fs::write(d.join("c.txt"), "not matched\n").unwrap();
+    std::fs::write(d.join("new\nline.conf"), "left out: a name spanning lines\n").unwrap();
+    std::fs::write(d.join("$(touch canary).conf"), "only a name\n").unwrap();
+    std::fs::create_dir(d.join("sub.conf")).unwrap();
+    let empty = tempfile::tempdir().unwrap();
+    let paths = vec![
+        format!("{}/*.conf", d.display()),
+        format!("{}/*.conf", empty.path().display()),
+        d.join("10-a.conf").display().to_string(),
+    ];
+    let got = capture(&paths, &mut LocalTransport).unwrap();
+    let names: Vec<String> =
+        got.keys().map(|k| k.strip_prefix(&format!("{}/", d.display())).unwrap().to_owned()).collect();
+    assert_eq!(names, ["$(touch canary).conf", "10-a.conf", "90-b.conf", "sub.conf"]);
+    assert!(
+        matches!(&got[&d.join("90-b.conf").display().to_string()], PathState::Regular { content, .. } if content == b"b = 2\n")
+    );
+    assert_eq!(got[&d.join("sub.conf").display().to_string()], PathState::Other { kind: "directory".into() });
+    assert!(!d.join("canary").exists(), "a file name ran a command");
+}

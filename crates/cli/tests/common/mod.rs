@@ -5,6 +5,7 @@ pub mod browser;
 pub mod serve;
 
 use std::collections::BTreeMap;
+use std::os::unix::fs::{MetadataExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
@@ -105,12 +106,29 @@ impl Fleet {
     }
 
     pub fn up_on(&mut self, n: u32, port: u16, customize: impl FnOnce(&Path)) -> PathBuf {
+        self.boot(n, port, false, customize)
+    }
+
+    /// Host `n` running systemd (services can be enabled, masked, restarted), taking root
+    /// logins with the fleet's key, changed by `customize` before it boots.
+    pub fn up_root_systemd(&mut self, n: u32, customize: impl FnOnce(&Path)) -> PathBuf {
+        let pubkey = self.path("id_ed25519.pub");
+        self.boot(n, 22, true, |root| {
+            authorize(root, "/root", 0, &pubkey);
+            customize(root);
+        })
+    }
+
+    fn boot(&mut self, n: u32, port: u16, systemd: bool, customize: impl FnOnce(&Path)) -> PathBuf {
         let _ = Command::new(testfleet("host.sh")).args(["down", &n.to_string()]).output();
         self.hosts.push(n);
         host_sh(&["prepare", &n.to_string()]);
         let root = PathBuf::from(text(&host_sh(&["root", &n.to_string()]).stdout).trim());
         customize(&root);
-        host_sh(&["start", &n.to_string(), &port.to_string()]);
+        let init = if systemd { "systemd" } else { "sshd" };
+        run(Command::new(testfleet("host.sh"))
+            .args(["start", &n.to_string(), &port.to_string()])
+            .env("OPENWATCH_TESTFLEET_INIT", init));
         let key = std::fs::read_to_string(root.join("etc/ssh/ssh_host_ed25519_key.pub")).unwrap();
         let mut kh = std::fs::read_to_string(self.path("known_hosts")).unwrap_or_default();
         let name = if port == 22 { addr(n) } else { format!("[{}]:{port}", addr(n)) };
@@ -169,4 +187,32 @@ pub fn verdicts(doc: &Value) -> BTreeMap<String, String> {
 pub fn json(out: &Output) -> Value {
     serde_json::from_slice(&out.stdout)
         .unwrap_or_else(|e| panic!("not JSON ({e}): {}\n{}", text(&out.stdout), text(&out.stderr)))
+}
+
+/// Every file of the host's own layer (the overlay's upper directory holds exactly what
+/// differs from the shared base), with its bytes' hash, mode and owner; login records and
+/// temporary directories, which any SSH session touches, left out.
+pub fn host_layer(root: &Path) -> BTreeMap<String, (Vec<u8>, u32, u32, u32)> {
+    fn walk(base: &Path, dir: &Path, out: &mut BTreeMap<String, (Vec<u8>, u32, u32, u32)>) {
+        for e in std::fs::read_dir(dir).unwrap().flatten() {
+            let p = e.path();
+            let rel = p.strip_prefix(base).unwrap().display().to_string();
+            if ["var/log", "tmp", "run", "var/tmp"]
+                .iter()
+                .any(|x| rel == *x || rel.starts_with(&format!("{x}/")))
+            {
+                continue;
+            }
+            let m = std::fs::symlink_metadata(&p).unwrap();
+            let bytes = if m.is_file() { std::fs::read(&p).unwrap() } else { Vec::new() };
+            out.insert(rel, (bytes, m.permissions().mode(), m.uid(), m.gid()));
+            if m.is_dir() {
+                walk(base, &p, out);
+            }
+        }
+    }
+    let upper = root.parent().unwrap().join("upper");
+    let mut out = BTreeMap::new();
+    walk(&upper, &upper, &mut out);
+    out
 }

@@ -17,6 +17,8 @@ use super::{FileState, Plan, PlanError};
 
 /// Where sysctl_set persists a value when the step names no file.
 pub const SYSCTL_DEFAULT_FILE: &str = "/etc/sysctl.d/60-openwatch.conf";
+/// The administrator's sysctl drop-ins: any of them may set the same key after ours.
+pub const SYSCTL_DROPINS: &str = "/etc/sysctl.d/*.conf";
 
 fn join(dir: &str, file: &str) -> String {
     format!("{}/{file}", dir.trim_end_matches('/'))
@@ -42,7 +44,7 @@ pub(super) fn paths(step: &Mechanism) -> Vec<String> {
         }
         Mechanism::SysctlSet { persist_file, .. } => {
             let file = persist_file.as_ref().map_or(SYSCTL_DEFAULT_FILE, |p| p.as_str());
-            vec![file.to_owned(), SYSCTL_CONF.to_owned()]
+            vec![file.to_owned(), SYSCTL_CONF.to_owned(), SYSCTL_DROPINS.to_owned()]
         }
         Mechanism::KernelModuleDisable { name } => vec![modprobe_file(name.as_str())],
         Mechanism::MountOptionSet { .. } => vec![FSTAB.to_owned()],
@@ -223,6 +225,27 @@ impl<'a> Planner<'a> {
                         self.work
                             .notes
                             .push(format!("also sets {key} in {SYSCTL_CONF}, which is read after {file}"));
+                    }
+                }
+                // Another drop-in in /etc/sysctl.d may set the key too (a later one would win
+                // at boot): it gets the same value.
+                for other in self.work.captured_matching(|p| {
+                    p != file && p.starts_with("/etc/sysctl.d/") && p.ends_with(".conf")
+                }) {
+                    let (_, content) = self.work.peek(name, &other)?;
+                    let mut doc = Lines::parse(&content);
+                    if set_key(
+                        &mut doc,
+                        &Syntax::sysctl(),
+                        key.as_str(),
+                        &line,
+                        Reach::ReplaceBefore(usize::MAX),
+                    ) {
+                        let bytes = doc.to_bytes();
+                        if bytes != content {
+                            self.work.get(name, &other)?.content = bytes;
+                            self.work.notes.push(format!("also sets {key} in {other}, which sets it too"));
+                        }
                     }
                 }
                 self.act(Action::SysctlRuntime { key: key.as_str().to_owned(), value: v });

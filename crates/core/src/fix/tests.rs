@@ -238,6 +238,23 @@ fn sysctl_persists_sets_the_running_value_and_fixes_sysctl_conf() {
     );
     let fresh = plan_with(&r, &[]).unwrap();
     assert_eq!(fresh.changes.len(), 1, "an absent sysctl.conf is read, not created");
+
+    // Another drop-in that sets the key (and would win at boot if read later) gets the same
+    // value; drop-ins that do not set it are left alone.
+    let p = plan_with(
+        &r,
+        &[
+            file("/etc/sysctl.d/90-site.conf", "# site\nnet/ipv4/ip_forward = 1\nvm.swappiness = 10\n"),
+            file("/etc/sysctl.d/10-other.conf", "vm.swappiness = 10\n"),
+        ],
+    )
+    .unwrap();
+    assert_eq!(
+        text(after(&p, "/etc/sysctl.d/90-site.conf")),
+        "# site\nnet.ipv4.ip_forward = 0\nvm.swappiness = 10\n"
+    );
+    assert!(!p.changes.iter().any(|c| c.path == "/etc/sysctl.d/10-other.conf"));
+    assert!(p.notes.iter().any(|n| n.contains("/etc/sysctl.d/90-site.conf")), "{:?}", p.notes);
 }
 
 #[test]
@@ -423,6 +440,7 @@ fn capture_covers_every_file_a_step_reads_or_writes() {
             "/etc/ssh/sshd_config",
             "/etc/sysctl.d/60-openwatch.conf",
             "/etc/sysctl.conf",
+            "/etc/sysctl.d/*.conf",
             "/etc/modprobe.d/openwatch-usb-storage.conf",
             "/etc/fstab",
             "/etc/default/grub",

@@ -67,6 +67,15 @@ impl<'a> Work<'a> {
         Ok(self.after.get_mut(path).expect("inserted above"))
     }
 
+    /// The captured regular files whose path satisfies `pick` (the matches of a glob).
+    pub fn captured_matching(&self, pick: impl Fn(&str) -> bool) -> Vec<String> {
+        self.captured
+            .iter()
+            .filter(|(p, s)| s.exists && s.is_regular && pick(p))
+            .map(|(p, _)| p.clone())
+            .collect()
+    }
+
     /// The file as it currently stands, without marking it as touched.
     pub fn peek(&self, step: &'static str, path: &str) -> Result<(bool, Vec<u8>), PlanError> {
         match self.after.get(path) {
