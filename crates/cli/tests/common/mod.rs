@@ -1,6 +1,7 @@
 //! Test hosts for the SSH tests: real sshd in network namespaces, built by testfleet/.
 #![allow(dead_code)] // each test binary uses its own subset
 
+pub mod apt_proxy;
 pub mod browser;
 pub mod serve;
 
