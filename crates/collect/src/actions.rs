@@ -45,6 +45,27 @@ ow_pkgver() {
   fi
   return 0
 }
+# ow_pkglist: the names of the installed packages, sorted.
+ow_pkglist() {
+  if ow_has dpkg-query; then
+    dpkg-query -W -f='${db:Status-Abbrev} ${Package}\n' 2>/dev/null | awk 'substr($1, 2, 1) == "i" { print $2 }' | sort -u
+  elif ow_has rpm; then
+    rpm -qa --qf '%{NAME}\n' 2>/dev/null | sort -u
+  fi
+  return 0
+}
+# ow_pkgpurge: remove the packages named on standard input (one per line, each one word to
+# the package manager), with their configuration.
+ow_pkgpurge() {
+  set --
+  while IFS= read -r ow_p; do [ -z "$ow_p" ] || set -- "$@" "$ow_p"; done
+  [ $# -gt 0 ] || return 0
+  case "$(ow_pkgmgr)" in
+    apt-get) DEBIAN_FRONTEND=noninteractive apt-get purge -y -q "$@" ;;
+    dnf|yum) "$(ow_pkgmgr)" remove -y -q "$@" ;;
+    *) return 1 ;;
+  esac
+}
 # ow_pkg install|remove NAME [VERSION]
 ow_pkg() {
   case "$(ow_pkgmgr)" in
@@ -192,6 +213,8 @@ pub fn shell(i: usize, action: &Action) -> Result<ActionShell, ActionError> {
                 ))?
             );
             if install {
+                // What was installed before, so the undo removes exactly what came with it.
+                let _ = writeln!(capture, "ow_pkglist > \"$ow_A.list\"");
                 let _ = writeln!(
                     apply,
                     "[ -s \"$ow_A.pre\" ] || ow_pkg install {q} || {f}",
@@ -199,9 +222,12 @@ pub fn shell(i: usize, action: &Action) -> Result<ActionShell, ActionError> {
                 );
                 let _ = writeln!(
                     undo,
-                    "if [ ! -s \"$ow_A.pre\" ] && [ -e \"$ow_A.done\" ]; then\n\
-                     \x20 if ow_pkg remove {q}; then {ok}; else {bad}; fi\nfi",
-                    ok = note(&format!("removed {n} again; packages installed as its dependencies stay"))?,
+                    "if [ ! -s \"$ow_A.pre\" ] && [ -e \"$ow_A.started\" ]; then\n\
+                     \x20 ow_pkglist > \"$ow_A.now\"\n\
+                     \x20 if {{ comm -13 \"$ow_A.list\" \"$ow_A.now\"; printf '%s\\n' {q}; }} | sort -u | grep -v '^-' | ow_pkgpurge; then {ok}; else {bad}; fi\nfi",
+                    ok = note(&format!(
+                        "removed {n} again, with the packages installed with it and their configuration"
+                    ))?,
                     bad = note(&format!("could not remove {n} again"))?
                 );
             } else {
@@ -336,6 +362,44 @@ pub fn shell(i: usize, action: &Action) -> Result<ActionShell, ActionError> {
                 undo,
                 "[ \"$(cat \"$ow_A.pre\")\" != loaded ] || modprobe -- {q} || {n}",
                 n = note(&format!("could not load {m} again"))?
+            );
+        }
+        Action::DirectoryPermissions { path, mode, owner, group } => {
+            if !path.starts_with('/') || path.contains('\n') {
+                return Err(invalid("the directory", path, "not an absolute path on one line"));
+            }
+            let q = quote(path)?;
+            let _ = writeln!(
+                capture,
+                "[ -d {q} ] && [ ! -L {q} ] || ow_refuse {m}\nstat -c '%a %U %G' -- {q} > \"$ow_A.pre\" || ow_refuse {m}",
+                m = quote(&format!("{path} is not a directory"))?
+            );
+            let who = match (owner, group) {
+                (Some(o), Some(g)) => Some(format!("{}:{}", name("the owner", o)?, name("the group", g)?)),
+                (Some(o), None) => Some(name("the owner", o)?.to_owned()),
+                (None, Some(g)) => Some(format!(":{}", name("the group", g)?)),
+                (None, None) => None,
+            };
+            if let Some(w) = who {
+                let _ = writeln!(
+                    apply,
+                    "chown -- {w} {q} || {f}",
+                    w = quote(&w)?,
+                    f = fail(&format!("chown {w} {path} failed"))?
+                );
+            }
+            // Owner first: a chown may clear set-id bits the mode then sets.
+            if let Some(m) = mode {
+                let _ = writeln!(
+                    apply,
+                    "chmod {m:o} -- {q} || {f}",
+                    f = fail(&format!("chmod {m:04o} {path} failed"))?
+                );
+            }
+            let _ = writeln!(
+                undo,
+                "read -r ow_m ow_o ow_g < \"$ow_A.pre\" && chown -- \"$ow_o:$ow_g\" {q} && chmod \"$ow_m\" -- {q} || {n}",
+                n = note(&format!("could not restore the mode and owner of {path}"))?
             );
         }
         Action::Remount { mount_point, options } => {

@@ -8,6 +8,7 @@
 
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
+use std::process::Command;
 
 use openwatch_collect::capture::capture;
 use openwatch_collect::txn::{self, After, FileChange, TxnError};
@@ -141,6 +142,8 @@ fn every_action_is_applied_with_quoted_argv_and_undone_in_reverse_from_the_journ
         // The captures, before anything changes.
         format!("systemctl [is-enabled] [--] [{hostile_unit}]"),
         format!("dpkg-query [-W] [-f=${{db:Status-Abbrev}} ${{Version}}\\n] [{hostile_pkg}]"),
+        // What was installed before an install, for its undo.
+        "dpkg-query [-W] [-f=${db:Status-Abbrev} ${Package}\\n]".to_owned(),
         "dpkg-query [-W] [-f=${db:Status-Abbrev} ${Version}\\n] [installed-pkg]".to_owned(),
         // The changes, in plan order.
         "sysctl [-q] [-w] [net.ipv4.ip_forward=1]".to_owned(),
@@ -155,7 +158,7 @@ fn every_action_is_applied_with_quoted_argv_and_undone_in_reverse_from_the_journ
     ];
     if systemd {
         expected.insert(1, format!("systemctl [is-active] [--] [{hostile_unit}]"));
-        expected.insert(4, "systemctl [is-active] [--] [ssh.service]".to_owned());
+        expected.insert(5, "systemctl [is-active] [--] [ssh.service]".to_owned());
         expected.push("systemctl [reset-failed] [--] [ssh.service]".to_owned());
         expected.push("systemctl [restart] [--] [ssh.service]".to_owned());
         applied.unwrap();
@@ -187,7 +190,9 @@ fn every_action_is_applied_with_quoted_argv_and_undone_in_reverse_from_the_journ
         "augenrules [--load]".to_owned(),
         "dpkg-query [-W] [-f=${db:Status-Abbrev} ${Version}\\n] [installed-pkg]".to_owned(),
         "apt-get [install] [-y] [-q] [installed-pkg=1.2-3]".to_owned(),
-        format!("apt-get [remove] [-y] [-q] [{hostile_pkg}]"),
+        // The install's undo: whatever it brought (the stub lists nothing installed), and it.
+        "dpkg-query [-W] [-f=${db:Status-Abbrev} ${Package}\\n]".to_owned(),
+        format!("apt-get [purge] [-y] [-q] [{hostile_pkg}]"),
         format!("systemctl [is-enabled] [--] [{hostile_unit}]"),
         format!("systemctl [disable] [--] [{hostile_unit}]"),
         format!("sysctl [-q] [-w] [net.ipv4.ip_forward={forward}]"),
@@ -197,7 +202,7 @@ fn every_action_is_applied_with_quoted_argv_and_undone_in_reverse_from_the_journ
         // The stub says ssh was not running before: the restart's undo stops it again.
         expected.insert(0, "systemctl [stop] [--] [ssh.service]".to_owned());
         expected.insert(1, "systemctl [reset-failed] [--] [ssh.service]".to_owned());
-        expected.insert(9, format!("systemctl [stop] [--] [{hostile_unit}]"));
+        expected.insert(10, format!("systemctl [stop] [--] [{hostile_unit}]"));
     }
     assert_eq!(stubs.calls(), expected);
     assert!(!pwned.exists(), "a hostile name ran a command");
@@ -206,7 +211,7 @@ fn every_action_is_applied_with_quoted_argv_and_undone_in_reverse_from_the_journ
         "the restored boot configuration takes effect at the next boot",
         reinstalled,
         "cannot be undone automatically; undo it by hand",
-        "packages installed as its dependencies stay",
+        "with the packages installed with it",
     ] {
         assert!(notes.iter().any(|x| x.contains(n)), "{n:?} not in {notes:#?}");
     }
@@ -331,4 +336,44 @@ fn actions_run_with_a_usual_umask_not_the_journal_s() {
     );
     let mode = std::fs::metadata(stubs.path("journal/tx-u")).unwrap().permissions().mode() & 0o777;
     assert_eq!(mode, 0o700, "the journal stays root-only");
+}
+
+#[test]
+fn a_directory_gets_its_mode_and_owner_and_gets_them_back() {
+    let stubs = Stubs::new();
+    let d = stubs.dir.path();
+    let journal = d.join("journal").display().to_string();
+    let dir = d.join("cron.d it's");
+    std::fs::create_dir(&dir).unwrap();
+    std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o755)).unwrap();
+    std::fs::write(dir.join("job"), "kept\n").unwrap();
+    let me = |flag: &str| String::from_utf8(Command::new("id").arg(flag).output().unwrap().stdout).unwrap();
+    let (owner, group) = (me("-un").trim().to_owned(), me("-gn").trim().to_owned());
+    let actions = vec![Action::DirectoryPermissions {
+        path: dir.display().to_string(),
+        mode: Some(0o700),
+        owner: Some(owner.clone()),
+        group: Some(group),
+    }];
+    let out = stubs.run(&txn::apply_all_script(&journal, "tx-d", &[], &actions).unwrap());
+    txn::read_outcome("tx-d", "the fix was planned", out).unwrap();
+    assert_eq!(std::fs::metadata(&dir).unwrap().permissions().mode() & 0o7777, 0o700);
+    assert_eq!(std::fs::read_to_string(dir.join("job")).unwrap(), "kept\n", "the content is not touched");
+    let out = stubs.run(&txn::rollback_script(&journal, "tx-d").unwrap());
+    txn::read_outcome("tx-d", "the fix", out).unwrap();
+    assert_eq!(std::fs::metadata(&dir).unwrap().permissions().mode() & 0o7777, 0o755);
+
+    // A path that is not a directory (here: a symbolic link to one) is refused before any change.
+    let link = d.join("link");
+    std::os::unix::fs::symlink(&dir, &link).unwrap();
+    let actions = vec![Action::DirectoryPermissions {
+        path: link.display().to_string(),
+        mode: Some(0o700),
+        owner: None,
+        group: None,
+    }];
+    let out = stubs.run(&txn::apply_all_script(&journal, "tx-l", &[], &actions).unwrap());
+    let err = txn::read_outcome("tx-l", "the fix was planned", out).unwrap_err();
+    assert!(err.to_string().contains("is not a directory"), "{err}");
+    assert_eq!(std::fs::metadata(&dir).unwrap().permissions().mode() & 0o7777, 0o755);
 }

@@ -202,6 +202,7 @@ fn file_state(path: &str, s: &PathState) -> Result<FileState, String> {
         PathState::Regular { mode, owner, group, content } => {
             Ok(FileState::regular(path, content.clone(), *mode, owner, group))
         }
+        PathState::Other { kind } if kind == "directory" => Ok(FileState::directory(path)),
         PathState::Other { .. } => Ok(FileState { exists: true, ..FileState::absent(path) }),
         PathState::TooLarge { size } => Err(format!("{path} is too large to rewrite safely ({size} bytes)")),
         PathState::Unreadable => Err(format!("{path} cannot be read by the scanning user")),

@@ -47,6 +47,13 @@ pub enum Action {
     BootParameter {
         parameter: String,
     },
+    /// Set a directory's mode and owner (a file's are part of its file change).
+    DirectoryPermissions {
+        path: String,
+        mode: Option<u32>,
+        owner: Option<String>,
+        group: Option<String>,
+    },
     /// Run a program (argv, never a shell).
     Command {
         argv: Vec<String>,
@@ -72,8 +79,8 @@ impl Action {
                 (Reversal::Exact, format!("the running value of {key} captured before the change"))
             }
             Action::PackageInstall { name } => (
-                Reversal::Partial,
-                format!("removes {name} again; packages installed as its dependencies stay"),
+                Reversal::Exact,
+                format!("removes {name} again, with the packages installed with it and their configuration"),
             ),
             Action::PackageRemove { name } => (
                 Reversal::Partial,
@@ -103,6 +110,9 @@ impl Action {
                 Reversal::Partial,
                 format!("regenerates the boot configuration from the restored /etc/default/grub (removes {parameter}); takes effect at the next boot"),
             ),
+            Action::DirectoryPermissions { path, .. } => {
+                (Reversal::Exact, format!("the mode, owner and group of {path} captured before"))
+            }
             Action::Command { argv } => {
                 (Reversal::None, format!("`{}` cannot be undone automatically", argv.join(" ")))
             }
@@ -133,6 +143,18 @@ impl fmt::Display for Action {
             Action::AuditRulesLoad => f.write_str("load the audit rules from /etc/audit/rules.d"),
             Action::BootParameter { parameter } => {
                 write!(f, "add {parameter} to every boot entry's kernel command line")
+            }
+            Action::DirectoryPermissions { path, mode, owner, group } => {
+                write!(f, "set the directory {path}")?;
+                if let Some(m) = mode {
+                    write!(f, " to mode {m:04o}")?;
+                }
+                match (owner, group) {
+                    (Some(o), Some(g)) => write!(f, ", owner {o}:{g}"),
+                    (Some(o), None) => write!(f, ", owner {o}"),
+                    (None, Some(g)) => write!(f, ", group {g}"),
+                    (None, None) => Ok(()),
+                }
             }
             Action::Command { argv } => write!(f, "run {}", argv.join(" ")),
         }

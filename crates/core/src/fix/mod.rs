@@ -36,6 +36,8 @@ pub struct FileState {
     pub group: String,
     /// False for a directory, a device or a socket: the planner refuses to edit those.
     pub is_regular: bool,
+    /// A directory: its mode and owner can be set (by an action), its content cannot.
+    pub is_dir: bool,
 }
 
 impl FileState {
@@ -49,7 +51,13 @@ impl FileState {
             owner: String::new(),
             group: String::new(),
             is_regular: false,
+            is_dir: false,
         }
+    }
+
+    /// A directory (its mode and owner are read on the host when they are changed).
+    pub fn directory(path: impl Into<String>) -> FileState {
+        FileState { exists: true, is_dir: true, ..FileState::absent(path) }
     }
 
     /// A regular file.
@@ -68,6 +76,7 @@ impl FileState {
             owner: owner.to_owned(),
             group: group.to_owned(),
             is_regular: true,
+            is_dir: false,
         }
     }
 }

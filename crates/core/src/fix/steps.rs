@@ -170,6 +170,15 @@ impl<'a> Planner<'a> {
                 })?;
             }
             Mechanism::FilePermissions { path, mode, owner, group } => {
+                if self.work.is_dir(path.as_str()) {
+                    self.act(Action::DirectoryPermissions {
+                        path: path.as_str().to_owned(),
+                        mode: mode.as_ref().map(|m| m.0),
+                        owner: owner.as_ref().map(|o| o.as_str().to_owned()),
+                        group: group.as_ref().map(|g| g.as_str().to_owned()),
+                    });
+                    return Ok(());
+                }
                 let a = self.work.get(name, path.as_str())?;
                 if !a.exists {
                     return Err(PlanError::MissingFile {

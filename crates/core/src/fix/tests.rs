@@ -448,3 +448,24 @@ fn capture_covers_every_file_a_step_reads_or_writes() {
         ]
     );
 }
+
+#[test]
+fn permissions_of_a_directory_are_an_action_not_a_file_edit() {
+    let r =
+        rule(ANY_CHECK, &["file_permissions: {path: /etc/cron.d, mode: '0700', owner: root, group: root}"]);
+    let dir = FileState::directory("/etc/cron.d");
+    let files = BTreeMap::from([(dir.path.clone(), dir)]);
+    let p = plan(&r, remediation(&r), &Bindings::new(), &files).unwrap();
+    assert!(p.changes.is_empty(), "{:?}", p.changes);
+    assert_eq!(
+        p.actions,
+        [Action::DirectoryPermissions {
+            path: "/etc/cron.d".into(),
+            mode: Some(0o700),
+            owner: Some("root".into()),
+            group: Some("root".into()),
+        }]
+    );
+    assert_eq!(p.actions[0].to_string(), "set the directory /etc/cron.d to mode 0700, owner root:root");
+    assert_eq!(risk(&p), Risk::Medium);
+}

@@ -67,6 +67,11 @@ impl<'a> Work<'a> {
         Ok(self.after.get_mut(path).expect("inserted above"))
     }
 
+    /// Whether `path` was captured as a directory.
+    pub fn is_dir(&self, path: &str) -> bool {
+        self.captured.get(path).is_some_and(|s| s.exists && s.is_dir)
+    }
+
     /// The captured regular files whose path satisfies `pick` (the matches of a glob).
     pub fn captured_matching(&self, pick: impl Fn(&str) -> bool) -> Vec<String> {
         self.captured
