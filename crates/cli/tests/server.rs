@@ -8,25 +8,10 @@ use std::path::Path;
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-use common::serve::{Api, Proc};
+use common::serve::{Api, Proc, backends, database};
 use common::*;
 use reqwest::StatusCode;
 use serde_json::json;
-
-fn backends() -> Vec<&'static str> {
-    if std::env::var_os("OPENWATCH_SKIP_PG_TESTS").is_some() {
-        vec!["sqlite"]
-    } else {
-        vec!["sqlite", "postgres"]
-    }
-}
-
-fn database(backend: &str, dir: &Path) -> String {
-    match backend {
-        "postgres" => openwatch_testsupport::TestPostgres::shared().unwrap().fresh_database().unwrap(),
-        _ => format!("sqlite:{}", dir.join("openwatch.db").display()),
-    }
-}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn first_start_then_restart_keeps_everything() {

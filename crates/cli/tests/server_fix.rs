@@ -14,7 +14,7 @@ use std::os::unix::fs::{MetadataExt, PermissionsExt};
 use std::path::Path;
 use std::time::{Duration, Instant};
 
-use common::serve::{Api, Proc};
+use common::serve::{Api, Proc, backends, database};
 use common::*;
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
@@ -26,21 +26,6 @@ const ISSUE: &str = "banner_etc_issue_cis";
 /// rolls the change back and records the failure.
 const SSHD: &str = "sshd_set_max_auth_tries";
 const FILES: &[&str] = &["etc/default/useradd", "etc/issue", "etc/ssh/sshd_config.d/00-openwatch.conf"];
-
-fn backends() -> Vec<&'static str> {
-    if std::env::var_os("OPENWATCH_SKIP_PG_TESTS").is_some() {
-        vec!["sqlite"]
-    } else {
-        vec!["sqlite", "postgres"]
-    }
-}
-
-fn database(backend: &str, dir: &Path) -> String {
-    match backend {
-        "postgres" => openwatch_testsupport::TestPostgres::shared().unwrap().fresh_database().unwrap(),
-        _ => format!("sqlite:{}", dir.join("openwatch.db").display()),
-    }
-}
 
 type Snapshot = BTreeMap<&'static str, Option<(Vec<u8>, u32, u32, u32)>>;
 
@@ -125,21 +110,7 @@ async fn request_preview_approve_run_and_roll_back_through_the_server() {
             .await;
         let approver = Api::login_as(&serve.base, "approver", "approver-password-1").await;
         let viewer = Api::login_as(&serve.base, "viewer", "viewer-password-1").await;
-        let cred = admin
-            .post(
-                "/api/v1/credentials",
-                json!({"name": "root", "kind": "ssh_key", "username": "root",
-                    "secret": std::fs::read_to_string(&key).unwrap()}),
-            )
-            .await;
-        let host = admin
-            .post(
-                "/api/v1/hosts",
-                json!({"name": format!("fix-{n}"), "address": addr(n), "credential_id": cred["id"],
-                    "host_key_policy": "accept_new"}),
-            )
-            .await;
-        let id = host["id"].as_i64().unwrap();
+        let id = admin.root_host(&format!("fix-{n}"), n, &key).await;
         let scan = admin.scan(id).await;
         assert_eq!(scan["status"], "succeeded", "{backend}: {scan}");
         let pristine = files(&root);
@@ -336,20 +307,7 @@ async fn the_policy_lets_low_risk_fixes_run_without_approval_and_only_those() {
         &[("OPENWATCH_REGISTER_LOCALHOST", "false"), ("OPENWATCH_FIX_AUTO_APPROVE_LOW", "true")],
     );
     let admin = Api::login(&serve.base).await;
-    let cred = admin
-        .post(
-            "/api/v1/credentials",
-            json!({"name": "root", "kind": "ssh_key", "username": "root",
-                "secret": std::fs::read_to_string(&key).unwrap()}),
-        )
-        .await;
-    let host = admin
-        .post(
-            "/api/v1/hosts",
-            json!({"name": "auto", "address": addr(n), "credential_id": cred["id"], "host_key_policy": "accept_new"}),
-        )
-        .await;
-    let id = host["id"].as_i64().unwrap();
+    let id = admin.root_host("auto", n, &key).await;
     assert_eq!(admin.scan(id).await["status"], "succeeded");
 
     // Low risk: previewed, approved by the server's policy, run.

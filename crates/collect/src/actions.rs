@@ -61,7 +61,9 @@ ow_pkgpurge() {
   while IFS= read -r ow_p; do [ -z "$ow_p" ] || set -- "$@" "$ow_p"; done
   [ $# -gt 0 ] || return 0
   case "$(ow_pkgmgr)" in
-    apt-get) DEBIAN_FRONTEND=noninteractive apt-get purge -y -q "$@" ;;
+    # sudo refuses its own removal on a host without a root password unless told: these
+    # are packages the fix installed, so removing them is going back, not locking out.
+    apt-get) DEBIAN_FRONTEND=noninteractive SUDO_FORCE_REMOVE=yes apt-get purge -y -q "$@" ;;
     dnf|yum) "$(ow_pkgmgr)" remove -y -q "$@" ;;
     *) return 1 ;;
   esac

@@ -157,3 +157,43 @@ impl Api {
         }
     }
 }
+
+/// The backends a server test runs on: SQLite, and PostgreSQL unless
+/// OPENWATCH_SKIP_PG_TESTS is set.
+pub fn backends() -> Vec<&'static str> {
+    if std::env::var_os("OPENWATCH_SKIP_PG_TESTS").is_some() {
+        vec!["sqlite"]
+    } else {
+        vec!["sqlite", "postgres"]
+    }
+}
+
+/// A fresh database of `backend` (a file in `dir` for SQLite).
+pub fn database(backend: &str, dir: &Path) -> String {
+    match backend {
+        "postgres" => openwatch_testsupport::TestPostgres::shared().unwrap().fresh_database().unwrap(),
+        _ => format!("sqlite:{}", dir.join("openwatch.db").display()),
+    }
+}
+
+impl Api {
+    /// A root-login SSH key credential and a host at test host `n` using it (its first key
+    /// trusted); the host's id.
+    pub async fn root_host(&self, name: &str, n: u32, key: &Path) -> i64 {
+        let cred = self
+            .post(
+                "/api/v1/credentials",
+                json!({"name": format!("{name}-root"), "kind": "ssh_key", "username": "root",
+                    "secret": std::fs::read_to_string(key).unwrap()}),
+            )
+            .await;
+        let host = self
+            .post(
+                "/api/v1/hosts",
+                json!({"name": name, "address": super::addr(n), "credential_id": cred["id"],
+                    "host_key_policy": "accept_new"}),
+            )
+            .await;
+        host["id"].as_i64().unwrap()
+    }
+}

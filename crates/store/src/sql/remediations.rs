@@ -81,6 +81,19 @@ async fn lock_remediation(tx: &mut Tx, id: i64) -> Result<Option<RemediationStat
     row.as_ref().map(|r| text_col(r, 0, RemediationStatus::parse)).transpose()
 }
 
+/// Lock a request and complete a host's job of it; `None` when the request is gone or the
+/// worker lost the job's lease (nothing is written then).
+async fn finish_host_job(
+    tx: &mut Tx,
+    job: &Job,
+    worker: &str,
+    remediation_id: i64,
+    now: Millis,
+) -> Result<Option<RemediationStatus>> {
+    let Some(status) = lock_remediation(tx, remediation_id).await? else { return Ok(None) };
+    Ok(finish_scan_job(tx, job.id, worker, "done", None, now).await?.then_some(status))
+}
+
 /// Move a request on once none of its hosts is still being previewed (or run): to waiting
 /// for a decision with its highest risk, or to done. Called with the request's row locked.
 async fn advance_remediation(tx: &mut Tx, id: i64, status: RemediationStatus, now: Millis) -> Result<()> {
@@ -251,10 +264,9 @@ impl RemediationStore for Backend {
         now: Millis,
     ) -> Result<Option<Remediation>> {
         let mut tx = self.w().begin_with(dialect::BEGIN_WRITE).await?;
-        let Some(status) = lock_remediation(&mut tx, remediation_id).await? else { return Ok(None) };
-        if !finish_scan_job(&mut tx, job.id, worker, "done", None, now).await? {
+        let Some(status) = finish_host_job(&mut tx, job, worker, remediation_id, now).await? else {
             return Ok(None);
-        }
+        };
         let phase = if p.error.is_some() { FixPhase::Failed } else { FixPhase::Previewed };
         sqlx::query(
             "UPDATE remediation_hosts SET phase = $1, risk = $2, planned = $3, preview = $4, error = $5, \
@@ -344,10 +356,9 @@ impl RemediationStore for Backend {
         now: Millis,
     ) -> Result<Option<Remediation>> {
         let mut tx = self.w().begin_with(dialect::BEGIN_WRITE).await?;
-        let Some(status) = lock_remediation(&mut tx, remediation_id).await? else { return Ok(None) };
-        if !finish_scan_job(&mut tx, job.id, worker, "done", None, now).await? {
+        let Some(status) = finish_host_job(&mut tx, job, worker, remediation_id, now).await? else {
             return Ok(None);
-        }
+        };
         let phase = if run.error.is_some() { FixPhase::Failed } else { FixPhase::Applied };
         sqlx::query(
             "UPDATE remediation_hosts SET phase = $1, result = $2, error = $3, updated_at = $4 \
