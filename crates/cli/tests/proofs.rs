@@ -5,9 +5,11 @@
 mod common;
 
 use std::collections::{BTreeMap, BTreeSet};
+use std::os::unix::fs::{MetadataExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
+use common::apt_proxy::{AptProxy, apt_via_proxy};
 use common::*;
 use serde::Deserialize;
 use serde_json::{Value, json};
@@ -462,4 +464,358 @@ fn every_proven_rule_passes_and_fails_where_it_should() {
         proven.2
     );
     assert!(failures.is_empty(), "{} proof failure(s):\n{}", failures.len(), failures.join("\n"));
+}
+
+/// Rules whose fix is not proven on a test host, each group with why (`proofs/fixes/exceptions.yml`).
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct FixExceptions {
+    exceptions: Vec<FixException>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct FixException {
+    why: String,
+    rules: Vec<String>,
+}
+
+/// The library's rules for Debian whose remediation has no `manual` step: every one of them
+/// is meant to be fixed by `openwatch fix` alone.
+fn fixable_rules() -> Vec<openwatch_core::rule::Rule> {
+    fn walk(dir: &Path, out: &mut Vec<(String, String)>) {
+        for e in std::fs::read_dir(dir).unwrap().flatten() {
+            let p = e.path();
+            if p.is_dir() {
+                walk(&p, out);
+            } else if p.extension().is_some_and(|x| x == "yml") {
+                let name = p.file_name().unwrap().to_string_lossy().into_owned();
+                out.push((name, std::fs::read_to_string(&p).unwrap()));
+            }
+        }
+    }
+    let mut sources = Vec::new();
+    walk(&repo().join("rules"), &mut sources);
+    sources.sort();
+    let lib = openwatch_core::library::Library::load(sources.iter().map(|(n, t)| (n.as_str(), t.as_str())));
+    lib.rules
+        .into_iter()
+        .filter(|r| r.raw.platforms.iter().any(|p| json!(p.family) == json!("debian")))
+        .filter(|r| {
+            let rems: Vec<_> =
+                r.raw.implementations.iter().filter_map(|i| i.value.remediation.as_ref()).collect();
+            !rems.is_empty()
+                && rems
+                    .iter()
+                    .flat_map(|m| &m.steps)
+                    .all(|s| !matches!(s, openwatch_core::rule::Mechanism::Manual { .. }))
+        })
+        .collect()
+}
+
+/// What a fix and its rollback could leave behind on a host: its own file layer (bytes,
+/// mode, owner; the fix journal, which is the record of the change, and the state systemd,
+/// caches and the package manager's bookkeeping keep for themselves left out: a package's
+/// own files are compared), its mounts, its network kernel values and its running services.
+fn host_state(n: u32, root: &Path) -> BTreeMap<String, String> {
+    // A file of the shared base that a fix touched is copied into the host's layer for good,
+    // even once it is back as it was: such a copy equal to the base's is no difference.
+    let base = root.join("../../../rootfs");
+    let same_as_base = |path: &str, (bytes, mode, uid, gid): &(Vec<u8>, u32, u32, u32)| {
+        let p = base.join(path);
+        std::fs::symlink_metadata(&p).is_ok_and(|m| {
+            m.is_file()
+                && (m.permissions().mode(), m.uid(), m.gid()) == (*mode, *uid, *gid)
+                && std::fs::read(&p).is_ok_and(|b| &b == bytes)
+        })
+    };
+    let mut out: BTreeMap<String, String> = host_layer(root)
+        .into_iter()
+        .filter(|(path, state)| {
+            ![
+                "var/lib/openwatch",
+                "var/lib/systemd/",
+                "var/cache/",
+                "var/lib/dpkg/",
+                "var/lib/apt/",
+                "var/lib/ucf/",
+            ]
+            .iter()
+            .any(|x| path.starts_with(x))
+                && !same_as_base(path, state)
+                // A service's restart rewrites its pid and lock files.
+                && !path.ends_with(".pid")
+                && !path.ends_with(".lock")
+        })
+        .map(|(path, (bytes, mode, uid, gid))| {
+            (path, format!("{} bytes {mode:o} {uid}:{gid} {:x}", bytes.len(), fnv(&bytes)))
+        })
+        .collect();
+    let inside = |cmd: &str| text(&host_sh(&["run", &n.to_string(), "/bin/sh", "-c", cmd]).stdout);
+    out.insert("mounts".into(), inside("awk '{print $2, $4}' /proc/self/mounts | sort"));
+    out.insert(
+        "sysctl".into(),
+        inside("sysctl -a 2>/dev/null | grep '^net\\.' | grep -v -e stable_secret -e _random | sort"),
+    );
+    out.insert(
+        "services".into(),
+        inside("systemctl list-units --type=service --state=active --no-legend --plain | awk '{print $1}' | sort"),
+    );
+    out
+}
+
+/// A content fingerprint for comparing layers (FNV-1a; not for security).
+fn fnv(bytes: &[u8]) -> u64 {
+    bytes.iter().fold(0xcbf2_9ce4_8422_2325, |h, b| (h ^ u64::from(*b)).wrapping_mul(0x0100_0000_01b3))
+}
+
+/// Rules the shared fail state cannot make fail (it would break other rules' proofs): a
+/// command run inside the host before the rule's fix, and one after its rollback and
+/// comparison that undoes it. Packages come from the Debian mirror through [`AptProxy`].
+const SETUPS: &[(&str, &str, &str)] = &[
+    ("package_nftables_installed", "apt-get purge -y -q nftables", "apt-get install -y -q nftables"),
+    (
+        "package_sudo_installed",
+        "SUDO_FORCE_REMOVE=yes apt-get purge -y -q sudo",
+        "apt-get install -y -q sudo",
+    ),
+    ("package_ftp_removed", "apt-get install -y -q tnftp", "apt-get purge -y -q tnftp"),
+    ("package_nis_removed", "apt-get install -y -q nis", "apt-get purge -y -q nis"),
+    (
+        "package_openldap_clients_removed",
+        "apt-get install -y -q ldap-utils",
+        "apt-get purge -y -q ldap-utils",
+    ),
+    ("package_rsh_removed", "apt-get install -y -q rsh-client", "apt-get purge -y -q rsh-client"),
+    ("package_talk_removed", "apt-get install -y -q talk", "apt-get purge -y -q talk"),
+    (
+        "package_telnet_removed",
+        "apt-get install -y -q inetutils-telnet",
+        "apt-get purge -y -q inetutils-telnet",
+    ),
+    ("postfix_network_listening_disabled", "apt-get install -y -q postfix", "apt-get purge -y -q postfix"),
+    (
+        "socket_systemd_journal_remote_disabled",
+        "apt-get install -y -q systemd-journal-remote && systemctl enable --now systemd-journal-remote.socket",
+        "apt-get purge -y -q systemd-journal-remote",
+    ),
+];
+
+#[test]
+fn every_fixable_rule_is_fixed_verified_and_rolled_back_on_a_real_host() {
+    let fixable = fixable_rules();
+    assert!(fixable.len() > 100, "{} fixable rules", fixable.len());
+    let ids: BTreeSet<&str> = fixable.iter().map(|r| r.id()).collect();
+    let exceptions: FixExceptions =
+        serde_saphyr::from_str(&std::fs::read_to_string(repo().join("proofs/fixes/exceptions.yml")).unwrap())
+            .unwrap();
+    let mut listed: BTreeMap<&str, &str> = BTreeMap::new();
+    for e in &exceptions.exceptions {
+        for r in &e.rules {
+            assert!(
+                ids.contains(r.as_str()),
+                "proofs/fixes/exceptions.yml: `{r}` is not a fixable Debian rule"
+            );
+            assert!(listed.insert(r, &e.why).is_none(), "proofs/fixes/exceptions.yml lists `{r}` twice");
+        }
+    }
+    if !fleet_available() {
+        return;
+    }
+    let n: u32 = std::env::var("OPENWATCH_FIX_PROOF_HOST").ok().and_then(|v| v.parse().ok()).unwrap_or(181);
+    let files = load_proofs();
+    let proofs: Vec<&Proof> = files.iter().flat_map(|f| &f.proofs).collect();
+    let (mut fleet, key) = Fleet::with_key();
+    let proxy = AptProxy::start();
+    // The host every proof's rule fails on (the proofs' fail side), running systemd.
+    let root = fleet.up_root_systemd(n, |root| {
+        apt_via_proxy(root, proxy.port());
+        write(
+            root,
+            "/etc/ssh/sshd_config.d/99-proof-scanner.conf",
+            "Match Address 10.201.0.1\n    PermitRootLogin prohibit-password\n",
+        );
+        for p in &proofs {
+            if let Some(d) = &p.fail {
+                apply(root, d);
+            }
+        }
+        // Partitioned as CIS asks, but without the mount options the rules want.
+        write(
+            root,
+            "/etc/fstab",
+            "tmpfs /tmp tmpfs defaults 0 0\ntmpfs /dev/shm tmpfs defaults 0 0\n/home /home none bind 0 0\n\
+             /var /var none bind 0 0\n/var/log /var/log none bind 0 0\n/var/tmp /var/tmp none bind 0 0\n\
+             tmpfs /var/log/audit tmpfs mode=0755 0 0\n",
+        );
+    });
+    for p in &proofs {
+        for (k, v) in p.fail.iter().flat_map(|d| &d.sysctl) {
+            host_sh(&["exec", &n.to_string(), "sysctl", "-qw", &format!("{k}={v}")]);
+        }
+    }
+    // The mounts as the fstab says (systemd mounted what it could at boot), /tmp and /dev/shm
+    // allowing devices, set-user-id and execution, the services the rules want enabled
+    // disabled, and the package lists of the host's main source (a proof adds a source that
+    // does not exist) fetched through the proxy.
+    host_sh(&[
+        "run",
+        &n.to_string(),
+        "/bin/sh",
+        "-ec",
+        "for d in /home /var /var/log /var/tmp; do mountpoint -q $d || mount --bind $d $d; done; \
+         mkdir -p /var/log/audit; mountpoint -q /var/log/audit || mount -t tmpfs -o size=8m,mode=0755 tmpfs /var/log/audit; \
+         for d in /tmp /dev/shm; do mount -o remount,dev,suid,exec $d; done; \
+         systemctl disable --now cron rsyslog; apt-get update -q --error-on=any -o Dir::Etc::sourceparts=-",
+    ]);
+    let inside = |cmd: &str| {
+        let out = Command::new(testfleet("host.sh"))
+            .args([
+                "run",
+                &n.to_string(),
+                "/usr/bin/env",
+                "DEBIAN_FRONTEND=noninteractive",
+                "/bin/sh",
+                "-ec",
+                cmd,
+            ])
+            .output()
+            .unwrap();
+        (out.status.success(), format!("{}{}", text(&out.stdout), text(&out.stderr)))
+    };
+    let host_key = std::fs::read_to_string(root.join("etc/ssh/ssh_host_ed25519_key.pub")).unwrap();
+    let target = openwatch_fleet::ManagedHost {
+        name: format!("h{n}"),
+        address: addr(n),
+        port: 22,
+        user: "root".into(),
+        credential_user: None,
+        credential_name: None,
+        secret: openwatch_fleet::Secret::Key {
+            private_key: std::fs::read_to_string(&key).unwrap(),
+            passphrase: None,
+        },
+        sudo: false,
+        sudo_password: None,
+        approved_keys: vec![russh::keys::PublicKey::from_openssh(host_key.trim()).unwrap()],
+        accept_new: false,
+        connect_timeout: None,
+    }
+    .target();
+    let job = openwatch_fleet::FleetJob {
+        host: openwatch_fleet::ResolvedHost { target, vars: Vec::new() },
+        overrides: Default::default(),
+    };
+    let opts = openwatch_fleet::fix::FixOptions {
+        dry_run: false,
+        journal: "/var/lib/openwatch/journal".into(),
+        walks: false,
+        deadman_secs: 30,
+        approved: None,
+    };
+    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build().unwrap();
+    let fixed_host = openwatch_fleet::fix::FixTarget::Ssh(&job);
+
+    // Rule by rule: fix (applied, scanned again, kept only if it passes), a fresh scan
+    // agrees, roll back, and the host is exactly as before.
+    let mut problems = Vec::new();
+    let mut proven: BTreeSet<&str> = BTreeSet::new();
+    let mut why_not: BTreeMap<&str, String> = BTreeMap::new();
+    for rule in &fixable {
+        let id = rule.id();
+        let setup = SETUPS.iter().find(|(r, _, _)| *r == id);
+        if let Some((_, cmd, _)) = setup {
+            let (ok, out) = inside(cmd);
+            assert!(ok, "{id}: setting up `{cmd}` failed: {out}");
+        }
+        'proof: {
+            let before = host_state(n, &root);
+            let done = runtime.block_on(openwatch_fleet::fix::fix_host(
+                fixed_host,
+                std::slice::from_ref(rule),
+                &opts,
+            ));
+            if let Some(e) = &done.error {
+                problems.push(format!("{id}: the host failed: {}", e.message));
+                break 'proof;
+            }
+            let Some(r) = done.rules.first() else {
+                why_not.insert(id, "did not fail on the host".into());
+                break 'proof;
+            };
+            let tx = match &r.outcome {
+                openwatch_fleet::fix::Outcome::Fixed { transaction_id } => transaction_id.clone(),
+                other => {
+                    why_not.insert(id, format!("{other:?}"));
+                    break 'proof;
+                }
+            };
+            let plan = openwatch_core::plan::FactPlan::for_rules([rule], false);
+            let fleet_opts = openwatch_fleet::FleetOptions {
+                concurrency: 1,
+                mode: openwatch_fleet::ExecMode::Batched,
+                walks: false,
+                keep_facts: false,
+            };
+            let rescan = runtime.block_on(openwatch_fleet::scan_host(
+                &job,
+                std::slice::from_ref(rule),
+                &plan,
+                &fleet_opts,
+            ));
+            let verdict = rescan.report.results.first().map(|x| x.verdict.as_str());
+            // What keeps the rule from being proven; a listed rule's are expected.
+            let mut issues = Vec::new();
+            if verdict != Some("pass") {
+                issues.push(format!("{id}: fixed, but a fresh scan says {verdict:?}"));
+            }
+            if let Err(e) =
+                runtime.block_on(openwatch_fleet::fix::rollback_host(fixed_host, &opts.journal, &tx))
+            {
+                issues.push(format!("{id}: rollback of {tx} failed: {e}"));
+            }
+            let after = host_state(n, &root);
+            for (k, v) in &before {
+                if after.get(k) != Some(v) {
+                    issues.push(format!("{id}: not restored: {k}: {v:?} -> {:?}", after.get(k)));
+                }
+            }
+            for k in after.keys().filter(|k| !before.contains_key(*k)) {
+                issues.push(format!("{id}: left behind: {k}"));
+            }
+            if issues.is_empty() {
+                proven.insert(id);
+            } else if listed.contains_key(id) {
+                why_not.insert(id, format!("{} problems after the fix", issues.len()));
+            } else {
+                problems.extend(issues);
+            }
+        }
+        if let Some((_, _, undo)) = setup {
+            let (ok, out) = inside(undo);
+            assert!(ok, "{id}: undoing the setup `{undo}` failed: {out}");
+        }
+    }
+
+    // Every fixable rule is proven here or listed with why; nothing listed is proven.
+    for id in &ids {
+        match (proven.contains(id), listed.get(id)) {
+            (false, None) => problems.push(format!(
+                "{id} is not proven ({}) and not in proofs/fixes/exceptions.yml",
+                why_not.get(id).map_or("see above", String::as_str)
+            )),
+            (true, Some(_)) => {
+                problems.push(format!("{id} is proven: take it out of proofs/fixes/exceptions.yml"))
+            }
+            _ => {}
+        }
+    }
+    let share = proven.len() as f64 / ids.len() as f64;
+    eprintln!(
+        "fix proofs: {} of {} fixable rules fixed, verified and rolled back byte for byte ({:.1}%)",
+        proven.len(),
+        ids.len(),
+        share * 100.0
+    );
+    assert!(problems.is_empty(), "{}", problems.join("\n"));
 }

@@ -195,7 +195,9 @@ pub fn json(out: &Output) -> Value {
 /// temporary directories, which any SSH session touches, left out.
 pub fn host_layer(root: &Path) -> BTreeMap<String, (Vec<u8>, u32, u32, u32)> {
     fn walk(base: &Path, dir: &Path, out: &mut BTreeMap<String, (Vec<u8>, u32, u32, u32)>) {
-        for e in std::fs::read_dir(dir).unwrap().flatten() {
+        // A file the host removes while the walk runs (a timer's own script) is not there.
+        let Ok(entries) = std::fs::read_dir(dir) else { return };
+        for e in entries.flatten() {
             let p = e.path();
             let rel = p.strip_prefix(base).unwrap().display().to_string();
             if ["var/log", "tmp", "run", "var/tmp"]
@@ -204,8 +206,15 @@ pub fn host_layer(root: &Path) -> BTreeMap<String, (Vec<u8>, u32, u32, u32)> {
             {
                 continue;
             }
-            let m = std::fs::symlink_metadata(&p).unwrap();
-            let bytes = if m.is_file() { std::fs::read(&p).unwrap() } else { Vec::new() };
+            let Ok(m) = std::fs::symlink_metadata(&p) else { continue };
+            let bytes = if m.is_file() {
+                match std::fs::read(&p) {
+                    Ok(b) => b,
+                    Err(_) => continue,
+                }
+            } else {
+                Vec::new()
+            };
             out.insert(rel, (bytes, m.permissions().mode(), m.uid(), m.gid()));
             if m.is_dir() {
                 walk(base, &p, out);
