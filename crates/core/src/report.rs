@@ -2,7 +2,7 @@
 
 use std::collections::BTreeMap;
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use crate::capability::CapabilitySet;
 use crate::eval::{self, Context, Evidence, Status};
@@ -153,7 +153,7 @@ pub struct HostKeyInfo {
 }
 
 /// Why a host could not be scanned.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct HostError {
     /// `unreachable`, `timeout`, `host_key`, `auth`, `sudo`, `protocol` or `collection`.
     pub kind: String,

@@ -28,7 +28,7 @@ use openwatch_core::report::{EvalOptions, HostError, ScanReport};
 use openwatch_core::rule::Rule;
 use openwatch_core::vars::{Overrides, bindings_for};
 use openwatch_ssh::SshSession;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use sha2::{Digest as _, Sha256};
 
 use crate::runner::FleetJob;
@@ -68,7 +68,7 @@ impl FixOptions {
 }
 
 /// What happened to one failing rule.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(tag = "status", rename_all = "snake_case")]
 pub enum Outcome {
     /// Dry run: what would change.
@@ -83,7 +83,7 @@ pub enum Outcome {
     Failed { transaction_id: Option<String>, message: String },
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct RuleFix {
     pub rule_id: String,
     #[serde(flatten)]
@@ -108,7 +108,7 @@ pub struct RuleFix {
 }
 
 /// One file's state before a change.
-#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
 pub struct PreState {
     pub path: String,
     pub exists: bool,
@@ -157,7 +157,7 @@ fn fingerprint(diff: &str, actions: &[String]) -> String {
     hex::encode(h.finalize())
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct HostFix {
     pub host: String,
     pub address: String,
@@ -172,7 +172,7 @@ pub struct HostFix {
 }
 
 /// An open transaction found on the host and what became of it.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Recovered {
     pub transaction_id: String,
     /// Its state when found: `applying`, `applied` or `rolling_back`.

@@ -2,8 +2,6 @@
 //! fix applied only while its plan is still the one previewed and approved) and a rollback.
 //! The host work is `openwatch-fleet::fix`, over the same transports as scans.
 
-use std::collections::BTreeMap;
-
 use anyhow::{Context as _, anyhow};
 use openwatch_core::fix::Risk;
 use openwatch_fleet::fix::{FixOptions, FixTarget, HostFix, Outcome, fix_host, rollback_host};
@@ -11,7 +9,7 @@ use openwatch_fleet::{FleetJob, ResolvedHost};
 use openwatch_store::{
     Host, HostFixRun, HostPreview, Job, NewFixTransaction, RemediationStatus, Transport, TxnOutcome,
 };
-use serde_json::{Value, json};
+use serde_json::json;
 
 use super::scan::{Failure, ssh_target, tailored};
 use crate::app::{AppState, now_ms};
@@ -69,20 +67,6 @@ fn would_change(fixed: &HostFix) -> impl Iterator<Item = &openwatch_fleet::fix::
     })
 }
 
-/// The approved plans of one host, from its stored preview: (host, rule) → fingerprint.
-fn approved_from(preview: &Value) -> BTreeMap<(String, String), String> {
-    let host = preview["host"].as_str().unwrap_or_default().to_owned();
-    preview["rules"]
-        .as_array()
-        .into_iter()
-        .flatten()
-        .filter(|r| r["status"] == "planned")
-        .filter_map(|r| {
-            Some(((host.clone(), r["rule_id"].as_str()?.to_owned()), r["fingerprint"].as_str()?.to_owned()))
-        })
-        .collect()
-}
-
 fn transactions(fixed: &HostFix) -> Vec<NewFixTransaction> {
     fixed
         .rules
@@ -130,9 +114,16 @@ pub async fn run(state: &AppState, job: &Job, worker: &str) -> anyhow::Result<()
                 let mut opts = options(state, !apply);
                 if apply {
                     let hosts = store.remediation_hosts(rid).await?;
-                    let preview =
-                        hosts.iter().find(|h| h.host_id == host_id).and_then(|h| h.preview.as_ref());
-                    opts.approved = Some(preview.map(approved_from).unwrap_or_default());
+                    // The stored preview, read back: only its planned fixes are approved.
+                    let preview: Vec<HostFix> = hosts
+                        .iter()
+                        .find(|h| h.host_id == host_id)
+                        .and_then(|h| h.preview.clone())
+                        .map(serde_json::from_value)
+                        .transpose()?
+                        .into_iter()
+                        .collect();
+                    opts = opts.approving(&preview);
                 }
                 Ok(fix_host(p.target(), &p.rules, &opts).await)
             }
