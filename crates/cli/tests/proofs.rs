@@ -553,9 +553,17 @@ fn host_state(n: u32, root: &Path) -> BTreeMap<String, String> {
         .collect();
     let inside = |cmd: &str| text(&host_sh(&["run", &n.to_string(), "/bin/sh", "-c", cmd]).stdout);
     out.insert("mounts".into(), inside("awk '{print $2, $4}' /proc/self/mounts | sort"));
+    // A separate file system's own root (its mode and owner are outside the host's layer).
+    out.insert(
+        "mount points".into(),
+        inside("awk '$2 !~ \"^/(proc|sys|dev|run)(/|$)\" {print $2}' /proc/self/mounts | sort -u | xargs stat -c '%n %a %U:%G'"),
+    );
     out.insert(
         "sysctl".into(),
-        inside("sysctl -a 2>/dev/null | grep '^net\\.' | grep -v -e stable_secret -e _random | sort"),
+        inside(
+            "sysctl -a 2>/dev/null | grep -E '^(net\\.|kernel\\.(dmesg_restrict|kptr_restrict|randomize_va_space)|fs\\.suid_dumpable)' \
+             | grep -v -e stable_secret -e _random | sort",
+        ),
     );
     out.insert(
         "services".into(),
@@ -569,10 +577,55 @@ fn fnv(bytes: &[u8]) -> u64 {
     bytes.iter().fold(0xcbf2_9ce4_8422_2325, |h, b| (h ^ u64::from(*b)).wrapping_mul(0x0100_0000_01b3))
 }
 
+/// A machine-wide kernel value made writable for the host (its /proc/sys is read-only) and
+/// set to a failing value; the undo puts the machine's own value back. Only the proof of
+/// that one rule, a few seconds, sees the value changed.
+macro_rules! kernel_value {
+    ($rule:literal, $path:literal, $fail:literal) => {
+        (
+            $rule,
+            concat!(
+                "cat ",
+                $path,
+                " > /run/ow-kernel-value && mount --bind ",
+                $path,
+                " ",
+                $path,
+                " && mount -o remount,bind,rw ",
+                $path,
+                " && echo ",
+                $fail,
+                " > ",
+                $path
+            ),
+            concat!(
+                "cat /run/ow-kernel-value > ",
+                $path,
+                " && umount ",
+                $path,
+                " && rm /run/ow-kernel-value"
+            ),
+        )
+    };
+}
+
 /// Rules the shared fail state cannot make fail (it would break other rules' proofs): a
 /// command run inside the host before the rule's fix, and one after its rollback and
 /// comparison that undoes it. Packages come from the Debian mirror through [`AptProxy`].
 const SETUPS: &[(&str, &str, &str)] = &[
+    // auditd, started at boot (it fails there), gives its log directory 0750 itself.
+    ("directory_permissions_var_log_audit", "chmod 0755 /var/log/audit", "chmod 0750 /var/log/audit"),
+    kernel_value!("sysctl_fs_suid_dumpable", "/proc/sys/fs/suid_dumpable", "2"),
+    kernel_value!("sysctl_kernel_dmesg_restrict", "/proc/sys/kernel/dmesg_restrict", "0"),
+    kernel_value!("sysctl_kernel_kptr_restrict", "/proc/sys/kernel/kptr_restrict", "0"),
+    kernel_value!("sysctl_kernel_randomize_va_space", "/proc/sys/kernel/randomize_va_space", "1"),
+    // Journal forwarding applies where rsyslog is absent: removed (its configuration kept)
+    // and put back, stopped and disabled as the proofs keep it.
+    (
+        "package_systemd_journal_remote_installed",
+        "apt-get remove -y -q rsyslog",
+        "apt-get install -y -q -o Dpkg::Options::=--force-confold rsyslog && systemctl disable --now rsyslog",
+    ),
     ("package_nftables_installed", "apt-get purge -y -q nftables", "apt-get install -y -q nftables"),
     (
         "package_sudo_installed",
@@ -721,8 +774,16 @@ fn every_fixable_rule_is_fixed_verified_and_rolled_back_on_a_real_host() {
     let mut problems = Vec::new();
     let mut proven: BTreeSet<&str> = BTreeSet::new();
     let mut why_not: BTreeMap<&str, String> = BTreeMap::new();
+    // OPENWATCH_FIX_PROOF_RULES=a,b proves only those (while working on them), without the
+    // accounting below.
+    let only: Option<Vec<String>> = std::env::var("OPENWATCH_FIX_PROOF_RULES")
+        .ok()
+        .map(|v| v.split(',').map(|s| s.trim().to_owned()).collect());
     for rule in &fixable {
         let id = rule.id();
+        if only.as_ref().is_some_and(|o| !o.iter().any(|x| x == id)) {
+            continue;
+        }
         let setup = SETUPS.iter().find(|(r, _, _)| *r == id);
         if let Some((_, cmd, _)) = setup {
             let (ok, out) = inside(cmd);
@@ -786,7 +847,7 @@ fn every_fixable_rule_is_fixed_verified_and_rolled_back_on_a_real_host() {
             if issues.is_empty() {
                 proven.insert(id);
             } else if listed.contains_key(id) {
-                why_not.insert(id, format!("{} problems after the fix", issues.len()));
+                why_not.insert(id, issues.join("; "));
             } else {
                 problems.extend(issues);
             }
@@ -797,6 +858,14 @@ fn every_fixable_rule_is_fixed_verified_and_rolled_back_on_a_real_host() {
         }
     }
 
+    for (id, why) in why_not.iter().filter(|(id, _)| listed.contains_key(*id)) {
+        eprintln!("listed, not proven: {id}: {why}");
+    }
+    if only.is_some() {
+        eprintln!("proven: {proven:?}");
+        assert!(problems.is_empty(), "{}", problems.join("\n"));
+        return;
+    }
     // Every fixable rule is proven here or listed with why; nothing listed is proven.
     for id in &ids {
         match (proven.contains(id), listed.get(id)) {

@@ -316,11 +316,14 @@ pub fn shell(i: usize, action: &Action) -> Result<ActionShell, ActionError> {
                 nt = note(&format!("could not stop {unit} again"))?,
             );
         }
-        // A restart clears the unit's failed state first: several fixes in a row restart one
-        // unit more often than systemd's start limit allows. Its undo returns the unit to how
-        // it was: one that ran is restarted whenever the restart was attempted, so a unit
-        // that failed to start on the changed files runs again on the restored ones (an sshd
-        // that did not come back is access lost); one that was stopped is stopped again.
+        // A restart makes a running unit read its changed files; a unit that is not running
+        // reads them when it next starts, and a fix does not start what its owner stopped (nor
+        // one that cannot run here, such as auditd in a container). A restart clears the
+        // unit's failed state first: several fixes in a row restart one unit more often than
+        // systemd's start limit allows. Its undo returns the unit to how it was: one that ran
+        // is restarted whenever the restart was attempted, so a unit that failed to start on
+        // the changed files runs again on the restored ones (an sshd that did not come back is
+        // access lost); one that was stopped is stopped again.
         Action::ServiceRestart { unit } => {
             let q = quote(name("the unit", unit)?)?;
             let _ = writeln!(
@@ -329,7 +332,8 @@ pub fn shell(i: usize, action: &Action) -> Result<ActionShell, ActionError> {
             );
             let _ = writeln!(
                 apply,
-                "ow_systemd || {f}\nsystemctl reset-failed -- {q} 2>/dev/null\nsystemctl restart -- {q} || {g}",
+                "ow_systemd || {f}\ncase \"$(cat \"$ow_A.pre\")\" in\n  active|activating|reloading)\n    \
+                 systemctl reset-failed -- {q} 2>/dev/null\n    systemctl restart -- {q} || {g} ;;\nesac",
                 f = fail(&format!(
                     "cannot restart {unit}: systemd is not running on this host (no /run/systemd/system)"
                 ))?,

@@ -40,7 +40,8 @@ impl Stubs {
             ("runme", String::new()),
             (
                 "systemctl",
-                "case \"$1\" in is-enabled) echo disabled; exit 1 ;; is-active) echo inactive; exit 3 ;; \
+                "case \"$1\" in is-enabled) echo disabled; exit 1 ;; \
+                 is-active) case \"$3\" in ssh.service|failing.service) echo active; exit 0 ;; esac; echo inactive; exit 3 ;; \
                  restart) [ \"$3\" != failing.service ] || exit 1 ;; esac\n"
                     .to_owned(),
             ),
@@ -133,6 +134,8 @@ fn every_action_is_applied_with_quoted_argv_and_undone_in_reverse_from_the_journ
         Action::BootParameter { parameter: "audit=1".into() },
         Action::Command { argv: vec![runme.clone(), hostile_arg.clone()] },
         Action::ServiceRestart { unit: "ssh.service".into() },
+        // Not running: left alone, it reads its files when it next starts.
+        Action::ServiceRestart { unit: "stopped.service".into() },
     ];
     let systemd = Path::new("/run/systemd/system").exists();
     let changes = vec![file_change(&conf, "MaxAuthTries 4\n")];
@@ -161,6 +164,7 @@ fn every_action_is_applied_with_quoted_argv_and_undone_in_reverse_from_the_journ
         expected.insert(5, "systemctl [is-active] [--] [ssh.service]".to_owned());
         expected.push("systemctl [reset-failed] [--] [ssh.service]".to_owned());
         expected.push("systemctl [restart] [--] [ssh.service]".to_owned());
+        expected.insert(6, "systemctl [is-active] [--] [stopped.service]".to_owned());
         applied.unwrap();
     } else {
         // Without a running systemd a restart cannot happen: the apply stops there.
@@ -199,10 +203,13 @@ fn every_action_is_applied_with_quoted_argv_and_undone_in_reverse_from_the_journ
         format!("sysctl [-q] [-w] [net.ipv4.conf.all.accept_redirects={redirects}]"),
     ];
     if systemd {
-        // The stub says ssh was not running before: the restart's undo stops it again.
-        expected.insert(0, "systemctl [stop] [--] [ssh.service]".to_owned());
-        expected.insert(1, "systemctl [reset-failed] [--] [ssh.service]".to_owned());
-        expected.insert(10, format!("systemctl [stop] [--] [{hostile_unit}]"));
+        // ssh ran before: the restart's undo restarts it on the restored files; the unit that
+        // was not running is stopped (it stays stopped).
+        expected.insert(0, "systemctl [stop] [--] [stopped.service]".to_owned());
+        expected.insert(1, "systemctl [reset-failed] [--] [stopped.service]".to_owned());
+        expected.insert(2, "systemctl [reset-failed] [--] [ssh.service]".to_owned());
+        expected.insert(3, "systemctl [restart] [--] [ssh.service]".to_owned());
+        expected.insert(12, format!("systemctl [stop] [--] [{hostile_unit}]"));
     }
     assert_eq!(stubs.calls(), expected);
     assert!(!pwned.exists(), "a hostile name ran a command");
@@ -247,9 +254,9 @@ fn a_failing_action_stops_the_apply_and_the_rollback_undoes_only_what_started() 
         format!("sysctl [-q] [-w] [net.ipv4.conf.all.accept_redirects={redirects}]"),
     ];
     if Path::new("/run/systemd/system").exists() {
-        // The unit was not running before (the stub says so): it is left stopped.
-        expected.insert(0, "systemctl [stop] [--] [failing.service]".to_owned());
-        expected.insert(1, "systemctl [reset-failed] [--] [failing.service]".to_owned());
+        // The unit ran before (the stub says so): it is restarted on the restored files.
+        expected.insert(0, "systemctl [reset-failed] [--] [failing.service]".to_owned());
+        expected.insert(1, "systemctl [restart] [--] [failing.service]".to_owned());
     }
     assert_eq!(stubs.calls(), expected, "the audit load never started, nothing else is undone");
 }

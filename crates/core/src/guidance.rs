@@ -140,6 +140,12 @@ pub fn describe(step: &Mechanism, bindings: &Bindings) -> Sentence {
             s.text(" with this content: ").code(value(content, bindings))
         }
         Mechanism::FileAbsent { path } => s.text("Remove ").code(path.as_str()).text("."),
+        Mechanism::CommentOut { path, pattern } => s
+            .text("Comment out the lines matching ")
+            .code(pattern.source.as_str())
+            .text(" in ")
+            .code(path.as_str())
+            .text("."),
         Mechanism::SysctlSet { key, value: v, persist_file } => s
             .text("Set the kernel parameter ")
             .code(format!("{} = {}", key.as_str(), value(v, bindings)))

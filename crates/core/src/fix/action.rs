@@ -28,6 +28,7 @@ pub enum Action {
     ServiceMask {
         unit: String,
     },
+    /// Restart a unit if it is running, so that it reads its changed files.
     ServiceRestart {
         unit: String,
     },
@@ -135,7 +136,7 @@ impl fmt::Display for Action {
                 write!(f, "disable the service {unit}{}", if *stop { " and stop it" } else { "" })
             }
             Action::ServiceMask { unit } => write!(f, "mask the service {unit}"),
-            Action::ServiceRestart { unit } => write!(f, "restart the service {unit}"),
+            Action::ServiceRestart { unit } => write!(f, "restart the service {unit} if it is running"),
             Action::ModuleUnload { name } => write!(f, "unload the kernel module {name} if it is loaded"),
             Action::Remount { mount_point, options } => {
                 write!(f, "remount {mount_point} with {}", options.join(","))

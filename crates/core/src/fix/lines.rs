@@ -36,6 +36,11 @@ impl Lines {
         self.lines[i] = line.into();
     }
 
+    /// Put `prefix` before line `i`, leaving its own bytes as they are.
+    pub fn prefix(&mut self, i: usize, prefix: &[u8]) {
+        self.lines[i].splice(0..0, prefix.iter().copied());
+    }
+
     pub fn remove(&mut self, i: usize) {
         self.lines.remove(i);
         if self.lines.is_empty() {

@@ -11,7 +11,7 @@ use super::grub::{self, DEFAULT_GRUB};
 use super::keyset::{Reach, set_key};
 use super::lines::Lines;
 use super::pam;
-use super::syntax::{SSHD_DROPIN_DIR, SSHD_MAIN, SYSCTL_CONF, Syntax};
+use super::syntax::{SSHD_DROPIN_DIR, SSHD_MAIN, SYSCTL_CONF, Syntax, glob_matches};
 use super::work::Work;
 use super::{FileState, Plan, PlanError};
 
@@ -35,6 +35,7 @@ pub(super) fn paths(step: &Mechanism) -> Vec<String> {
         | Mechanism::FilePermissions { path, .. }
         | Mechanism::FileContent { path, .. }
         | Mechanism::FileAbsent { path } => vec![path.as_str().to_owned()],
+        Mechanism::CommentOut { path, .. } => vec![path.as_str().to_owned()],
         Mechanism::ConfigSetDropin { dir, file, .. } => {
             let mut out = vec![join(dir.as_str(), file.as_str())];
             if dir.as_str().trim_end_matches('/') == SSHD_DROPIN_DIR {
@@ -209,6 +210,19 @@ impl<'a> Planner<'a> {
                 let a = self.work.get(name, path.as_str())?;
                 a.exists = false;
                 a.content.clear();
+            }
+            Mechanism::CommentOut { path, pattern } => {
+                let glob = path.as_str();
+                for file in self.work.captured_matching(|p| glob_matches(glob.as_bytes(), p.as_bytes())) {
+                    let (_, content) = self.work.peek(name, &file)?;
+                    let mut doc = Lines::parse(&content);
+                    let hits = comment_out(&mut doc, &pattern.regex);
+                    if hits > 0 {
+                        self.work.get(name, &file)?.content = doc.to_bytes();
+                        let s = if hits == 1 { "" } else { "s" };
+                        self.work.notes.push(format!("comments out {hits} line{s} in {file}"));
+                    }
+                }
             }
             Mechanism::SysctlSet { key, value, persist_file } => {
                 let v = self.line_value(name, value)?;
@@ -391,4 +405,18 @@ impl<'a> Planner<'a> {
         }
         Ok(true)
     }
+}
+
+/// Put `# ` before each line `re` matches that is not a comment already; returns how many.
+fn comment_out(doc: &mut Lines, re: &regex::Regex) -> usize {
+    let mut hits = 0;
+    for i in 0..doc.len() {
+        let text = doc.text(i);
+        if text.trim_start().starts_with('#') || !re.is_match(&text) {
+            continue;
+        }
+        doc.prefix(i, b"# ");
+        hits += 1;
+    }
+    hits
 }

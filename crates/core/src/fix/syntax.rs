@@ -48,7 +48,7 @@ fn is_sysctl(path: &str) -> bool {
 }
 
 /// `*` and `?` wildcards that do not cross `/`, as the rule format's globs mean them.
-fn glob_matches(pattern: &[u8], path: &[u8]) -> bool {
+pub(super) fn glob_matches(pattern: &[u8], path: &[u8]) -> bool {
     match (pattern.first(), path.first()) {
         (None, None) => true,
         (Some(b'*'), _) => {

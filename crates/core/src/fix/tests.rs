@@ -469,3 +469,47 @@ fn permissions_of_a_directory_are_an_action_not_a_file_edit() {
     assert_eq!(p.actions[0].to_string(), "set the directory /etc/cron.d to mode 0700, owner root:root");
     assert_eq!(risk(&p), Risk::Medium);
 }
+
+#[test]
+fn comment_out_disarms_matching_lines_in_every_file_a_glob_matches_and_nothing_else() {
+    let r = rule(
+        ANY_CHECK,
+        &[
+            r#"file_content: {path: /etc/profile.d/50-ours.sh, content: "TMOUT=900\n"}"#,
+            r"comment_out: {path: /etc/profile.d/*.sh, pattern: '^\s*(export\s+)?TMOUT=(0+|[1-9][0-9]{3,})\b'}",
+            r"comment_out: {path: /etc/bashrc, pattern: 'TMOUT=0'}",
+        ],
+    );
+    let mut odd = file("/etc/profile.d/odd.sh", "");
+    odd.content = b"  export TMOUT=3600 # \xff\n# TMOUT=0 already a comment\nTMOUT=600\n".to_vec();
+    let p = plan_with(
+        &r,
+        &[
+            odd,
+            file("/etc/profile.d/clean.sh", "TMOUT=600\n"),
+            file("/etc/profile.d/sub/deep.sh", "TMOUT=0\n"),
+        ],
+    )
+    .unwrap();
+    let c = after(&p, "/etc/profile.d/odd.sh");
+    assert_eq!(
+        c.after_content, b"#   export TMOUT=3600 # \xff\n# TMOUT=0 already a comment\nTMOUT=600\n",
+        "the line's own bytes kept, behind `# `"
+    );
+    assert_eq!(after(&p, "/etc/profile.d/50-ours.sh").after_content, b"TMOUT=900\n", "ours does not match");
+    let touched: Vec<&str> = p.changes.iter().map(|c| c.path.as_str()).collect();
+    assert_eq!(touched, ["/etc/profile.d/50-ours.sh", "/etc/profile.d/odd.sh"], "a glob does not cross `/`");
+    assert!(p.notes.iter().any(|n| n == "comments out 1 line in /etc/profile.d/odd.sh"), "{:?}", p.notes);
+}
+
+#[test]
+fn a_comment_out_pattern_that_is_not_a_regex_is_a_lint_error() {
+    let yaml = "id: t\ntitle: T\ndescription: d\nrationale: r\nseverity: low\ncategory: ssh\n\
+                platforms: [{family: debian}]\nimplementations:\n  - default: true\n    check: {file_exists: {path: /etc/hostname}}\n    remediation:\n      steps:\n        - comment_out: {path: /etc/a, pattern: 'x('}\n";
+    let lib = Library::load([("t.yml", yaml)]);
+    let errors: Vec<String> = lib.errors().map(|e| e.to_string()).collect();
+    assert!(
+        errors.iter().any(|e| e.contains("t.yml:13:") && e.contains("invalid regular expression")),
+        "{errors:?}"
+    );
+}

@@ -3,7 +3,7 @@
 
 use serde::Deserialize;
 
-use super::types::{AbsPath, Mode, Text, Token};
+use super::types::{AbsPath, GlobPath, Mode, Pattern, Text, Token};
 use super::value::SpannedParam;
 
 #[derive(Debug, Clone, Deserialize)]
@@ -52,6 +52,13 @@ pub enum Mechanism {
     },
     FileAbsent {
         path: AbsPath,
+    },
+    /// Comment out (`# ` in front) every line matching `pattern` in the file `path`, or in
+    /// each file a glob in `path` matches: a setting that contradicts the fix elsewhere, kept
+    /// in place for the record. Missing files are nothing to do.
+    CommentOut {
+        path: GlobPath,
+        pattern: Pattern,
     },
     SysctlSet {
         key: Token,
@@ -124,6 +131,7 @@ impl Mechanism {
             Mechanism::FilePermissions { .. } => "file_permissions",
             Mechanism::FileContent { .. } => "file_content",
             Mechanism::FileAbsent { .. } => "file_absent",
+            Mechanism::CommentOut { .. } => "comment_out",
             Mechanism::SysctlSet { .. } => "sysctl_set",
             Mechanism::PackagePresent { .. } => "package_present",
             Mechanism::PackageAbsent { .. } => "package_absent",
