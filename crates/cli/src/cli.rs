@@ -232,6 +232,10 @@ pub struct ScanArgs {
     /// Skip filesystem-wide walks (world-writable, unowned, SUID/SGID searches); those rules become `skipped`.
     #[arg(long)]
     pub no_walk: bool,
+    /// Accepted risks (YAML: `exceptions:` list of rule, hosts, justification, expires):
+    /// the failures they cover are reported `excepted` and do not fail the exit code.
+    #[arg(long, value_name = "FILE")]
+    pub exceptions: Option<PathBuf>,
 }
 
 #[derive(Debug, Args)]

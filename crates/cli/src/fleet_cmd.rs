@@ -94,6 +94,10 @@ pub fn run(args: &ScanArgs) -> Result<ExitCode> {
         bail!("no rule matches the filters");
     }
     let jobs = jobs(&args.ssh, &lib.rules, &args.vars)?;
+    let exceptions = match &args.exceptions {
+        Some(path) => crate::exceptions_file::load(path, &lib.rules)?,
+        None => Vec::new(),
+    };
     let single = args.ssh.inventory.is_none() && jobs.len() == 1;
     let rules: Arc<[Rule]> = selected.iter().map(|r| (*r).clone()).collect();
     let opts = FleetOptions {
@@ -113,6 +117,7 @@ pub fn run(args: &ScanArgs) -> Result<ExitCode> {
         .context("starting the async runtime")?;
     let started = Instant::now();
     let jsonl = args.format == Format::Jsonl;
+    let today = crate::exceptions_file::today();
     let scans = runtime.block_on(scan_fleet(jobs, rules, opts, |report| {
         progress.inc(1);
         progress.set_message(report.host.name.clone());
@@ -121,7 +126,12 @@ pub fn run(args: &ScanArgs) -> Result<ExitCode> {
                 eprintln!("openwatch: {} not scanned ({}): {}", report.host.name, e.kind, e.message)
             });
         }
-        if jsonl && let Ok(line) = serde_json::to_string(report) {
+        let excepted = (!exceptions.is_empty()).then(|| {
+            let mut r = report.clone();
+            r.apply_exceptions(&exceptions, today);
+            r
+        });
+        if jsonl && let Ok(line) = serde_json::to_string(excepted.as_ref().unwrap_or(report)) {
             progress.suspend(|| {
                 let mut out = std::io::stdout().lock();
                 let _ = writeln!(out, "{line}");
@@ -135,7 +145,8 @@ pub fn run(args: &ScanArgs) -> Result<ExitCode> {
     {
         crate::facts_file::save(path, &scan.report.host.name, &scan.report.host.address, facts)?;
     }
-    let reports: Vec<_> = scans.into_iter().map(|s| s.report).collect();
+    let mut reports: Vec<_> = scans.into_iter().map(|s| s.report).collect();
+    crate::exceptions_file::apply(&mut reports, &exceptions);
     let wall_ms = started.elapsed().as_millis() as u64;
     let mut stdout = std::io::stdout().lock();
     if !jsonl {

@@ -5,6 +5,7 @@
 
 mod bench;
 mod cli;
+mod exceptions_file;
 mod facts_file;
 mod fix_cmd;
 mod fleet_cmd;

@@ -53,6 +53,10 @@ pub fn run(args: &ScanArgs) -> Result<ExitCode> {
     }
     let overrides =
         parse_overrides(lib.rules.iter(), &parse_vars(&args.vars)?).map_err(anyhow::Error::msg)?;
+    let exceptions = match &args.exceptions {
+        Some(path) => crate::exceptions_file::load(path, &lib.rules)?,
+        None => Vec::new(),
+    };
     let walks = !args.no_walk;
     let scanned = match &args.facts {
         Some(path) => {
@@ -72,7 +76,8 @@ pub fn run(args: &ScanArgs) -> Result<ExitCode> {
     if let Some(path) = &args.save_facts {
         facts_file::save(path, &scanned.report.host.name, &scanned.report.host.address, &scanned.facts)?;
     }
-    let doc = scanned.report;
+    let mut doc = scanned.report;
+    crate::exceptions_file::apply(std::slice::from_mut(&mut doc), &exceptions);
     let failed = gate_fails(&doc.results, fail_on, args.fail_on_error);
     let mut stdout = std::io::stdout().lock();
     output::write_report(&mut stdout, &doc, args.format)?;

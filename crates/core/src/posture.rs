@@ -47,6 +47,8 @@ pub struct FrameworkPosture {
     pub error: u32,
     /// Not applicable and skipped rules: neither counts toward compliance.
     pub not_applicable: u32,
+    /// Failures an exception accepts: a pass "with exceptions", a failure without.
+    pub excepted: u32,
 }
 
 /// Count each result under every framework of `frameworks` it cites. Frameworks no result
@@ -73,6 +75,7 @@ pub fn by_framework<'a, 'r>(
                 Status::Fail => p.fail += 1,
                 Status::Error => p.error += 1,
                 Status::NotApplicable | Status::Skipped => p.not_applicable += 1,
+                Status::Excepted => p.excepted += 1,
             }
         }
     }
@@ -92,7 +95,7 @@ mod tests {
     }
 
     fn posture(framework: &str, pass: u32, fail: u32, error: u32, not_applicable: u32) -> FrameworkPosture {
-        FrameworkPosture { framework: framework.to_owned(), pass, fail, error, not_applicable }
+        FrameworkPosture { framework: framework.to_owned(), pass, fail, error, not_applicable, excepted: 0 }
     }
 
     #[test]

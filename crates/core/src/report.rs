@@ -26,6 +26,9 @@ pub struct RuleResult {
     pub implementation: Option<String>,
     pub references: References,
     pub evidence: Vec<Evidence>,
+    /// The exception that accepts this failure (verdict `excepted`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub exception: Option<crate::exceptions::Excepted>,
 }
 
 /// Options for one evaluation.
@@ -78,6 +81,7 @@ pub fn evaluate_rule(rule: &Rule, facts: &FactSet, host: &HostFacts, opts: &Eval
         implementation,
         references: raw.references.clone(),
         evidence,
+        exception: None,
     };
     if !raw.platforms.iter().any(|p| p.matches(&host.platform)) {
         let wanted: Vec<String> = raw.platforms.iter().map(ToString::to_string).collect();
@@ -188,6 +192,19 @@ pub struct ScanReport {
 }
 
 impl ScanReport {
+    /// Turn the failures `exceptions` accept on this host (by name or address) into
+    /// `excepted`, and count again. Returns how many changed.
+    pub fn apply_exceptions(
+        &mut self,
+        exceptions: &[crate::exceptions::Exception],
+        today: crate::exceptions::Date,
+    ) -> usize {
+        let host = [self.host.name.as_str(), self.host.address.as_str()];
+        let changed = crate::exceptions::apply(&mut self.results, exceptions, &host, today);
+        self.summary = summarize(&self.results);
+        changed
+    }
+
     /// A scanned host's report; the rule count and the summary are derived from `results`.
     pub fn new(
         host: HostInfo,

@@ -13,8 +13,18 @@ pub fn csv_row(fields: &[&str]) -> String {
     fields.iter().map(|f| field(f)).collect::<Vec<_>>().join(",")
 }
 
-const HEADER: [&str; 9] =
-    ["host", "rule_id", "title", "severity", "verdict", "reason", "cis_debian12", "nist_800_53", "ssg"];
+const HEADER: [&str; 10] = [
+    "host",
+    "rule_id",
+    "title",
+    "severity",
+    "verdict",
+    "reason",
+    "cis_debian12",
+    "nist_800_53",
+    "ssg",
+    "exception",
+];
 
 pub fn write_report(out: &mut dyn Write, doc: &ScanReport) -> Result<()> {
     writeln!(out, "{}", csv_row(&HEADER))?;
@@ -26,7 +36,7 @@ pub fn write_fleet(out: &mut dyn Write, reports: &[ScanReport]) -> Result<()> {
     writeln!(out, "{}", csv_row(&HEADER))?;
     for doc in reports {
         if let Some(e) = &doc.error {
-            writeln!(out, "{}", csv_row(&[&doc.host.name, "", "", "", "error", &e.message, "", "", ""]))?;
+            writeln!(out, "{}", csv_row(&[&doc.host.name, "", "", "", "error", &e.message, "", "", "", ""]))?;
         }
         write_rows(out, doc)?;
     }
@@ -38,6 +48,7 @@ fn write_rows(out: &mut dyn Write, doc: &ScanReport) -> Result<()> {
         let cis = r.references.controls("cis_debian12").join(" ");
         let nist = r.references.nist_800_53.join(" ");
         let ssg = r.references.ssg.join(" ");
+        let exception = r.exception.as_ref().map_or("", |e| e.id.as_str());
         let row = [
             doc.host.name.as_str(),
             &r.rule_id,
@@ -48,6 +59,7 @@ fn write_rows(out: &mut dyn Write, doc: &ScanReport) -> Result<()> {
             &cis,
             &nist,
             &ssg,
+            exception,
         ];
         writeln!(out, "{}", csv_row(&row))?;
     }

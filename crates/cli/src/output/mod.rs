@@ -33,7 +33,7 @@ pub fn write_fleet(out: &mut dyn Write, reports: &[ScanReport], wall_ms: u64, fo
 /// Totals over the fleet.
 pub fn fleet_summary(reports: &[ScanReport], wall_ms: u64) -> serde_json::Value {
     let mut verdicts = serde_json::Map::new();
-    for key in ["pass", "fail", "error", "not_applicable", "skipped"] {
+    for key in ["pass", "fail", "error", "not_applicable", "skipped", "excepted"] {
         let n: usize = reports.iter().map(|r| r.summary.get(key).copied().unwrap_or(0)).sum();
         verdicts.insert(key.to_owned(), n.into());
     }

@@ -43,7 +43,13 @@ impl Table {
 pub fn write_report(out: &mut dyn Write, doc: &ScanReport) -> Result<()> {
     let mut t = Table::new(&["VERDICT", "SEVERITY", "RULE", "REASON"]);
     for r in &doc.results {
-        let mut reason = r.reason.replace('\n', " ");
+        let mut reason = match &r.exception {
+            Some(e) => {
+                format!("[excepted by {} until {}: {}] {}", e.id, e.expires, e.justification, r.reason)
+            }
+            None => r.reason.clone(),
+        }
+        .replace('\n', " ");
         if reason.chars().count() > 140 {
             reason = reason.chars().take(137).collect::<String>() + "...";
         }
@@ -66,14 +72,15 @@ pub fn write_report(out: &mut dyn Write, doc: &ScanReport) -> Result<()> {
     let s = &doc.summary;
     writeln!(
         out,
-        "pass {}  fail {}  error {}  not_applicable {}  skipped {}",
-        s["pass"], s["fail"], s["error"], s["not_applicable"], s["skipped"]
+        "pass {}  fail {}  error {}  not_applicable {}  skipped {}  excepted {}",
+        s["pass"], s["fail"], s["error"], s["not_applicable"], s["skipped"], s["excepted"]
     )?;
     Ok(())
 }
 
 pub fn write_fleet(out: &mut dyn Write, reports: &[ScanReport], summary: &serde_json::Value) -> Result<()> {
-    let mut t = Table::new(&["HOST", "ADDRESS", "PASS", "FAIL", "ERROR", "N/A", "SKIPPED", "MS", "NOTE"]);
+    let mut t =
+        Table::new(&["HOST", "ADDRESS", "PASS", "FAIL", "ERROR", "N/A", "SKIPPED", "EXCEPTED", "MS", "NOTE"]);
     for r in reports {
         let s = &r.summary;
         let note = match (&r.error, &r.host.host_key) {
@@ -91,6 +98,7 @@ pub fn write_fleet(out: &mut dyn Write, reports: &[ScanReport], summary: &serde_
             s["error"].to_string(),
             s["not_applicable"].to_string(),
             s["skipped"].to_string(),
+            s["excepted"].to_string(),
             r.stats.duration_ms.to_string(),
             note,
         ]);

@@ -36,11 +36,13 @@ pub enum Status {
     Error,
     NotApplicable,
     Skipped,
+    /// A failure an active exception accepts (never the outcome of a check itself).
+    Excepted,
 }
 
 impl Status {
-    pub const ALL: [Status; 5] =
-        [Status::Pass, Status::Fail, Status::Error, Status::NotApplicable, Status::Skipped];
+    pub const ALL: [Status; 6] =
+        [Status::Pass, Status::Fail, Status::Error, Status::NotApplicable, Status::Skipped, Status::Excepted];
 
     pub fn as_str(self) -> &'static str {
         match self {
@@ -49,6 +51,7 @@ impl Status {
             Status::Error => "error",
             Status::NotApplicable => "not_applicable",
             Status::Skipped => "skipped",
+            Status::Excepted => "excepted",
         }
     }
 
