@@ -39,6 +39,11 @@ pub(crate) const SQLITE: &[Migration] = &[
         name: "remediations",
         sql: include_str!("../migrations/sqlite/0005_remediations.sql"),
     },
+    Migration {
+        version: 6,
+        name: "exceptions",
+        sql: include_str!("../migrations/sqlite/0006_exceptions.sql"),
+    },
 ];
 
 pub(crate) const POSTGRES: &[Migration] = &[
@@ -62,6 +67,11 @@ pub(crate) const POSTGRES: &[Migration] = &[
         version: 5,
         name: "remediations",
         sql: include_str!("../migrations/postgres/0005_remediations.sql"),
+    },
+    Migration {
+        version: 6,
+        name: "exceptions",
+        sql: include_str!("../migrations/postgres/0006_exceptions.sql"),
     },
 ];
 
