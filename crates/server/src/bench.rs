@@ -95,6 +95,7 @@ fn results(lib: &Library, n: usize, host: usize, rng: &mut Rng) -> (Vec<ResultIn
                 severity: r.raw.severity,
                 reason: format!("{} is {verdict}", r.id()),
                 evidence: Some(evidence.to_string()),
+                exception_id: None,
             }
         })
         .collect();
@@ -231,6 +232,7 @@ pub async fn run(cfg: Config, library: Arc<Library>, o: &BenchOptions) -> Result
                             fail: 100 - pass,
                             error: 1,
                             not_applicable: 20,
+                            excepted: 0,
                         },
                     ));
                 }

@@ -77,6 +77,8 @@ pub struct Config {
     /// Seconds a fresh SSH connection has to confirm access after a change that can cut it,
     /// before the host's deadman restores the pre-state.
     pub fix_deadman_secs: u32,
+    /// The longest an exception may run, in days from the day it is requested.
+    pub exception_max_days: u32,
 }
 
 impl Default for Config {
@@ -114,6 +116,7 @@ impl Default for Config {
             fix_auto_approve_low: false,
             fix_journal_dir: openwatch_collect::txn::JOURNAL_DIR.into(),
             fix_deadman_secs: openwatch_collect::deadman::DEFAULT_SECS,
+            exception_max_days: 365,
         }
     }
 }
@@ -180,6 +183,9 @@ impl Config {
         }
         if !(10..=3600).contains(&self.fix_deadman_secs) {
             bail!("fix_deadman_secs must be between 10 and 3600, not {}", self.fix_deadman_secs);
+        }
+        if !(1..=3650).contains(&self.exception_max_days) {
+            bail!("exception_max_days must be between 1 and 3650, not {}", self.exception_max_days);
         }
         if !["text", "json"].contains(&self.log_format.as_str()) {
             bail!("log_format must be `text` or `json`, not `{}`", self.log_format);

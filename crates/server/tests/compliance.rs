@@ -112,7 +112,10 @@ both_backends!(
         assert_eq!(s, StatusCode::OK);
         assert!(disposition.contains(&format!("rule-{rule}-hosts.csv")), "{disposition}");
         let lines: Vec<&str> = csv.lines().collect();
-        assert_eq!(lines[0], "host,host_id,rule_id,title,severity,verdict,since,reason,controls");
+        assert_eq!(
+            lines[0],
+            "host,host_id,rule_id,title,severity,verdict,since,reason,controls,exception_id"
+        );
         assert_eq!(lines.len(), 2, "one host in lab: {csv}");
         assert!(lines[1].starts_with(&format!("alpha,{alpha},{rule},")), "{csv}");
         assert!(lines[1].contains(&format!("cis_debian12:{control}")), "control ids: {csv}");

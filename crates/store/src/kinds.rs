@@ -109,6 +109,17 @@ text_enum! {
 }
 
 text_enum! {
+    /// Where an exception is: waiting for someone other than the requester, approved
+    /// (it applies until its expiry day), rejected, or revoked after approval.
+    ExceptionStatus {
+        Requested = "requested",
+        Approved = "approved",
+        Rejected = "rejected",
+        Revoked = "revoked",
+    }
+}
+
+text_enum! {
     /// Where one host of a remediation request is.
     FixPhase {
         Previewing = "previewing",
@@ -127,4 +138,21 @@ text_enum! {
 text_enum! {
     /// A rollback someone asked for: waiting for a worker, done, or failed (with why).
     RollbackStatus { Queued = "queued", Done = "done", Failed = "failed" }
+}
+
+text_enum! {
+    /// Where a notification is sent: a signed JSON webhook, a Slack-compatible incoming
+    /// webhook, or email over SMTP.
+    ChannelKind { Webhook = "webhook", Slack = "slack", Email = "email" }
+}
+
+text_enum! {
+    /// Where one message to one channel is: waiting for (another) attempt, delivered, or
+    /// dead (every attempt failed; kept as a dead letter).
+    DeliveryStatus { Queued = "queued", Delivered = "delivered", Dead = "dead" }
+}
+
+text_enum! {
+    /// How one delivery attempt ended.
+    AttemptOutcome { Delivered = "delivered", Failed = "failed" }
 }

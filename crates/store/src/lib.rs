@@ -16,6 +16,7 @@
 //! credential secrets, bound to their rows; the other keys the audit hash chain.
 
 pub mod audit;
+mod channels;
 mod error;
 mod keys;
 mod kinds;
@@ -28,6 +29,7 @@ mod sqlite;
 use async_trait::async_trait;
 use openwatch_core::eval::Status;
 
+pub use channels::*;
 pub use error::StoreError;
 pub use keys::KeyFiles;
 pub use model::*;
@@ -77,6 +79,8 @@ pub trait Store:
     + EventStore
     + TailoringStore
     + RemediationStore
+    + ExceptionStore
+    + ChannelStore
     + Send
     + Sync
     + std::fmt::Debug
@@ -97,6 +101,8 @@ impl<T> Store for T where
         + EventStore
         + TailoringStore
         + RemediationStore
+        + ExceptionStore
+        + ChannelStore
         + Send
         + Sync
         + std::fmt::Debug
@@ -106,10 +112,79 @@ impl<T> Store for T where
 
 /// The store's traits, for `use openwatch_store::prelude::*`.
 pub mod prelude {
+    pub use crate::ChannelStore;
     pub use crate::{
-        AuditStore, CredentialStore, EventStore, FleetStore, HostStore, JobStore, RemediationStore,
-        ScanStore, ScheduleStore, StateStore, Store, SystemStore, TailoringStore, UserStore,
+        AuditStore, CredentialStore, EventStore, ExceptionStore, FleetStore, HostStore, JobStore,
+        RemediationStore, ScanStore, ScheduleStore, StateStore, Store, SystemStore, TailoringStore,
+        UserStore,
     };
+}
+
+/// Accepted risks: requested by one user, approved or rejected by another, revocable; an
+/// approved one applies to the scans of its hosts through its expiry day.
+#[async_trait]
+pub trait ExceptionStore: Send + Sync {
+    async fn create_exception(&self, e: &NewException, now: Millis) -> Result<StoredException>;
+    async fn exception(&self, id: i64) -> Result<Option<StoredException>>;
+    async fn list_exceptions(&self, q: &ExceptionQuery, page: PageRequest) -> Result<Page<StoredException>>;
+    /// Approve or reject a requested exception; `None` when it is not waiting for a decision.
+    async fn decide_exception(
+        &self,
+        id: i64,
+        approve: bool,
+        by: &str,
+        note: &str,
+        now: Millis,
+    ) -> Result<Option<StoredException>>;
+    /// Revoke an approved exception; `None` when it is not approved.
+    async fn revoke_exception(&self, id: i64, by: &str, now: Millis) -> Result<Option<StoredException>>;
+    /// The approved exceptions that apply to a host on `today` (`YYYY-MM-DD`).
+    async fn host_exceptions(&self, host_id: i64, today: &str) -> Result<Vec<StoredException>>;
+    /// Approved exceptions whose last day is between `from` and `to` (inclusive).
+    async fn expiring_exceptions(&self, from: &str, to: &str) -> Result<Vec<StoredException>>;
+}
+
+/// Notification channels and the durable delivery of messages to them. A channel's secret
+/// is sealed like a credential's (bound to its row); each delivery is queued with its
+/// `deliver` job in one transaction and keeps every attempt.
+#[async_trait]
+pub trait ChannelStore: Send + Sync {
+    /// Insert a channel; its secret arrives sealed for transit and is stored bound to the row.
+    async fn create_channel(&self, c: &NewChannel, now: Millis) -> Result<Channel>;
+    async fn list_channels(&self) -> Result<Vec<Channel>>;
+    async fn channel(&self, id: i64) -> Result<Option<Channel>>;
+    /// Replace a channel's name, settings and enabled flag, and its secret when one is given
+    /// (`None` keeps the stored one); `Ok(None)` when there is no such channel.
+    async fn update_channel(&self, id: i64, c: &NewChannel, now: Millis) -> Result<Option<Channel>>;
+    /// Delete a channel with its deliveries; their queued jobs find nothing to send.
+    async fn delete_channel(&self, id: i64) -> Result<bool>;
+    /// A channel's secret sealed for transit (`Ok(None)`: no channel, or no secret).
+    async fn channel_secret(&self, id: i64) -> Result<Option<Vec<u8>>>;
+    /// Queue a message to the given channels (every enabled channel when `None`), one
+    /// delivery and one job per channel, in one transaction. A channel that already has a
+    /// delivery with the message's dedup key is skipped; returns the deliveries queued.
+    async fn queue_deliveries(
+        &self,
+        m: &NewMessage,
+        channel_ids: Option<&[i64]>,
+        max_attempts: i64,
+        now: Millis,
+    ) -> Result<Vec<Delivery>>;
+    async fn delivery(&self, id: i64) -> Result<Option<Delivery>>;
+    /// Deliveries, newest first, with their attempts.
+    async fn list_deliveries(&self, q: &DeliveryQuery, page: PageRequest) -> Result<Page<Delivery>>;
+    /// Record one attempt of a delivery and settle its job in one transaction: delivered
+    /// (job done), failed with a retry at `retry_at` (job requeued), or failed for the last
+    /// time (delivery dead, job failed). `false` when the worker lost the job's lease and
+    /// nothing was written.
+    async fn record_attempt(
+        &self,
+        job: &Job,
+        worker: &str,
+        delivery_id: i64,
+        attempt: &NewAttempt,
+        retry_at: Option<Millis>,
+    ) -> Result<bool>;
 }
 
 /// Remediation requests, their per-host previews and runs, and the transactions the runs

@@ -255,6 +255,8 @@ pub struct ResultInput {
     pub severity: Severity,
     pub reason: String,
     pub evidence: Option<String>,
+    /// The exception that made a failure `excepted`.
+    pub exception_id: Option<i64>,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -264,6 +266,7 @@ pub struct StoredResult {
     pub severity: Severity,
     pub reason: String,
     pub evidence_hash: Option<String>,
+    pub exception_id: Option<i64>,
 }
 
 #[derive(Debug, Clone, Default)]
@@ -282,6 +285,9 @@ pub struct Posture {
     pub fail: i64,
     pub error: i64,
     pub not_applicable: i64,
+    /// Failures an exception accepts (a pass "with exceptions", a failure without).
+    #[serde(default)]
+    pub excepted: i64,
 }
 
 /// A successful scan's outcome, stored with the job's completion in one transaction.
@@ -324,6 +330,8 @@ pub struct RuleState {
     pub scan_id: i64,
     pub evidence_hash: Option<String>,
     pub since_at: Millis,
+    /// The exception that makes this failure `excepted`.
+    pub exception_id: Option<i64>,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -338,6 +346,9 @@ pub struct Change {
     pub old_severity: Option<Severity>,
     pub new_severity: Severity,
     pub changed_at: Millis,
+    /// The evidence before and after (value-level drift), by hash.
+    pub old_evidence_hash: Option<String>,
+    pub new_evidence_hash: Option<String>,
 }
 
 /// Filters over the current rule state across hosts: the rule and control pages and the
@@ -368,6 +379,7 @@ pub struct HostRuleRow {
     pub scan_id: i64,
     pub reason: String,
     pub evidence_hash: Option<String>,
+    pub exception_id: Option<i64>,
 }
 
 /// A host's first successful scan: its baseline, shown once instead of a change per rule.
@@ -403,6 +415,7 @@ pub struct FrameworkSummary {
     pub fail: i64,
     pub error: i64,
     pub not_applicable: i64,
+    pub excepted: i64,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -723,4 +736,54 @@ pub struct RemediationQuery {
 pub struct FixTransactionQuery {
     pub host_id: Option<i64>,
     pub remediation_id: Option<i64>,
+}
+
+/// Where an exception applies.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ExceptionScope {
+    Host(i64),
+    Group(i64),
+    /// Every host.
+    Fleet,
+}
+
+#[derive(Debug, Clone)]
+pub struct NewException {
+    pub rule_id: String,
+    pub scope: ExceptionScope,
+    pub justification: String,
+    /// The last day it applies, `YYYY-MM-DD`.
+    pub expires_on: String,
+    pub requested_by: String,
+}
+
+/// An accepted risk as stored: a rule's failure on a host, a group or every host.
+#[derive(Debug, Clone, Serialize)]
+pub struct StoredException {
+    pub id: i64,
+    pub rule_id: String,
+    /// `host`, `group` or `fleet`.
+    pub scope: &'static str,
+    pub host_id: Option<i64>,
+    pub host_name: Option<String>,
+    pub group_id: Option<i64>,
+    pub group_name: Option<String>,
+    pub justification: String,
+    pub expires_on: String,
+    pub status: crate::ExceptionStatus,
+    pub requested_by: String,
+    pub requested_at: Millis,
+    pub decided_by: Option<String>,
+    pub decided_at: Option<Millis>,
+    pub decision_note: Option<String>,
+    pub revoked_by: Option<String>,
+    pub revoked_at: Option<Millis>,
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct ExceptionQuery {
+    pub status: Option<crate::ExceptionStatus>,
+    pub rule_id: Option<String>,
+    /// Exceptions that apply to this host: its own, its groups' and fleet-wide ones.
+    pub host_id: Option<i64>,
 }

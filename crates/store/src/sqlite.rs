@@ -97,3 +97,5 @@ include!("sql/events.rs");
 include!("sql/keys.rs");
 include!("sql/tailorings.rs");
 include!("sql/remediations.rs");
+include!("sql/channels.rs");
+include!("sql/exceptions.rs");

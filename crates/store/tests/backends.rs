@@ -32,6 +32,7 @@ fn result(rule: &str, verdict: &str, severity: &str) -> ResultInput {
         severity: Severity::parse(severity).unwrap(),
         reason: format!("{rule} is {verdict}"),
         evidence: Some(json!([{"method": "file", "actual": verdict}]).to_string()),
+        exception_id: None,
     }
 }
 
@@ -46,7 +47,14 @@ fn outcome(scan: &Scan, at: i64, results: Vec<ResultInput>) -> ScanOutcome {
         stats: json!({"round_trips": 1}),
         summary: json!({"pass": pass, "fail": fail}),
         results,
-        posture: vec![Posture { framework: "cis_debian12".into(), pass, fail, error: 0, not_applicable: 0 }],
+        posture: vec![Posture {
+            framework: "cis_debian12".into(),
+            pass,
+            fail,
+            error: 0,
+            not_applicable: 0,
+            excepted: 0,
+        }],
     }
 }
 
@@ -67,9 +75,9 @@ async fn scan_once(s: &dyn Store, host_id: i64, at: i64, results: Vec<ResultInpu
 #[tokio::test]
 async fn migrations_are_recorded_and_reopening_is_idempotent() {
     for b in backends().await {
-        assert_eq!(b.store.migrations().await.unwrap(), vec![1, 2, 3, 4, 5, 6], "{}", b.url);
+        assert_eq!(b.store.migrations().await.unwrap(), vec![1, 2, 3, 4, 5, 6, 7], "{}", b.url);
         let (again, _) = open(&b.url, 2, &b.keys).await.unwrap();
-        assert_eq!(again.migrations().await.unwrap(), vec![1, 2, 3, 4, 5, 6]);
+        assert_eq!(again.migrations().await.unwrap(), vec![1, 2, 3, 4, 5, 6, 7]);
         again.ping().await.unwrap();
     }
 }
@@ -338,8 +346,14 @@ async fn fleet_state_filters_and_framework_figures_count_only_hosts_the_framewor
             .unwrap();
         let job = s.claim("w1", &["scan"], 60_000, 20).await.unwrap().unwrap();
         let mut o = outcome(&scan, 30, vec![result("a", "fail", "high"), result("b", "fail", "low")]);
-        o.posture =
-            vec![Posture { framework: "stig_rhel9".into(), pass: 0, fail: 2, error: 0, not_applicable: 0 }];
+        o.posture = vec![Posture {
+            framework: "stig_rhel9".into(),
+            pass: 0,
+            fail: 2,
+            error: 0,
+            not_applicable: 0,
+            excepted: 0,
+        }];
         s.complete_scan(&job, "w1", &o).await.unwrap().unwrap();
 
         let failing = s.failing_hosts_by_rule("cis_debian12").await.unwrap();

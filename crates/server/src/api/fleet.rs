@@ -29,7 +29,8 @@ pub async fn host_compliance(
         .map(|s| {
             let title = state.library.rule(&s.rule_id).map(|r| r.raw.title.as_str().to_owned());
             json!({"rule_id": s.rule_id, "title": title, "verdict": s.verdict, "severity": s.severity,
-                "scan_id": s.scan_id, "evidence_hash": s.evidence_hash, "since": s.since_at})
+                "scan_id": s.scan_id, "evidence_hash": s.evidence_hash, "since": s.since_at,
+                "exception_id": s.exception_id})
         })
         .collect();
     let frameworks = state.store().host_posture(id).await?;

@@ -3,8 +3,10 @@
 
 mod audit;
 mod auth_routes;
+mod channels;
 pub(crate) mod credentials;
 pub(crate) mod events;
+mod exceptions;
 mod fleet;
 mod groups;
 pub(crate) mod hosts;
@@ -424,6 +426,60 @@ pub fn build(state: AppState) -> (Router<AppState>, Vec<RouteSpec>) {
             remediations::reject,
         )
         .route(
+            POST,
+            "/api/v1/exceptions",
+            Needs(P::ExceptionsRequest),
+            "exception.request",
+            "exceptions",
+            "Ask that a rule's failure be accepted on a host, a group or every host until a day",
+            exceptions::create,
+        )
+        .route(
+            GET,
+            "/api/v1/exceptions",
+            Needs(P::ExceptionsRead),
+            "exception.list",
+            "exceptions",
+            "List exceptions (filter by status, rule, host: those that apply to it)",
+            exceptions::list,
+        )
+        .route(
+            GET,
+            "/api/v1/exceptions/{id}",
+            Needs(P::ExceptionsRead),
+            "exception.get",
+            "exceptions",
+            "An exception, with whether it is in force today",
+            exceptions::get,
+        )
+        .route(
+            POST,
+            "/api/v1/exceptions/{id}/approve",
+            Needs(P::ExceptionsApprove),
+            "exception.approve",
+            "exceptions",
+            "Approve someone else's exception; the hosts it changes are scanned again",
+            exceptions::approve,
+        )
+        .route(
+            POST,
+            "/api/v1/exceptions/{id}/reject",
+            Needs(P::ExceptionsApprove),
+            "exception.reject",
+            "exceptions",
+            "Reject someone else's exception, saying why",
+            exceptions::reject,
+        )
+        .route(
+            POST,
+            "/api/v1/exceptions/{id}/revoke",
+            Needs(P::ExceptionsApprove),
+            "exception.revoke",
+            "exceptions",
+            "Revoke an approved exception; its failures come back with the scans queued",
+            exceptions::revoke,
+        )
+        .route(
             GET,
             "/api/v1/hosts/{id}/transactions",
             Needs(P::RemediationsRead),
@@ -624,6 +680,69 @@ pub fn build(state: AppState) -> (Router<AppState>, Vec<RouteSpec>) {
             "events",
             "Server-sent events; resume with Last-Event-ID",
             events::stream,
+        )
+        .route(
+            GET,
+            "/api/v1/channels",
+            Needs(P::ChannelsManage),
+            "channel.list",
+            "channels",
+            "List notification channels (never their secrets)",
+            channels::list,
+        )
+        .route(
+            POST,
+            "/api/v1/channels",
+            Needs(P::ChannelsManage),
+            "channel.create",
+            "channels",
+            "Create a notification channel (webhook, slack or email; the secret is stored encrypted)",
+            channels::create,
+        )
+        .route(
+            GET,
+            "/api/v1/channels/{id}",
+            Needs(P::ChannelsManage),
+            "channel.get",
+            "channels",
+            "One notification channel",
+            channels::get,
+        )
+        .route(
+            PUT,
+            "/api/v1/channels/{id}",
+            Needs(P::ChannelsManage),
+            "channel.update",
+            "channels",
+            "Change a channel (an absent secret keeps the stored one)",
+            channels::update,
+        )
+        .route(
+            DELETE,
+            "/api/v1/channels/{id}",
+            Needs(P::ChannelsManage),
+            "channel.delete",
+            "channels",
+            "Delete a channel and its deliveries",
+            channels::delete,
+        )
+        .route(
+            POST,
+            "/api/v1/channels/{id}/test",
+            Needs(P::ChannelsManage),
+            "channel.test",
+            "channels",
+            "Queue a test message to one channel",
+            channels::test,
+        )
+        .route(
+            GET,
+            "/api/v1/deliveries",
+            Needs(P::ChannelsManage),
+            "delivery.list",
+            "channels",
+            "Deliveries with their attempts, newest first (filters: channel_id, status)",
+            channels::deliveries,
         )
         .route(GET, "/healthz", Public, "ops.healthz", "ops", "Liveness", ops::healthz)
         .route(GET, "/readyz", Public, "ops.readyz", "ops", "Readiness (database reachable)", ops::readyz)

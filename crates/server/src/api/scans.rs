@@ -96,7 +96,7 @@ pub async fn results(
         .map(|r| {
             let title = state.library.rule(&r.rule_id).map(|x| x.raw.title.as_str().to_owned());
             json!({"rule_id": r.rule_id, "title": title, "verdict": r.verdict, "severity": r.severity,
-                "reason": r.reason, "evidence_hash": r.evidence_hash})
+                "reason": r.reason, "evidence_hash": r.evidence_hash, "exception_id": r.exception_id})
         })
         .collect();
     Ok(Json(json!({"items": items, "total": page.total, "page": page.page, "per_page": page.per_page})))

@@ -43,4 +43,8 @@ needs! {
     RemediationsRead => Some(Permission::RemediationsRead),
     RemediationsRequest => Some(Permission::RemediationsRequest),
     RemediationsApprove => Some(Permission::RemediationsApprove),
+    ChannelsManage => Some(Permission::ChannelsManage),
+    ExceptionsRead => Some(Permission::ExceptionsRead),
+    ExceptionsRequest => Some(Permission::ExceptionsRequest),
+    ExceptionsApprove => Some(Permission::ExceptionsApprove),
 }

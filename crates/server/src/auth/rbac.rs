@@ -34,6 +34,15 @@ pub enum Permission {
     RemediationsRequest,
     /// Approve or reject someone else's remediation request.
     RemediationsApprove,
+    /// Manage notification channels (their secrets are write-only), send test messages and
+    /// read deliveries.
+    ChannelsManage,
+    /// See exceptions (accepted risks).
+    ExceptionsRead,
+    /// Ask for an exception.
+    ExceptionsRequest,
+    /// Approve, reject or revoke someone else's exception.
+    ExceptionsApprove,
 }
 
 impl From<Permission> for &'static str {
@@ -64,6 +73,10 @@ impl Permission {
         Permission::RemediationsRead,
         Permission::RemediationsRequest,
         Permission::RemediationsApprove,
+        Permission::ChannelsManage,
+        Permission::ExceptionsRead,
+        Permission::ExceptionsRequest,
+        Permission::ExceptionsApprove,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -88,6 +101,10 @@ impl Permission {
             Permission::RemediationsRead => "remediations:read",
             Permission::RemediationsRequest => "remediations:request",
             Permission::RemediationsApprove => "remediations:approve",
+            Permission::ChannelsManage => "channels:manage",
+            Permission::ExceptionsRead => "exceptions:read",
+            Permission::ExceptionsRequest => "exceptions:request",
+            Permission::ExceptionsApprove => "exceptions:approve",
         }
     }
 
@@ -122,6 +139,10 @@ pub fn builtin_permissions(role: &str) -> Option<BTreeSet<Permission>> {
                 RemediationsRead,
                 RemediationsRequest,
                 RemediationsApprove,
+                ChannelsManage,
+                ExceptionsRead,
+                ExceptionsRequest,
+                ExceptionsApprove,
             ],
         ]
         .concat(),
@@ -135,12 +156,16 @@ pub fn builtin_permissions(role: &str) -> Option<BTreeSet<Permission>> {
                 TokensWrite,
                 RemediationsRead,
                 RemediationsRequest,
+                ExceptionsRead,
+                ExceptionsRequest,
             ],
         ]
         .concat(),
-        "auditor" => {
-            [&read[..], &[CredentialsRead, SchedulesRead, AuditRead, UsersRead, RemediationsRead]].concat()
-        }
+        "auditor" => [
+            &read[..],
+            &[CredentialsRead, SchedulesRead, AuditRead, UsersRead, RemediationsRead, ExceptionsRead],
+        ]
+        .concat(),
         "viewer" => read.to_vec(),
         _ => return None,
     };

@@ -91,6 +91,7 @@ pub async fn scan_results(
                         r.verdict.as_str().into(),
                         r.reason,
                         c,
+                        r.exception_id.map(|i| i.to_string()).unwrap_or_default(),
                     ]
                 }),
             ),
@@ -166,7 +167,7 @@ pub async fn current_state(
             filename: format!("{stem}.csv"),
             content_type: "text/csv; charset=utf-8",
             body: csv(
-                "host,host_id,rule_id,title,severity,verdict,since,reason,controls",
+                "host,host_id,rule_id,title,severity,verdict,since,reason,controls,exception_id",
                 rows.into_iter().map(|r| {
                     let t = title(state, &r.rule_id);
                     let c = controls(state, &r.rule_id, framework).join("; ");
@@ -191,7 +192,8 @@ pub async fn current_state(
                     json!({"host": r.host_name, "host_id": r.host_id, "rule_id": r.rule_id,
                         "title": title(state, &r.rule_id), "severity": r.severity, "verdict": r.verdict,
                         "since": r.since_at, "scan_id": r.scan_id, "reason": r.reason,
-                        "controls": controls(state, &r.rule_id, framework), "evidence_hash": r.evidence_hash})
+                        "controls": controls(state, &r.rule_id, framework), "evidence_hash": r.evidence_hash,
+                        "exception_id": r.exception_id})
                 })
                 .collect();
             Export {

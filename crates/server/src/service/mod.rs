@@ -3,13 +3,16 @@
 //! [`ServiceError`] on failure. The API handlers, the web pages and the scheduler are thin
 //! adapters over these functions: parse, call, render.
 
+pub mod channels;
 pub mod compliance;
 pub mod credentials;
 pub mod error;
+pub mod exceptions;
 pub mod exports;
 pub mod groups;
 pub mod hosts;
 pub mod import;
+pub mod notify;
 pub mod remediation;
 pub mod scans;
 pub mod schedules;

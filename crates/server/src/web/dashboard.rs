@@ -11,7 +11,7 @@ use super::guard::{FleetRead, Viewer};
 use openwatch_store::{Host, Reachability, ScanStatus};
 
 use super::layout::{Page, badge, plural, render, svg, verdict, when};
-use super::svg::{Series, bars, donut, score, trend};
+use super::svg::{Series, bars, donut, excepted_note, score, trend};
 use crate::app::{AppState, now_ms};
 use openwatch_store::{Change, FirstScan};
 
@@ -45,7 +45,7 @@ pub async fn page(State(state): State<AppState>, v: Viewer<FleetRead>) -> Respon
     // Today's point is live: the daily roll-up may not have run since the latest scans.
     let today = now_ms().div_euclid(86_400_000);
     for fw in &summary.frameworks {
-        if let Some(p) = score(fw.pass, fw.fail) {
+        if let Some(p) = score(fw.pass + fw.excepted, fw.fail) {
             let points = series.entry(fw.framework.clone()).or_default();
             points.retain(|(d, _)| *d != today);
             points.push((today, p));
@@ -70,9 +70,9 @@ pub async fn page(State(state): State<AppState>, v: Viewer<FleetRead>) -> Respon
                 div.frameworks {
                     @for fw in &summary.frameworks {
                         div.framework {
-                            (svg(donut(fw.pass, fw.fail, &fw.framework)))
+                            (svg(donut(fw.pass + fw.excepted, fw.fail, &fw.framework)))
                             div { a href={"/frameworks/" (fw.framework)} { (fw.framework) } }
-                            div.muted { (fw.pass) " pass · " (fw.fail) " fail · " (plural(fw.hosts, "host", "hosts")) }
+                            div.muted { (fw.pass) " pass · " (fw.fail) " fail · " (plural(fw.hosts, "host", "hosts")) (excepted_note(fw.pass, fw.fail, fw.excepted)) }
                         }
                     }
                 }

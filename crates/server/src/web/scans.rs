@@ -111,7 +111,7 @@ pub async fn detail(
             @if let Some(m) = &scan.error_message { dt { "Error" } dd.mono { (scan.error_kind.as_deref().unwrap_or("")) ": " (m) } }
         }
         form.filters method="get" action={"/scans/" (id)} {
-            label { "Verdict" select name="verdict" { option value="" { "any" } @for x in ["fail", "pass", "error", "not_applicable", "skipped"] { option value=(x) selected[q.verdict == x] { (x.replace('_', " ")) } } } }
+            label { "Verdict" select name="verdict" { option value="" { "any" } @for x in ["fail", "excepted", "pass", "error", "not_applicable", "skipped"] { option value=(x) selected[q.verdict == x] { (x.replace('_', " ")) } } } }
             button type="submit" { "Filter" }
             a href={"/scans/" (id) "/results.csv?verdict=" (q.verdict)} { "Export CSV" }
             a href={"/scans/" (id) "/results.json?verdict=" (q.verdict)} { "Export JSON" }

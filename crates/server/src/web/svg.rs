@@ -16,6 +16,15 @@ pub fn score(pass: i64, fail: i64) -> Option<f64> {
     (pass + fail > 0).then(|| pass as f64 * 100.0 / (pass + fail) as f64)
 }
 
+/// What exceptions do to a figure: " · N excepted (P% without exceptions)", or nothing.
+/// The donut counts an excepted failure as accepted; this says how it reads without.
+pub fn excepted_note(pass: i64, fail: i64, excepted: i64) -> String {
+    match score(pass, fail + excepted) {
+        Some(p) if excepted > 0 => format!(" · {excepted} excepted ({p:.0}% without exceptions)"),
+        _ => String::new(),
+    }
+}
+
 /// A donut of pass vs fail with the score in the middle.
 pub fn donut(pass: i64, fail: i64, label: &str) -> String {
     let r = 40.0;

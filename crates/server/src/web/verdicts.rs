@@ -16,7 +16,7 @@ use crate::service::compliance::{self, Scope, StateParams};
 use crate::service::exports::{self, Format};
 
 /// The verdicts a filter offers, in the order people look for them.
-const VERDICTS: &[&str] = &["fail", "error", "pass", "not_applicable", "skipped"];
+const VERDICTS: &[&str] = &["fail", "excepted", "error", "pass", "not_applicable", "skipped"];
 
 /// One evidence list (as the scanner stores it) as definition lists.
 pub fn evidence(ev: &Value) -> Markup {
@@ -71,7 +71,7 @@ pub async fn section(state: &AppState, v: &Viewer<RulesRead>, action: &str, para
         }
         p.muted #host-counts {
             (plural(rows.len() as i64, "host result", "host results")) @if more { " (the first " (compliance::PAGE_LIMIT) "; the export has all)" } ": "
-            (count("fail")) " fail, " (count("pass")) " pass, " (count("error")) " error, "
+            (count("fail")) " fail, " (count("excepted")) " excepted, " (count("pass")) " pass, " (count("error")) " error, "
             (count("not_applicable") + count("skipped")) " not applicable"
         }
         @if rows.is_empty() { p.muted { "No host has a result for this yet, or none matches the filters." } }

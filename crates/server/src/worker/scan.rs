@@ -214,10 +214,11 @@ async fn ssh_report(state: &AppState, host: &Host, t: &Tailored) -> Result<ScanR
 }
 
 /// Scan a host now (in this task), as its tailoring says, and return its report with the
-/// tailoring it was scanned with.
+/// tailoring it was scanned with. Failures the approved exceptions in force for the host
+/// accept are `excepted`.
 pub async fn scan_report(state: &AppState, host: &Host) -> Result<(ScanReport, Effective), Failure> {
     let (t, effective) = tailored(state, host).await?;
-    let report = match host.transport.as_str() {
+    let mut report = match host.transport.as_str() {
         "local" => {
             let s = state.clone();
             tokio::task::spawn_blocking(move || local_report(&s, &t))
@@ -226,6 +227,11 @@ pub async fn scan_report(state: &AppState, host: &Host) -> Result<(ScanReport, E
         }
         _ => ssh_report(state, host, &t).await?,
     };
+    let today = crate::service::exceptions::today();
+    let exceptions = crate::service::exceptions::in_force(state, host.id, today).await.map_err(|e| {
+        failure("internal", format!("reading the host's exceptions: {e}"), Reachability::Unknown, true)
+    })?;
+    report.apply_exceptions(&exceptions, today);
     Ok((report, effective))
 }
 
@@ -250,6 +256,7 @@ pub fn posture_rows<'r>(
             fail: p.fail.into(),
             error: p.error.into(),
             not_applicable: p.not_applicable.into(),
+            excepted: p.excepted.into(),
         })
         .collect()
 }
@@ -282,6 +289,7 @@ pub fn outcome(
                 severity: r.severity,
                 reason: r.reason.clone(),
                 evidence: (!evidence.is_empty()).then(|| Value::Array(evidence).to_string()),
+                exception_id: r.exception.as_ref().and_then(|e| e.id.parse().ok()),
             }
         })
         .collect();

@@ -24,8 +24,8 @@ CREATE INDEX exceptions_status ON exceptions(status, expires_on);
 ALTER TABLE scan_results ADD COLUMN exception_id BIGINT;
 ALTER TABLE host_rule_state ADD COLUMN exception_id BIGINT;
 -- Excepted failures, counted apart from pass and fail.
-ALTER TABLE host_posture ADD COLUMN excepted INTEGER NOT NULL DEFAULT 0;
-ALTER TABLE posture_history ADD COLUMN excepted INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE host_posture ADD COLUMN excepted BIGINT NOT NULL DEFAULT 0;
+ALTER TABLE posture_history ADD COLUMN excepted BIGINT NOT NULL DEFAULT 0;
 -- Drift at value level: the evidence before and after each change.
 ALTER TABLE host_changes ADD COLUMN old_evidence_hash TEXT;
 ALTER TABLE host_changes ADD COLUMN new_evidence_hash TEXT;

@@ -12,7 +12,8 @@ impl FleetStore for Backend {
         .await?;
         let frameworks = sqlx::query(
             "SELECT framework, COUNT(*) AS hosts, CAST(SUM(pass) AS BIGINT) AS pass, CAST(SUM(fail) AS BIGINT) AS fail, \
-             CAST(SUM(error) AS BIGINT) AS error, CAST(SUM(not_applicable) AS BIGINT) AS not_applicable FROM host_posture GROUP BY framework ORDER BY framework",
+             CAST(SUM(error) AS BIGINT) AS error, CAST(SUM(not_applicable) AS BIGINT) AS not_applicable, \
+             CAST(SUM(excepted) AS BIGINT) AS excepted FROM host_posture GROUP BY framework ORDER BY framework",
         )
         .fetch_all(r)
         .await?
@@ -25,6 +26,7 @@ impl FleetStore for Backend {
                 fail: row.try_get("fail")?,
                 error: row.try_get("error")?,
                 not_applicable: row.try_get("not_applicable")?,
+                excepted: row.try_get("excepted")?,
             })
         })
         .collect::<Result<_>>()?;
@@ -157,7 +159,7 @@ impl FleetStore for Backend {
         let mut tx = self.w().begin_with(dialect::BEGIN_WRITE).await?;
         for chunk in h.posture.chunks(CHUNK) {
             let mut qb = QueryBuilder::<Db>::new(
-                "INSERT INTO posture_history (host_id, framework, scan_id, at, pass, fail, error, not_applicable) ",
+                "INSERT INTO posture_history (host_id, framework, scan_id, at, pass, fail, error, not_applicable, excepted) ",
             );
             qb.push_values(chunk, |mut b, (host, at, p)| {
                 b.push_bind(*host)
@@ -167,7 +169,8 @@ impl FleetStore for Backend {
                     .push_bind(p.pass)
                     .push_bind(p.fail)
                     .push_bind(p.error)
-                    .push_bind(p.not_applicable);
+                    .push_bind(p.not_applicable)
+                    .push_bind(p.excepted);
             });
             qb.build().execute(&mut *tx).await?;
         }

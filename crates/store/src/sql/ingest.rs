@@ -29,7 +29,7 @@ impl Backend {
         let rows: Vec<(&ResultInput, &Option<String>)> = o.results.iter().zip(&hashes).collect();
         for chunk in rows.chunks(CHUNK) {
             let mut qb = QueryBuilder::<Db>::new(
-                "INSERT INTO scan_results (scan_id, rule_id, verdict, severity, reason, evidence_hash) ",
+                "INSERT INTO scan_results (scan_id, rule_id, verdict, severity, reason, evidence_hash, exception_id) ",
             );
             qb.push_values(chunk, |mut b, (r, h)| {
                 b.push_bind(o.scan_id)
@@ -37,7 +37,8 @@ impl Backend {
                     .push_bind(r.verdict.as_str())
                     .push_bind(r.severity.as_str())
                     .push_bind(r.reason.clone())
-                    .push_bind((*h).clone());
+                    .push_bind((*h).clone())
+                    .push_bind(r.exception_id);
             });
             qb.build().execute(&mut **tx).await?;
         }
@@ -64,8 +65,9 @@ impl Backend {
             0
         } else {
             sqlx::query(
-            "INSERT INTO host_changes (host_id, rule_id, scan_id, old_verdict, new_verdict, old_severity, new_severity, changed_at) \
-             SELECT $1, n.rule_id, n.scan_id, o.verdict, n.verdict, o.severity, n.severity, $3 \
+            "INSERT INTO host_changes (host_id, rule_id, scan_id, old_verdict, new_verdict, old_severity, new_severity, changed_at, \
+             old_evidence_hash, new_evidence_hash) \
+             SELECT $1, n.rule_id, n.scan_id, o.verdict, n.verdict, o.severity, n.severity, $3, o.evidence_hash, n.evidence_hash \
              FROM scan_results n LEFT JOIN host_rule_state o ON o.host_id = $1 AND o.rule_id = n.rule_id \
              WHERE n.scan_id = $2 AND (o.rule_id IS NULL OR o.verdict <> n.verdict OR o.severity <> n.severity) \
              ORDER BY n.rule_id",
@@ -131,12 +133,12 @@ impl Backend {
         .await?;
         // Current state; an unchanged verdict keeps the time it was first seen.
         sqlx::query(
-            "INSERT INTO host_rule_state (host_id, rule_id, verdict, severity, scan_id, evidence_hash, since_at, updated_at) \
-             SELECT $1, rule_id, verdict, severity, scan_id, evidence_hash, $3, $3 FROM scan_results WHERE scan_id = $2 \
+            "INSERT INTO host_rule_state (host_id, rule_id, verdict, severity, scan_id, evidence_hash, since_at, updated_at, exception_id) \
+             SELECT $1, rule_id, verdict, severity, scan_id, evidence_hash, $3, $3, exception_id FROM scan_results WHERE scan_id = $2 \
              ON CONFLICT (host_id, rule_id) DO UPDATE SET \
              since_at = CASE WHEN host_rule_state.verdict = excluded.verdict THEN host_rule_state.since_at ELSE excluded.since_at END, \
              verdict = excluded.verdict, severity = excluded.severity, scan_id = excluded.scan_id, \
-             evidence_hash = excluded.evidence_hash, updated_at = excluded.updated_at",
+             evidence_hash = excluded.evidence_hash, updated_at = excluded.updated_at, exception_id = excluded.exception_id",
         )
         .bind(host)
         .bind(scan)
@@ -148,7 +150,7 @@ impl Backend {
         if !o.posture.is_empty() {
             for table in ["host_posture", "posture_history"] {
                 let mut qb = QueryBuilder::<Db>::new(format!(
-                    "INSERT INTO {table} (host_id, framework, pass, fail, error, not_applicable, {}) ",
+                    "INSERT INTO {table} (host_id, framework, pass, fail, error, not_applicable, excepted, {}) ",
                     if table == "host_posture" { "updated_at" } else { "at, scan_id" }
                 ));
                 qb.push_values(&o.posture, |mut b, p| {
@@ -158,6 +160,7 @@ impl Backend {
                         .push_bind(p.fail)
                         .push_bind(p.error)
                         .push_bind(p.not_applicable)
+                        .push_bind(p.excepted)
                         .push_bind(at);
                     if table == "posture_history" {
                         b.push_bind(scan);

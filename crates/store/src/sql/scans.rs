@@ -267,7 +267,7 @@ impl ScanStore for Backend {
         filters(&mut cq, scan_id, q);
         let total = count(self.r(), cq).await?;
         let mut qb = QueryBuilder::<Db>::new(
-            "SELECT rule_id, verdict, severity, reason, evidence_hash FROM scan_results",
+            "SELECT rule_id, verdict, severity, reason, evidence_hash, exception_id FROM scan_results",
         );
         filters(&mut qb, scan_id, q);
         qb.push(" ORDER BY rule_id LIMIT ")
@@ -286,6 +286,7 @@ impl ScanStore for Backend {
                     severity: text_col(r, 2, Severity::parse)?,
                     reason: r.try_get(3)?,
                     evidence_hash: r.try_get(4)?,
+                    exception_id: r.try_get(5)?,
                 })
             })
             .collect::<Result<_>>()?;

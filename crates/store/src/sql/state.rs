@@ -7,13 +7,15 @@ fn posture_from(row: &DbRow) -> Result<Posture> {
         fail: row.try_get("fail")?,
         error: row.try_get("error")?,
         not_applicable: row.try_get("not_applicable")?,
+        excepted: row.try_get("excepted")?,
     })
 }
 
 impl Backend {
     async fn changes_page(&self, host_id: Option<i64>, limit: i64, offset: i64) -> Result<Vec<Change>> {
         const COLUMNS: &str = "SELECT c.id, c.host_id, h.name AS host_name, c.rule_id, c.scan_id, c.old_verdict, \
-            c.new_verdict, c.old_severity, c.new_severity, c.changed_at FROM host_changes c JOIN hosts h ON h.id = c.host_id";
+            c.new_verdict, c.old_severity, c.new_severity, c.changed_at, c.old_evidence_hash, c.new_evidence_hash \
+            FROM host_changes c JOIN hosts h ON h.id = c.host_id";
         let rows = match host_id {
             Some(id) => {
                 sqlx::query(AssertSqlSafe(format!(
@@ -46,6 +48,8 @@ impl Backend {
                     old_severity: opt_text_col(r, "old_severity", Severity::parse)?,
                     new_severity: text_col(r, "new_severity", Severity::parse)?,
                     changed_at: r.try_get("changed_at")?,
+                    old_evidence_hash: r.try_get("old_evidence_hash")?,
+                    new_evidence_hash: r.try_get("new_evidence_hash")?,
                 })
             })
             .collect()
@@ -56,7 +60,7 @@ impl Backend {
 impl StateStore for Backend {
     async fn host_state(&self, host_id: i64, q: &ResultQuery) -> Result<Vec<RuleState>> {
         let mut qb = QueryBuilder::<Db>::new(
-            "SELECT rule_id, verdict, severity, scan_id, evidence_hash, since_at FROM host_rule_state WHERE host_id = ",
+            "SELECT rule_id, verdict, severity, scan_id, evidence_hash, since_at, exception_id FROM host_rule_state WHERE host_id = ",
         );
         qb.push_bind(host_id);
         if let Some(v) = &q.verdict {
@@ -80,6 +84,7 @@ impl StateStore for Backend {
                     scan_id: r.try_get(3)?,
                     evidence_hash: r.try_get(4)?,
                     since_at: r.try_get(5)?,
+                    exception_id: r.try_get(6)?,
                 })
             })
             .filter(|s: &Result<RuleState>| match (s, &wanted) {
@@ -135,7 +140,7 @@ impl StateStore for Backend {
     async fn fleet_state(&self, q: &FleetStateQuery) -> Result<Vec<HostRuleRow>> {
         let mut qb = QueryBuilder::<Db>::new(
             "SELECT s.host_id, h.name, s.rule_id, s.verdict, s.severity, s.since_at, s.scan_id, \
-             COALESCE(r.reason, ''), s.evidence_hash FROM host_rule_state s \
+             COALESCE(r.reason, ''), s.evidence_hash, s.exception_id FROM host_rule_state s \
              JOIN hosts h ON h.id = s.host_id AND h.deleted_at IS NULL \
              LEFT JOIN scan_results r ON r.scan_id = s.scan_id AND r.rule_id = s.rule_id WHERE 1 = 1",
         );
@@ -190,13 +195,14 @@ impl StateStore for Backend {
                     scan_id: r.try_get(6)?,
                     reason: r.try_get(7)?,
                     evidence_hash: r.try_get(8)?,
+                    exception_id: r.try_get(9)?,
                 })
             })
             .collect()
     }
 
     async fn host_posture(&self, host_id: i64) -> Result<Vec<Posture>> {
-        sqlx::query("SELECT framework, pass, fail, error, not_applicable FROM host_posture WHERE host_id = $1 ORDER BY framework")
+        sqlx::query("SELECT framework, pass, fail, error, not_applicable, excepted FROM host_posture WHERE host_id = $1 ORDER BY framework")
             .bind(host_id)
             .fetch_all(self.r())
             .await?
@@ -207,7 +213,7 @@ impl StateStore for Backend {
 
     async fn posture_history(&self, host_id: i64, since: Millis) -> Result<Vec<PosturePoint>> {
         sqlx::query(
-            "SELECT framework, pass, fail, error, not_applicable, at, scan_id FROM posture_history \
+            "SELECT framework, pass, fail, error, not_applicable, excepted, at, scan_id FROM posture_history \
              WHERE host_id = $1 AND at >= $2 ORDER BY at, framework",
         )
         .bind(host_id)

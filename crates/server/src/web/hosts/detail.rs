@@ -21,7 +21,7 @@ use crate::auth::rbac::Permission;
 use crate::service::scans::{ResultFilter, result_query};
 use crate::web::guard::{HostsRead, Viewer};
 use crate::web::layout::{self, Page, badge, csrf_field, prose, render, svg, verdict, when};
-use crate::web::svg::donut;
+use crate::web::svg::{donut, excepted_note};
 
 use super::db_error;
 
@@ -192,9 +192,9 @@ pub async fn detail(
             div.frameworks {
                 @for p in &posture {
                     div.framework {
-                        (svg(donut(p.pass, p.fail, &p.framework)))
+                        (svg(donut(p.pass + p.excepted, p.fail, &p.framework)))
                         div { a href={"/hosts/" (id) "?framework=" (p.framework)} { (p.framework) } }
-                        div.muted { (p.pass) " pass · " (p.fail) " fail" }
+                        div.muted { (p.pass) " pass · " (p.fail) " fail" (excepted_note(p.pass, p.fail, p.excepted)) }
                     }
                 }
             }
@@ -202,7 +202,7 @@ pub async fn detail(
         section.card aria-labelledby="rules-h" {
             h2 #rules-h { "Rules (" (rows.len()) ")" }
             form.filters method="get" action={"/hosts/" (id)} {
-                label { "Verdict" select name="verdict" { option value="" { "any" } @for x in ["fail", "pass", "error", "not_applicable", "skipped"] { option value=(x) selected[q.verdict.as_deref() == Some(x)] { (x.replace('_', " ")) } } } }
+                label { "Verdict" select name="verdict" { option value="" { "any" } @for x in ["fail", "excepted", "pass", "error", "not_applicable", "skipped"] { option value=(x) selected[q.verdict.as_deref() == Some(x)] { (x.replace('_', " ")) } } } }
                 label { "Severity" select name="severity" { option value="" { "any" } @for x in ["critical", "high", "medium", "low"] { option value=(x) selected[q.severity.as_deref() == Some(x)] { (x) } } } }
                 label { "Framework" select name="framework" { option value="" { "any" } @for f in &frameworks { option value=(f) selected[q.framework.as_deref() == Some(*f)] { (f) } } } }
                 label { "Control" input name="control" value=(q.control.clone().unwrap_or_default()) placeholder="e.g. 5.1 or AC-6"; }
