@@ -231,3 +231,74 @@ both_backends!(bad_requests_name_the_field_at_fault, |backend: Backend| async mo
     assert_eq!(s, StatusCode::CREATED, "fleet-wide, 10 days");
     app.stop().await;
 });
+
+both_backends!(the_pages_ask_decide_and_show_an_exception, |backend: Backend| async move {
+    let mut app = TestApp::start(backend).await;
+    let (host, scan) = app.scanned_local_host("here").await;
+    let rule = failing_rule(&app, &scan).await;
+    let (s, _) =
+        app.post("/api/v1/users", json!({"username": "olga", "password": PW, "role": "operator"})).await;
+    assert_eq!(s, StatusCode::CREATED);
+    app.login("olga", PW).await;
+    let (_, page) = app.page(&format!("/hosts/{host}?verdict=fail")).await;
+    assert!(page.contains("Accept the risk") && page.contains("every host in group lab"), "{page}");
+    let scope = format!("host:{host}");
+    let back = format!("/hosts/{host}");
+    let until = in_days(20);
+    let (s, page) = app
+        .form(
+            "/exceptions",
+            &[
+                ("rule_id", &rule),
+                ("scope", &scope),
+                ("justification", "  "),
+                ("expires", &until),
+                ("back", &back),
+            ],
+        )
+        .await;
+    assert_eq!(s, StatusCode::OK);
+    assert!(
+        common::text(&page).contains("say why this failure is accepted"),
+        "refused, back on the host page"
+    );
+    let (_, page) = app
+        .form(
+            "/exceptions",
+            &[
+                ("rule_id", &rule),
+                ("scope", &scope),
+                ("justification", "kiosk image"),
+                ("expires", &until),
+                ("back", &back),
+            ],
+        )
+        .await;
+    let t = common::text(&page);
+    assert!(t.contains(&format!("Exception #1 for {rule} requested")) && t.contains("kiosk image"), "{t}");
+    assert!(!page.contains("/exceptions/1/approve"), "an operator is not offered the decision: {page}");
+
+    app.login("admin", common::ADMIN_PASSWORD).await;
+    let (_, page) = app.form("/exceptions/1/reject", &[("note", "")]).await;
+    assert!(common::text(&page).contains("say why the exception is rejected"), "{}", common::text(&page));
+    let (_, page) = app.form("/exceptions/1/approve", &[("note", "ok until the kiosk is replaced")]).await;
+    assert!(
+        common::text(&page).contains("Exception #1 approved; 1 host scan(s) queued"),
+        "{}",
+        common::text(&page)
+    );
+    settle(&app, host).await;
+    let (_, page) = app.page(&format!("/hosts/{host}?verdict=excepted")).await;
+    let t = common::text(&page);
+    assert!(t.contains("Accepted by exception #1") && t.contains(&rule), "{t}");
+    assert!(t.contains("1 excepted ("), "the figure says what it reads without: {t}");
+    let (_, page) = app.page("/").await;
+    assert!(common::text(&page).contains("1 excepted ("), "{}", common::text(&page));
+    let (_, page) = app.form("/exceptions/1/revoke", &[]).await;
+    assert!(
+        common::text(&page).contains("Exception #1 revoked; 1 host scan(s) queued"),
+        "{}",
+        common::text(&page)
+    );
+    app.stop().await;
+});

@@ -397,6 +397,8 @@ pub trait ScanStore: Send + Sync {
 pub trait StateStore: Send + Sync {
     async fn host_state(&self, host_id: i64, q: &ResultQuery) -> Result<Vec<RuleState>>;
     async fn host_changes(&self, host_id: Option<i64>, page: PageRequest) -> Result<Page<Change>>;
+    /// The change log filtered by host, group, rules, new severity and time, newest first.
+    async fn find_changes(&self, q: &ChangeQuery, page: PageRequest) -> Result<Page<Change>>;
     /// The newest changes across the fleet, without counting them all (dashboards).
     async fn recent_changes(&self, limit: i64) -> Result<Vec<Change>>;
     /// The newest baselines (first successful scans), of one host or of the fleet.

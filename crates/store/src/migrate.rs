@@ -44,6 +44,11 @@ pub(crate) const SQLITE: &[Migration] = &[
         name: "exceptions",
         sql: include_str!("../migrations/sqlite/0006_exceptions.sql"),
     },
+    Migration {
+        version: 7,
+        name: "notifications",
+        sql: include_str!("../migrations/sqlite/0007_notifications.sql"),
+    },
 ];
 
 pub(crate) const POSTGRES: &[Migration] = &[
@@ -72,6 +77,11 @@ pub(crate) const POSTGRES: &[Migration] = &[
         version: 6,
         name: "exceptions",
         sql: include_str!("../migrations/postgres/0006_exceptions.sql"),
+    },
+    Migration {
+        version: 7,
+        name: "notifications",
+        sql: include_str!("../migrations/postgres/0007_notifications.sql"),
     },
 ];
 

@@ -787,3 +787,18 @@ pub struct ExceptionQuery {
     /// Exceptions that apply to this host: its own, its groups' and fleet-wide ones.
     pub host_id: Option<i64>,
 }
+
+/// Filters over the change log ("what changed").
+#[derive(Debug, Clone, Default)]
+pub struct ChangeQuery {
+    pub host_id: Option<i64>,
+    pub group_id: Option<i64>,
+    /// Only these rules (a framework or control resolved to its rules).
+    pub rule_ids: Option<Vec<String>>,
+    /// The severity the rule has now.
+    pub severity: Option<Severity>,
+    /// From this time on (inclusive).
+    pub since: Option<Millis>,
+    /// Before this time.
+    pub until: Option<Millis>,
+}

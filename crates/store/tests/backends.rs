@@ -704,3 +704,49 @@ async fn tailorings_of_a_hosts_groups_and_its_own() {
         assert!(t.groups.is_empty() && t.host.is_none(), "a host in no tailored group has none");
     }
 }
+
+#[tokio::test]
+async fn the_change_log_keeps_the_evidence_before_and_after_and_filters() {
+    for b in backends().await {
+        let s = &*b.store;
+        let lab = s.create_host(&HostInput { groups: vec!["lab".into()], ..host("h1") }, 1).await.unwrap();
+        let other = s.create_host(&host("h2"), 1).await.unwrap();
+        let with = |verdict: &str, actual: &str| {
+            let mut r = result("sshd_max_auth_tries", verdict, "medium");
+            r.evidence = Some(
+                json!([{"method": "sshd_config", "source": "/etc/ssh/sshd_config:3", "actual": actual}])
+                    .to_string(),
+            );
+            vec![r, result("other_rule", "pass", "high")]
+        };
+        for h in [lab.id, other.id] {
+            scan_once(s, h, 1_000, with("pass", "4")).await;
+            scan_once(s, h, 2_000 + h, with("fail", "10")).await;
+        }
+        let all = s.find_changes(&ChangeQuery::default(), PageRequest::new(None, None)).await.unwrap();
+        assert_eq!(all.total, 2, "{}: one change per host after the baselines", b.url);
+        let c = &all.items[0];
+        let bodies = s
+            .evidence_many(&[c.old_evidence_hash.clone().unwrap(), c.new_evidence_hash.clone().unwrap()])
+            .await
+            .unwrap();
+        assert!(bodies[c.old_evidence_hash.as_ref().unwrap()].contains("\"4\""), "{}", b.url);
+        assert!(bodies[c.new_evidence_hash.as_ref().unwrap()].contains("\"10\""), "{}", b.url);
+        let count = |q: ChangeQuery| async move {
+            s.find_changes(&q, PageRequest::new(None, None)).await.unwrap().total
+        };
+        let group = s.list_groups().await.unwrap().into_iter().find(|g| g.name == "lab").unwrap().id;
+        assert_eq!(count(ChangeQuery { group_id: Some(group), ..Default::default() }).await, 1, "{}", b.url);
+        assert_eq!(count(ChangeQuery { host_id: Some(other.id), ..Default::default() }).await, 1);
+        assert_eq!(count(ChangeQuery { severity: Some(Severity::High), ..Default::default() }).await, 0);
+        assert_eq!(count(ChangeQuery { severity: Some(Severity::Medium), ..Default::default() }).await, 2);
+        assert_eq!(
+            count(ChangeQuery { rule_ids: Some(vec!["other_rule".into()]), ..Default::default() }).await,
+            0
+        );
+        assert_eq!(count(ChangeQuery { rule_ids: Some(Vec::new()), ..Default::default() }).await, 0);
+        let later = 2_010 + lab.id.max(other.id);
+        assert_eq!(count(ChangeQuery { since: Some(later), ..Default::default() }).await, 1);
+        assert_eq!(count(ChangeQuery { until: Some(later), ..Default::default() }).await, 1);
+    }
+}

@@ -10,6 +10,7 @@ use crate::auth::need::{FleetRead, HostsRead};
 use crate::http::error::{ApiResult, not_found};
 use crate::http::guard::Grant;
 use crate::service::compliance::{self, Scope, StateParams};
+use crate::service::drift::{self, ChangeFilter};
 use crate::service::exports::{self, Format};
 use crate::service::scans::{ResultFilter, result_query};
 
@@ -37,28 +38,22 @@ pub async fn host_compliance(
     Ok(Json(json!({"host": host, "frameworks": frameworks, "rules": rules})))
 }
 
-#[derive(Debug, Deserialize)]
-pub struct PageQuery {
-    page: Option<i64>,
-    per_page: Option<i64>,
-}
-
 pub async fn host_changes(
     State(state): State<AppState>,
-    _: Grant<HostsRead>,
+    g: Grant<HostsRead>,
     Path(id): Path<i64>,
-    Query(q): Query<PageQuery>,
+    Query(mut f): Query<ChangeFilter>,
 ) -> ApiResult<Json<Value>> {
-    state.store().host(id).await?.ok_or_else(|| not_found("host"))?;
-    Ok(Json(json!(state.store().host_changes(Some(id), crate::service::page(q.page, q.per_page)?).await?)))
+    f.host_id = Some(id);
+    Ok(Json(json!(drift::changes(&state, &g, &f).await?)))
 }
 
 pub async fn changes(
     State(state): State<AppState>,
-    _: Grant<FleetRead>,
-    Query(q): Query<PageQuery>,
+    g: Grant<HostsRead>,
+    Query(f): Query<ChangeFilter>,
 ) -> ApiResult<Json<Value>> {
-    Ok(Json(json!(state.store().host_changes(None, crate::service::page(q.page, q.per_page)?).await?)))
+    Ok(Json(json!(drift::changes(&state, &g, &f).await?)))
 }
 
 #[derive(Debug, Deserialize)]

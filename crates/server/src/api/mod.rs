@@ -295,7 +295,7 @@ pub fn build(state: AppState) -> (Router<AppState>, Vec<RouteSpec>) {
             Needs(P::HostsRead),
             "host.changes",
             "compliance",
-            "The host's change log",
+            "The host's change log, with values before and after (filter by framework, severity, since, until)",
             fleet::host_changes,
         )
         .route(
@@ -565,10 +565,10 @@ pub fn build(state: AppState) -> (Router<AppState>, Vec<RouteSpec>) {
         .route(
             GET,
             "/api/v1/changes",
-            Needs(P::FleetRead),
+            Needs(P::HostsRead),
             "change.list",
             "compliance",
-            "Recent changes across the fleet",
+            "What changed across the fleet, with values before and after (filter by host_id, group, framework, severity, since, until)",
             fleet::changes,
         )
         .route(

@@ -6,6 +6,7 @@
 pub mod channels;
 pub mod compliance;
 pub mod credentials;
+pub mod drift;
 pub mod error;
 pub mod exceptions;
 pub mod exports;

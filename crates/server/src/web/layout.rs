@@ -12,10 +12,12 @@ const NAV: &[(&str, &str, Option<Permission>)] = &[
     ("/hosts", "Hosts", Some(Permission::HostsRead)),
     ("/groups", "Groups", Some(Permission::HostsRead)),
     ("/scans", "Scans", Some(Permission::ScansRead)),
+    ("/changes", "Changes", Some(Permission::HostsRead)),
     ("/rules", "Rules", Some(Permission::RulesRead)),
     ("/frameworks", "Frameworks", Some(Permission::RulesRead)),
     ("/schedules", "Schedules", Some(Permission::SchedulesRead)),
     ("/remediations", "Fixes", Some(Permission::RemediationsRead)),
+    ("/exceptions", "Exceptions", Some(Permission::ExceptionsRead)),
 ];
 
 /// Whether the caller sees the Administration section at all.

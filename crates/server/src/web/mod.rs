@@ -4,8 +4,11 @@
 //! event; handlers call the same use cases as the API and render the outcome.
 
 mod admin;
+mod changes;
+mod channels;
 mod confirm;
 mod dashboard;
+pub(crate) mod exceptions;
 mod fix;
 mod flash;
 pub(crate) mod form;
@@ -169,6 +172,30 @@ pub fn pages(r: Routes) -> Routes {
             "remediation.rollback",
             remediations::rollback,
         )
+        .page(GET, "/changes", Needs(P::HostsRead), "web.changes", changes::list)
+        .page(GET, "/exceptions", Needs(P::ExceptionsRead), "web.exceptions", exceptions::list)
+        .page(POST, "/exceptions", Needs(P::ExceptionsRequest), "exception.request", exceptions::create)
+        .page(
+            POST,
+            "/exceptions/{id}/approve",
+            Needs(P::ExceptionsApprove),
+            "exception.approve",
+            exceptions::approve,
+        )
+        .page(
+            POST,
+            "/exceptions/{id}/reject",
+            Needs(P::ExceptionsApprove),
+            "exception.reject",
+            exceptions::reject,
+        )
+        .page(
+            POST,
+            "/exceptions/{id}/revoke",
+            Needs(P::ExceptionsApprove),
+            "exception.revoke",
+            exceptions::revoke,
+        )
         .page(GET, "/rules", Needs(P::RulesRead), "web.rules", rules::list)
         .page(GET, "/rules/{id}", Needs(P::RulesRead), "web.rule", rules::rule)
         .page(GET, "/groups/{id}/tailoring", Needs(P::HostsRead), "web.tailoring", tailoring::group_form)
@@ -207,6 +234,16 @@ pub fn pages(r: Routes) -> Routes {
             Needs(P::CredentialsWrite),
             "credential.delete",
             admin::delete_credential,
+        )
+        .page(GET, "/admin/channels", Needs(P::ChannelsManage), "web.channels", channels::list)
+        .page(POST, "/admin/channels", Needs(P::ChannelsManage), "channel.create", channels::create)
+        .page(POST, "/admin/channels/{id}/test", Needs(P::ChannelsManage), "channel.test", channels::test)
+        .page(
+            POST,
+            "/admin/channels/{id}/delete",
+            Needs(P::ChannelsManage),
+            "channel.delete",
+            channels::delete,
         )
         .page(POST, "/admin/users", Needs(P::UsersWrite), "user.create", admin::create_user)
         .page(

@@ -1,9 +1,11 @@
 //! Job workers: claim a job from the durable queue, keep its lease alive while it runs,
 //! complete or fail it. Several workers per process, several processes per database.
 
+pub mod deliver;
 pub mod fix;
 pub mod scan;
 pub mod scheduler;
+pub mod send;
 
 use std::time::Duration;
 
@@ -12,7 +14,7 @@ use tokio::task::JoinSet;
 use crate::app::{AppState, now_ms};
 
 /// The job kinds workers run.
-pub const KINDS: &[&str] = &["scan", "fix", "fix_rollback"];
+pub const KINDS: &[&str] = &["scan", "fix", "fix_rollback", "deliver"];
 
 /// Start `n` workers; they return when shutdown is signalled, after finishing the job in hand.
 pub fn spawn(state: &AppState, n: usize, set: &mut JoinSet<()>) {
@@ -37,6 +39,7 @@ async fn work(state: AppState, name: String) {
                     "scan" => scan::run(&state, &job, &name).await,
                     "fix" => fix::run(&state, &job, &name).await,
                     "fix_rollback" => fix::rollback(&state, &job, &name).await,
+                    "deliver" => deliver::run(&state, &job, &name).await,
                     other => Err(anyhow::anyhow!("unknown job kind {other}")),
                 };
                 beat.abort();

@@ -260,6 +260,7 @@ impl Backend {
             .execute(&mut *tx)
             .await?;
         }
+        reseal_channels(&mut tx, old, &new, now).await?;
         tx.commit().await?;
         keys::install(&pending, path)?;
         Ok(rows.len())

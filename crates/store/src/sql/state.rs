@@ -11,6 +11,23 @@ fn posture_from(row: &DbRow) -> Result<Posture> {
     })
 }
 
+fn change_from(r: &DbRow) -> Result<Change> {
+    Ok(Change {
+        id: r.try_get("id")?,
+        host_id: r.try_get("host_id")?,
+        host_name: r.try_get("host_name")?,
+        rule_id: r.try_get("rule_id")?,
+        scan_id: r.try_get("scan_id")?,
+        old_verdict: opt_text_col(r, "old_verdict", Status::parse)?,
+        new_verdict: text_col(r, "new_verdict", Status::parse)?,
+        old_severity: opt_text_col(r, "old_severity", Severity::parse)?,
+        new_severity: text_col(r, "new_severity", Severity::parse)?,
+        changed_at: r.try_get("changed_at")?,
+        old_evidence_hash: r.try_get("old_evidence_hash")?,
+        new_evidence_hash: r.try_get("new_evidence_hash")?,
+    })
+}
+
 impl Backend {
     async fn changes_page(&self, host_id: Option<i64>, limit: i64, offset: i64) -> Result<Vec<Change>> {
         const COLUMNS: &str = "SELECT c.id, c.host_id, h.name AS host_name, c.rule_id, c.scan_id, c.old_verdict, \
@@ -35,24 +52,7 @@ impl Backend {
                     .await?
             }
         };
-        rows.iter()
-            .map(|r| {
-                Ok(Change {
-                    id: r.try_get("id")?,
-                    host_id: r.try_get("host_id")?,
-                    host_name: r.try_get("host_name")?,
-                    rule_id: r.try_get("rule_id")?,
-                    scan_id: r.try_get("scan_id")?,
-                    old_verdict: opt_text_col(r, "old_verdict", Status::parse)?,
-                    new_verdict: text_col(r, "new_verdict", Status::parse)?,
-                    old_severity: opt_text_col(r, "old_severity", Severity::parse)?,
-                    new_severity: text_col(r, "new_severity", Severity::parse)?,
-                    changed_at: r.try_get("changed_at")?,
-                    old_evidence_hash: r.try_get("old_evidence_hash")?,
-                    new_evidence_hash: r.try_get("new_evidence_hash")?,
-                })
-            })
-            .collect()
+        rows.iter().map(change_from).collect()
     }
 }
 
@@ -92,6 +92,55 @@ impl StateStore for Backend {
                 _ => true,
             })
             .collect()
+    }
+
+    async fn find_changes(&self, q: &ChangeQuery, page: PageRequest) -> Result<Page<Change>> {
+        fn filters(qb: &mut QueryBuilder<Db>, q: &ChangeQuery) -> bool {
+            qb.push(" WHERE 1 = 1");
+            if let Some(h) = q.host_id {
+                qb.push(" AND c.host_id = ").push_bind(h);
+            }
+            if let Some(g) = q.group_id {
+                qb.push(" AND c.host_id IN (SELECT host_id FROM host_group_members WHERE group_id = ")
+                    .push_bind(g)
+                    .push(")");
+            }
+            if let Some(ids) = &q.rule_ids {
+                if ids.is_empty() {
+                    return false;
+                }
+                qb.push(" AND c.rule_id IN (");
+                let mut sep = qb.separated(", ");
+                for id in ids {
+                    sep.push_bind(id.clone());
+                }
+                qb.push(")");
+            }
+            if let Some(s) = q.severity {
+                qb.push(" AND c.new_severity = ").push_bind(s.as_str());
+            }
+            if let Some(t) = q.since {
+                qb.push(" AND c.changed_at >= ").push_bind(t);
+            }
+            if let Some(t) = q.until {
+                qb.push(" AND c.changed_at < ").push_bind(t);
+            }
+            true
+        }
+        let mut cq = QueryBuilder::<Db>::new("SELECT COUNT(*) FROM host_changes c");
+        if !filters(&mut cq, q) {
+            return Ok(Page { items: Vec::new(), total: 0, page: page.page, per_page: page.per_page });
+        }
+        let total = count(self.r(), cq).await?;
+        let mut qb = QueryBuilder::<Db>::new(
+            "SELECT c.id, c.host_id, h.name AS host_name, c.rule_id, c.scan_id, c.old_verdict, c.new_verdict, \
+             c.old_severity, c.new_severity, c.changed_at, c.old_evidence_hash, c.new_evidence_hash \
+             FROM host_changes c JOIN hosts h ON h.id = c.host_id",
+        );
+        filters(&mut qb, q);
+        qb.push(" ORDER BY c.id DESC LIMIT ").push_bind(page.per_page).push(" OFFSET ").push_bind(page.offset());
+        let items = qb.build().fetch_all(self.r()).await?.iter().map(change_from).collect::<Result<_>>()?;
+        Ok(Page { items, total, page: page.page, per_page: page.per_page })
     }
 
     async fn host_changes(&self, host_id: Option<i64>, page: PageRequest) -> Result<Page<Change>> {

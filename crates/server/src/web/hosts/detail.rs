@@ -93,15 +93,17 @@ pub async fn detail(
     };
     let may_read_results = v.caller.can(Permission::ScansRead);
     let may_fix = v.caller.can(Permission::RemediationsRequest);
+    let may_except = v.caller.can(Permission::ExceptionsRequest);
     let loaded = async {
         let state_rows = store.host_state(id, &filter).await?;
         let posture = store.host_posture(id).await?;
         let scans = store
             .list_scans(&ScanQuery { host_id: Some(id), status: None }, PageRequest::new(None, Some(10)))
             .await?;
-        let changes = store.host_changes(Some(id), PageRequest::new(None, Some(15))).await?;
         let baseline = store.first_scans(Some(id), 1).await?.pop();
         let keys = store.host_keys(id).await?;
+        let groups: Vec<openwatch_store::Group> =
+            store.list_groups().await?.into_iter().filter(|g| host.groups.contains(&g.name)).collect();
         // Evidence is part of scan results: shown to those who may read them, as in the API.
         let evidence = if may_read_results {
             let hashes: Vec<String> = state_rows.iter().filter_map(|r| r.evidence_hash.clone()).collect();
@@ -109,18 +111,17 @@ pub async fn detail(
         } else {
             Default::default()
         };
-        Ok::<_, openwatch_store::StoreError>((
-            state_rows,
-            posture,
-            scans,
-            (changes, baseline),
-            keys,
-            evidence,
-        ))
+        Ok::<_, openwatch_store::StoreError>((state_rows, posture, scans, baseline, (keys, groups), evidence))
     };
-    let (rows, posture, scans, (changes, baseline), keys, evidence) = match loaded.await {
+    let (rows, posture, scans, baseline, (keys, groups), evidence) = match loaded.await {
         Ok(x) => x,
         Err(e) => return db_error(&v, e),
+    };
+    let recent =
+        crate::service::drift::ChangeFilter { host_id: Some(id), per_page: Some(15), ..Default::default() };
+    let changes = match crate::service::drift::changes(&state, &v.grant, &recent).await {
+        Ok(c) => c,
+        Err(e) => return crate::web::page_error(&v.caller, &e),
     };
     let frameworks: Vec<&str> = state.library.frameworks().collect();
     let latest = scans.items.iter().find(|s| s.status == openwatch_store::ScanStatus::Succeeded);
@@ -231,6 +232,12 @@ pub async fn detail(
                                         @if may_fix && crate::web::fix::fixable(x) {
                                             (crate::web::fix::button(&v.csrf, Some(id), x.id(), &format!("/hosts/{id}")))
                                         }
+                                        @if may_except && r.verdict == Status::Fail {
+                                            (crate::web::exceptions::request_form(&v.csrf, id, x.id(), &groups, state.config.exception_max_days))
+                                        }
+                                    }
+                                    @if let Some(e) = r.exception_id {
+                                        p.excepted { "Accepted by " a href={"/exceptions?host_id=" (id) "&status=approved#exception-" (e)} { "exception #" (e) } "." }
                                     }
                                 }
                             }
@@ -261,12 +268,13 @@ pub async fn detail(
             section.card aria-labelledby="chg-h" {
                 h2 #chg-h { "Changes" }
                 table {
-                    thead { tr { th { "When" } th { "Rule" } th { "Was" } th { "Now" } } }
-                    tbody { @for c in &changes.items { tr {
+                    thead { tr { th { "When" } th { "Rule" } th { "Was" } th { "Now" } th { "Values" } } }
+                    tbody { @for d in &changes.items { @let c = &d.change; tr {
                         td.muted { (when(Some(c.changed_at))) }
                         td.mono { (c.rule_id) }
                         td { @if let Some(o) = c.old_verdict { (verdict(o)) } @else { span.muted { "new" } } }
                         td { (verdict(c.new_verdict)) }
+                        td { (crate::web::changes::values(d)) }
                     } }
                     // The baseline closes the log once every later change is on this page.
                     @if let Some(b) = baseline.as_ref().filter(|_| changes.items.len() as i64 == changes.total) {

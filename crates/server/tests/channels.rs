@@ -1,0 +1,432 @@
+//! Notification channels end to end, on both backends, with real receivers started on
+//! loopback: an HTTP server that records what it is sent (and answers 500 when told to), and
+//! an SMTP server (the `mailin` crate's SMTP implementation over a TCP socket).
+
+mod common;
+
+use std::io::{BufRead as _, BufReader, Write as _};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use axum::body::Bytes;
+use axum::extract::State;
+use axum::http::{HeaderMap, StatusCode as AxumStatus};
+use hmac::{KeyInit as _, Mac as _};
+use openwatch_server::serve::{self, Role};
+use openwatch_server::service::notify::{self, MAX_ATTEMPTS, Message};
+use openwatch_server::{AppState, Config};
+use openwatch_store::{ChannelKind, Delivery, DeliveryStatus, NewChannel};
+use reqwest::{Method, StatusCode};
+use serde_json::{Value, json};
+
+use common::TestApp;
+
+const HOOK_SECRET: &str = "hook-signing-secret-4b1d";
+const SMTP_USER: &str = "mailer";
+const SMTP_PASSWORD: &str = "smtp-password-9f2e";
+
+/// One request the HTTP receiver got.
+#[derive(Debug, Clone)]
+struct Seen {
+    headers: HeaderMap,
+    body: Vec<u8>,
+}
+
+#[derive(Debug, Default)]
+struct Recorded {
+    seen: Mutex<Vec<Seen>>,
+    /// Answer 500 to this many requests first.
+    fail_first: usize,
+}
+
+/// An HTTP receiver on loopback; its URL and what it recorded.
+async fn receiver(fail_first: usize) -> (String, Arc<Recorded>) {
+    async fn take(State(r): State<Arc<Recorded>>, headers: HeaderMap, body: Bytes) -> AxumStatus {
+        let mut seen = r.seen.lock().unwrap();
+        seen.push(Seen { headers, body: body.to_vec() });
+        if seen.len() <= r.fail_first { AxumStatus::INTERNAL_SERVER_ERROR } else { AxumStatus::OK }
+    }
+    let rec = Arc::new(Recorded { seen: Mutex::default(), fail_first });
+    let app = axum::Router::new().route("/{*path}", axum::routing::post(take)).with_state(rec.clone());
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}/hook", listener.local_addr().unwrap());
+    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+    (url, rec)
+}
+
+/// One mail the SMTP server accepted.
+#[derive(Debug, Clone)]
+struct Mail {
+    to: Vec<String>,
+    data: String,
+    authenticated_as: Option<String>,
+}
+
+#[derive(Clone)]
+struct MailHandler {
+    mails: Arc<Mutex<Vec<Mail>>>,
+    to: Vec<String>,
+    data: Vec<u8>,
+    user: Option<String>,
+}
+
+impl mailin::Handler for MailHandler {
+    fn data_start(&mut self, _domain: &str, _from: &str, _is8bit: bool, to: &[String]) -> mailin::Response {
+        self.to = to.to_vec();
+        self.data.clear();
+        mailin::response::OK
+    }
+
+    fn data(&mut self, buf: &[u8]) -> std::io::Result<()> {
+        self.data.extend_from_slice(buf);
+        Ok(())
+    }
+
+    fn data_end(&mut self) -> mailin::Response {
+        let data = String::from_utf8_lossy(&self.data).into_owned();
+        self.mails.lock().unwrap().push(Mail {
+            to: self.to.clone(),
+            data,
+            authenticated_as: self.user.clone(),
+        });
+        mailin::response::OK
+    }
+
+    fn auth_plain(&mut self, _authz: &str, user: &str, password: &str) -> mailin::Response {
+        if user == SMTP_USER && password == SMTP_PASSWORD {
+            self.user = Some(user.to_owned());
+            mailin::response::AUTH_OK
+        } else {
+            mailin::response::INVALID_CREDENTIALS
+        }
+    }
+}
+
+/// An SMTP server on loopback that requires AUTH PLAIN (over plain TCP: a test relay); its
+/// port and the mails it accepted.
+fn smtp_server() -> (u16, Arc<Mutex<Vec<Mail>>>) {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let mails = Arc::new(Mutex::new(Vec::new()));
+    let handler = MailHandler { mails: mails.clone(), to: Vec::new(), data: Vec::new(), user: None };
+    let mut builder = mailin::SessionBuilder::new("smtp.test");
+    builder.enable_auth(mailin::AuthMechanism::Plain).insecure_enable_plaintext_auth();
+    std::thread::spawn(move || {
+        for stream in listener.incoming() {
+            let stream = stream.unwrap();
+            let mut session = builder.build(stream.peer_addr().unwrap().ip(), handler.clone());
+            std::thread::spawn(move || {
+                let mut out = stream.try_clone().unwrap();
+                let mut input = BufReader::new(stream);
+                session.greeting().write_to(&mut out).unwrap();
+                let mut line = Vec::new();
+                loop {
+                    line.clear();
+                    if input.read_until(b'\n', &mut line).unwrap_or(0) == 0 {
+                        return;
+                    }
+                    let res = session.process(&line);
+                    match res.action {
+                        mailin::Action::Reply => res.write_to(&mut out).unwrap(),
+                        mailin::Action::Close | mailin::Action::UpgradeTls => {
+                            res.write_to(&mut out).unwrap();
+                            return;
+                        }
+                        mailin::Action::NoReply => {}
+                    }
+                    out.flush().unwrap();
+                }
+            });
+        }
+    });
+    (port, mails)
+}
+
+fn message(key: &str) -> Message {
+    Message {
+        dedup_key: key.into(),
+        subject: "web-01: sshd MaxAuthTries 4 -> 10".into(),
+        text: "web-01 now fails sshd_max_auth_tries: MaxAuthTries 4 -> 10".into(),
+        html: "<p>web-01 now fails <code>sshd_max_auth_tries</code>: MaxAuthTries 4 &rarr; 10</p>".into(),
+        payload: json!({"event": "rule.failed", "host": "web-01", "rule": "sshd_max_auth_tries", "before": "4", "after": "10"}),
+    }
+}
+
+/// Wait until a delivery is no longer queued.
+async fn settled(state: &AppState, id: i64) -> Delivery {
+    for _ in 0..900 {
+        let d = state.store().delivery(id).await.unwrap().unwrap();
+        if d.status != DeliveryStatus::Queued {
+            return d;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    panic!("delivery {id} was not settled");
+}
+
+fn hex_hmac(key: &[u8], body: &[u8]) -> String {
+    let mut mac = hmac::Hmac::<sha2_011::Sha256>::new_from_slice(key).unwrap();
+    mac.update(body);
+    let tag = mac.finalize().into_bytes();
+    tag.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+async fn create(app: &TestApp, body: Value) -> Value {
+    let (s, c) = app.post("/api/v1/channels", body).await;
+    assert_eq!(s, StatusCode::CREATED, "{c}");
+    c
+}
+
+/// Fails the first request, so the webhook is retried: the receiver sees the same delivery
+/// id twice, each body signed with the channel's secret (checked here with an independent
+/// HMAC), and the second answer ends it; both attempts are recorded. The Slack channel gets
+/// `{"text": ...}` at its secret URL. The same message queued again is not sent again.
+async fn webhook_and_slack(backend: common::Backend) {
+    let app = TestApp::start(backend).await;
+    let (hook_url, hook) = receiver(1).await;
+    let (slack_url, slack) = receiver(0).await;
+    let slack_url = format!("{slack_url}/T000/B000/XXXX");
+    let w = create(
+        &app,
+        json!({"name": "ops-hook", "kind": "webhook", "settings": {"url": hook_url}, "secret": HOOK_SECRET}),
+    )
+    .await;
+    let s = create(&app, json!({"name": "ops-slack", "kind": "slack", "secret": slack_url})).await;
+    assert_eq!((w["has_secret"].clone(), s["has_secret"].clone()), (json!(true), json!(true)));
+
+    let now = openwatch_server::app::now_ms();
+    let queued = notify::queue(app.state.store(), &message("change:1:sshd"), now).await.unwrap();
+    assert_eq!(queued.len(), 2, "one delivery per enabled channel");
+    for d in &queued {
+        assert_eq!(settled(&app.state, d.id).await.status, DeliveryStatus::Delivered);
+    }
+    let again = notify::queue(app.state.store(), &message("change:1:sshd"), now).await.unwrap();
+    assert!(again.is_empty(), "the same dedup key is not queued twice: {again:?}");
+
+    let hooked = queued.iter().find(|d| d.channel_kind == ChannelKind::Webhook).unwrap();
+    let seen = hook.seen.lock().unwrap().clone();
+    assert_eq!(seen.len(), 2, "a failed first attempt and the retry");
+    for s in &seen {
+        let sig = s.headers["x-openwatch-signature"].to_str().unwrap();
+        assert_eq!(sig, format!("sha256={}", hex_hmac(HOOK_SECRET.as_bytes(), &s.body)));
+        assert_eq!(s.headers["x-openwatch-delivery"].to_str().unwrap(), hooked.id.to_string());
+        let body: Value = serde_json::from_slice(&s.body).unwrap();
+        assert_eq!(body, message("x").payload);
+    }
+    let slack_seen = slack.seen.lock().unwrap().clone();
+    assert_eq!(slack_seen.len(), 1);
+    assert_eq!(
+        serde_json::from_slice::<Value>(&slack_seen[0].body).unwrap(),
+        json!({"text": message("x").text})
+    );
+
+    let list = app.get(&format!("/api/v1/deliveries?channel_id={}", w["id"])).await;
+    assert_eq!(list["total"], 1, "{list}");
+    let d = &list["items"][0];
+    assert_eq!(d["status"], "delivered");
+    assert_eq!(d["attempts"], 2);
+    let log: Vec<(String, String)> = d["attempt_log"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|a| (a["outcome"].as_str().unwrap().to_owned(), a["detail"].as_str().unwrap().to_owned()))
+        .collect();
+    assert_eq!(log, [("failed".into(), "HTTP 500".into()), ("delivered".into(), "HTTP 200".into())]);
+
+    // Secrets are write-only: in no response, delivery or audit event.
+    let mut seen_text = String::new();
+    for path in [
+        "/api/v1/channels".to_owned(),
+        format!("/api/v1/channels/{}", w["id"]),
+        format!("/api/v1/channels/{}", s["id"]),
+        "/api/v1/deliveries".to_owned(),
+        "/api/v1/audit/events?per_page=200".to_owned(),
+    ] {
+        seen_text.push_str(&app.get(&path).await.to_string());
+    }
+    seen_text.push_str(&w.to_string());
+    seen_text.push_str(&s.to_string());
+    assert!(!seen_text.contains(HOOK_SECRET) && !seen_text.contains("T000/B000"), "a secret leaked");
+    assert!(seen_text.contains("channel.create"), "channel changes are audited");
+
+    // An update without a secret keeps the stored one.
+    let (st, u) = app
+        .send(
+            Method::PUT,
+            &format!("/api/v1/channels/{}", w["id"]),
+            Some(json!({"name": "ops-hook", "kind": "webhook", "settings": {"url": hook_url}, "enabled": false})),
+        )
+        .await;
+    assert_eq!(st, StatusCode::OK, "{u}");
+    assert_eq!((u["enabled"].clone(), u["has_secret"].clone()), (json!(false), json!(true)));
+    let later = notify::queue(app.state.store(), &message("change:2:sshd"), now).await.unwrap();
+    assert_eq!(later.len(), 1, "a disabled channel gets nothing: {later:?}");
+
+    // Channels are for admins and security admins only.
+    openwatch_server::admin::create_user(app.state.store(), "viewer", "viewer", common::ADMIN_PASSWORD)
+        .await
+        .unwrap();
+    let mut app = app;
+    app.login("viewer", common::ADMIN_PASSWORD).await;
+    let (st, body) = app.send(Method::GET, "/api/v1/channels", None).await;
+    assert_eq!(st, StatusCode::FORBIDDEN, "{body}");
+    assert_eq!(body["error"]["code"], "forbidden", "the one error envelope: {body}");
+    app.stop().await;
+}
+
+both_backends!(webhook_retries_signed_and_slack_text, webhook_and_slack);
+
+/// The test button of an email channel: a multipart/alternative mail (plain text and HTML)
+/// to every recipient, through a real SMTP server that requires authentication.
+async fn email_test_message(backend: common::Backend) {
+    let app = TestApp::start(backend).await;
+    let (port, mails) = smtp_server();
+    let c = create(
+        &app,
+        json!({"name": "ops-mail", "kind": "email", "secret": SMTP_PASSWORD, "settings": {
+            "host": "127.0.0.1", "port": port, "security": "plain", "username": SMTP_USER,
+            "from": "OpenWatch <openwatch@example.test>", "to": ["ops@example.test", "sec@example.test"]}}),
+    )
+    .await;
+    let (st, d) = app.post(&format!("/api/v1/channels/{}/test", c["id"]), json!({})).await;
+    assert_eq!(st, StatusCode::ACCEPTED, "{d}");
+    let d = settled(&app.state, d["id"].as_i64().unwrap()).await;
+    assert_eq!(d.status, DeliveryStatus::Delivered, "{:?}", d.last_error);
+    assert!(d.attempt_log[0].detail.starts_with("SMTP 250"), "{:?}", d.attempt_log);
+
+    let mails = mails.lock().unwrap().clone();
+    assert_eq!(mails.len(), 1);
+    let m = &mails[0];
+    assert_eq!(m.authenticated_as.as_deref(), Some(SMTP_USER));
+    assert_eq!(m.to, ["ops@example.test", "sec@example.test"]);
+    assert!(m.data.contains("multipart/alternative"), "{}", m.data);
+    assert!(m.data.contains("Content-Type: text/plain") && m.data.contains("Content-Type: text/html"));
+    assert!(m.data.contains("Subject: OpenWatch test message (ops-mail)"), "{}", m.data);
+    assert!(m.data.contains("This is a test message from OpenWatch"), "{}", m.data);
+
+    let audit = app.get("/api/v1/audit/events?action=channel.test").await;
+    assert_eq!(audit["total"], 1, "the test send is audited: {audit}");
+    assert!(!audit.to_string().contains(SMTP_PASSWORD));
+    app.stop().await;
+}
+
+both_backends!(email_test_button_sends_multipart_mail, email_test_message);
+
+/// A receiver that always fails: every attempt is made and recorded, then the delivery is
+/// dead (a dead letter) and no further attempt comes.
+async fn dead_letter(backend: common::Backend) {
+    let app = TestApp::start_with(backend, |c| c.job_retry_base_secs = 0).await;
+    let (url, hook) = receiver(usize::MAX).await;
+    create(&app, json!({"name": "down", "kind": "webhook", "settings": {"url": url}, "secret": HOOK_SECRET}))
+        .await;
+    let queued = notify::queue(app.state.store(), &message("change:9"), openwatch_server::app::now_ms())
+        .await
+        .unwrap();
+    let d = settled(&app.state, queued[0].id).await;
+    assert_eq!(d.status, DeliveryStatus::Dead);
+    assert_eq!(d.attempts, MAX_ATTEMPTS);
+    assert_eq!(d.attempt_log.len() as i64, MAX_ATTEMPTS);
+    assert!(d.attempt_log.iter().all(|a| a.detail == "HTTP 500"), "{:?}", d.attempt_log);
+    assert_eq!(hook.seen.lock().unwrap().len() as i64, MAX_ATTEMPTS);
+    let dead = app.get("/api/v1/deliveries?status=dead").await;
+    assert_eq!(dead["total"], 1, "{dead}");
+    app.stop().await;
+}
+
+both_backends!(a_delivery_failing_every_attempt_ends_dead, dead_letter);
+
+fn config(url: &str, dir: &std::path::Path, workers: usize) -> Config {
+    Config {
+        data_dir: dir.to_path_buf(),
+        database_url: url.to_owned(),
+        scan_walks: false,
+        register_localhost: false,
+        worker_concurrency: workers,
+        scheduler_tick_secs: 1,
+        job_retry_base_secs: 1,
+        adaptive_enabled: false,
+        ..Config::default()
+    }
+}
+
+/// A message queued by a server with no workers survives its stop (and a credential key
+/// rotation): the next server on the same database delivers it, once, signed with the
+/// channel's secret, and does not queue it again.
+async fn restart(backend: common::Backend) {
+    let dir = tempfile::tempdir().unwrap();
+    let url = common::database_url(backend, dir.path());
+    let (hook_url, hook) = receiver(0).await;
+    let (first, stop_first) =
+        serve::state(config(&url, dir.path(), 0), common::library(), Role::Serve).await.unwrap();
+    let channel = NewChannel {
+        name: "ops-hook".into(),
+        kind: ChannelKind::Webhook,
+        settings: json!({"url": hook_url}),
+        sealed_secret: Some(first.key.seal(HOOK_SECRET.as_bytes()).unwrap()),
+        enabled: true,
+    };
+    first.store().create_channel(&channel, 1).await.unwrap();
+    let queued =
+        notify::queue(first.store(), &message("change:3"), openwatch_server::app::now_ms()).await.unwrap();
+    assert_eq!(queued.len(), 1);
+    // Key rotation re-seals channel secrets with credentials (the next process opens them).
+    first.store().rotate_credential_key(2).await.unwrap();
+    stop_first.send(true).unwrap();
+    drop(first);
+
+    let (second, stop_second) =
+        serve::state(config(&url, dir.path(), 2), common::library(), Role::Serve).await.unwrap();
+    let mut tasks = tokio::task::JoinSet::new();
+    openwatch_server::worker::spawn(&second, 2, &mut tasks);
+    let d = settled(&second, queued[0].id).await;
+    assert_eq!(d.status, DeliveryStatus::Delivered);
+    assert_eq!(d.attempts, 1);
+    let again =
+        notify::queue(second.store(), &message("change:3"), openwatch_server::app::now_ms()).await.unwrap();
+    assert!(again.is_empty());
+    stop_second.send(true).unwrap();
+    second.jobs_queued.notify_waiters();
+    while tasks.join_next().await.is_some() {}
+    let seen = hook.seen.lock().unwrap().clone();
+    assert_eq!(seen.len(), 1, "delivered exactly once");
+    assert_eq!(seen[0].headers["x-openwatch-delivery"].to_str().unwrap(), queued[0].id.to_string());
+    let sig = seen[0].headers["x-openwatch-signature"].to_str().unwrap();
+    assert_eq!(sig, format!("sha256={}", hex_hmac(HOOK_SECRET.as_bytes(), &seen[0].body)));
+}
+
+both_backends!(a_delivery_queued_before_a_restart_is_sent_once, restart);
+
+/// The administration page: add a channel with the form, press its Test button, and see the
+/// delivery with its attempt; the secret typed in is never shown back.
+async fn admin_page(backend: common::Backend) {
+    let app = TestApp::start(backend).await;
+    let (url, hook) = receiver(0).await;
+    let (st, html) = app
+        .form(
+            "/admin/channels",
+            &[("name", "page-hook"), ("kind", "webhook"), ("url", &url), ("secret", HOOK_SECRET)],
+        )
+        .await;
+    assert_eq!(st, StatusCode::OK);
+    let text = common::text(&html);
+    assert!(text.contains("Channel page-hook added") && text.contains(&url), "{text}");
+    let id = app.get("/api/v1/channels").await["items"][0]["id"].as_i64().unwrap();
+    let (st, html) = app.form(&format!("/admin/channels/{id}/test"), &[]).await;
+    assert_eq!(st, StatusCode::OK);
+    assert!(common::text(&html).contains("Test message queued to page-hook"), "{html}");
+    let delivery = app.get("/api/v1/deliveries").await["items"][0]["id"].as_i64().unwrap();
+    assert_eq!(settled(&app.state, delivery).await.status, DeliveryStatus::Delivered);
+    assert_eq!(hook.seen.lock().unwrap().len(), 1);
+    let (st, html) = app.page("/admin/channels").await;
+    assert_eq!(st, StatusCode::OK);
+    let text = common::text(&html);
+    assert!(text.contains("delivered") && text.contains("HTTP 200"), "{text}");
+    assert!(!html.contains(HOOK_SECRET));
+    let (st, html) =
+        app.form("/admin/channels", &[("name", "bad"), ("kind", "webhook"), ("url", "ftp://x")]).await;
+    assert_eq!(st, StatusCode::OK);
+    assert!(common::text(&html).contains("settings.url: must be an http:// or https:// URL"), "{html}");
+    app.stop().await;
+}
+
+both_backends!(the_admin_page_adds_tests_and_lists_channels, admin_page);
