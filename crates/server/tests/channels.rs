@@ -430,3 +430,30 @@ async fn admin_page(backend: common::Backend) {
 }
 
 both_backends!(the_admin_page_adds_tests_and_lists_channels, admin_page);
+
+/// A worker that dies holding a delivery's last attempt: the reaper fails the job and the
+/// delivery with it (dead, the loss recorded), so nothing waits forever on a job that is gone.
+async fn lost_last_attempt(backend: common::Backend) {
+    let dir = tempfile::tempdir().unwrap();
+    let url = common::database_url(backend, dir.path());
+    let (state, _stop) =
+        serve::state(config(&url, dir.path(), 0), common::library(), Role::Serve).await.unwrap();
+    let store = state.store();
+    let channel = NewChannel {
+        name: "hook".into(),
+        kind: ChannelKind::Webhook,
+        settings: json!({"url": "http://127.0.0.1:9/hook"}),
+        sealed_secret: Some(state.key.seal(HOOK_SECRET.as_bytes()).unwrap()),
+        enabled: true,
+    };
+    store.create_channel(&channel, 1).await.unwrap();
+    let queued = store.queue_deliveries(&message("change:4"), None, 1, 10).await.unwrap();
+    let job = store.claim("doomed-worker", &["deliver"], 1_000, 20).await.unwrap().unwrap();
+    assert_eq!(job.payload["delivery_id"], queued[0].id);
+    assert_eq!(store.reap(2_000).await.unwrap(), 1);
+    let d = store.delivery(queued[0].id).await.unwrap().unwrap();
+    assert_eq!((d.status, d.attempts, d.attempt_log.len()), (DeliveryStatus::Dead, 1, 1));
+    assert!(d.last_error.unwrap().contains("stopped renewing its lease"));
+}
+
+both_backends!(a_delivery_whose_worker_died_on_the_last_attempt_is_dead, lost_last_attempt);

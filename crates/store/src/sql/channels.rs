@@ -90,6 +90,33 @@ async fn reseal_channels(tx: &mut Tx, old: &SecretKey, new: &SecretKey, now: Mil
     Ok(())
 }
 
+/// A deliver job the reaper gave up on (its worker died on the last attempt): the delivery
+/// is dead, with the loss as its last attempt, so none stays queued with no job behind it.
+async fn lost_delivery_job(tx: &mut Tx, job_id: i64, msg: &str, now: Millis) -> Result<()> {
+    let Some(row) = sqlx::query(
+        "UPDATE deliveries SET status = 'dead', attempts = attempts + 1, last_error = $1, updated_at = $2 \
+         WHERE job_id = $3 AND status = 'queued' RETURNING id, attempts",
+    )
+    .bind(msg)
+    .bind(now)
+    .bind(job_id)
+    .fetch_optional(&mut **tx)
+    .await?
+    else {
+        return Ok(());
+    };
+    sqlx::query(
+        "INSERT INTO delivery_attempts (delivery_id, attempt, at, outcome, detail) VALUES ($1, $2, $3, 'failed', $4)",
+    )
+    .bind(row.try_get::<i64, _>(0)?)
+    .bind(row.try_get::<i64, _>(1)?)
+    .bind(now)
+    .bind(msg)
+    .execute(&mut **tx)
+    .await?;
+    Ok(())
+}
+
 impl Backend {
     /// Store a channel's secret (sealed for transit) bound to its row.
     async fn put_channel_secret(&self, tx: &mut Tx, id: i64, transit: &[u8]) -> Result<()> {

@@ -147,6 +147,7 @@ impl JobStore for Backend {
             .await?;
             if final_failure {
                 lost_fix_job(&mut tx, id, msg, now).await?;
+                lost_delivery_job(&mut tx, id, msg, now).await?;
             }
             if let Some(scan_id) = scan_id {
                 sqlx::query("UPDATE scans SET status = $1, error_kind = 'lost', error_message = $2, finished_at = $3 WHERE id = $4")
