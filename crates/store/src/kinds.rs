@@ -109,6 +109,24 @@ text_enum! {
 }
 
 text_enum! {
+    /// What an alert rule watches for.
+    AlertKind {
+        NewFailure = "new_failure",
+        ComplianceBelow = "compliance_below",
+        HostUnreachable = "host_unreachable",
+        HostKeyChanged = "host_key_changed",
+        ExceptionExpiring = "exception_expiring",
+        RemediationAwaitingApproval = "remediation_awaiting_approval",
+    }
+}
+
+text_enum! {
+    /// Where an alert is: open, acknowledged by someone (still open, but seen), or resolved
+    /// (by someone, or by itself when the condition ended).
+    AlertStatus { Open = "open", Acknowledged = "acknowledged", Resolved = "resolved" }
+}
+
+text_enum! {
     /// Where an exception is: waiting for someone other than the requester, approved
     /// (it applies until its expiry day), rejected, or revoked after approval.
     ExceptionStatus {

@@ -81,6 +81,7 @@ pub trait Store:
     + RemediationStore
     + ExceptionStore
     + ChannelStore
+    + AlertStore
     + Send
     + Sync
     + std::fmt::Debug
@@ -103,6 +104,7 @@ impl<T> Store for T where
         + RemediationStore
         + ExceptionStore
         + ChannelStore
+        + AlertStore
         + Send
         + Sync
         + std::fmt::Debug
@@ -112,12 +114,40 @@ impl<T> Store for T where
 
 /// The store's traits, for `use openwatch_store::prelude::*`.
 pub mod prelude {
-    pub use crate::ChannelStore;
+    pub use crate::{AlertStore, ChannelStore};
     pub use crate::{
         AuditStore, CredentialStore, EventStore, ExceptionStore, FleetStore, HostStore, JobStore,
         RemediationStore, ScanStore, ScheduleStore, StateStore, Store, SystemStore, TailoringStore,
         UserStore,
     };
+}
+
+/// Alert rules and the alerts they raise: one open alert per dedup key, repeats counted,
+/// acknowledged and resolved by people or resolved when the condition ends.
+#[async_trait]
+pub trait AlertStore: Send + Sync {
+    async fn create_alert_rule(&self, r: &NewAlertRule, now: Millis) -> Result<AlertRule>;
+    async fn alert_rules(&self) -> Result<Vec<AlertRule>>;
+    async fn alert_rule(&self, id: i64) -> Result<Option<AlertRule>>;
+    async fn update_alert_rule(&self, id: i64, r: &NewAlertRule) -> Result<Option<AlertRule>>;
+    async fn delete_alert_rule(&self, id: i64) -> Result<bool>;
+    /// Raise an alert: a new one, a repeat of an open one (counted), or one resolved less
+    /// than `quiet_ms` ago reopened without counting as fresh.
+    async fn raise_alert(&self, a: &NewAlert, quiet_ms: i64, now: Millis) -> Result<Raised>;
+    /// Record that an alert's messages are queued.
+    async fn mark_alert_notified(&self, id: i64, now: Millis) -> Result<()>;
+    /// Resolve the open alert with this key, if any (the condition ended).
+    async fn resolve_alert_key(&self, dedup_key: &str, by: &str, now: Millis) -> Result<Option<Alert>>;
+    async fn alert(&self, id: i64) -> Result<Option<Alert>>;
+    async fn list_alerts(&self, q: &AlertQuery, page: PageRequest) -> Result<Page<Alert>>;
+    /// Acknowledge an open alert; `None` when it is not open.
+    async fn ack_alert(&self, id: i64, by: &str, now: Millis) -> Result<Option<Alert>>;
+    /// Resolve an open or acknowledged alert; `None` when it is already resolved.
+    async fn resolve_alert(&self, id: i64, by: &str, now: Millis) -> Result<Option<Alert>>;
+    /// Alerts raised but whose messages were not queued yet (a crash in between).
+    async fn unnotified_alerts(&self, limit: i64) -> Result<Vec<Alert>>;
+    /// A framework's counts summed over the fleet's or a group's hosts: (pass, fail, excepted).
+    async fn posture_totals(&self, framework: &str, group_id: Option<i64>) -> Result<(i64, i64, i64)>;
 }
 
 /// Accepted risks: requested by one user, approved or rejected by another, revocable; an

@@ -49,6 +49,7 @@ pub(crate) const SQLITE: &[Migration] = &[
         name: "notifications",
         sql: include_str!("../migrations/sqlite/0007_notifications.sql"),
     },
+    Migration { version: 8, name: "alerts", sql: include_str!("../migrations/sqlite/0008_alerts.sql") },
 ];
 
 pub(crate) const POSTGRES: &[Migration] = &[
@@ -83,6 +84,7 @@ pub(crate) const POSTGRES: &[Migration] = &[
         name: "notifications",
         sql: include_str!("../migrations/postgres/0007_notifications.sql"),
     },
+    Migration { version: 8, name: "alerts", sql: include_str!("../migrations/postgres/0008_alerts.sql") },
 ];
 
 pub(crate) const CREATE_TABLE: &str = "CREATE TABLE IF NOT EXISTS schema_migrations (

@@ -792,6 +792,8 @@ pub struct ExceptionQuery {
 #[derive(Debug, Clone, Default)]
 pub struct ChangeQuery {
     pub host_id: Option<i64>,
+    /// The changes one scan recorded.
+    pub scan_id: Option<i64>,
     pub group_id: Option<i64>,
     /// Only these rules (a framework or control resolved to its rules).
     pub rule_ids: Option<Vec<String>>,
@@ -801,4 +803,79 @@ pub struct ChangeQuery {
     pub since: Option<Millis>,
     /// Before this time.
     pub until: Option<Millis>,
+}
+
+/// An alert rule as callers give it.
+#[derive(Debug, Clone)]
+pub struct NewAlertRule {
+    pub name: String,
+    pub kind: crate::AlertKind,
+    /// The kind's parameters (a minimum severity, a framework and threshold, ...).
+    pub params: Value,
+    pub quiet_secs: i64,
+    pub enabled: bool,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct AlertRule {
+    pub id: i64,
+    pub name: String,
+    pub kind: crate::AlertKind,
+    pub params: Value,
+    pub quiet_secs: i64,
+    pub enabled: bool,
+    pub created_at: Millis,
+}
+
+/// Something worth telling people, as an evaluator raises it.
+#[derive(Debug, Clone)]
+pub struct NewAlert {
+    pub rule_id: Option<i64>,
+    pub kind: crate::AlertKind,
+    /// The same condition gets the same key: while an alert with it is open, raising it
+    /// again counts up instead of alerting twice.
+    pub dedup_key: String,
+    pub severity: String,
+    pub subject: String,
+    pub body: String,
+    pub details: Value,
+    pub host_id: Option<i64>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Alert {
+    pub id: i64,
+    pub rule_id: Option<i64>,
+    pub kind: crate::AlertKind,
+    pub dedup_key: String,
+    pub severity: String,
+    pub subject: String,
+    pub body: String,
+    pub details: Value,
+    pub host_id: Option<i64>,
+    pub status: crate::AlertStatus,
+    pub occurrences: i64,
+    pub first_at: Millis,
+    pub last_at: Millis,
+    pub notified_at: Option<Millis>,
+    pub acked_by: Option<String>,
+    pub acked_at: Option<Millis>,
+    pub resolved_by: Option<String>,
+    pub resolved_at: Option<Millis>,
+}
+
+/// What raising an alert did.
+#[derive(Debug, Clone)]
+pub struct Raised {
+    pub alert: Alert,
+    /// A new alert (or one back after its quiet period): people should be told, unless they
+    /// already were (`alert.notified_at`).
+    pub fresh: bool,
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct AlertQuery {
+    pub status: Option<crate::AlertStatus>,
+    pub kind: Option<crate::AlertKind>,
+    pub host_id: Option<i64>,
 }

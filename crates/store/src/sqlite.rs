@@ -99,3 +99,4 @@ include!("sql/tailorings.rs");
 include!("sql/remediations.rs");
 include!("sql/channels.rs");
 include!("sql/exceptions.rs");
+include!("sql/alerts.rs");

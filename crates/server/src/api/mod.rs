@@ -1,6 +1,7 @@
 //! The REST API, one module per feature. [`build`] registers every route, API and page,
 //! with its access rule in one table; nothing is reachable that is not in it.
 
+mod alerts;
 mod audit;
 mod auth_routes;
 mod channels;
@@ -424,6 +425,78 @@ pub fn build(state: AppState) -> (Router<AppState>, Vec<RouteSpec>) {
             "remediations",
             "Reject someone else's request, saying why",
             remediations::reject,
+        )
+        .route(
+            GET,
+            "/api/v1/alerts",
+            Needs(P::AlertsRead),
+            "alert.list",
+            "alerts",
+            "List alerts (filter by status, kind, host_id), newest first",
+            alerts::list,
+        )
+        .route(
+            GET,
+            "/api/v1/alerts/{id}",
+            Needs(P::AlertsRead),
+            "alert.get",
+            "alerts",
+            "One alert",
+            alerts::get,
+        )
+        .route(
+            POST,
+            "/api/v1/alerts/{id}/acknowledge",
+            Needs(P::AlertsManage),
+            "alert.acknowledge",
+            "alerts",
+            "Acknowledge an open alert (someone is on it)",
+            alerts::acknowledge,
+        )
+        .route(
+            POST,
+            "/api/v1/alerts/{id}/resolve",
+            Needs(P::AlertsManage),
+            "alert.resolve",
+            "alerts",
+            "Resolve an alert",
+            alerts::resolve,
+        )
+        .route(
+            GET,
+            "/api/v1/alert-rules",
+            Needs(P::AlertsRead),
+            "alert_rule.list",
+            "alerts",
+            "The alert rules",
+            alerts::rules,
+        )
+        .route(
+            POST,
+            "/api/v1/alert-rules",
+            Needs(P::AlertsManage),
+            "alert_rule.create",
+            "alerts",
+            "Create an alert rule (kind, params, quiet_secs)",
+            alerts::create_rule,
+        )
+        .route(
+            PUT,
+            "/api/v1/alert-rules/{id}",
+            Needs(P::AlertsManage),
+            "alert_rule.update",
+            "alerts",
+            "Change an alert rule",
+            alerts::update_rule,
+        )
+        .route(
+            DELETE,
+            "/api/v1/alert-rules/{id}",
+            Needs(P::AlertsManage),
+            "alert_rule.delete",
+            "alerts",
+            "Delete an alert rule",
+            alerts::delete_rule,
         )
         .route(
             POST,

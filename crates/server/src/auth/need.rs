@@ -47,4 +47,6 @@ needs! {
     ExceptionsRead => Some(Permission::ExceptionsRead),
     ExceptionsRequest => Some(Permission::ExceptionsRequest),
     ExceptionsApprove => Some(Permission::ExceptionsApprove),
+    AlertsRead => Some(Permission::AlertsRead),
+    AlertsManage => Some(Permission::AlertsManage),
 }

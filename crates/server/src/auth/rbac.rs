@@ -43,6 +43,10 @@ pub enum Permission {
     ExceptionsRequest,
     /// Approve, reject or revoke someone else's exception.
     ExceptionsApprove,
+    /// See alerts and alert rules.
+    AlertsRead,
+    /// Acknowledge and resolve alerts; create, change and delete alert rules.
+    AlertsManage,
 }
 
 impl From<Permission> for &'static str {
@@ -77,6 +81,8 @@ impl Permission {
         Permission::ExceptionsRead,
         Permission::ExceptionsRequest,
         Permission::ExceptionsApprove,
+        Permission::AlertsRead,
+        Permission::AlertsManage,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -105,6 +111,8 @@ impl Permission {
             Permission::ExceptionsRead => "exceptions:read",
             Permission::ExceptionsRequest => "exceptions:request",
             Permission::ExceptionsApprove => "exceptions:approve",
+            Permission::AlertsRead => "alerts:read",
+            Permission::AlertsManage => "alerts:manage",
         }
     }
 
@@ -143,6 +151,8 @@ pub fn builtin_permissions(role: &str) -> Option<BTreeSet<Permission>> {
                 ExceptionsRead,
                 ExceptionsRequest,
                 ExceptionsApprove,
+                AlertsRead,
+                AlertsManage,
             ],
         ]
         .concat(),
@@ -158,12 +168,22 @@ pub fn builtin_permissions(role: &str) -> Option<BTreeSet<Permission>> {
                 RemediationsRequest,
                 ExceptionsRead,
                 ExceptionsRequest,
+                AlertsRead,
+                AlertsManage,
             ],
         ]
         .concat(),
         "auditor" => [
             &read[..],
-            &[CredentialsRead, SchedulesRead, AuditRead, UsersRead, RemediationsRead, ExceptionsRead],
+            &[
+                CredentialsRead,
+                SchedulesRead,
+                AuditRead,
+                UsersRead,
+                RemediationsRead,
+                ExceptionsRead,
+                AlertsRead,
+            ],
         ]
         .concat(),
         "viewer" => read.to_vec(),

@@ -103,15 +103,19 @@ pub async fn changes(
         q.group_id = Some(g.id);
     }
     let page = state.store().find_changes(&q, super::page(f.page, f.per_page)?).await?;
-    let hashes: Vec<String> = page
-        .items
+    let items = with_values(state, page.items).await?;
+    Ok(Page { items, total: page.total, page: page.page, per_page: page.per_page })
+}
+
+/// Changes with their rules' titles and the values before and after.
+pub async fn with_values(state: &AppState, changes: Vec<Change>) -> openwatch_store::Result<Vec<Drift>> {
+    let hashes: Vec<String> = changes
         .iter()
         .flat_map(|c| [c.old_evidence_hash.clone(), c.new_evidence_hash.clone()])
         .flatten()
         .collect();
     let bodies = state.store().evidence_many(&hashes).await?;
-    let items = page
-        .items
+    Ok(changes
         .into_iter()
         .map(|change| {
             let read = |h: &Option<String>| h.as_ref().and_then(|h| bodies.get(h)).map(|b| actuals(b));
@@ -119,8 +123,7 @@ pub async fn changes(
             let title = state.library.rule(&change.rule_id).map(|r| r.raw.title.as_str().to_owned());
             Drift { change, title, values }
         })
-        .collect();
-    Ok(Page { items, total: page.total, page: page.page, per_page: page.per_page })
+        .collect())
 }
 
 /// Each thing inspected in stored evidence (`method: source`, without `:LINE`) and what was

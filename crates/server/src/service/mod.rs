@@ -3,6 +3,7 @@
 //! [`ServiceError`] on failure. The API handlers, the web pages and the scheduler are thin
 //! adapters over these functions: parse, call, render.
 
+pub mod alerts;
 pub mod channels;
 pub mod compliance;
 pub mod credentials;

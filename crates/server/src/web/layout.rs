@@ -18,6 +18,7 @@ const NAV: &[(&str, &str, Option<Permission>)] = &[
     ("/schedules", "Schedules", Some(Permission::SchedulesRead)),
     ("/remediations", "Fixes", Some(Permission::RemediationsRead)),
     ("/exceptions", "Exceptions", Some(Permission::ExceptionsRead)),
+    ("/alerts", "Alerts", Some(Permission::AlertsRead)),
 ];
 
 /// Whether the caller sees the Administration section at all.

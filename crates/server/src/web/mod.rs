@@ -4,6 +4,7 @@
 //! event; handlers call the same use cases as the API and render the outcome.
 
 mod admin;
+mod alerts;
 mod changes;
 mod channels;
 mod confirm;
@@ -173,6 +174,23 @@ pub fn pages(r: Routes) -> Routes {
             remediations::rollback,
         )
         .page(GET, "/changes", Needs(P::HostsRead), "web.changes", changes::list)
+        .page(GET, "/alerts", Needs(P::AlertsRead), "web.alerts", alerts::list)
+        .page(
+            POST,
+            "/alerts/{id}/acknowledge",
+            Needs(P::AlertsManage),
+            "alert.acknowledge",
+            alerts::acknowledge,
+        )
+        .page(POST, "/alerts/{id}/resolve", Needs(P::AlertsManage), "alert.resolve", alerts::resolve)
+        .page(POST, "/alerts/rules", Needs(P::AlertsManage), "alert_rule.create", alerts::create_rule)
+        .page(
+            POST,
+            "/alerts/rules/{id}/delete",
+            Needs(P::AlertsManage),
+            "alert_rule.delete",
+            alerts::delete_rule,
+        )
         .page(GET, "/exceptions", Needs(P::ExceptionsRead), "web.exceptions", exceptions::list)
         .page(POST, "/exceptions", Needs(P::ExceptionsRequest), "exception.request", exceptions::create)
         .page(

@@ -1,6 +1,7 @@
 //! Job workers: claim a job from the durable queue, keep its lease alive while it runs,
 //! complete or fail it. Several workers per process, several processes per database.
 
+pub mod alerts;
 pub mod deliver;
 pub mod fix;
 pub mod scan;
@@ -14,7 +15,7 @@ use tokio::task::JoinSet;
 use crate::app::{AppState, now_ms};
 
 /// The job kinds workers run.
-pub const KINDS: &[&str] = &["scan", "fix", "fix_rollback", "deliver"];
+pub const KINDS: &[&str] = &["scan", "fix", "fix_rollback", "deliver", "alerts"];
 
 /// Start `n` workers; they return when shutdown is signalled, after finishing the job in hand.
 pub fn spawn(state: &AppState, n: usize, set: &mut JoinSet<()>) {
@@ -40,6 +41,7 @@ async fn work(state: AppState, name: String) {
                     "fix" => fix::run(&state, &job, &name).await,
                     "fix_rollback" => fix::rollback(&state, &job, &name).await,
                     "deliver" => deliver::run(&state, &job, &name).await,
+                    "alerts" => alerts::run(&state, &job, &name).await,
                     other => Err(anyhow::anyhow!("unknown job kind {other}")),
                 };
                 beat.abort();

@@ -93,6 +93,9 @@ pub async fn tick(state: &AppState) -> anyhow::Result<()> {
             }
         }
     }
+    if let Err(e) = super::alerts::tick(state).await {
+        tracing::error!(error = %e, "alert rules");
+    }
     let slot = now - now.rem_euclid(300_000);
     if store.claim_fire("trend_rollup", slot).await? {
         store.roll_up_trend(now).await?;

@@ -55,6 +55,19 @@ async fn finish_scan_job(
     Ok(done.rows_affected() == 1)
 }
 
+/// The alert rules' look at a finished scan, queued with its outcome in one transaction so
+/// no outcome goes unlooked-at (`worker::alerts`).
+fn alerts_job(scan_id: i64, now: Millis) -> NewJob {
+    NewJob {
+        kind: "alerts".into(),
+        payload: serde_json::json!({"scan_id": scan_id}),
+        host_id: None,
+        scan_id: None,
+        max_attempts: 5,
+        run_after: now,
+    }
+}
+
 #[async_trait]
 impl ScanStore for Backend {
     async fn queue_scan(&self, req: &ScanRequest, now: Millis) -> Result<Scan> {
@@ -179,6 +192,7 @@ impl ScanStore for Backend {
             )
             .await?;
         }
+        insert_job(&mut tx, &alerts_job(o.scan_id, o.finished_at), o.finished_at).await?;
         tx.commit().await?;
         Ok(Some(stats))
     }
@@ -232,6 +246,7 @@ impl ScanStore for Backend {
             let data = serde_json::json!({"scan_id": f.scan_id, "host_id": f.host_id, "status": "failed",
                 "error": {"kind": f.kind, "message": f.message}});
             emit(&mut tx, "scan.completed", &data, f.finished_at).await?;
+            insert_job(&mut tx, &alerts_job(f.scan_id, f.finished_at), f.finished_at).await?;
         }
         tx.commit().await?;
         Ok(true)

@@ -100,6 +100,9 @@ impl StateStore for Backend {
             if let Some(h) = q.host_id {
                 qb.push(" AND c.host_id = ").push_bind(h);
             }
+            if let Some(s) = q.scan_id {
+                qb.push(" AND c.scan_id = ").push_bind(s);
+            }
             if let Some(g) = q.group_id {
                 qb.push(" AND c.host_id IN (SELECT host_id FROM host_group_members WHERE group_id = ")
                     .push_bind(g)
