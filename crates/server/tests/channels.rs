@@ -457,3 +457,29 @@ async fn lost_last_attempt(backend: common::Backend) {
 }
 
 both_backends!(a_delivery_whose_worker_died_on_the_last_attempt_is_dead, lost_last_attempt);
+
+/// After a credential key rotation this process still holds the old key: a delivery whose
+/// secret no longer opens fails its attempts with the reason (no secret in it) and ends dead,
+/// instead of a job failing out of sight.
+async fn unopenable_secret(backend: common::Backend) {
+    let app = TestApp::start_with(backend, |c| c.job_retry_base_secs = 0).await;
+    let (url, hook) = receiver(0).await;
+    create(&app, json!({"name": "hook", "kind": "webhook", "settings": {"url": url}, "secret": HOOK_SECRET}))
+        .await;
+    app.state.store().rotate_credential_key(openwatch_server::app::now_ms()).await.unwrap();
+    let queued = notify::queue(app.state.store(), &message("change:5"), openwatch_server::app::now_ms())
+        .await
+        .unwrap();
+    let d = settled(&app.state, queued[0].id).await;
+    assert_eq!((d.status, d.attempts), (DeliveryStatus::Dead, MAX_ATTEMPTS));
+    assert!(
+        d.attempt_log.iter().all(|a| a.detail.contains("channel:1:secret does not decrypt")),
+        "{:?}",
+        d.attempt_log
+    );
+    assert!(!format!("{d:?}").contains(HOOK_SECRET));
+    assert!(hook.seen.lock().unwrap().is_empty());
+    app.stop().await;
+}
+
+both_backends!(a_secret_that_no_longer_opens_fails_visibly, unopenable_secret);

@@ -20,14 +20,10 @@ pub async fn run(state: &AppState, job: &Job, worker: &str) -> anyhow::Result<()
     };
     let outcome = match store.channel(delivery.channel_id).await.context("reading the channel")? {
         None => Err("the channel was deleted".to_owned()),
-        Some(channel) => {
-            let secret =
-                match store.channel_secret(channel.id).await.context("reading the channel's secret")? {
-                    Some(sealed) => Some(state.key.open(&sealed).context("opening the channel's secret")?),
-                    None => None,
-                };
-            send::send(&channel, secret.as_deref(), &delivery).await
-        }
+        Some(channel) => match secret(state, channel.id).await {
+            Ok(secret) => send::send(&channel, secret.as_deref(), &delivery).await,
+            Err(e) => Err(e),
+        },
     };
     let (outcome, detail) = match outcome {
         Ok(detail) => (AttemptOutcome::Delivered, detail),
@@ -46,4 +42,12 @@ pub async fn run(state: &AppState, job: &Job, worker: &str) -> anyhow::Result<()
         tracing::warn!(delivery = id, attempt = job.attempts, dead = retry_at.is_none(), detail = %attempt.detail, "delivery attempt failed");
     }
     Ok(())
+}
+
+/// The channel's secret in the clear. A secret that does not open (this process still holds
+/// the key from before a rotation) fails the attempt, visibly, instead of the job.
+async fn secret(state: &AppState, channel_id: i64) -> Result<Option<Vec<u8>>, String> {
+    let sealed =
+        state.store().channel_secret(channel_id).await.map_err(|e| format!("reading the secret: {e}"))?;
+    sealed.map(|s| state.key.open(&s)).transpose().map_err(|e| format!("opening the secret: {e}"))
 }
