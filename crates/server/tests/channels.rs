@@ -400,6 +400,8 @@ both_backends!(a_delivery_queued_before_a_restart_is_sent_once, restart);
 /// delivery with its attempt; the secret typed in is never shown back.
 async fn admin_page(backend: common::Backend) {
     let app = TestApp::start(backend).await;
+    let (_, admin) = app.page("/admin").await;
+    assert!(admin.contains("href=\"/admin/channels\""), "the administration page links to the channels");
     let (url, hook) = receiver(0).await;
     let (st, html) = app
         .form(

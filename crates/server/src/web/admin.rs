@@ -234,6 +234,12 @@ async fn render_page<N: super::guard::Need>(
                     }
                 }
             }
+            @if c.can(Permission::ChannelsManage) {
+                section.card aria-labelledby="channels-h" {
+                    h2 #channels-h { "Notification channels" }
+                    p { a href="/admin/channels" { "Webhooks, Slack and email channels" } ", their test messages and deliveries." }
+                }
+            }
             @if c.can(Permission::AuditRead) {
                 section.card aria-labelledby="audit-h" {
                     h2 #audit-h { "Audit log" }
