@@ -41,6 +41,25 @@ pub enum Command {
     Audit(AuditArgs),
     /// Measure the server at fleet scale on generated data: ingest rate and API read latency.
     BenchServer(BenchServerArgs),
+    /// Measure alert evaluation and notification fan-out at fleet scale on generated data.
+    BenchAlerts(BenchAlertsArgs),
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct BenchAlertsArgs {
+    /// An empty database to fill (default: SQLite in a temporary directory).
+    #[arg(long, value_name = "URL")]
+    pub database_url: Option<String>,
+    #[arg(long, default_value_t = 10_000)]
+    pub hosts: usize,
+    /// Hosts that start failing a rule in the measured scan cycle.
+    #[arg(long, default_value_t = 1_000)]
+    pub changed: usize,
+    #[arg(long, default_value_t = 50)]
+    pub rules: usize,
+    /// Concurrent writers and workers.
+    #[arg(long, default_value_t = 4)]
+    pub concurrency: usize,
 }
 
 #[derive(Debug, Clone, Args)]

@@ -36,6 +36,7 @@ fn main() -> ExitCode {
         Command::Admin(args) => server_cmd::admin(&args),
         Command::Audit(args) => server_cmd::audit(&args),
         Command::BenchServer(args) => server_cmd::bench(&args),
+        Command::BenchAlerts(args) => server_cmd::bench_alerts(&args),
     };
     match result {
         Ok(code) => code,

@@ -10,7 +10,9 @@ use openwatch_server::{Config, Library, admin};
 use openwatch_store::{NewAuditEvent, Store};
 use serde_json::{Value, json};
 
-use crate::cli::{AdminArgs, AdminCommand, AuditArgs, AuditCommand, BenchServerArgs, ServerArgs};
+use crate::cli::{
+    AdminArgs, AdminCommand, AuditArgs, AuditCommand, BenchAlertsArgs, BenchServerArgs, ServerArgs,
+};
 use crate::library;
 
 fn config(args: &ServerArgs) -> Result<Config> {
@@ -198,6 +200,27 @@ pub fn audit(args: &AuditArgs) -> Result<ExitCode> {
             }
         }
     })
+}
+
+pub fn bench_alerts(args: &BenchAlertsArgs) -> Result<ExitCode> {
+    let dir = tempfile::tempdir().context("a temporary directory")?;
+    let cfg = Config {
+        data_dir: dir.path().to_path_buf(),
+        database_url: args
+            .database_url
+            .clone()
+            .unwrap_or_else(|| format!("sqlite:{}", dir.path().join("bench.db").display())),
+        database_connections: (args.concurrency as u32 * 2 + 4).max(8),
+        ..Config::default()
+    };
+    let opts = openwatch_server::bench_alerts::AlertBenchOptions {
+        hosts: args.hosts,
+        changed: args.changed.min(args.hosts),
+        rules: args.rules,
+        concurrency: args.concurrency,
+    };
+    runtime()?.block_on(openwatch_server::bench_alerts::run(cfg, server_library()?, &opts))?;
+    Ok(ExitCode::SUCCESS)
 }
 
 pub fn bench(args: &BenchServerArgs) -> Result<ExitCode> {

@@ -12,6 +12,7 @@ pub mod api;
 pub mod app;
 pub mod auth;
 pub mod bench;
+pub mod bench_alerts;
 pub mod config;
 pub mod http;
 pub mod metrics;
