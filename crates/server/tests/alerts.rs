@@ -91,7 +91,6 @@ both_backends!(alert_rules_raise_count_and_resolve, |backend: Backend| async mov
         .unwrap()
         .to_owned();
     let store = app.state.store();
-    use openwatch_store::prelude::*;
     let e = store
         .create_exception(
             &openwatch_store::NewException {

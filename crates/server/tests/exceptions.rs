@@ -6,7 +6,6 @@
 mod common;
 
 use common::{Backend, TestApp};
-use openwatch_store::prelude::*;
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 
