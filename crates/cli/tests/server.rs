@@ -314,8 +314,12 @@ async fn workers_share_a_postgres_queue_and_survive_a_kill() {
         tokio::time::sleep(Duration::from_millis(500)).await;
     }
     eprintln!("200 scans by 2 worker processes in {:.1} s", t.elapsed().as_secs_f64());
-    assert_eq!(psql(&db, "SELECT COUNT(*) FROM jobs WHERE status = 'done'"), "200");
-    assert_eq!(psql(&db, "SELECT COUNT(*) FROM jobs WHERE attempts <> 1"), "0", "each job ran exactly once");
+    assert_eq!(psql(&db, "SELECT COUNT(*) FROM jobs WHERE kind = 'scan' AND status = 'done'"), "200");
+    assert_eq!(
+        psql(&db, "SELECT COUNT(*) FROM jobs WHERE kind = 'scan' AND attempts <> 1"),
+        "0",
+        "each job ran exactly once"
+    );
     let rules = psql(&db, "SELECT COUNT(*) FROM scan_results WHERE scan_id = (SELECT MIN(id) FROM scans)");
     assert_eq!(
         psql(&db, "SELECT COUNT(*) FROM scan_results"),

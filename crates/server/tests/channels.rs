@@ -1,21 +1,17 @@
 //! Notification channels end to end, on both backends, with real receivers started on
-//! loopback: an HTTP server that records what it is sent (and answers 500 when told to), and
-//! an SMTP server (the `mailin` crate's SMTP implementation over a TCP socket).
+//! loopback (`openwatch_testsupport::receivers`): an HTTP server that records what it is sent
+//! (and answers 500 when told to), and an SMTP server that records what it accepts.
 
 mod common;
 
-use std::io::{BufRead as _, BufReader, Write as _};
-use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use axum::body::Bytes;
-use axum::extract::State;
-use axum::http::{HeaderMap, StatusCode as AxumStatus};
 use hmac::{KeyInit as _, Mac as _};
 use openwatch_server::serve::{self, Role};
 use openwatch_server::service::notify::{self, MAX_ATTEMPTS, Message};
 use openwatch_server::{AppState, Config};
 use openwatch_store::{ChannelKind, Delivery, DeliveryStatus, NewChannel};
+use openwatch_testsupport::receivers;
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 
@@ -24,123 +20,6 @@ use common::TestApp;
 const HOOK_SECRET: &str = "hook-signing-secret-4b1d";
 const SMTP_USER: &str = "mailer";
 const SMTP_PASSWORD: &str = "smtp-password-9f2e";
-
-/// One request the HTTP receiver got.
-#[derive(Debug, Clone)]
-struct Seen {
-    headers: HeaderMap,
-    body: Vec<u8>,
-}
-
-#[derive(Debug, Default)]
-struct Recorded {
-    seen: Mutex<Vec<Seen>>,
-    /// Answer 500 to this many requests first.
-    fail_first: usize,
-}
-
-/// An HTTP receiver on loopback; its URL and what it recorded.
-async fn receiver(fail_first: usize) -> (String, Arc<Recorded>) {
-    async fn take(State(r): State<Arc<Recorded>>, headers: HeaderMap, body: Bytes) -> AxumStatus {
-        let mut seen = r.seen.lock().unwrap();
-        seen.push(Seen { headers, body: body.to_vec() });
-        if seen.len() <= r.fail_first { AxumStatus::INTERNAL_SERVER_ERROR } else { AxumStatus::OK }
-    }
-    let rec = Arc::new(Recorded { seen: Mutex::default(), fail_first });
-    let app = axum::Router::new().route("/{*path}", axum::routing::post(take)).with_state(rec.clone());
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let url = format!("http://{}/hook", listener.local_addr().unwrap());
-    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
-    (url, rec)
-}
-
-/// One mail the SMTP server accepted.
-#[derive(Debug, Clone)]
-struct Mail {
-    to: Vec<String>,
-    data: String,
-    authenticated_as: Option<String>,
-}
-
-#[derive(Clone)]
-struct MailHandler {
-    mails: Arc<Mutex<Vec<Mail>>>,
-    to: Vec<String>,
-    data: Vec<u8>,
-    user: Option<String>,
-}
-
-impl mailin::Handler for MailHandler {
-    fn data_start(&mut self, _domain: &str, _from: &str, _is8bit: bool, to: &[String]) -> mailin::Response {
-        self.to = to.to_vec();
-        self.data.clear();
-        mailin::response::OK
-    }
-
-    fn data(&mut self, buf: &[u8]) -> std::io::Result<()> {
-        self.data.extend_from_slice(buf);
-        Ok(())
-    }
-
-    fn data_end(&mut self) -> mailin::Response {
-        let data = String::from_utf8_lossy(&self.data).into_owned();
-        self.mails.lock().unwrap().push(Mail {
-            to: self.to.clone(),
-            data,
-            authenticated_as: self.user.clone(),
-        });
-        mailin::response::OK
-    }
-
-    fn auth_plain(&mut self, _authz: &str, user: &str, password: &str) -> mailin::Response {
-        if user == SMTP_USER && password == SMTP_PASSWORD {
-            self.user = Some(user.to_owned());
-            mailin::response::AUTH_OK
-        } else {
-            mailin::response::INVALID_CREDENTIALS
-        }
-    }
-}
-
-/// An SMTP server on loopback that requires AUTH PLAIN (over plain TCP: a test relay); its
-/// port and the mails it accepted.
-fn smtp_server() -> (u16, Arc<Mutex<Vec<Mail>>>) {
-    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    let port = listener.local_addr().unwrap().port();
-    let mails = Arc::new(Mutex::new(Vec::new()));
-    let handler = MailHandler { mails: mails.clone(), to: Vec::new(), data: Vec::new(), user: None };
-    let mut builder = mailin::SessionBuilder::new("smtp.test");
-    builder.enable_auth(mailin::AuthMechanism::Plain).insecure_enable_plaintext_auth();
-    std::thread::spawn(move || {
-        for stream in listener.incoming() {
-            let stream = stream.unwrap();
-            let mut session = builder.build(stream.peer_addr().unwrap().ip(), handler.clone());
-            std::thread::spawn(move || {
-                let mut out = stream.try_clone().unwrap();
-                let mut input = BufReader::new(stream);
-                session.greeting().write_to(&mut out).unwrap();
-                let mut line = Vec::new();
-                loop {
-                    line.clear();
-                    if input.read_until(b'\n', &mut line).unwrap_or(0) == 0 {
-                        return;
-                    }
-                    let res = session.process(&line);
-                    match res.action {
-                        mailin::Action::Reply => res.write_to(&mut out).unwrap(),
-                        mailin::Action::Close | mailin::Action::UpgradeTls => {
-                            res.write_to(&mut out).unwrap();
-                            return;
-                        }
-                        mailin::Action::NoReply => {}
-                    }
-                    out.flush().unwrap();
-                }
-            });
-        }
-    });
-    (port, mails)
-}
 
 fn message(key: &str) -> Message {
     Message {
@@ -183,8 +62,8 @@ async fn create(app: &TestApp, body: Value) -> Value {
 /// `{"text": ...}` at its secret URL. The same message queued again is not sent again.
 async fn webhook_and_slack(backend: common::Backend) {
     let app = TestApp::start(backend).await;
-    let (hook_url, hook) = receiver(1).await;
-    let (slack_url, slack) = receiver(0).await;
+    let (hook_url, hook) = receivers::http(1);
+    let (slack_url, slack) = receivers::http(0);
     let slack_url = format!("{slack_url}/T000/B000/XXXX");
     let w = create(
         &app,
@@ -280,7 +159,7 @@ both_backends!(webhook_retries_signed_and_slack_text, webhook_and_slack);
 /// to every recipient, through a real SMTP server that requires authentication.
 async fn email_test_message(backend: common::Backend) {
     let app = TestApp::start(backend).await;
-    let (port, mails) = smtp_server();
+    let (port, mails) = receivers::smtp(SMTP_USER, SMTP_PASSWORD);
     let c = create(
         &app,
         json!({"name": "ops-mail", "kind": "email", "secret": SMTP_PASSWORD, "settings": {
@@ -316,7 +195,7 @@ both_backends!(email_test_button_sends_multipart_mail, email_test_message);
 /// dead (a dead letter) and no further attempt comes.
 async fn dead_letter(backend: common::Backend) {
     let app = TestApp::start_with(backend, |c| c.job_retry_base_secs = 0).await;
-    let (url, hook) = receiver(usize::MAX).await;
+    let (url, hook) = receivers::http(usize::MAX);
     create(&app, json!({"name": "down", "kind": "webhook", "settings": {"url": url}, "secret": HOOK_SECRET}))
         .await;
     let queued = notify::queue(app.state.store(), &message("change:9"), openwatch_server::app::now_ms())
@@ -355,7 +234,7 @@ fn config(url: &str, dir: &std::path::Path, workers: usize) -> Config {
 async fn restart(backend: common::Backend) {
     let dir = tempfile::tempdir().unwrap();
     let url = common::database_url(backend, dir.path());
-    let (hook_url, hook) = receiver(0).await;
+    let (hook_url, hook) = receivers::http(0);
     let (first, stop_first) =
         serve::state(config(&url, dir.path(), 0), common::library(), Role::Serve).await.unwrap();
     let channel = NewChannel {
@@ -402,7 +281,7 @@ async fn admin_page(backend: common::Backend) {
     let app = TestApp::start(backend).await;
     let (_, admin) = app.page("/admin").await;
     assert!(admin.contains("href=\"/admin/channels\""), "the administration page links to the channels");
-    let (url, hook) = receiver(0).await;
+    let (url, hook) = receivers::http(0);
     let (st, html) = app
         .form(
             "/admin/channels",
@@ -465,7 +344,7 @@ both_backends!(a_delivery_whose_worker_died_on_the_last_attempt_is_dead, lost_la
 /// instead of a job failing out of sight.
 async fn unopenable_secret(backend: common::Backend) {
     let app = TestApp::start_with(backend, |c| c.job_retry_base_secs = 0).await;
-    let (url, hook) = receiver(0).await;
+    let (url, hook) = receivers::http(0);
     create(&app, json!({"name": "hook", "kind": "webhook", "settings": {"url": url}, "secret": HOOK_SECRET}))
         .await;
     app.state.store().rotate_credential_key(openwatch_server::app::now_ms()).await.unwrap();

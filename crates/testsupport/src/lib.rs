@@ -3,6 +3,8 @@
 //! is started once per test binary and a watchdog stops it and deletes its files when the
 //! test process exits (statics are never dropped, so the watchdog is the cleanup).
 
+pub mod receivers;
+
 use std::net::TcpListener;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};

@@ -1,0 +1,151 @@
+//! Real receivers for notification tests, on loopback: an HTTP server (axum) that records
+//! every request (and answers 500 to the first N, to prove retries), and an SMTP server (the
+//! `mailin` crate's SMTP engine over a TCP socket) that records every mail. Each runs on its
+//! own thread, so synchronous and asynchronous tests use them alike; they live as long as
+//! the test process.
+
+use std::io::{BufRead as _, BufReader, Write as _};
+use std::sync::{Arc, Mutex};
+
+use axum::body::Bytes;
+use axum::extract::State;
+use axum::http::{HeaderMap, StatusCode};
+
+/// One request the HTTP receiver got.
+#[derive(Debug, Clone)]
+pub struct Seen {
+    pub headers: HeaderMap,
+    pub body: Vec<u8>,
+}
+
+impl Seen {
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers.get(name).and_then(|v| v.to_str().ok())
+    }
+}
+
+#[derive(Debug, Default)]
+pub struct Recorded {
+    pub seen: Mutex<Vec<Seen>>,
+    /// Answer 500 to this many requests first.
+    pub fail_first: usize,
+}
+
+/// An HTTP receiver on loopback answering every POST; its URL (`.../hook`) and what it
+/// recorded.
+pub fn http(fail_first: usize) -> (String, Arc<Recorded>) {
+    async fn take(State(r): State<Arc<Recorded>>, headers: HeaderMap, body: Bytes) -> StatusCode {
+        let mut seen = r.seen.lock().unwrap();
+        seen.push(Seen { headers, body: body.to_vec() });
+        if seen.len() <= r.fail_first { StatusCode::INTERNAL_SERVER_ERROR } else { StatusCode::OK }
+    }
+    let rec = Arc::new(Recorded { seen: Mutex::default(), fail_first });
+    let app = axum::Router::new().route("/{*path}", axum::routing::post(take)).with_state(rec.clone());
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    listener.set_nonblocking(true).unwrap();
+    let url = format!("http://{}/hook", listener.local_addr().unwrap());
+    std::thread::spawn(move || {
+        let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+        rt.block_on(async move {
+            let listener = tokio::net::TcpListener::from_std(listener).unwrap();
+            axum::serve(listener, app).await.unwrap();
+        });
+    });
+    (url, rec)
+}
+
+/// One mail the SMTP server accepted.
+#[derive(Debug, Clone)]
+pub struct Mail {
+    pub to: Vec<String>,
+    pub data: String,
+    pub authenticated_as: Option<String>,
+}
+
+#[derive(Clone)]
+struct MailHandler {
+    mails: Arc<Mutex<Vec<Mail>>>,
+    login: (String, String),
+    to: Vec<String>,
+    data: Vec<u8>,
+    user: Option<String>,
+}
+
+impl mailin::Handler for MailHandler {
+    fn data_start(&mut self, _domain: &str, _from: &str, _is8bit: bool, to: &[String]) -> mailin::Response {
+        self.to = to.to_vec();
+        self.data.clear();
+        mailin::response::OK
+    }
+
+    fn data(&mut self, buf: &[u8]) -> std::io::Result<()> {
+        self.data.extend_from_slice(buf);
+        Ok(())
+    }
+
+    fn data_end(&mut self) -> mailin::Response {
+        let data = String::from_utf8_lossy(&self.data).into_owned();
+        self.mails.lock().unwrap().push(Mail {
+            to: self.to.clone(),
+            data,
+            authenticated_as: self.user.clone(),
+        });
+        mailin::response::OK
+    }
+
+    fn auth_plain(&mut self, _authz: &str, user: &str, password: &str) -> mailin::Response {
+        if (user, password) == (self.login.0.as_str(), self.login.1.as_str()) {
+            self.user = Some(user.to_owned());
+            mailin::response::AUTH_OK
+        } else {
+            mailin::response::INVALID_CREDENTIALS
+        }
+    }
+}
+
+/// An SMTP server on loopback that accepts AUTH PLAIN with `user` and `password` (over
+/// plain TCP: a test relay); its port and the mails it accepted.
+pub fn smtp(user: &str, password: &str) -> (u16, Arc<Mutex<Vec<Mail>>>) {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let mails = Arc::new(Mutex::new(Vec::new()));
+    let handler = MailHandler {
+        mails: mails.clone(),
+        login: (user.to_owned(), password.to_owned()),
+        to: Vec::new(),
+        data: Vec::new(),
+        user: None,
+    };
+    let mut builder = mailin::SessionBuilder::new("smtp.test");
+    builder.enable_auth(mailin::AuthMechanism::Plain).insecure_enable_plaintext_auth();
+    std::thread::spawn(move || {
+        for stream in listener.incoming() {
+            let Ok(stream) = stream else { return };
+            let Ok(peer) = stream.peer_addr() else { continue };
+            let mut session = builder.build(peer.ip(), handler.clone());
+            std::thread::spawn(move || {
+                let mut out = stream.try_clone().unwrap();
+                let mut input = BufReader::new(stream);
+                session.greeting().write_to(&mut out).unwrap();
+                let mut line = Vec::new();
+                loop {
+                    line.clear();
+                    if input.read_until(b'\n', &mut line).unwrap_or(0) == 0 {
+                        return;
+                    }
+                    let res = session.process(&line);
+                    match res.action {
+                        mailin::Action::Reply => res.write_to(&mut out).unwrap(),
+                        mailin::Action::Close | mailin::Action::UpgradeTls => {
+                            res.write_to(&mut out).unwrap();
+                            return;
+                        }
+                        mailin::Action::NoReply => {}
+                    }
+                    out.flush().unwrap();
+                }
+            });
+        }
+    });
+    (port, mails)
+}
