@@ -22,6 +22,16 @@ impl Seen {
     pub fn header(&self, name: &str) -> Option<&str> {
         self.headers.get(name).and_then(|v| v.to_str().ok())
     }
+
+    /// Whether `X-OpenWatch-Signature` is `sha256=<hex HMAC-SHA256 of the body under key>`,
+    /// checked with an HMAC implementation independent of the server's.
+    pub fn signed_with(&self, key: &str) -> bool {
+        use hmac::{KeyInit as _, Mac as _};
+        let mut mac = hmac::Hmac::<sha2::Sha256>::new_from_slice(key.as_bytes()).unwrap();
+        mac.update(&self.body);
+        let hex: String = mac.finalize().into_bytes().iter().map(|b| format!("{b:02x}")).collect();
+        self.header("x-openwatch-signature") == Some(format!("sha256={hex}").as_str())
+    }
 }
 
 #[derive(Debug, Default)]
