@@ -154,6 +154,19 @@ pub enum Format {
     Csv,
 }
 
+/// How `scan` prints results: [`Format`]'s formats and the interchange formats.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ScanFormat {
+    Table,
+    Json,
+    Jsonl,
+    Csv,
+    /// SARIF 2.1.0, for CI systems' code-scanning views.
+    Sarif,
+    /// XCCDF 1.2 results (a Benchmark with one TestResult per host), as OpenSCAP writes.
+    Xccdf,
+}
+
 /// Which rules to use.
 #[derive(Debug, Clone, Args)]
 pub struct Filters {
@@ -240,8 +253,8 @@ pub struct ScanArgs {
     #[arg(long = "var", value_name = "KEY=VALUE")]
     pub vars: Vec<String>,
     /// Output format.
-    #[arg(long, value_enum, default_value_t = Format::Table)]
-    pub format: Format,
+    #[arg(long, value_enum, default_value_t = ScanFormat::Table)]
+    pub format: ScanFormat,
     /// Lowest severity whose failure makes the exit code 1.
     #[arg(long, value_name = "SEVERITY", default_value = "low")]
     pub fail_on: String,

@@ -12,7 +12,7 @@ use openwatch_core::vars::parse_overrides;
 use openwatch_fleet::inventory::target;
 use openwatch_fleet::{ExecMode, FleetJob, FleetOptions, HostSettings, Inventory, ResolvedHost, scan_fleet};
 
-use crate::cli::{Format, ScanArgs, SshArgs};
+use crate::cli::{ScanArgs, ScanFormat, SshArgs};
 use crate::scan::parse_vars;
 use crate::select::parse_severity;
 use crate::{library, output};
@@ -116,7 +116,7 @@ pub fn run(args: &ScanArgs) -> Result<ExitCode> {
         .build()
         .context("starting the async runtime")?;
     let started = Instant::now();
-    let jsonl = args.format == Format::Jsonl;
+    let jsonl = args.format == ScanFormat::Jsonl;
     let today = crate::exceptions_file::today();
     let scans = runtime.block_on(scan_fleet(jobs, rules, opts, |report| {
         progress.inc(1);

@@ -7,6 +7,7 @@ pub mod capability;
 pub mod catalog;
 pub mod eval;
 pub mod exceptions;
+pub mod export;
 pub mod facts;
 pub mod fix;
 pub mod guidance;

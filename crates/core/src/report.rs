@@ -199,7 +199,8 @@ impl ScanReport {
         exceptions: &[crate::exceptions::Exception],
         today: crate::exceptions::Date,
     ) -> usize {
-        let host = [self.host.name.as_str(), self.host.address.as_str()];
+        let (name, address) = (self.host.name.as_str(), self.host.address.as_str());
+        let host = [name, address, bare(name), bare(address)];
         let changed = crate::exceptions::apply(&mut self.results, exceptions, &host, today);
         self.summary = summarize(&self.results);
         changed
@@ -238,6 +239,19 @@ impl ScanReport {
     }
 }
 
+/// A target without `user@` and `:port` (`root@[fe80::1]:2222` -> `fe80::1`), so an
+/// exception naming the host matches whichever way the scan was pointed at it.
+fn bare(target: &str) -> &str {
+    let host = target.rsplit_once('@').map_or(target, |(_, h)| h);
+    if let Some(inner) = host.strip_prefix('[') {
+        return inner.split_once(']').map_or(inner, |(h, _)| h);
+    }
+    match host.rsplit_once(':') {
+        Some((h, port)) if !h.contains(':') && port.chars().all(|c| c.is_ascii_digit()) => h,
+        _ => host,
+    }
+}
+
 impl HostInfo {
     pub fn new(name: String, address: String, host: &HostFacts) -> HostInfo {
         let p = &host.platform;
@@ -253,6 +267,25 @@ impl HostInfo {
             },
             capabilities: host.capabilities.clone(),
             host_key: None,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::bare;
+
+    #[test]
+    fn bare_targets_drop_user_and_port() {
+        for (target, host) in [
+            ("root@10.0.0.5", "10.0.0.5"),
+            ("10.0.0.5:22", "10.0.0.5"),
+            ("admin@web-01:2200", "web-01"),
+            ("root@[fe80::1]:2222", "fe80::1"),
+            ("fe80::1", "fe80::1"),
+            ("web-01", "web-01"),
+        ] {
+            assert_eq!(bare(target), host, "{target}");
         }
     }
 }

@@ -6,26 +6,33 @@ mod table;
 use std::io::Write;
 
 use anyhow::Result;
+use openwatch_core::export;
 use openwatch_core::report::ScanReport;
 
-use crate::cli::Format;
+use crate::cli::ScanFormat;
 
 pub use csv::csv_row;
 pub use table::Table;
 
 /// Several hosts: `openwatch.fleet/v1` (JSON), one row per host and rule (CSV), or a
 /// table of hosts.
-pub fn write_fleet(out: &mut dyn Write, reports: &[ScanReport], wall_ms: u64, format: Format) -> Result<()> {
+pub fn write_fleet(
+    out: &mut dyn Write,
+    reports: &[ScanReport],
+    wall_ms: u64,
+    format: ScanFormat,
+) -> Result<()> {
     let summary = fleet_summary(reports, wall_ms);
     match format {
-        Format::Json | Format::Jsonl => {
+        ScanFormat::Json | ScanFormat::Jsonl => {
             let doc =
                 serde_json::json!({"schema": "openwatch.fleet/v1", "hosts": reports, "summary": summary});
             serde_json::to_writer_pretty(&mut *out, &doc)?;
             writeln!(out)?;
         }
-        Format::Csv => csv::write_fleet(out, reports)?,
-        Format::Table => table::write_fleet(out, reports, &summary)?,
+        ScanFormat::Csv => csv::write_fleet(out, reports)?,
+        ScanFormat::Table => table::write_fleet(out, reports, &summary)?,
+        ScanFormat::Sarif | ScanFormat::Xccdf => write_interchange(out, reports, format)?,
     }
     Ok(())
 }
@@ -49,18 +56,31 @@ pub fn fleet_summary(reports: &[ScanReport], wall_ms: u64) -> serde_json::Value 
     })
 }
 
-pub fn write_report(out: &mut dyn Write, doc: &ScanReport, format: Format) -> Result<()> {
+pub fn write_report(out: &mut dyn Write, doc: &ScanReport, format: ScanFormat) -> Result<()> {
     match format {
-        Format::Json => {
+        ScanFormat::Json => {
             serde_json::to_writer_pretty(&mut *out, doc)?;
             writeln!(out)?;
         }
-        Format::Jsonl => {
+        ScanFormat::Jsonl => {
             serde_json::to_writer(&mut *out, doc)?;
             writeln!(out)?;
         }
-        Format::Csv => csv::write_report(out, doc)?,
-        Format::Table => table::write_report(out, doc)?,
+        ScanFormat::Csv => csv::write_report(out, doc)?,
+        ScanFormat::Table => table::write_report(out, doc)?,
+        ScanFormat::Sarif | ScanFormat::Xccdf => write_interchange(out, std::slice::from_ref(doc), format)?,
+    }
+    Ok(())
+}
+
+/// SARIF or XCCDF for one host or several (`openwatch_core::export`).
+fn write_interchange(out: &mut dyn Write, reports: &[ScanReport], format: ScanFormat) -> Result<()> {
+    let version = env!("CARGO_PKG_VERSION");
+    if format == ScanFormat::Sarif {
+        serde_json::to_writer_pretty(&mut *out, &export::sarif::write(reports, version))?;
+        writeln!(out)?;
+    } else {
+        out.write_all(export::xccdf::write(reports, version).as_bytes())?;
     }
     Ok(())
 }

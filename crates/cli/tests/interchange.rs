@@ -1,0 +1,187 @@
+//! `scan --format xccdf|sarif` from a real scan of two SSH test hosts (one failure accepted
+//! by an exceptions file): the XCCDF is checked by the XCCDF 1.2 schema (xmllint) and read
+//! by OpenSCAP (`oscap xccdf validate`, `oscap xccdf generate report`); the SARIF by the
+//! SARIF 2.1.0 JSON schema (ajv; `tests/tools/validate-sarif.js`). Both carry exactly the
+//! verdicts of the JSON output.
+
+mod common;
+
+use std::collections::BTreeSet;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use common::*;
+use serde_json::Value;
+
+const H1: u32 = 184;
+const H2: u32 = 185;
+const XSD: &str = "/usr/share/openscap/schemas/xccdf/1.2/xccdf_1.2.xsd";
+
+/// Where scripts/install-test-deps put the SARIF schema and ajv.
+fn tools() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../target/test-tools")
+}
+
+/// `node validate-sarif.js` on `file`: whether it is valid, and what the validator said.
+fn sarif_valid(file: &Path) -> (bool, String) {
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/tools/validate-sarif.js");
+    let out = Command::new("node").arg(script).arg(tools()).arg(file).output().expect("node runs");
+    (out.status.success(), text(&out.stderr))
+}
+
+/// (host, rule, verdict) of every result in the JSON fleet document, verdicts in XCCDF's terms.
+fn json_verdicts(doc: &Value, xccdf_terms: bool) -> BTreeSet<(String, String, String)> {
+    let mut all = BTreeSet::new();
+    for h in doc["hosts"].as_array().unwrap() {
+        for r in h["results"].as_array().unwrap() {
+            let v = r["verdict"].as_str().unwrap();
+            let v = if !xccdf_terms {
+                v
+            } else {
+                match v {
+                    "not_applicable" => "notapplicable",
+                    "skipped" => "notchecked",
+                    "excepted" => "informational",
+                    other => other,
+                }
+            };
+            all.insert((
+                h["host"]["name"].as_str().unwrap().to_owned(),
+                r["rule_id"].as_str().unwrap().to_owned(),
+                v.to_owned(),
+            ));
+        }
+    }
+    all
+}
+
+/// (target, rule, result) of every rule-result in an XCCDF document (our own, so a plain
+/// scan of its lines is enough).
+fn xccdf_verdicts(xml: &str) -> BTreeSet<(String, String, String)> {
+    let mut all = BTreeSet::new();
+    for tr in xml.split("<TestResult ").skip(1) {
+        let between =
+            |s: &str, a: &str, b: &str| s.split_once(a).unwrap().1.split_once(b).unwrap().0.to_owned();
+        let target = between(tr, "<target>", "</target>");
+        for rr in tr.split("<rule-result idref=\"xccdf_org.openwatch_rule_").skip(1) {
+            let rule = rr.split_once('"').unwrap().0.to_owned();
+            all.insert((target.clone(), rule, between(rr, "<result>", "</result>")));
+        }
+    }
+    all
+}
+
+#[test]
+fn xccdf_and_sarif_of_a_fleet_scan_pass_their_validators() {
+    if !fleet_available() {
+        return;
+    }
+    let (mut fleet, key) = Fleet::with_key();
+    fleet.up_root(H1, |root| write(root, "/etc/ssh/sshd_config.d/05-test.conf", "MaxAuthTries 10\n"));
+    fleet.up_root(H2, |_| {});
+    let dir = tempfile::tempdir().unwrap();
+    let exceptions = dir.path().join("exceptions.yml");
+    std::fs::write(
+        &exceptions,
+        format!(
+            "exceptions:\n  - id: EX-7\n    rule: sshd_set_max_auth_tries\n    hosts: [\"{}\"]\n    \
+             justification: \"legacy <jump> host & its tooling\"\n    expires: 2999-12-31\n",
+            addr(H1)
+        ),
+    )
+    .unwrap();
+    let kh = fleet.path("known_hosts");
+    let (t1, t2) = (format!("root@{}", addr(H1)), format!("root@{}", addr(H2)));
+    let scan = |format: &str| {
+        let out = openwatch(
+            &[
+                "scan",
+                &t1,
+                &t2,
+                "--identity",
+                key.to_str().unwrap(),
+                "--known-hosts",
+                kh.to_str().unwrap(),
+                "--no-walk",
+                "--exceptions",
+                exceptions.to_str().unwrap(),
+                "--format",
+                format,
+            ],
+            &[],
+        );
+        assert!(!out.stdout.is_empty(), "{format}: {}", text(&out.stderr));
+        out.stdout
+    };
+    let doc: Value = serde_json::from_slice(&scan("json")).unwrap();
+    assert_eq!(doc["summary"]["hosts_scanned"], 2, "{}", doc["summary"]);
+    let max_auth: Vec<_> =
+        json_verdicts(&doc, false).into_iter().filter(|(_, r, _)| r == "sshd_set_max_auth_tries").collect();
+    assert_eq!(doc["summary"]["verdicts"]["excepted"], 1, "{}: {max_auth:?}", doc["summary"]);
+
+    // XCCDF: schema-valid, read by OpenSCAP, the same verdicts, the exception said.
+    let xml = String::from_utf8(scan("xccdf")).unwrap();
+    let xccdf = dir.path().join("results.xml");
+    std::fs::write(&xccdf, &xml).unwrap();
+    let lint = run(Command::new("xmllint").args(["--noout", "--schema", XSD]).arg(&xccdf));
+    assert!(text(&lint.stderr).contains("validates"), "{}", text(&lint.stderr));
+    let validate = Command::new("oscap").args(["xccdf", "validate"]).arg(&xccdf).output().unwrap();
+    assert!(validate.status.success(), "oscap: {}", text(&validate.stdout));
+    // OpenSCAP's HTML report (of one TestResult, whichever host finished last) names its host.
+    let report = run(Command::new("oscap").args(["xccdf", "generate", "report"]).arg(&xccdf));
+    let html = text(&report.stdout);
+    let target =
+        html.split_once("Evaluation target</th><td>").map(|(_, t)| t.split('<').next().unwrap_or(""));
+    let hosts = [format!("root@{}", addr(H1)), format!("root@{}", addr(H2))];
+    assert!(target.is_some_and(|t| hosts.iter().any(|h| h == t)), "{target:?} {}", text(&report.stderr));
+    assert_eq!(xccdf_verdicts(&xml), json_verdicts(&doc, true));
+    assert!(
+        xml.contains(
+            "<message severity=\"warning\">Accepted risk EX-7 until 2999-12-31: the check failed; \
+             legacy &lt;jump&gt; host &amp; its tooling</message>"
+        ),
+        "the accepted failure says so, with its exception and justification"
+    );
+    // A document the schema refuses is refused: the check can fail.
+    let broken = dir.path().join("broken.xml");
+    std::fs::write(&broken, xml.replacen("<result>pass</result>", "<result>passed</result>", 1)).unwrap();
+    let lint = Command::new("xmllint").args(["--noout", "--schema", XSD]).arg(&broken).output().unwrap();
+    assert!(!lint.status.success());
+
+    // SARIF: schema-valid, the same verdicts, the exception as an accepted suppression.
+    let sarif_bytes = scan("sarif");
+    let sarif = dir.path().join("results.sarif");
+    std::fs::write(&sarif, &sarif_bytes).unwrap();
+    let (ok, why) = sarif_valid(&sarif);
+    assert!(ok, "{why}");
+    let s: Value = serde_json::from_slice(&sarif_bytes).unwrap();
+    let run0 = &s["runs"][0];
+    let results = run0["results"].as_array().unwrap();
+    let got: BTreeSet<_> = results
+        .iter()
+        .map(|r| {
+            (
+                r["properties"]["host"].as_str().unwrap().to_owned(),
+                r["ruleId"].as_str().unwrap().to_owned(),
+                r["properties"]["verdict"].as_str().unwrap().to_owned(),
+            )
+        })
+        .collect();
+    assert_eq!(got, json_verdicts(&doc, false));
+    let rules = run0["tool"]["driver"]["rules"].as_array().unwrap();
+    for r in results {
+        assert_eq!(rules[r["ruleIndex"].as_u64().unwrap() as usize]["id"], r["ruleId"]);
+        let fails = matches!(r["properties"]["verdict"].as_str(), Some("fail" | "excepted"));
+        assert_eq!(r["kind"] == "fail", fails, "{r}");
+    }
+    let accepted: Vec<_> = results.iter().filter(|r| r.get("suppressions").is_some()).collect();
+    assert_eq!(accepted.len(), 1);
+    assert_eq!(accepted[0]["suppressions"][0]["status"], "accepted");
+    assert!(accepted[0]["suppressions"][0]["justification"].as_str().unwrap().contains("EX-7"));
+    let mut bad = s.clone();
+    bad["runs"][0]["results"][0]["level"] = "severe".into();
+    let bad_file = dir.path().join("bad.sarif");
+    std::fs::write(&bad_file, bad.to_string()).unwrap();
+    let (ok, why) = sarif_valid(&bad_file);
+    assert!(!ok && why.contains("level"), "the validator refuses a bad level: {why}");
+}
