@@ -25,6 +25,9 @@ pub enum Command {
     /// List, show, lint and map the rules.
     #[command(subcommand_required = true)]
     Rules(RulesArgs),
+    /// Read another scanner's results (XCCDF 1.2/1.1 or ARF, e.g. from `oscap xccdf eval`,
+    /// or OpenWatch's own `--format xccdf`) and tie them to OpenWatch's rules.
+    Import(ImportArgs),
     /// Measure scan time and evaluation throughput on this machine.
     Bench(BenchArgs),
     /// Run the platform server: REST API, workers and scheduler (docs/server.md).
@@ -43,6 +46,19 @@ pub enum Command {
     BenchServer(BenchServerArgs),
     /// Measure alert evaluation and notification fan-out at fleet scale on generated data.
     BenchAlerts(BenchAlertsArgs),
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct ImportArgs {
+    /// The results file.
+    #[arg(value_name = "FILE")]
+    pub file: PathBuf,
+    /// Output format (json and jsonl: `openwatch.import/v1`).
+    #[arg(long, value_enum, default_value_t = Format::Table)]
+    pub format: Format,
+    /// Rule directories to add to the built-in library when tying results to rules.
+    #[arg(long = "rules", value_name = "DIR")]
+    pub rule_dirs: Vec<PathBuf>,
 }
 
 #[derive(Debug, Clone, Args)]

@@ -9,6 +9,7 @@ mod exceptions_file;
 mod facts_file;
 mod fix_cmd;
 mod fleet_cmd;
+mod import_cmd;
 mod library;
 mod output;
 mod resources;
@@ -29,6 +30,7 @@ fn main() -> ExitCode {
         Command::Scan(args) => scan::run(&args),
         Command::Fix(args) => fix_cmd::run(&args),
         Command::Rules(args) => rules_cmd::run(&args),
+        Command::Import(args) => import_cmd::run(&args),
         Command::Bench(args) => bench::run(&args),
         Command::Serve(args) => server_cmd::run_server(&args, openwatch_server::serve::Role::Serve),
         Command::Worker(args) => server_cmd::run_server(&args, openwatch_server::serve::Role::Worker),

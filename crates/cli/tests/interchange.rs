@@ -2,7 +2,8 @@
 //! by an exceptions file): the XCCDF is checked by the XCCDF 1.2 schema (xmllint) and read
 //! by OpenSCAP (`oscap xccdf validate`, `oscap xccdf generate report`); the SARIF by the
 //! SARIF 2.1.0 JSON schema (ajv; `tests/tools/validate-sarif.js`). Both carry exactly the
-//! verdicts of the JSON output.
+//! verdicts of the JSON output, and `openwatch import` reads the XCCDF back to the same
+//! verdicts, refuses a broken file whole, and reads OpenSCAP's own ARF.
 
 mod common;
 
@@ -16,6 +17,7 @@ use serde_json::Value;
 const H1: u32 = 184;
 const H2: u32 = 185;
 const XSD: &str = "/usr/share/openscap/schemas/xccdf/1.2/xccdf_1.2.xsd";
+const SSG_DEBIAN: &str = "/usr/share/xml/scap/ssg/content/ssg-debian11-ds.xml";
 
 /// Where scripts/install-test-deps put the SARIF schema and ajv.
 fn tools() -> PathBuf {
@@ -77,7 +79,8 @@ fn xccdf_and_sarif_of_a_fleet_scan_pass_their_validators() {
         return;
     }
     let (mut fleet, key) = Fleet::with_key();
-    fleet.up_root(H1, |root| write(root, "/etc/ssh/sshd_config.d/05-test.conf", "MaxAuthTries 10\n"));
+    let h1_root =
+        fleet.up_root(H1, |root| write(root, "/etc/ssh/sshd_config.d/05-test.conf", "MaxAuthTries 10\n"));
     fleet.up_root(H2, |_| {});
     let dir = tempfile::tempdir().unwrap();
     let exceptions = dir.path().join("exceptions.yml");
@@ -142,6 +145,53 @@ fn xccdf_and_sarif_of_a_fleet_scan_pass_their_validators() {
         ),
         "the accepted failure says so, with its exception and justification"
     );
+    // Imported back, the export gives the same verdicts for the same rules.
+    let back = openwatch(&["import", xccdf.to_str().unwrap(), "--format", "json"], &[]);
+    assert!(back.status.success(), "{}", text(&back.stderr));
+    let back: Value = serde_json::from_slice(&back.stdout).unwrap();
+    let mut round = BTreeSet::new();
+    for h in back["hosts"].as_array().unwrap() {
+        for r in h["results"].as_array().unwrap() {
+            round.insert((
+                h["target"].as_str().unwrap().to_owned(),
+                r["openwatch_rule"].as_str().unwrap().to_owned(),
+                r["verdict"].as_str().unwrap().to_owned(),
+            ));
+        }
+    }
+    assert_eq!(round, json_verdicts(&doc, false), "the XCCDF round trip keeps every verdict");
+
+    // A broken file is refused whole, naming where.
+    let cut = dir.path().join("cut.xml");
+    std::fs::write(&cut, &xml[..xml.len() / 2]).unwrap();
+    let out = openwatch(&["import", cut.to_str().unwrap(), "--format", "json"], &[]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(out.stdout.is_empty(), "nothing is imported from a broken file");
+    let err = text(&out.stderr);
+    assert!(err.contains(&format!("{}:", cut.display())) && err.contains("not well-formed XML"), "{err}");
+
+    // OpenSCAP's own ARF from ComplianceAsCode's Debian content, evaluated against the test
+    // host's file system: read, and its rule tied to OpenWatch's.
+    let arf = dir.path().join("arf.xml");
+    let eval = Command::new("oscap")
+        .env("OSCAP_PROBE_ROOT", &h1_root)
+        .args(["xccdf", "eval", "--profile", "xccdf_org.ssgproject.content_profile_standard", "--rule"])
+        .arg("xccdf_org.ssgproject.content_rule_sshd_set_max_auth_tries")
+        .arg("--results-arf")
+        .arg(&arf)
+        .arg(SSG_DEBIAN)
+        .output()
+        .unwrap();
+    assert!(matches!(eval.status.code(), Some(0 | 2)), "oscap eval: {}", text(&eval.stderr));
+    let imported = openwatch(&["import", arf.to_str().unwrap(), "--format", "json"], &[]);
+    assert!(imported.status.success(), "{}", text(&imported.stderr));
+    let imported: Value = serde_json::from_slice(&imported.stdout).unwrap();
+    let results = imported["hosts"][0]["results"].as_array().unwrap();
+    assert_eq!(results.len(), 1, "only the selected rule: {results:?}");
+    assert_eq!(results[0]["rule"], "xccdf_org.ssgproject.content_rule_sshd_set_max_auth_tries");
+    assert_eq!(results[0]["openwatch_rule"], "sshd_set_max_auth_tries");
+    assert!(imported["hosts"][0]["test_system"].as_str().unwrap().contains("openscap"), "{imported}");
+
     // A document the schema refuses is refused: the check can fail.
     let broken = dir.path().join("broken.xml");
     std::fs::write(&broken, xml.replacen("<result>pass</result>", "<result>passed</result>", 1)).unwrap();

@@ -11,6 +11,7 @@ pub mod export;
 pub mod facts;
 pub mod fix;
 pub mod guidance;
+pub mod import;
 pub mod library;
 pub mod plan;
 pub mod posture;

@@ -4,7 +4,8 @@
 
 use std::path::{Path, PathBuf};
 
-const ALLOWED_DEPENDENCIES: &[&str] = &["serde", "serde_json", "serde-saphyr", "regex", "thiserror"];
+const ALLOWED_DEPENDENCIES: &[&str] =
+    &["serde", "serde_json", "serde-saphyr", "regex", "roxmltree", "thiserror"];
 const FORBIDDEN_IN_SOURCE: &[&str] = &[
     "std::fs",
     "std::net",

@@ -462,7 +462,8 @@ both_backends!(schedules_and_adaptive_scanning_fire_once, |backend: Backend| asy
     let next = app.get("/api/v1/schedules").await;
     assert!(next["items"].as_array().unwrap().iter().all(|x| x["next_fire_at"].as_i64().unwrap() > 0));
     let metrics = app.client.get(format!("{}/metrics", app.base)).send().await.unwrap().text().await.unwrap();
-    assert!(metrics.contains("openwatch_jobs{status=\"done\"} 2"), "{metrics}");
+    // Two scans, and the alerts job each finished scan queues.
+    assert!(metrics.contains("openwatch_jobs{status=\"done\"} 4"), "{metrics}");
     assert!(metrics.contains("openwatch_scan_duration_seconds_count{outcome=\"succeeded\"} 2"));
     app.stop().await;
 });
