@@ -25,6 +25,8 @@ pub enum Command {
     /// List, show, lint and map the rules.
     #[command(subcommand_required = true)]
     Rules(RulesArgs),
+    /// Turn a saved scan (`scan --format json`) into another format: SARIF, XCCDF, OSCAL.
+    Report(ReportArgs),
     /// Read another scanner's results (XCCDF 1.2/1.1 or ARF, e.g. from `oscap xccdf eval`,
     /// or OpenWatch's own `--format xccdf`) and tie them to OpenWatch's rules.
     Import(ImportArgs),
@@ -46,6 +48,28 @@ pub enum Command {
     BenchServer(BenchServerArgs),
     /// Measure alert evaluation and notification fan-out at fleet scale on generated data.
     BenchAlerts(BenchAlertsArgs),
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct ReportArgs {
+    /// A scan's or a fleet scan's JSON (`openwatch.scan/v1` or `openwatch.fleet/v1`).
+    #[arg(long, value_name = "FILE")]
+    pub input: PathBuf,
+    #[arg(long, value_enum)]
+    pub format: ReportFormat,
+    /// Write here (replaced whole, never half-written) instead of standard output.
+    #[arg(long, value_name = "FILE")]
+    pub output: Option<PathBuf>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ReportFormat {
+    /// SARIF 2.1.0.
+    Sarif,
+    /// XCCDF 1.2 results.
+    Xccdf,
+    /// OSCAL 1.1.2 Assessment Results (JSON), by NIST SP 800-53 control.
+    OscalAr,
 }
 
 #[derive(Debug, Clone, Args)]

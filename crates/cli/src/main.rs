@@ -12,6 +12,7 @@ mod fleet_cmd;
 mod import_cmd;
 mod library;
 mod output;
+mod report_cmd;
 mod resources;
 mod rules_cmd;
 mod scan;
@@ -31,6 +32,7 @@ fn main() -> ExitCode {
         Command::Fix(args) => fix_cmd::run(&args),
         Command::Rules(args) => rules_cmd::run(&args),
         Command::Import(args) => import_cmd::run(&args),
+        Command::Report(args) => report_cmd::run(&args),
         Command::Bench(args) => bench::run(&args),
         Command::Serve(args) => server_cmd::run_server(&args, openwatch_server::serve::Role::Serve),
         Command::Worker(args) => server_cmd::run_server(&args, openwatch_server::serve::Role::Worker),

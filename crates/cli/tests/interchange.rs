@@ -1,7 +1,8 @@
 //! `scan --format xccdf|sarif` from a real scan of two SSH test hosts (one failure accepted
 //! by an exceptions file): the XCCDF is checked by the XCCDF 1.2 schema (xmllint) and read
 //! by OpenSCAP (`oscap xccdf validate`, `oscap xccdf generate report`); the SARIF by the
-//! SARIF 2.1.0 JSON schema (ajv; `tests/tools/validate-sarif.js`). Both carry exactly the
+//! SARIF 2.1.0 JSON schema (ajv; `tests/tools/validate-sarif.js`); the saved scan as OSCAL
+//! Assessment Results by compliance-trestle (`openwatch report`). All carry exactly the
 //! verdicts of the JSON output, and `openwatch import` reads the XCCDF back to the same
 //! verdicts, refuses a broken file whole, and reads OpenSCAP's own ARF.
 
@@ -29,6 +30,28 @@ fn sarif_valid(file: &Path) -> (bool, String) {
     let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/tools/validate-sarif.js");
     let out = Command::new("node").arg(script).arg(tools()).arg(file).output().expect("node runs");
     (out.status.success(), text(&out.stderr))
+}
+
+/// `trestle validate` on `file` placed as an OSCAL `model` in a fresh trestle workspace:
+/// whether it is valid, and what trestle said.
+fn trestle_valid(model: &str, file: &Path) -> (bool, String) {
+    let trestle = tools().join("venv/bin/trestle");
+    let ws = tempfile::tempdir().unwrap();
+    let init = Command::new(&trestle).arg("init").current_dir(ws.path()).output().expect("trestle runs");
+    assert!(init.status.success(), "trestle init: {}", text(&init.stderr));
+    let place = ws.path().join(model).join("openwatch");
+    std::fs::create_dir_all(&place).unwrap();
+    let placed = place.join(format!("{model}.json"));
+    std::fs::copy(file, &placed).unwrap();
+    let out = Command::new(&trestle)
+        .arg("validate")
+        .arg("-f")
+        .arg(&placed)
+        .current_dir(ws.path())
+        .output()
+        .unwrap();
+    let said = format!("{}{}", text(&out.stdout), text(&out.stderr));
+    (out.status.success() && said.contains("VALID:") && !said.contains("INVALID"), said)
 }
 
 /// (host, rule, verdict) of every result in the JSON fleet document, verdicts in XCCDF's terms.
@@ -121,6 +144,54 @@ fn xccdf_and_sarif_of_a_fleet_scan_pass_their_validators() {
     let max_auth: Vec<_> =
         json_verdicts(&doc, false).into_iter().filter(|(_, r, _)| r == "sshd_set_max_auth_tries").collect();
     assert_eq!(doc["summary"]["verdicts"]["excepted"], 1, "{}: {max_auth:?}", doc["summary"]);
+
+    // The saved scan, as OSCAL Assessment Results: valid for compliance-trestle, AC-7 (what
+    // sshd_set_max_auth_tries maps to) not satisfied, both hosts in the inventory.
+    let saved = dir.path().join("scan.json");
+    std::fs::write(&saved, doc.to_string()).unwrap();
+    let ar_file = dir.path().join("ar.json");
+    let out = openwatch(
+        &[
+            "report",
+            "--input",
+            saved.to_str().unwrap(),
+            "--format",
+            "oscal-ar",
+            "--output",
+            ar_file.to_str().unwrap(),
+        ],
+        &[],
+    );
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let (ok, why) = trestle_valid("assessment-results", &ar_file);
+    assert!(ok, "{why}");
+    let ar: Value = serde_json::from_slice(&std::fs::read(&ar_file).unwrap()).unwrap();
+    let result = &ar["assessment-results"]["results"][0];
+    assert_eq!(result["local-definitions"]["inventory-items"].as_array().unwrap().len(), 2);
+    let ac7 = result["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|f| f["target"]["target-id"] == "ac-7_obj")
+        .unwrap();
+    assert_eq!(ac7["target"]["status"]["state"], "not-satisfied", "{ac7}");
+    assert!(
+        ar.to_string().contains("accepted risk EX-7 until 2999-12-31"),
+        "the exception is in the evidence"
+    );
+    let mut broken = ar.clone();
+    broken["assessment-results"]["results"][0]["findings"][0]["target"]["status"]["state"] = "fine".into();
+    std::fs::write(&ar_file, broken.to_string()).unwrap();
+    let (ok, why) = trestle_valid("assessment-results", &ar_file);
+    assert!(!ok && why.contains("state"), "trestle refuses a bad state: {why}");
+    // The same saved scan as XCCDF, and a file that is not a scan.
+    let out = openwatch(&["report", "--input", saved.to_str().unwrap(), "--format", "xccdf"], &[]);
+    assert_eq!(xccdf_verdicts(&text(&out.stdout)), json_verdicts(&doc, true));
+    let not_scan = dir.path().join("not-a-scan.json");
+    std::fs::write(&not_scan, "{\"schema\": \"openwatch.scan/v1\",\n \"host\": 7}").unwrap();
+    let out = openwatch(&["report", "--input", not_scan.to_str().unwrap(), "--format", "sarif"], &[]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(text(&out.stderr).contains(&format!("{}:2:", not_scan.display())), "{}", text(&out.stderr));
 
     // XCCDF: schema-valid, read by OpenSCAP, the same verdicts, the exception said.
     let xml = String::from_utf8(scan("xccdf")).unwrap();

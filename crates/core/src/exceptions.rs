@@ -85,6 +85,13 @@ impl Serialize for Date {
     }
 }
 
+impl<'de> serde::Deserialize<'de> for Date {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Date, D::Error> {
+        let s = String::deserialize(d)?;
+        Date::parse(&s).ok_or_else(|| serde::de::Error::custom(format!("{s:?} is not a date (YYYY-MM-DD)")))
+    }
+}
+
 /// One accepted risk: `rule` failing on `hosts` (every host when empty) is accepted until
 /// the end of `expires`.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -109,7 +116,7 @@ impl Exception {
 }
 
 /// What an excepted result carries: which exception, why, and until when.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, serde::Deserialize)]
 pub struct Excepted {
     pub id: String,
     pub justification: String,

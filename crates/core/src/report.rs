@@ -12,9 +12,54 @@ use crate::rule::{HostPlatform, References, Rule, Severity};
 use crate::vars::{Overrides, bindings_for};
 
 pub const SCHEMA: &str = "openwatch.scan/v1";
+/// Several hosts' reports in one document (`scan` of a fleet, `--format json`).
+pub const FLEET_SCHEMA: &str = "openwatch.fleet/v1";
+
+fn schema() -> &'static str {
+    SCHEMA
+}
+
+/// Why a document could not be read back as scan reports.
+#[derive(Debug, thiserror::Error)]
+pub enum ReadError {
+    #[error("{line}:{column}: {message}")]
+    Json { line: usize, column: usize, message: String },
+    #[error("not an OpenWatch scan: schema {0:?} (expected {SCHEMA} or {FLEET_SCHEMA})")]
+    Schema(String),
+}
+
+/// The reports in an `openwatch.scan/v1` or `openwatch.fleet/v1` JSON document (what
+/// `scan --format json` printed), their summaries derived again.
+pub fn read_documents(text: &str) -> Result<Vec<ScanReport>, ReadError> {
+    let json = |e: serde_json::Error| {
+        let message = e.to_string();
+        let at = format!(" at line {} column {}", e.line(), e.column());
+        let message = message.strip_suffix(&at).unwrap_or(&message).to_owned();
+        ReadError::Json { line: e.line(), column: e.column(), message }
+    };
+    #[derive(Deserialize)]
+    struct Head {
+        #[serde(default)]
+        schema: String,
+    }
+    #[derive(Deserialize)]
+    struct Fleet {
+        hosts: Vec<ScanReport>,
+    }
+    let head: Head = serde_json::from_str(text).map_err(json)?;
+    let mut reports = match head.schema.as_str() {
+        SCHEMA => vec![serde_json::from_str::<ScanReport>(text).map_err(json)?],
+        FLEET_SCHEMA => serde_json::from_str::<Fleet>(text).map_err(json)?.hosts,
+        other => return Err(ReadError::Schema(other.to_owned())),
+    };
+    for r in &mut reports {
+        r.summary = summarize(&r.results);
+    }
+    Ok(reports)
+}
 
 /// The verdict for one rule on one host.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct RuleResult {
     pub rule_id: String,
     pub title: String,
@@ -128,7 +173,7 @@ pub fn summarize(results: &[RuleResult]) -> BTreeMap<&'static str, usize> {
     s
 }
 
-#[derive(Debug, Clone, Default, Serialize)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
 pub struct PlatformInfo {
     pub family: Option<String>,
     pub version: Option<String>,
@@ -137,7 +182,7 @@ pub struct PlatformInfo {
     pub pretty_name: Option<String>,
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct HostInfo {
     pub name: String,
     pub address: String,
@@ -149,7 +194,7 @@ pub struct HostInfo {
 }
 
 /// The SSH host key a scan trusted, and why.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct HostKeyInfo {
     pub fingerprint: String,
     /// `known`, `pinned` or `accepted-new` (trusted on first use because the user asked).
@@ -164,7 +209,7 @@ pub struct HostError {
     pub message: String,
 }
 
-#[derive(Debug, Clone, Default, Serialize)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
 pub struct Stats {
     /// Set from the results by [`ScanReport::new`].
     pub rules_evaluated: usize,
@@ -177,13 +222,16 @@ pub struct Stats {
 }
 
 /// One host's scan, as printed by `--format json`.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct ScanReport {
+    #[serde(skip_deserializing, default = "schema")]
     pub schema: &'static str,
     pub host: HostInfo,
     pub started_at: String,
     pub finished_at: String,
     pub stats: Stats,
+    /// Derived from `results` (also when read back: see [`read_documents`]).
+    #[serde(skip_deserializing)]
     pub summary: BTreeMap<&'static str, usize>,
     pub results: Vec<RuleResult>,
     /// Set when the host could not be scanned; `results` is then empty.

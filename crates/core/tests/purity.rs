@@ -5,7 +5,7 @@
 use std::path::{Path, PathBuf};
 
 const ALLOWED_DEPENDENCIES: &[&str] =
-    &["serde", "serde_json", "serde-saphyr", "regex", "roxmltree", "thiserror"];
+    &["serde", "serde_json", "serde-saphyr", "regex", "roxmltree", "thiserror", "uuid"];
 const FORBIDDEN_IN_SOURCE: &[&str] = &[
     "std::fs",
     "std::net",

@@ -25,8 +25,7 @@ pub fn write_fleet(
     let summary = fleet_summary(reports, wall_ms);
     match format {
         ScanFormat::Json | ScanFormat::Jsonl => {
-            let doc =
-                serde_json::json!({"schema": "openwatch.fleet/v1", "hosts": reports, "summary": summary});
+            let doc = serde_json::json!({"schema": openwatch_core::report::FLEET_SCHEMA, "hosts": reports, "summary": summary});
             serde_json::to_writer_pretty(&mut *out, &doc)?;
             writeln!(out)?;
         }

@@ -71,7 +71,7 @@ impl From<WhenMissing> for Status {
 }
 
 /// What one check looked at and what it found.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Evidence {
     pub method: String,
     /// The path, argv or fact the value came from.

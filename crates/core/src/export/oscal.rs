@@ -1,0 +1,182 @@
+//! OSCAL 1.1.2 Assessment Results (JSON) for NIST SP 800-53 rev. 5: one result covering the
+//! hosts of the reports, each host an inventory item, each evaluated rule on a host an
+//! observation (method TEST, type discovery) carrying its evidence, and one finding per
+//! control the rules map to, `satisfied` unless a rule mapped to it fails (or is an accepted
+//! risk, or undecided) on some host.
+//!
+//! UUIDs are name-based (v5) from what they identify and the scan times, so the same reports
+//! give the same document, and a host or control keeps its UUID within it.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use serde_json::{Value, json};
+use uuid::Uuid;
+
+use crate::eval::Status;
+use crate::report::{RuleResult, ScanReport};
+
+/// The namespace of every UUID OpenWatch derives.
+const NAMESPACE: Uuid = Uuid::from_u128(0x1c88d7b9_5371_4e4d_b432_8c9f7b87e1be);
+/// The `ns` of OpenWatch's own properties.
+pub const PROP_NS: &str = "urn:openwatch:oscal";
+pub const OSCAL_VERSION: &str = "1.1.2";
+
+fn uuid(parts: &[&str]) -> String {
+    Uuid::new_v5(&NAMESPACE, parts.join("\u{1f}").as_bytes()).to_string()
+}
+
+/// An SP 800-53 identifier as OSCAL's catalog names it: `AC-2(3)` -> `ac-2.3`.
+pub fn control_id(nist: &str) -> String {
+    let lower = nist.trim().to_ascii_lowercase();
+    match lower.split_once('(') {
+        Some((base, rest)) => format!("{base}.{}", rest.trim_end_matches(')')),
+        None => lower,
+    }
+}
+
+/// The Assessment Results document for these reports, written by OpenWatch `version`.
+pub fn assessment_results(reports: &[ScanReport], version: &str) -> Value {
+    let start = reports.iter().map(|r| r.started_at.as_str()).min().unwrap_or_default();
+    let end = reports.iter().map(|r| r.finished_at.as_str()).max().unwrap_or_default();
+    let hosts: Vec<&str> = reports.iter().map(|r| r.host.name.as_str()).collect();
+    let seed = format!("{start}|{end}|{}", hosts.join(","));
+    let doc_uuid = uuid(&["assessment-results", &seed]);
+    let plan_uuid = uuid(&["plan", &seed]);
+
+    let mut inventory = Vec::new();
+    let mut observations = Vec::new();
+    // control -> (observation uuids, worst state seen)
+    let mut controls: BTreeMap<String, (Vec<String>, bool)> = BTreeMap::new();
+    for (i, rep) in reports.iter().enumerate() {
+        let index = i.to_string();
+        let item = uuid(&["inventory-item", &seed, &index, &rep.host.name]);
+        inventory.push(json!({
+            "uuid": item,
+            "description": format!("Host {} ({}){}", rep.host.name, rep.host.address,
+                rep.host.platform.pretty_name.as_deref().map(|p| format!(", {p}")).unwrap_or_default()),
+            "props": [{"name": "host-name", "ns": PROP_NS, "value": rep.host.name}],
+            "remarks": rep.error.as_ref().map_or_else(|| "Scanned.".to_owned(), |e| format!("Not scanned ({}): {}", e.kind, e.message)),
+        }));
+        for r in rep.results.iter().filter(|r| !matches!(r.verdict, Status::NotApplicable | Status::Skipped))
+        {
+            let obs = uuid(&["observation", &seed, &index, &r.rule_id]);
+            observations.push(observation(rep, r, &obs, &item));
+            let failing = r.verdict != Status::Pass;
+            for c in &r.references.nist_800_53 {
+                let e = controls.entry(control_id(c)).or_default();
+                e.0.push(obs.clone());
+                e.1 |= failing;
+            }
+        }
+    }
+    let findings: Vec<Value> = controls
+        .iter()
+        .map(|(control, (obs, failing))| {
+            let state = if *failing { "not-satisfied" } else { "satisfied" };
+            json!({
+                "uuid": uuid(&["finding", &seed, control]),
+                "title": format!("{} {state}", control.to_ascii_uppercase()),
+                "description": format!(
+                    "{} OpenWatch rule result{} on the assessed hosts bear on {control}; {}.",
+                    obs.len(),
+                    if obs.len() == 1 { "" } else { "s" },
+                    if *failing { "at least one is not a pass" } else { "all pass" }
+                ),
+                "target": {"type": "objective-id", "target-id": format!("{control}_obj"), "status": {"state": state}},
+                "related-observations": obs.iter().map(|o| json!({"observation-uuid": o})).collect::<Vec<_>>(),
+            })
+        })
+        .collect();
+    let selection = if controls.is_empty() {
+        json!({"include-all": {}})
+    } else {
+        let ids: BTreeSet<&String> = controls.keys().collect();
+        json!({"include-controls": ids.into_iter().map(|c| json!({"control-id": c})).collect::<Vec<_>>()})
+    };
+    let mut result = json!({
+        "uuid": uuid(&["result", &seed]),
+        "title": format!("OpenWatch scan of {} host{}", reports.len(), if reports.len() == 1 { "" } else { "s" }),
+        "description": "Automated configuration checks of each host against OpenWatch's rule library, mapped to NIST SP 800-53 rev. 5 controls.",
+        "start": start,
+        "reviewed-controls": {"control-selections": [selection]},
+        "local-definitions": {"inventory-items": inventory},
+    });
+    if !end.is_empty() {
+        result["end"] = json!(end);
+    }
+    if !observations.is_empty() {
+        result["observations"] = json!(observations);
+    }
+    if !findings.is_empty() {
+        result["findings"] = json!(findings);
+    }
+    json!({"assessment-results": {
+        "uuid": doc_uuid,
+        "metadata": {
+            "title": "OpenWatch assessment results",
+            "last-modified": end,
+            "version": version,
+            "oscal-version": OSCAL_VERSION,
+            "props": [{"name": "generator", "ns": PROP_NS, "value": format!("OpenWatch {version}")}],
+        },
+        "import-ap": {"href": format!("#{plan_uuid}")},
+        "results": [result],
+        "back-matter": {"resources": [{
+            "uuid": plan_uuid,
+            "title": "OpenWatch scan",
+            "description": "The assessment plan is the OpenWatch scan itself: every applicable rule of the library, evaluated on each host in one collection pass.",
+        }]},
+    }})
+}
+
+fn observation(rep: &ScanReport, r: &RuleResult, obs: &str, item: &str) -> Value {
+    let collected = r.evidence.first().map_or(rep.finished_at.as_str(), |e| e.collected_at.as_str());
+    let mut description = format!("{}: {}", r.verdict.as_str(), r.reason);
+    if let Some(e) = &r.exception {
+        description.push_str(&format!(" (accepted risk {} until {}: {})", e.id, e.expires, e.justification));
+    }
+    let mut props = vec![
+        json!({"name": "rule-id", "ns": PROP_NS, "value": r.rule_id}),
+        json!({"name": "verdict", "ns": PROP_NS, "value": r.verdict.as_str()}),
+        json!({"name": "severity", "ns": PROP_NS, "value": r.severity.as_str()}),
+    ];
+    for (platform, cis) in &r.references.cis {
+        props.push(json!({"name": "cis", "ns": PROP_NS, "class": platform, "value": cis.section.as_str()}));
+    }
+    let mut v = json!({
+        "uuid": obs,
+        "title": r.title,
+        "description": description,
+        "props": props,
+        "methods": ["TEST"],
+        "types": ["discovery"],
+        "subjects": [{"subject-uuid": item, "type": "inventory-item"}],
+        "collected": collected,
+    });
+    if !r.evidence.is_empty() {
+        v["relevant-evidence"] = json!(r
+            .evidence
+            .iter()
+            .map(|e| json!({"description": format!("{}: expected {}, found {}", e.source, e.expected, e.actual)}))
+            .collect::<Vec<_>>());
+    }
+    v
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn control_ids_follow_the_catalog() {
+        assert_eq!(control_id("AC-2(3)"), "ac-2.3");
+        assert_eq!(control_id("SC-7"), "sc-7");
+        assert_eq!(control_id(" IA-5(1) "), "ia-5.1");
+    }
+
+    #[test]
+    fn uuids_are_stable_and_distinct() {
+        assert_eq!(uuid(&["a", "b"]), uuid(&["a", "b"]));
+        assert_ne!(uuid(&["a", "b"]), uuid(&["ab"]));
+    }
+}
