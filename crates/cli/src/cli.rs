@@ -25,7 +25,8 @@ pub enum Command {
     /// List, show, lint and map the rules.
     #[command(subcommand_required = true)]
     Rules(RulesArgs),
-    /// Turn a saved scan (`scan --format json`) into another format: SARIF, XCCDF, OSCAL.
+    /// Turn a saved scan (`scan --format json`) into another format: SARIF, XCCDF, OSCAL
+    /// Assessment Results or POA&M.
     Report(ReportArgs),
     /// Read another scanner's results (XCCDF 1.2/1.1 or ARF, e.g. from `oscap xccdf eval`,
     /// or OpenWatch's own `--format xccdf`) and tie them to OpenWatch's rules.
@@ -70,6 +71,8 @@ pub enum ReportFormat {
     Xccdf,
     /// OSCAL 1.1.2 Assessment Results (JSON), by NIST SP 800-53 control.
     OscalAr,
+    /// OSCAL 1.1.2 Plan of Action and Milestones (JSON): an item and a risk per failing rule.
+    OscalPoam,
 }
 
 #[derive(Debug, Clone, Args)]

@@ -22,6 +22,10 @@ pub fn run(args: &ReportArgs) -> Result<ExitCode> {
         ReportFormat::OscalAr => {
             serde_json::to_vec_pretty(&export::oscal::assessment_results(&reports, version))?
         }
+        ReportFormat::OscalPoam => {
+            let poam = export::oscal::poam(&reports, version).map_err(|e| anyhow!("{name}: {e}"))?;
+            serde_json::to_vec_pretty(&poam)?
+        }
     };
     if bytes.last() != Some(&b'\n') {
         bytes.push(b'\n');

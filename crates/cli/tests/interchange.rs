@@ -184,6 +184,38 @@ fn xccdf_and_sarif_of_a_fleet_scan_pass_their_validators() {
     std::fs::write(&ar_file, broken.to_string()).unwrap();
     let (ok, why) = trestle_valid("assessment-results", &ar_file);
     assert!(!ok && why.contains("state"), "trestle refuses a bad state: {why}");
+    // And as a POA&M: valid, one item per failing rule, the accepted one deviation-approved.
+    let poam_file = dir.path().join("poam.json");
+    let out = openwatch(
+        &[
+            "report",
+            "--input",
+            saved.to_str().unwrap(),
+            "--format",
+            "oscal-poam",
+            "--output",
+            poam_file.to_str().unwrap(),
+        ],
+        &[],
+    );
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let (ok, why) = trestle_valid("plan-of-action-and-milestones", &poam_file);
+    assert!(ok, "{why}");
+    let poam: Value = serde_json::from_slice(&std::fs::read(&poam_file).unwrap()).unwrap();
+    let poam = &poam["plan-of-action-and-milestones"];
+    let failing: BTreeSet<String> = json_verdicts(&doc, false)
+        .into_iter()
+        .filter(|(_, _, v)| v == "fail" || v == "excepted")
+        .map(|(_, r, _)| r)
+        .collect();
+    assert_eq!(poam["poam-items"].as_array().unwrap().len(), failing.len());
+    let risk = |rule: &str| {
+        poam["risks"].as_array().unwrap().iter().find(|r| r["props"][0]["value"] == rule).cloned().unwrap()
+    };
+    // MaxAuthTries fails on both hosts, accepted on one only: still open.
+    assert_eq!(risk("sshd_set_max_auth_tries")["status"], "open");
+    assert_eq!(risk("sshd_set_max_auth_tries")["related-observations"].as_array().unwrap().len(), 2);
+
     // The same saved scan as XCCDF, and a file that is not a scan.
     let out = openwatch(&["report", "--input", saved.to_str().unwrap(), "--format", "xccdf"], &[]);
     assert_eq!(xccdf_verdicts(&text(&out.stdout)), json_verdicts(&doc, true));

@@ -1,4 +1,5 @@
-//! OSCAL 1.1.2 Assessment Results (JSON) for NIST SP 800-53 rev. 5: one result covering the
+//! OSCAL 1.1.2 documents (JSON) for NIST SP 800-53 rev. 5: Assessment Results and a Plan
+//! of Action and Milestones. Assessment Results: one result covering the
 //! hosts of the reports, each host an inventory item, each evaluated rule on a host an
 //! observation (method TEST, type discovery) carrying its evidence, and one finding per
 //! control the rules map to, `satisfied` unless a rule mapped to it fails (or is an accepted
@@ -127,6 +128,97 @@ pub fn assessment_results(reports: &[ScanReport], version: &str) -> Value {
             "description": "The assessment plan is the OpenWatch scan itself: every applicable rule of the library, evaluated on each host in one collection pass.",
         }]},
     }})
+}
+
+/// Why there is no POA&M to write.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("nothing to plan: no rule fails on the {0} host(s) of this scan (a POA&M needs at least one item)")]
+pub struct NothingToPlan(pub usize);
+
+/// The OSCAL 1.1.2 Plan of Action and Milestones for these reports: a POA&M item and a risk
+/// per failing rule (across hosts), with an observation per host it fails on. A risk is
+/// `open` while a failure on some host is not accepted, `deviation-approved` (with the
+/// earliest expiry as its deadline) when every failure is an accepted risk.
+pub fn poam(reports: &[ScanReport], version: &str) -> Result<Value, NothingToPlan> {
+    let start = reports.iter().map(|r| r.started_at.as_str()).min().unwrap_or_default();
+    let end = reports.iter().map(|r| r.finished_at.as_str()).max().unwrap_or_default();
+    let hosts: Vec<&str> = reports.iter().map(|r| r.host.name.as_str()).collect();
+    let seed = format!("{start}|{end}|{}", hosts.join(","));
+    let mut inventory = Vec::new();
+    let mut observations = Vec::new();
+    // rule -> (first result seen, observation uuids, accepted?, earliest expiry)
+    let mut failing: BTreeMap<&str, (&RuleResult, Vec<String>, bool, Option<String>)> = BTreeMap::new();
+    for (i, rep) in reports.iter().enumerate() {
+        let index = i.to_string();
+        let item = uuid(&["inventory-item", &seed, &index, &rep.host.name]);
+        let mut used = false;
+        for r in rep.results.iter().filter(|r| matches!(r.verdict, Status::Fail | Status::Excepted)) {
+            used = true;
+            let obs = uuid(&["observation", &seed, &index, &r.rule_id]);
+            observations.push(observation(rep, r, &obs, &item));
+            let e = failing.entry(&r.rule_id).or_insert((r, Vec::new(), true, None));
+            e.1.push(obs);
+            match &r.exception {
+                Some(x) => {
+                    let until = format!("{}T23:59:59Z", x.expires);
+                    if e.3.as_ref().is_none_or(|d| &until < d) {
+                        e.3 = Some(until);
+                    }
+                }
+                None => e.2 = false,
+            }
+        }
+        if used {
+            inventory.push(json!({"uuid": item, "description": format!("Host {} ({})", rep.host.name, rep.host.address)}));
+        }
+    }
+    if failing.is_empty() {
+        return Err(NothingToPlan(reports.len()));
+    }
+    let mut risks = Vec::new();
+    let mut items = Vec::new();
+    for (rule, (r, obs, accepted, deadline)) in &failing {
+        let risk = uuid(&["risk", &seed, rule]);
+        let related: Vec<Value> = obs.iter().map(|o| json!({"observation-uuid": o})).collect();
+        let controls: Vec<String> = r.references.nist_800_53.iter().map(|c| control_id(c)).collect();
+        let mut v = json!({
+            "uuid": risk,
+            "title": r.title,
+            "description": format!("{} fails on {} host{} ({} severity).", r.rule_id, obs.len(), if obs.len() == 1 { "" } else { "s" }, r.severity.as_str()),
+            "statement": format!("Until fixed, the hosts do not meet {}.",
+                if controls.is_empty() { "this rule's requirement".to_owned() } else { controls.join(", ") }),
+            "props": [{"name": "rule-id", "ns": PROP_NS, "value": rule}],
+            "status": if *accepted { "deviation-approved" } else { "open" },
+            "related-observations": related,
+        });
+        if *accepted && let Some(d) = deadline {
+            v["deadline"] = json!(d);
+        }
+        risks.push(v);
+        items.push(json!({
+            "uuid": uuid(&["poam-item", &seed, rule]),
+            "title": format!("Fix: {}", r.title),
+            "description": format!("Make {rule} pass on every host it fails on; `openwatch fix` previews and applies the rule's remediation."),
+            "related-observations": obs.iter().map(|o| json!({"observation-uuid": o})).collect::<Vec<_>>(),
+            "related-risks": [{"risk-uuid": risk}],
+        }));
+    }
+    let doc = uuid(&["poam", &seed]);
+    Ok(json!({"plan-of-action-and-milestones": {
+        "uuid": doc,
+        "metadata": {
+            "title": "OpenWatch plan of action and milestones",
+            "last-modified": end,
+            "version": version,
+            "oscal-version": OSCAL_VERSION,
+            "props": [{"name": "generator", "ns": PROP_NS, "value": format!("OpenWatch {version}")}],
+        },
+        "system-id": {"identifier-type": "http://ietf.org/rfc/rfc4122", "id": uuid(&["system", &hosts.join(",")])},
+        "local-definitions": {"inventory-items": inventory},
+        "observations": observations,
+        "risks": risks,
+        "poam-items": items,
+    }}))
 }
 
 fn observation(rep: &ScanReport, r: &RuleResult, obs: &str, item: &str) -> Value {
