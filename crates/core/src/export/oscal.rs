@@ -130,6 +130,17 @@ pub fn assessment_results(reports: &[ScanReport], version: &str) -> Value {
     }})
 }
 
+/// A rule failing on some hosts, as the POA&M gathers it.
+struct Failing<'a> {
+    /// The first host's result (title, severity, references).
+    result: &'a RuleResult,
+    observations: Vec<String>,
+    /// Every failure is an accepted risk.
+    accepted: bool,
+    /// The earliest expiry of those acceptances.
+    deadline: Option<String>,
+}
+
 /// Why there is no POA&M to write.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("nothing to plan: no rule fails on the {0} host(s) of this scan (a POA&M needs at least one item)")]
@@ -146,8 +157,7 @@ pub fn poam(reports: &[ScanReport], version: &str) -> Result<Value, NothingToPla
     let seed = format!("{start}|{end}|{}", hosts.join(","));
     let mut inventory = Vec::new();
     let mut observations = Vec::new();
-    // rule -> (first result seen, observation uuids, accepted?, earliest expiry)
-    let mut failing: BTreeMap<&str, (&RuleResult, Vec<String>, bool, Option<String>)> = BTreeMap::new();
+    let mut failing: BTreeMap<&str, Failing> = BTreeMap::new();
     for (i, rep) in reports.iter().enumerate() {
         let index = i.to_string();
         let item = uuid(&["inventory-item", &seed, &index, &rep.host.name]);
@@ -156,16 +166,21 @@ pub fn poam(reports: &[ScanReport], version: &str) -> Result<Value, NothingToPla
             used = true;
             let obs = uuid(&["observation", &seed, &index, &r.rule_id]);
             observations.push(observation(rep, r, &obs, &item));
-            let e = failing.entry(&r.rule_id).or_insert((r, Vec::new(), true, None));
-            e.1.push(obs);
+            let e = failing.entry(&r.rule_id).or_insert(Failing {
+                result: r,
+                observations: Vec::new(),
+                accepted: true,
+                deadline: None,
+            });
+            e.observations.push(obs);
             match &r.exception {
                 Some(x) => {
                     let until = format!("{}T23:59:59Z", x.expires);
-                    if e.3.as_ref().is_none_or(|d| &until < d) {
-                        e.3 = Some(until);
+                    if e.deadline.as_ref().is_none_or(|d| &until < d) {
+                        e.deadline = Some(until);
                     }
                 }
-                None => e.2 = false,
+                None => e.accepted = false,
             }
         }
         if used {
@@ -177,7 +192,7 @@ pub fn poam(reports: &[ScanReport], version: &str) -> Result<Value, NothingToPla
     }
     let mut risks = Vec::new();
     let mut items = Vec::new();
-    for (rule, (r, obs, accepted, deadline)) in &failing {
+    for (rule, Failing { result: r, observations: obs, accepted, deadline }) in &failing {
         let risk = uuid(&["risk", &seed, rule]);
         let related: Vec<Value> = obs.iter().map(|o| json!({"observation-uuid": o})).collect();
         let controls: Vec<String> = r.references.nist_800_53.iter().map(|c| control_id(c)).collect();
