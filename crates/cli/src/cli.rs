@@ -393,6 +393,15 @@ pub enum RulesCommand {
         #[arg(long, value_enum, default_value_t = Format::Table)]
         format: Format,
     },
+    /// The library as an OSCAL 1.1.2 component definition: per NIST SP 800-53 control, the
+    /// rules that check it.
+    OscalComponent {
+        #[arg(long = "rules", value_name = "DIR")]
+        rule_dirs: Vec<PathBuf>,
+        /// Write here (replaced whole) instead of standard output.
+        #[arg(long, value_name = "FILE")]
+        output: Option<PathBuf>,
+    },
 }
 
 #[derive(Debug, Args)]

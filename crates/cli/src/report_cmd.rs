@@ -43,7 +43,7 @@ pub fn run(args: &ReportArgs) -> Result<ExitCode> {
 
 /// Write through a temporary file in the same directory and rename it into place, so a
 /// reader never sees half a report and a failure leaves any earlier file as it was.
-fn write_whole(path: &Path, bytes: &[u8]) -> Result<()> {
+pub fn write_whole(path: &Path, bytes: &[u8]) -> Result<()> {
     let dir = path.parent().filter(|d| !d.as_os_str().is_empty()).unwrap_or(Path::new("."));
     let mut tmp =
         tempfile::NamedTempFile::new_in(dir).with_context(|| format!("writing in {}", dir.display()))?;

@@ -43,6 +43,21 @@ pub fn run(args: &RulesArgs) -> Result<ExitCode> {
             let lib = library::load(rule_dirs, true)?;
             coverage(&mut out, &lib.rules, framework, *format)?;
         }
+        RulesCommand::OscalComponent { rule_dirs, output } => {
+            let lib = library::load(rule_dirs, true)?;
+            let now = openwatch_collect::collector::now_rfc3339();
+            let doc = openwatch_core::export::oscal::component_definition(
+                &lib.rules,
+                env!("CARGO_PKG_VERSION"),
+                &now,
+            );
+            let mut bytes = serde_json::to_vec_pretty(&doc)?;
+            bytes.push(b'\n');
+            match output {
+                Some(path) => crate::report_cmd::write_whole(path, &bytes)?,
+                None => out.write_all(&bytes)?,
+            }
+        }
     }
     Ok(ExitCode::SUCCESS)
 }

@@ -35,13 +35,18 @@ fn sarif_valid(file: &Path) -> (bool, String) {
 /// `trestle validate` on `file` placed as an OSCAL `model` in a fresh trestle workspace:
 /// whether it is valid, and what trestle said.
 fn trestle_valid(model: &str, file: &Path) -> (bool, String) {
+    // Every model's directory is its name, but for component definitions.
+    let (dir, stem) = match model {
+        "component-definition" => ("component-definitions", model),
+        _ => (model, model),
+    };
     let trestle = tools().join("venv/bin/trestle");
     let ws = tempfile::tempdir().unwrap();
     let init = Command::new(&trestle).arg("init").current_dir(ws.path()).output().expect("trestle runs");
     assert!(init.status.success(), "trestle init: {}", text(&init.stderr));
-    let place = ws.path().join(model).join("openwatch");
+    let place = ws.path().join(dir).join("openwatch");
     std::fs::create_dir_all(&place).unwrap();
-    let placed = place.join(format!("{model}.json"));
+    let placed = place.join(format!("{stem}.json"));
     std::fs::copy(file, &placed).unwrap();
     let out = Command::new(&trestle)
         .arg("validate")
@@ -337,4 +342,34 @@ fn xccdf_and_sarif_of_a_fleet_scan_pass_their_validators() {
     std::fs::write(&bad_file, bad.to_string()).unwrap();
     let (ok, why) = sarif_valid(&bad_file);
     assert!(!ok && why.contains("level"), "the validator refuses a bad level: {why}");
+}
+
+#[test]
+fn the_rule_library_as_an_oscal_component_definition() {
+    if !fleet_available() {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("component.json");
+    let out = openwatch(&["rules", "oscal-component", "--output", file.to_str().unwrap()], &[]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let (ok, why) = trestle_valid("component-definition", &file);
+    assert!(ok, "{why}");
+    let doc: Value = serde_json::from_slice(&std::fs::read(&file).unwrap()).unwrap();
+    let reqs = doc["component-definition"]["components"][0]["control-implementations"][0]["implemented-requirements"]
+        .as_array()
+        .unwrap()
+        .clone();
+    let ac7 = reqs.iter().find(|r| r["control-id"] == "ac-7").expect("AC-7 is checked");
+    assert!(
+        ac7["props"].as_array().unwrap().iter().any(|p| p["value"] == "sshd_set_max_auth_tries"),
+        "{ac7}"
+    );
+    assert!(reqs.iter().all(|r| {
+        r["control-id"]
+            .as_str()
+            .unwrap()
+            .chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-' || c == '.')
+    }));
 }

@@ -1,5 +1,6 @@
 //! OSCAL 1.1.2 documents (JSON) for NIST SP 800-53 rev. 5: Assessment Results and a Plan
-//! of Action and Milestones. Assessment Results: one result covering the
+//! of Action and Milestones from scans, and a component definition of the rule library.
+//! Assessment Results: one result covering the
 //! hosts of the reports, each host an inventory item, each evaluated rule on a host an
 //! observation (method TEST, type discovery) carrying its evidence, and one finding per
 //! control the rules map to, `satisfied` unless a rule mapped to it fails (or is an accepted
@@ -15,6 +16,7 @@ use uuid::Uuid;
 
 use crate::eval::Status;
 use crate::report::{RuleResult, ScanReport};
+use crate::rule::Rule;
 
 /// The namespace of every UUID OpenWatch derives.
 const NAMESPACE: Uuid = Uuid::from_u128(0x1c88d7b9_5371_4e4d_b432_8c9f7b87e1be);
@@ -234,6 +236,55 @@ pub fn poam(reports: &[ScanReport], version: &str) -> Result<Value, NothingToPla
         "risks": risks,
         "poam-items": items,
     }}))
+}
+
+/// The catalog the component definition's controls come from: NIST's OSCAL SP 800-53 rev. 5.
+pub const SP800_53_CATALOG: &str = "https://raw.githubusercontent.com/usnistgov/oscal-content/main/nist.gov/SP800-53/rev5/json/NIST_SP-800-53_rev5_catalog.json";
+
+/// An OSCAL 1.1.2 component definition of the rule library `rules`: one software component,
+/// and per SP 800-53 control the rules that check it. `last_modified` is an RFC 3339 time
+/// (the caller's clock; the core has none).
+pub fn component_definition(rules: &[Rule], version: &str, last_modified: &str) -> Value {
+    let mut by_control: BTreeMap<String, Vec<&Rule>> = BTreeMap::new();
+    for r in rules {
+        for c in &r.raw.references.nist_800_53 {
+            by_control.entry(control_id(c)).or_default().push(r);
+        }
+    }
+    let seed = format!("{version}|{}", rules.len());
+    let requirements: Vec<Value> = by_control
+        .iter()
+        .map(|(control, rs)| {
+            let names: Vec<String> = rs.iter().map(|r| format!("{} ({})", r.raw.title.as_str(), r.id())).collect();
+            json!({
+                "uuid": uuid(&["implemented-requirement", &seed, control]),
+                "control-id": control,
+                "description": format!("Checked on each host by OpenWatch: {}.", names.join("; ")),
+                "props": rs.iter().map(|r| json!({"name": "rule-id", "ns": PROP_NS, "value": r.id()})).collect::<Vec<_>>(),
+            })
+        })
+        .collect();
+    json!({"component-definition": {
+        "uuid": uuid(&["component-definition", &seed]),
+        "metadata": {
+            "title": "OpenWatch rule library",
+            "last-modified": last_modified,
+            "version": version,
+            "oscal-version": OSCAL_VERSION,
+        },
+        "components": [{
+            "uuid": uuid(&["component", &seed]),
+            "type": "software",
+            "title": "OpenWatch",
+            "description": format!("OpenWatch's rule library: {} typed configuration checks for Linux hosts, run agentlessly over SSH.", rules.len()),
+            "control-implementations": [{
+                "uuid": uuid(&["control-implementation", &seed]),
+                "source": SP800_53_CATALOG,
+                "description": "The NIST SP 800-53 rev. 5 controls OpenWatch's rules check, and the rules that check each.",
+                "implemented-requirements": requirements,
+            }],
+        }],
+    }})
 }
 
 fn observation(rep: &ScanReport, r: &RuleResult, obs: &str, item: &str) -> Value {
