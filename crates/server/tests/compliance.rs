@@ -155,8 +155,12 @@ both_backends!(exports_keep_the_filters_and_carry_host_reason_and_controls, |bac
     assert!(!rows.is_empty());
     assert!(rows.iter().all(|r| r.starts_with(&format!("here,{id},")) && r.contains(",fail,")), "{csv}");
     assert!(
-        rows.iter().all(|r| r.ends_with(|c: char| c.is_ascii_alphanumeric() || c == '"')),
-        "controls: {csv}"
+        rows.iter().all(|r| r
+            .rsplit_once(',')
+            .unwrap()
+            .0
+            .ends_with(|c: char| c.is_ascii_alphanumeric() || c == '"')),
+        "controls, then the (empty) exception id: {csv}"
     );
     // The API serves the same bytes.
     let (_, _, api) = app
@@ -166,8 +170,43 @@ both_backends!(exports_keep_the_filters_and_carry_host_reason_and_controls, |bac
 
     // A scan's export with the scan page's filter.
     let (_, _, csv) = app.download(&format!("/scans/{scan_id}/results.csv?verdict=pass")).await;
-    assert!(csv.starts_with("host,scan_id,rule_id,title,severity,verdict,reason,controls\n"), "{csv}");
+    assert!(
+        csv.starts_with("host,scan_id,rule_id,title,severity,verdict,reason,controls,exception_id\n"),
+        "{csv}"
+    );
     assert!(csv.lines().skip(1).all(|r| r.starts_with(&format!("here,{scan_id},")) && r.contains(",pass,")));
+
+    // The same scan as documents for other tools, from the stored results and evidence.
+    let (s, disposition, xml) = app.download(&format!("/api/v1/scans/{scan_id}/export?format=xccdf")).await;
+    assert_eq!(s, StatusCode::OK);
+    assert!(disposition.contains(&format!("scan-{scan_id}-results.xml")), "{disposition}");
+    assert!(xml.contains("<TestResult ") && xml.contains("<target>here</target>"), "{xml}");
+    let xsd = "/usr/share/openscap/schemas/xccdf/1.2/xccdf_1.2.xsd";
+    if std::path::Path::new(xsd).exists() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("scan.xml");
+        std::fs::write(&file, &xml).unwrap();
+        let lint = std::process::Command::new("xmllint")
+            .args(["--noout", "--schema", xsd])
+            .arg(&file)
+            .output()
+            .unwrap();
+        assert!(lint.status.success(), "{}", String::from_utf8_lossy(&lint.stderr));
+    }
+    let (_, _, sarif) = app.download(&format!("/api/v1/scans/{scan_id}/export?format=sarif")).await;
+    let sarif: Value = serde_json::from_str(&sarif).unwrap();
+    let results = sarif["runs"][0]["results"].as_array().unwrap();
+    assert!(!results.is_empty() && results.iter().all(|r| r["properties"]["host"] == "here"), "{sarif}");
+    assert!(
+        results.iter().any(|r| !r["properties"]["evidence"].as_array().unwrap().is_empty()),
+        "evidence is kept"
+    );
+    let (_, _, ar) = app.download(&format!("/api/v1/scans/{scan_id}/export?format=oscal-ar")).await;
+    let ar: Value = serde_json::from_str(&ar).unwrap();
+    assert_eq!(ar["assessment-results"]["metadata"]["oscal-version"], "1.1.2");
+    let (s, _, err) = app.download(&format!("/api/v1/scans/{scan_id}/export?format=pdf")).await;
+    assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY, "{err}");
+    assert!(err.contains("oscal-ar"), "{err}");
 
     // The fleet-wide export, CSV and JSON, on both surfaces.
     let (s, disposition, web) = app.download("/compliance.csv?severity=high").await;

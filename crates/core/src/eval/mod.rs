@@ -82,6 +82,8 @@ pub struct Evidence {
     /// rule is sensitive or the file holds secrets ([`redact`]).
     pub observed: String,
     pub truncated: bool,
+    /// Left out where evidence is stored once for many scans (the server's store).
+    #[serde(default)]
     pub collected_at: String,
 }
 

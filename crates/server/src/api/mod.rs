@@ -632,7 +632,7 @@ pub fn build(state: AppState) -> (Router<AppState>, Vec<RouteSpec>) {
             Needs(P::ScansRead),
             "scan.export",
             "scans",
-            "A scan's results as a download (format=csv or json)",
+            "A scan's results as a download (format=csv, json, xccdf (XCCDF 1.2 results), sarif (SARIF 2.1.0) or oscal-ar (OSCAL Assessment Results))",
             scans::export,
         )
         .route(

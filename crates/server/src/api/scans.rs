@@ -14,7 +14,7 @@ use crate::http::error::{ApiResult, not_found};
 use crate::http::guard::Grant;
 use crate::http::json::ApiJson;
 use crate::http::{audited, respond};
-use crate::service::exports::{self, Format};
+use crate::service::exports::{self, ScanExport};
 use crate::service::scans::{self, Initiator, ResultFilter};
 
 pub async fn queue_host(
@@ -140,6 +140,6 @@ pub async fn export(
     Query(q): Query<ExportQuery>,
     Query(filter): Query<crate::service::scans::ResultFilter>,
 ) -> ApiResult<Response> {
-    let format = Format::parse(&q.format)?;
-    Ok(crate::http::download(exports::scan_results(&state, &g, id, &filter, format).await?))
+    let export = ScanExport::parse(&q.format)?;
+    Ok(crate::http::download(exports::scan_results(&state, &g, id, &filter, export).await?))
 }

@@ -2,6 +2,9 @@
 //! the fleet's, with the page's filters), as CSV or JSON. Both surfaces serve the same bytes. CSV cells that a spreadsheet would run as a formula are
 //! neutralised.
 
+#[path = "exports_interchange.rs"]
+mod interchange;
+
 use openwatch_store::PageRequest;
 use serde_json::json;
 
@@ -25,6 +28,38 @@ impl Format {
             "json" => Ok(Format::Json),
             other => Err(ServiceError::invalid("format", format!("`{other}` is not csv or json"))),
         }
+    }
+}
+
+/// What a scan's export is: its results as a table, or a document for other tools.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ScanExport {
+    Table(Format),
+    Document(Document),
+}
+
+/// The documents for other tools a scan can be exported as.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Document {
+    Xccdf,
+    Sarif,
+    OscalAr,
+}
+
+impl ScanExport {
+    pub fn parse(s: &str) -> ServiceResult<ScanExport> {
+        Ok(match s {
+            "xccdf" => ScanExport::Document(Document::Xccdf),
+            "sarif" => ScanExport::Document(Document::Sarif),
+            "oscal-ar" => ScanExport::Document(Document::OscalAr),
+            "csv" | "json" => ScanExport::Table(Format::parse(s)?),
+            other => {
+                return Err(ServiceError::invalid(
+                    "format",
+                    format!("`{other}` is not csv, json, xccdf, sarif or oscal-ar"),
+                ));
+            }
+        })
     }
 }
 
@@ -63,7 +98,7 @@ pub async fn scan_results(
     _: &Grant<ScansRead>,
     id: i64,
     filter: &ResultFilter,
-    format: Format,
+    export: ScanExport,
 ) -> ServiceResult<Export> {
     let scan = state.store().scan(id).await?.ok_or(ServiceError::NotFound("scan"))?;
     let rq = result_query(&state.library, filter)?;
@@ -73,12 +108,16 @@ pub async fn scan_results(
         .await?
         .items;
     let framework = filter.framework.as_deref().filter(|f| !f.is_empty());
+    let format = match export {
+        ScanExport::Table(f) => f,
+        ScanExport::Document(d) => return interchange::scan_document(state, &scan, rows, d).await,
+    };
     Ok(match format {
         Format::Csv => Export {
             filename: format!("scan-{id}.csv"),
             content_type: "text/csv; charset=utf-8",
             body: csv(
-                "host,scan_id,rule_id,title,severity,verdict,reason,controls",
+                "host,scan_id,rule_id,title,severity,verdict,reason,controls,exception_id",
                 rows.into_iter().map(|r| {
                     let t = title(state, &r.rule_id);
                     let c = controls(state, &r.rule_id, framework).join("; ");
@@ -181,6 +220,7 @@ pub async fn current_state(
                         crate::timefmt::when(Some(r.since_at)),
                         r.reason,
                         c,
+                        r.exception_id.map(|i| i.to_string()).unwrap_or_default(),
                     ]
                 }),
             ),

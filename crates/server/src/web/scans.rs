@@ -11,7 +11,7 @@ use super::guard::{ScansRead, Viewer};
 use super::layout::{self, Page, badge, pager, plural, render, verdict, when};
 use crate::app::AppState;
 use crate::service::ServiceError;
-use crate::service::exports::{self, Format};
+use crate::service::exports::{self, Format, ScanExport};
 use crate::service::scans::ResultFilter as Filter;
 
 #[derive(Debug, Deserialize, Default)]
@@ -150,7 +150,7 @@ async fn export(
     filter: &Filter,
     format: Format,
 ) -> Response {
-    match exports::scan_results(state, &v.grant, id, filter, format).await {
+    match exports::scan_results(state, &v.grant, id, filter, ScanExport::Table(format)).await {
         Ok(e) => crate::http::download(e),
         Err(e) => super::page_error(&v.caller, &e),
     }
