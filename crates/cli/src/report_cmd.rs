@@ -1,13 +1,15 @@
 //! `openwatch report --input SCAN.json --format F [--output FILE]`: a saved scan in another
-//! format, from the same pure writers `scan --format` uses (`openwatch_core::export`).
+//! format, from the same pure writers `scan --format` uses (`openwatch_core::export`),
+//! streamed to the output.
 
-use std::io::Write as _;
+use std::io::{BufWriter, Write};
 use std::path::Path;
 use std::process::ExitCode;
 
 use anyhow::{Context as _, Result, anyhow};
 use openwatch_core::export;
 use openwatch_core::report::read_documents;
+use serde::Serialize;
 
 use crate::cli::{ReportArgs, ReportFormat};
 
@@ -15,39 +17,52 @@ pub fn run(args: &ReportArgs) -> Result<ExitCode> {
     let name = args.input.display().to_string();
     let text = std::fs::read_to_string(&args.input).with_context(|| format!("reading {name}"))?;
     let reports = read_documents(&text).map_err(|e| anyhow!("{name}:{e}"))?;
+    drop(text);
     let version = env!("CARGO_PKG_VERSION");
-    let mut bytes = match args.format {
-        ReportFormat::Sarif => serde_json::to_vec_pretty(&export::sarif::write(&reports, version))?,
-        ReportFormat::Xccdf => export::xccdf::write(&reports, version).into_bytes(),
+    match args.format {
+        ReportFormat::Sarif => emit(args, |out| json(out, &export::sarif::write(&reports, version))),
+        ReportFormat::Xccdf => {
+            emit(args, |out| Ok(out.write_all(export::xccdf::write(&reports, version).as_bytes())?))
+        }
         ReportFormat::OscalAr => {
-            serde_json::to_vec_pretty(&export::oscal::assessment_results(&reports, version))?
+            emit(args, |out| json(out, &export::oscal::assessment_results(&reports, version)))
         }
         ReportFormat::OscalPoam => {
+            // Refused (nothing to plan) before any file is touched.
             let poam = export::oscal::poam(&reports, version).map_err(|e| anyhow!("{name}: {e}"))?;
-            serde_json::to_vec_pretty(&poam)?
+            emit(args, |out| json(out, &poam))
         }
-    };
-    if bytes.last() != Some(&b'\n') {
-        bytes.push(b'\n');
-    }
-    match &args.output {
-        Some(path) => write_whole(path, &bytes)?,
-        None => {
-            let mut out = std::io::stdout().lock();
-            out.write_all(&bytes)?;
-            out.flush()?;
-        }
-    }
+    }?;
     Ok(ExitCode::SUCCESS)
 }
 
+fn json(out: &mut dyn Write, doc: &impl Serialize) -> Result<()> {
+    serde_json::to_writer_pretty(&mut *out, doc)?;
+    writeln!(out)?;
+    Ok(())
+}
+
+/// To `--output` (replaced whole) or standard output.
+fn emit(args: &ReportArgs, write: impl FnOnce(&mut dyn Write) -> Result<()>) -> Result<()> {
+    match &args.output {
+        Some(path) => write_whole(path, write),
+        None => {
+            let mut out = BufWriter::new(std::io::stdout().lock());
+            write(&mut out)?;
+            Ok(out.flush()?)
+        }
+    }
+}
+
 /// Write through a temporary file in the same directory and rename it into place, so a
-/// reader never sees half a report and a failure leaves any earlier file as it was.
-pub fn write_whole(path: &Path, bytes: &[u8]) -> Result<()> {
+/// reader never sees half a file and a failure leaves any earlier file as it was.
+pub fn write_whole(path: &Path, write: impl FnOnce(&mut dyn Write) -> Result<()>) -> Result<()> {
     let dir = path.parent().filter(|d| !d.as_os_str().is_empty()).unwrap_or(Path::new("."));
-    let mut tmp =
+    let tmp =
         tempfile::NamedTempFile::new_in(dir).with_context(|| format!("writing in {}", dir.display()))?;
-    tmp.write_all(bytes)?;
+    let mut out = BufWriter::new(tmp);
+    write(&mut out)?;
+    let tmp = out.into_inner().map_err(|e| anyhow!("writing {}: {}", path.display(), e.error()))?;
     tmp.as_file().sync_all()?;
     tmp.persist(path).with_context(|| format!("writing {}", path.display()))?;
     Ok(())

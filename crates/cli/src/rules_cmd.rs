@@ -51,11 +51,14 @@ pub fn run(args: &RulesArgs) -> Result<ExitCode> {
                 env!("CARGO_PKG_VERSION"),
                 &now,
             );
-            let mut bytes = serde_json::to_vec_pretty(&doc)?;
-            bytes.push(b'\n');
+            let write = |w: &mut dyn Write| -> Result<()> {
+                serde_json::to_writer_pretty(&mut *w, &doc)?;
+                writeln!(w)?;
+                Ok(())
+            };
             match output {
-                Some(path) => crate::report_cmd::write_whole(path, &bytes)?,
-                None => out.write_all(&bytes)?,
+                Some(path) => crate::report_cmd::write_whole(path, write)?,
+                None => write(&mut out)?,
             }
         }
     }

@@ -11,6 +11,7 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
+use serde::Serialize;
 use serde_json::{Value, json};
 use uuid::Uuid;
 
@@ -37,99 +38,202 @@ pub fn control_id(nist: &str) -> String {
     }
 }
 
-/// The Assessment Results document for these reports, written by OpenWatch `version`.
-pub fn assessment_results(reports: &[ScanReport], version: &str) -> Value {
+/// The observations of the reports' results that `keep` selects, produced one at a time
+/// while the document is written, so a fleet's document is never held whole in memory.
+struct Observations<'a> {
+    reports: &'a [ScanReport],
+    seed: String,
+    keep: fn(&RuleResult) -> bool,
+}
+
+impl Observations<'_> {
+    fn is_empty(&self) -> bool {
+        !self.reports.iter().flat_map(|r| &r.results).any(self.keep)
+    }
+}
+
+impl Serialize for Observations<'_> {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_seq(self.reports.iter().enumerate().flat_map(|(i, rep)| {
+            let index = i.to_string();
+            let item = inventory_uuid(&self.seed, &index, rep);
+            rep.results
+                .iter()
+                .filter(|r| (self.keep)(r))
+                .map(move |r| observation(rep, r, &observation_uuid(&self.seed, &index, r), &item))
+        }))
+    }
+}
+
+fn inventory_uuid(seed: &str, index: &str, rep: &ScanReport) -> String {
+    uuid(&["inventory-item", seed, index, &rep.host.name])
+}
+
+fn observation_uuid(seed: &str, index: &str, r: &RuleResult) -> String {
+    uuid(&["observation", seed, index, &r.rule_id])
+}
+
+/// `{"observation-uuid": ...}`
+#[derive(Serialize)]
+struct ObservationRef {
+    #[serde(rename = "observation-uuid")]
+    uuid: String,
+}
+
+fn decided(r: &RuleResult) -> bool {
+    !matches!(r.verdict, Status::NotApplicable | Status::Skipped)
+}
+
+fn failed(r: &RuleResult) -> bool {
+    matches!(r.verdict, Status::Fail | Status::Excepted)
+}
+
+#[derive(Serialize)]
+struct Finding {
+    uuid: String,
+    title: String,
+    description: String,
+    target: Value,
+    #[serde(rename = "related-observations")]
+    related: Vec<ObservationRef>,
+}
+
+#[derive(Serialize)]
+struct ArDocument<'a> {
+    #[serde(rename = "assessment-results")]
+    body: ArBody<'a>,
+}
+
+#[derive(Serialize)]
+struct ArBody<'a> {
+    uuid: String,
+    metadata: Value,
+    #[serde(rename = "import-ap")]
+    import_ap: Value,
+    results: [ArResult<'a>; 1],
+    #[serde(rename = "back-matter")]
+    back_matter: Value,
+}
+
+#[derive(Serialize)]
+struct ArResult<'a> {
+    uuid: String,
+    title: String,
+    description: &'static str,
+    start: &'a str,
+    #[serde(skip_serializing_if = "str::is_empty")]
+    end: &'a str,
+    #[serde(rename = "reviewed-controls")]
+    reviewed_controls: Value,
+    #[serde(rename = "local-definitions")]
+    local_definitions: Value,
+    #[serde(skip_serializing_if = "Observations::is_empty")]
+    observations: Observations<'a>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    findings: Vec<Finding>,
+}
+
+/// What every document about these reports shares: their time span and the seed of their
+/// UUIDs.
+struct Span<'a> {
+    start: &'a str,
+    end: &'a str,
+    seed: String,
+}
+
+fn span(reports: &[ScanReport]) -> Span<'_> {
     let start = reports.iter().map(|r| r.started_at.as_str()).min().unwrap_or_default();
     let end = reports.iter().map(|r| r.finished_at.as_str()).max().unwrap_or_default();
     let hosts: Vec<&str> = reports.iter().map(|r| r.host.name.as_str()).collect();
-    let seed = format!("{start}|{end}|{}", hosts.join(","));
+    Span { start, end, seed: format!("{start}|{end}|{}", hosts.join(",")) }
+}
+
+/// The Assessment Results document for these reports, written by OpenWatch `version`;
+/// serialize it (once) with serde_json.
+pub fn assessment_results<'a>(reports: &'a [ScanReport], version: &str) -> impl Serialize + 'a {
+    let Span { start, end, seed } = span(reports);
     let doc_uuid = uuid(&["assessment-results", &seed]);
     let plan_uuid = uuid(&["plan", &seed]);
+    let result_uuid = uuid(&["result", &seed]);
 
     let mut inventory = Vec::new();
-    let mut observations = Vec::new();
-    // control -> (observation uuids, worst state seen)
-    let mut controls: BTreeMap<String, (Vec<String>, bool)> = BTreeMap::new();
+    // control -> (observation uuids, whether some result is not a pass)
+    let mut controls: BTreeMap<String, (Vec<ObservationRef>, bool)> = BTreeMap::new();
     for (i, rep) in reports.iter().enumerate() {
         let index = i.to_string();
-        let item = uuid(&["inventory-item", &seed, &index, &rep.host.name]);
         inventory.push(json!({
-            "uuid": item,
+            "uuid": inventory_uuid(&seed, &index, rep),
             "description": format!("Host {} ({}){}", rep.host.name, rep.host.address,
                 rep.host.platform.pretty_name.as_deref().map(|p| format!(", {p}")).unwrap_or_default()),
             "props": [{"name": "host-name", "ns": PROP_NS, "value": rep.host.name}],
             "remarks": rep.error.as_ref().map_or_else(|| "Scanned.".to_owned(), |e| format!("Not scanned ({}): {}", e.kind, e.message)),
         }));
-        for r in rep.results.iter().filter(|r| !matches!(r.verdict, Status::NotApplicable | Status::Skipped))
-        {
-            let obs = uuid(&["observation", &seed, &index, &r.rule_id]);
-            observations.push(observation(rep, r, &obs, &item));
+        for r in rep.results.iter().filter(|r| decided(r)) {
             let failing = r.verdict != Status::Pass;
             for c in &r.references.nist_800_53 {
                 let e = controls.entry(control_id(c)).or_default();
-                e.0.push(obs.clone());
+                e.0.push(ObservationRef { uuid: observation_uuid(&seed, &index, r) });
                 e.1 |= failing;
             }
         }
     }
-    let findings: Vec<Value> = controls
-        .iter()
-        .map(|(control, (obs, failing))| {
-            let state = if *failing { "not-satisfied" } else { "satisfied" };
-            json!({
-                "uuid": uuid(&["finding", &seed, control]),
-                "title": format!("{} {state}", control.to_ascii_uppercase()),
-                "description": format!(
-                    "{} OpenWatch rule result{} on the assessed hosts bear on {control}; {}.",
-                    obs.len(),
-                    if obs.len() == 1 { "" } else { "s" },
-                    if *failing { "at least one is not a pass" } else { "all pass" }
-                ),
-                "target": {"type": "objective-id", "target-id": format!("{control}_obj"), "status": {"state": state}},
-                "related-observations": obs.iter().map(|o| json!({"observation-uuid": o})).collect::<Vec<_>>(),
-            })
-        })
-        .collect();
     let selection = if controls.is_empty() {
         json!({"include-all": {}})
     } else {
         let ids: BTreeSet<&String> = controls.keys().collect();
         json!({"include-controls": ids.into_iter().map(|c| json!({"control-id": c})).collect::<Vec<_>>()})
     };
-    let mut result = json!({
-        "uuid": uuid(&["result", &seed]),
-        "title": format!("OpenWatch scan of {} host{}", reports.len(), if reports.len() == 1 { "" } else { "s" }),
-        "description": "Automated configuration checks of each host against OpenWatch's rule library, mapped to NIST SP 800-53 rev. 5 controls.",
-        "start": start,
-        "reviewed-controls": {"control-selections": [selection]},
-        "local-definitions": {"inventory-items": inventory},
-    });
-    if !end.is_empty() {
-        result["end"] = json!(end);
-    }
-    if !observations.is_empty() {
-        result["observations"] = json!(observations);
-    }
-    if !findings.is_empty() {
-        result["findings"] = json!(findings);
-    }
-    json!({"assessment-results": {
-        "uuid": doc_uuid,
-        "metadata": {
-            "title": "OpenWatch assessment results",
-            "last-modified": end,
-            "version": version,
-            "oscal-version": OSCAL_VERSION,
-            "props": [{"name": "generator", "ns": PROP_NS, "value": format!("OpenWatch {version}")}],
+    let findings: Vec<Finding> = controls
+        .into_iter()
+        .map(|(control, (related, failing))| {
+            let state = if failing { "not-satisfied" } else { "satisfied" };
+            Finding {
+                uuid: uuid(&["finding", &seed, &control]),
+                title: format!("{} {state}", control.to_ascii_uppercase()),
+                description: format!(
+                    "{} OpenWatch rule result{} on the assessed hosts bear on {control}; {}.",
+                    related.len(),
+                    if related.len() == 1 { "" } else { "s" },
+                    if failing { "at least one is not a pass" } else { "all pass" }
+                ),
+                target: json!({"type": "objective-id", "target-id": format!("{control}_obj"), "status": {"state": state}}),
+                related,
+            }
+        })
+        .collect();
+    ArDocument {
+        body: ArBody {
+            uuid: doc_uuid,
+            metadata: json!({
+                "title": "OpenWatch assessment results",
+                "last-modified": end,
+                "version": version,
+                "oscal-version": OSCAL_VERSION,
+                "props": [{"name": "generator", "ns": PROP_NS, "value": format!("OpenWatch {version}")}],
+            }),
+            import_ap: json!({"href": format!("#{plan_uuid}")}),
+            results: [ArResult {
+                uuid: result_uuid,
+                title: format!(
+                    "OpenWatch scan of {} host{}",
+                    reports.len(),
+                    if reports.len() == 1 { "" } else { "s" }
+                ),
+                description: "Automated configuration checks of each host against OpenWatch's rule library, mapped to NIST SP 800-53 rev. 5 controls.",
+                start,
+                end,
+                reviewed_controls: json!({"control-selections": [selection]}),
+                local_definitions: json!({"inventory-items": inventory}),
+                observations: Observations { reports, seed, keep: decided },
+                findings,
+            }],
+            back_matter: json!({"resources": [{
+                "uuid": plan_uuid,
+                "title": "OpenWatch scan",
+                "description": "The assessment plan is the OpenWatch scan itself: every applicable rule of the library, evaluated on each host in one collection pass.",
+            }]}),
         },
-        "import-ap": {"href": format!("#{plan_uuid}")},
-        "results": [result],
-        "back-matter": {"resources": [{
-            "uuid": plan_uuid,
-            "title": "OpenWatch scan",
-            "description": "The assessment plan is the OpenWatch scan itself: every applicable rule of the library, evaluated on each host in one collection pass.",
-        }]},
-    }})
+    }
 }
 
 /// A rule failing on some hosts, as the POA&M gathers it.
@@ -152,22 +256,18 @@ pub struct NothingToPlan(pub usize);
 /// per failing rule (across hosts), with an observation per host it fails on. A risk is
 /// `open` while a failure on some host is not accepted, `deviation-approved` (with the
 /// earliest expiry as its deadline) when every failure is an accepted risk.
-pub fn poam(reports: &[ScanReport], version: &str) -> Result<Value, NothingToPlan> {
-    let start = reports.iter().map(|r| r.started_at.as_str()).min().unwrap_or_default();
-    let end = reports.iter().map(|r| r.finished_at.as_str()).max().unwrap_or_default();
+pub fn poam<'a>(reports: &'a [ScanReport], version: &str) -> Result<impl Serialize + 'a, NothingToPlan> {
+    let Span { end, seed, .. } = span(reports);
     let hosts: Vec<&str> = reports.iter().map(|r| r.host.name.as_str()).collect();
-    let seed = format!("{start}|{end}|{}", hosts.join(","));
     let mut inventory = Vec::new();
-    let mut observations = Vec::new();
     let mut failing: BTreeMap<&str, Failing> = BTreeMap::new();
     for (i, rep) in reports.iter().enumerate() {
         let index = i.to_string();
-        let item = uuid(&["inventory-item", &seed, &index, &rep.host.name]);
+        let item = inventory_uuid(&seed, &index, rep);
         let mut used = false;
-        for r in rep.results.iter().filter(|r| matches!(r.verdict, Status::Fail | Status::Excepted)) {
+        for r in rep.results.iter().filter(|r| failed(r)) {
             used = true;
-            let obs = uuid(&["observation", &seed, &index, &r.rule_id]);
-            observations.push(observation(rep, r, &obs, &item));
+            let obs = observation_uuid(&seed, &index, r);
             let e = failing.entry(&r.rule_id).or_insert(Failing {
                 result: r,
                 observations: Vec::new(),
@@ -221,21 +321,43 @@ pub fn poam(reports: &[ScanReport], version: &str) -> Result<Value, NothingToPla
         }));
     }
     let doc = uuid(&["poam", &seed]);
-    Ok(json!({"plan-of-action-and-milestones": {
-        "uuid": doc,
-        "metadata": {
-            "title": "OpenWatch plan of action and milestones",
-            "last-modified": end,
-            "version": version,
-            "oscal-version": OSCAL_VERSION,
-            "props": [{"name": "generator", "ns": PROP_NS, "value": format!("OpenWatch {version}")}],
+    Ok(PoamDocument {
+        body: PoamBody {
+            uuid: doc,
+            metadata: json!({
+                "title": "OpenWatch plan of action and milestones",
+                "last-modified": end,
+                "version": version,
+                "oscal-version": OSCAL_VERSION,
+                "props": [{"name": "generator", "ns": PROP_NS, "value": format!("OpenWatch {version}")}],
+            }),
+            system_id: json!({"identifier-type": "http://ietf.org/rfc/rfc4122", "id": uuid(&["system", &hosts.join(",")])}),
+            local_definitions: json!({"inventory-items": inventory}),
+            observations: Observations { reports, seed, keep: failed },
+            risks,
+            poam_items: items,
         },
-        "system-id": {"identifier-type": "http://ietf.org/rfc/rfc4122", "id": uuid(&["system", &hosts.join(",")])},
-        "local-definitions": {"inventory-items": inventory},
-        "observations": observations,
-        "risks": risks,
-        "poam-items": items,
-    }}))
+    })
+}
+
+#[derive(Serialize)]
+struct PoamDocument<'a> {
+    #[serde(rename = "plan-of-action-and-milestones")]
+    body: PoamBody<'a>,
+}
+
+#[derive(Serialize)]
+struct PoamBody<'a> {
+    uuid: String,
+    metadata: Value,
+    #[serde(rename = "system-id")]
+    system_id: Value,
+    #[serde(rename = "local-definitions")]
+    local_definitions: Value,
+    observations: Observations<'a>,
+    risks: Vec<Value>,
+    #[serde(rename = "poam-items")]
+    poam_items: Vec<Value>,
 }
 
 /// The catalog the component definition's controls come from: NIST's OSCAL SP 800-53 rev. 5.

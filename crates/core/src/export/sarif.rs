@@ -8,7 +8,9 @@
 //! Findings are about hosts, not source files, so each result's location is a logical
 //! location, the host (kind `resource`); the evidence is in the result's `properties`.
 
-use std::collections::BTreeMap;
+use std::collections::HashMap;
+
+use serde::Serialize;
 
 use serde_json::{Value, json};
 
@@ -16,9 +18,10 @@ use crate::eval::Status;
 use crate::report::{RuleResult, ScanReport};
 use crate::rule::Severity;
 
-/// The SARIF document for these reports, written by OpenWatch `version`.
-pub fn write(reports: &[ScanReport], version: &str) -> Value {
-    let mut index = BTreeMap::<&str, usize>::new();
+/// The SARIF document for these reports, written by OpenWatch `version`; serialize it (once)
+/// with serde_json. Results are produced one at a time while it is written.
+pub fn write<'a>(reports: &'a [ScanReport], version: &str) -> impl Serialize + 'a {
+    let mut index = HashMap::<&'a str, usize>::new();
     let mut rules = Vec::new();
     for r in reports.iter().flat_map(|r| &r.results) {
         if !index.contains_key(r.rule_id.as_str()) {
@@ -26,11 +29,6 @@ pub fn write(reports: &[ScanReport], version: &str) -> Value {
             rules.push(rule(r));
         }
     }
-    let results: Vec<Value> = reports
-        .iter()
-        .flat_map(|rep| rep.results.iter().map(move |r| (rep, r)))
-        .map(|(rep, r)| result(rep, r, index[r.rule_id.as_str()]))
-        .collect();
     let notifications: Vec<Value> = reports
         .iter()
         .filter_map(|rep| {
@@ -53,19 +51,46 @@ pub fn write(reports: &[ScanReport], version: &str) -> Value {
     if !notifications.is_empty() {
         invocation["toolExecutionNotifications"] = json!(notifications);
     }
-    json!({
-        "$schema": "https://json.schemastore.org/sarif-2.1.0.json",
-        "version": "2.1.0",
-        "runs": [{
-            "tool": {"driver": {
-                "name": "OpenWatch",
-                "semanticVersion": version,
-                "rules": rules,
-            }},
-            "invocations": [invocation],
-            "results": results,
+    Log {
+        schema: "https://json.schemastore.org/sarif-2.1.0.json",
+        version: "2.1.0",
+        runs: [Run {
+            tool: json!({"driver": {"name": "OpenWatch", "semanticVersion": version, "rules": rules}}),
+            invocations: [invocation],
+            results: Results { reports, index },
         }],
-    })
+    }
+}
+
+#[derive(Serialize)]
+struct Log<'a> {
+    #[serde(rename = "$schema")]
+    schema: &'static str,
+    version: &'static str,
+    runs: [Run<'a>; 1],
+}
+
+#[derive(Serialize)]
+struct Run<'a> {
+    tool: Value,
+    invocations: [Value; 1],
+    results: Results<'a>,
+}
+
+/// Every host's results, written one at a time.
+struct Results<'a> {
+    reports: &'a [ScanReport],
+    index: HashMap<&'a str, usize>,
+}
+
+impl Serialize for Results<'_> {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_seq(
+            self.reports.iter().flat_map(|rep| {
+                rep.results.iter().map(move |r| result(rep, r, self.index[r.rule_id.as_str()]))
+            }),
+        )
+    }
 }
 
 /// The SARIF level of a failing rule of this severity.

@@ -84,12 +84,17 @@ pub async fn scan_document(
     let reports = std::slice::from_ref(&report);
     let (ext, content_type, body) = match kind {
         Document::Xccdf => ("xml", "application/xml", export::xccdf::write(reports, version)),
-        Document::Sarif => {
-            ("sarif", "application/sarif+json", export::sarif::write(reports, version).to_string())
-        }
-        Document::OscalAr => {
-            ("json", "application/json", export::oscal::assessment_results(reports, version).to_string())
-        }
+        Document::Sarif => (
+            "sarif",
+            "application/sarif+json",
+            serde_json::to_string(&export::sarif::write(reports, version)).map_err(ServiceError::internal)?,
+        ),
+        Document::OscalAr => (
+            "json",
+            "application/json",
+            serde_json::to_string(&export::oscal::assessment_results(reports, version))
+                .map_err(ServiceError::internal)?,
+        ),
     };
     let stem = if kind == Document::OscalAr { "assessment-results" } else { "results" };
     Ok(Export { filename: format!("scan-{}-{stem}.{ext}", scan.id), content_type, body })
