@@ -26,7 +26,7 @@ pub enum Command {
     #[command(subcommand_required = true)]
     Rules(RulesArgs),
     /// Turn a saved scan (`scan --format json`) into another format: SARIF, XCCDF, OSCAL
-    /// Assessment Results or POA&M.
+    /// Assessment Results or POA&M, or an HTML report.
     Report(ReportArgs),
     /// Read another scanner's results (XCCDF 1.2/1.1 or ARF, e.g. from `oscap xccdf eval`,
     /// or OpenWatch's own `--format xccdf`) and tie them to OpenWatch's rules.
@@ -61,6 +61,9 @@ pub struct ReportArgs {
     /// Write here (replaced whole, never half-written) instead of standard output.
     #[arg(long, value_name = "FILE")]
     pub output: Option<PathBuf>,
+    /// Rule directories the scan used besides the built-in library (for fix guidance).
+    #[arg(long = "rules", value_name = "DIR")]
+    pub rule_dirs: Vec<PathBuf>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -73,6 +76,9 @@ pub enum ReportFormat {
     OscalAr,
     /// OSCAL 1.1.2 Plan of Action and Milestones (JSON): an item and a risk per failing rule.
     OscalPoam,
+    /// One self-contained HTML page: executive summary and findings per host with evidence
+    /// and how to fix them.
+    Html,
 }
 
 #[derive(Debug, Clone, Args)]

@@ -27,6 +27,13 @@ pub fn run(args: &ReportArgs) -> Result<ExitCode> {
         ReportFormat::OscalAr => {
             emit(args, |out| json(out, &export::oscal::assessment_results(&reports, version)))
         }
+        ReportFormat::Html => {
+            let lib = crate::library::load(&args.rule_dirs, true)?;
+            emit(
+                args,
+                |out| Ok(out.write_all(export::html::write(&reports, &lib.rules, version).as_bytes())?),
+            )
+        }
         ReportFormat::OscalPoam => {
             // Refused (nothing to plan) before any file is touched.
             let poam = export::oscal::poam(&reports, version).map_err(|e| anyhow!("{name}: {e}"))?;

@@ -221,6 +221,40 @@ fn xccdf_and_sarif_of_a_fleet_scan_pass_their_validators() {
     assert_eq!(risk("sshd_set_max_auth_tries")["status"], "open");
     assert_eq!(risk("sshd_set_max_auth_tries")["related-observations"].as_array().unwrap().len(), 2);
 
+    // As an HTML report: Chromium renders it, and it carries the scan's own numbers.
+    let html_file = dir.path().join("report.html");
+    let out = openwatch(
+        &[
+            "report",
+            "--input",
+            saved.to_str().unwrap(),
+            "--format",
+            "html",
+            "--output",
+            html_file.to_str().unwrap(),
+        ],
+        &[],
+    );
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let html = std::fs::read_to_string(&html_file).unwrap();
+    let v = &doc["summary"]["verdicts"];
+    assert!(
+        html.contains(&format!("{} pass, <span class=\"fail\">{} fail</span>", v["pass"], v["fail"])),
+        "the fleet's counts: {v}"
+    );
+    assert!(html.contains("legacy &lt;jump&gt; host &amp; its tooling") && html.contains("<svg"));
+    assert!(html.contains("How to fix:"), "fix guidance from the rule library");
+    let png = dir.path().join("report.png");
+    let profile = tempfile::tempdir().unwrap();
+    run(Command::new("chromium")
+        .args(["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run"])
+        .args(["--disable-background-networking", "--disable-component-update", "--disable-sync"])
+        .arg(format!("--user-data-dir={}", profile.path().display()))
+        .arg(format!("--screenshot={}", png.display()))
+        .arg("--window-size=1100,1400")
+        .arg(format!("file://{}", html_file.display())));
+    assert!(std::fs::metadata(&png).unwrap().len() > 20_000, "a rendered page, not a blank one");
+
     // The same saved scan as XCCDF, and a file that is not a scan.
     let out = openwatch(&["report", "--input", saved.to_str().unwrap(), "--format", "xccdf"], &[]);
     assert_eq!(xccdf_verdicts(&text(&out.stdout)), json_verdicts(&doc, true));

@@ -1,7 +1,36 @@
 //! Scan results in the interchange formats other tools read: XCCDF 1.2 results (OpenSCAP's
-//! consumers), SARIF 2.1.0 (CI systems) and OSCAL Assessment Results (GRC tools). Pure: documents are built in memory from
+//! consumers), SARIF 2.1.0 (CI systems), OSCAL (GRC tools) and a self-contained HTML report
+//! (people). Pure: documents are built in memory from
 //! [`ScanReport`](crate::report::ScanReport)s; the caller writes them.
 
+pub mod html;
 pub mod oscal;
 pub mod sarif;
 pub mod xccdf;
+
+/// Text and attribute values escaped for XML; characters XML 1.0 cannot carry at all
+/// (most C0 controls) become U+FFFD.
+pub(crate) fn escape(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for c in s.chars() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '"' => out.push_str("&quot;"),
+            '\'' => out.push_str("&apos;"),
+            '\t' | '\n' | '\r' => out.push(c),
+            c if (c as u32) < 0x20 || c == '\u{FFFE}' || c == '\u{FFFF}' => out.push('\u{FFFD}'),
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn escaping_covers_markup_and_controls() {
+        assert_eq!(super::escape("a<b>&\"c'\u{1}\n"), "a&lt;b&gt;&amp;&quot;c&apos;\u{FFFD}\n");
+    }
+}

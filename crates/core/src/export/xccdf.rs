@@ -11,6 +11,7 @@
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
 
+use super::escape as esc;
 use crate::eval::Status;
 use crate::report::{RuleResult, ScanReport};
 
@@ -218,33 +219,9 @@ fn check(x: &mut String, indent: &str, rule_id: &str) {
     );
 }
 
-/// Text and attribute values escaped for XML; characters XML 1.0 cannot carry at all
-/// (most C0 controls) become U+FFFD.
-fn esc(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    for c in s.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&quot;"),
-            '\'' => out.push_str("&apos;"),
-            '\t' | '\n' | '\r' => out.push(c),
-            c if (c as u32) < 0x20 || c == '\u{FFFE}' || c == '\u{FFFF}' => out.push('\u{FFFD}'),
-            c => out.push(c),
-        }
-    }
-    out
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn escaping_covers_markup_and_controls() {
-        assert_eq!(esc("a<b>&\"c'\u{1}\n"), "a&lt;b&gt;&amp;&quot;c&apos;\u{FFFD}\n");
-    }
 
     #[test]
     fn verdicts_map_to_xccdf_results() {
