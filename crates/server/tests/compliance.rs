@@ -193,6 +193,13 @@ both_backends!(exports_keep_the_filters_and_carry_host_reason_and_controls, |bac
             .unwrap();
         assert!(lint.status.success(), "{}", String::from_utf8_lossy(&lint.stderr));
     }
+    let (_, _, page_xml) = app.download(&format!("/scans/{scan_id}/results.xml")).await;
+    assert_eq!(page_xml, xml, "the scan page's XCCDF link serves the same bytes");
+    let (_, _, page) = app.download(&format!("/scans/{scan_id}")).await;
+    assert!(
+        page.contains(&format!("/scans/{scan_id}/assessment-results.json")),
+        "the page links the documents"
+    );
     let (_, _, sarif) = app.download(&format!("/api/v1/scans/{scan_id}/export?format=sarif")).await;
     let sarif: Value = serde_json::from_str(&sarif).unwrap();
     let results = sarif["runs"][0]["results"].as_array().unwrap();

@@ -140,6 +140,15 @@ pub fn pages(r: Routes) -> Routes {
         .page(GET, "/scans/{id}", Needs(P::ScansRead), "web.scan", scans::detail)
         .page(GET, "/scans/{id}/results.csv", Needs(P::ScansRead), "scan.export", scans::export_csv)
         .page(GET, "/scans/{id}/results.json", Needs(P::ScansRead), "scan.export", scans::export_json)
+        .page(GET, "/scans/{id}/results.xml", Needs(P::ScansRead), "scan.export", scans::export_xccdf)
+        .page(GET, "/scans/{id}/results.sarif", Needs(P::ScansRead), "scan.export", scans::export_sarif)
+        .page(
+            GET,
+            "/scans/{id}/assessment-results.json",
+            Needs(P::ScansRead),
+            "scan.export",
+            scans::export_oscal,
+        )
         .page(GET, "/schedules", Needs(P::SchedulesRead), "web.schedules", schedules::list)
         .page(POST, "/schedules", Needs(P::SchedulesWrite), "schedule.create", schedules::create)
         .page(POST, "/schedules/{id}/delete", Needs(P::SchedulesWrite), "schedule.delete", schedules::delete)

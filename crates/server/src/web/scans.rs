@@ -11,7 +11,7 @@ use super::guard::{ScansRead, Viewer};
 use super::layout::{self, Page, badge, pager, plural, render, verdict, when};
 use crate::app::AppState;
 use crate::service::ServiceError;
-use crate::service::exports::{self, Format, ScanExport};
+use crate::service::exports::{self, Document, Format, ScanExport};
 use crate::service::scans::ResultFilter as Filter;
 
 #[derive(Debug, Deserialize, Default)]
@@ -115,6 +115,11 @@ pub async fn detail(
             button type="submit" { "Filter" }
             a href={"/scans/" (id) "/results.csv?verdict=" (q.verdict)} { "Export CSV" }
             a href={"/scans/" (id) "/results.json?verdict=" (q.verdict)} { "Export JSON" }
+            @if scan.status == openwatch_store::ScanStatus::Succeeded {
+                a href={"/scans/" (id) "/results.xml?verdict=" (q.verdict)} title="XCCDF 1.2 results, as OpenSCAP writes them" { "XCCDF" }
+                a href={"/scans/" (id) "/results.sarif?verdict=" (q.verdict)} title="SARIF 2.1.0, for code-scanning views" { "SARIF" }
+                a href={"/scans/" (id) "/assessment-results.json?verdict=" (q.verdict)} title="OSCAL 1.1.2 Assessment Results" { "OSCAL" }
+            }
         }
         table {
             thead { tr { th { "Rule" } th { "Severity" } th { "Verdict" } th { "Reason" } } }
@@ -148,9 +153,9 @@ async fn export(
     v: &Viewer<ScansRead>,
     id: i64,
     filter: &Filter,
-    format: Format,
+    export: ScanExport,
 ) -> Response {
-    match exports::scan_results(state, &v.grant, id, filter, ScanExport::Table(format)).await {
+    match exports::scan_results(state, &v.grant, id, filter, export).await {
         Ok(e) => crate::http::download(e),
         Err(e) => super::page_error(&v.caller, &e),
     }
@@ -162,7 +167,7 @@ pub async fn export_csv(
     Path(id): Path<i64>,
     Query(filter): Query<Filter>,
 ) -> Response {
-    export(&state, &v, id, &filter, Format::Csv).await
+    export(&state, &v, id, &filter, ScanExport::Table(Format::Csv)).await
 }
 
 pub async fn export_json(
@@ -171,5 +176,32 @@ pub async fn export_json(
     Path(id): Path<i64>,
     Query(filter): Query<Filter>,
 ) -> Response {
-    export(&state, &v, id, &filter, Format::Json).await
+    export(&state, &v, id, &filter, ScanExport::Table(Format::Json)).await
+}
+
+pub async fn export_xccdf(
+    State(state): State<AppState>,
+    v: Viewer<ScansRead>,
+    Path(id): Path<i64>,
+    Query(filter): Query<Filter>,
+) -> Response {
+    export(&state, &v, id, &filter, ScanExport::Document(Document::Xccdf)).await
+}
+
+pub async fn export_sarif(
+    State(state): State<AppState>,
+    v: Viewer<ScansRead>,
+    Path(id): Path<i64>,
+    Query(filter): Query<Filter>,
+) -> Response {
+    export(&state, &v, id, &filter, ScanExport::Document(Document::Sarif)).await
+}
+
+pub async fn export_oscal(
+    State(state): State<AppState>,
+    v: Viewer<ScansRead>,
+    Path(id): Path<i64>,
+    Query(filter): Query<Filter>,
+) -> Response {
+    export(&state, &v, id, &filter, ScanExport::Document(Document::OscalAr)).await
 }
