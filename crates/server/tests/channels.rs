@@ -183,6 +183,96 @@ async fn email_test_message(backend: common::Backend) {
 
 both_backends!(email_test_button_sends_multipart_mail, email_test_message);
 
+/// A CA and a server certificate it issued for 127.0.0.1 (openssl): (CA PEM, leaf PEM, leaf key PEM).
+fn internal_ca(dir: &std::path::Path) -> (String, Vec<u8>, Vec<u8>) {
+    let p = |n: &str| dir.join(n).to_str().unwrap().to_owned();
+    let openssl = |args: &[&str]| {
+        let out = std::process::Command::new("openssl").args(args).output().expect("openssl runs");
+        assert!(out.status.success(), "openssl {args:?}: {}", String::from_utf8_lossy(&out.stderr));
+    };
+    let ec = ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes"];
+    openssl(
+        &[
+            &["req", "-x509"][..],
+            &ec,
+            &["-days", "1", "-subj", "/CN=OpenWatch test CA", "-keyout", &p("ca.key"), "-out", &p("ca.pem")],
+        ]
+        .concat(),
+    );
+    openssl(
+        &[&["req"][..], &ec, &["-subj", "/CN=127.0.0.1", "-keyout", &p("leaf.key"), "-out", &p("leaf.csr")]]
+            .concat(),
+    );
+    std::fs::write(
+        dir.join("ext"),
+        "subjectAltName=IP:127.0.0.1\nbasicConstraints=CA:FALSE\nextendedKeyUsage=serverAuth\n",
+    )
+    .unwrap();
+    openssl(&[
+        "x509",
+        "-req",
+        "-in",
+        &p("leaf.csr"),
+        "-CA",
+        &p("ca.pem"),
+        "-CAkey",
+        &p("ca.key"),
+        "-CAcreateserial",
+        "-days",
+        "1",
+        "-extfile",
+        &p("ext"),
+        "-out",
+        &p("leaf.pem"),
+    ]);
+    let read = |n: &str| std::fs::read(dir.join(n)).unwrap();
+    (String::from_utf8(read("ca.pem")).unwrap(), read("leaf.pem"), read("leaf.key"))
+}
+
+/// Email over STARTTLS to a relay whose certificate an internal CA issued: delivered when
+/// the channel trusts that CA (the password goes only over TLS: the server refuses AUTH
+/// before it), refused with a certificate error when it does not; a CA on a plain channel is
+/// refused.
+async fn email_starttls(backend: common::Backend) {
+    let app = TestApp::start_with(backend, |c| c.job_retry_base_secs = 0).await;
+    let dir = tempfile::tempdir().unwrap();
+    let (ca, cert, key) = internal_ca(dir.path());
+    let (port, mails) = receivers::smtp_starttls(SMTP_USER, SMTP_PASSWORD, &cert, &key);
+    let settings = |ca: Option<&str>, security: &str| {
+        let mut s = json!({"host": "127.0.0.1", "port": port, "security": security, "username": SMTP_USER,
+            "from": "openwatch@example.test", "to": ["ops@example.test"]});
+        if let Some(ca) = ca {
+            s["ca_pem"] = json!(ca);
+        }
+        s
+    };
+    let (st, e) = app
+        .post("/api/v1/channels", json!({"name": "x", "kind": "email", "secret": SMTP_PASSWORD, "settings": settings(Some(&ca), "plain")}))
+        .await;
+    assert_eq!(st, StatusCode::UNPROCESSABLE_ENTITY, "{e}");
+    let trusted = create(&app, json!({"name": "tls-mail", "kind": "email", "secret": SMTP_PASSWORD, "settings": settings(Some(&ca), "starttls")})).await;
+    let (_, d) = app.post(&format!("/api/v1/channels/{}/test", trusted["id"]), json!({})).await;
+    let d = settled(&app.state, d["id"].as_i64().unwrap()).await;
+    assert_eq!(d.status, DeliveryStatus::Delivered, "{:?}", d.attempt_log);
+    let got = mails.lock().unwrap().clone();
+    assert_eq!(got.len(), 1);
+    assert_eq!(got[0].authenticated_as.as_deref(), Some(SMTP_USER), "authenticated, after STARTTLS");
+
+    let untrusted = create(&app, json!({"name": "no-ca", "kind": "email", "secret": SMTP_PASSWORD, "settings": settings(None, "starttls")})).await;
+    let (_, d) = app.post(&format!("/api/v1/channels/{}/test", untrusted["id"]), json!({})).await;
+    let d = settled(&app.state, d["id"].as_i64().unwrap()).await;
+    assert_eq!(d.status, DeliveryStatus::Dead);
+    assert!(
+        d.attempt_log.iter().all(|a| a.detail.to_lowercase().contains("certificate")),
+        "{:?}",
+        d.attempt_log
+    );
+    assert_eq!(mails.lock().unwrap().len(), 1, "nothing sent to a relay that is not trusted");
+    app.stop().await;
+}
+
+both_backends!(email_over_starttls_trusts_only_the_named_ca, email_starttls);
+
 /// A receiver that always fails: every attempt is made and recorded, then the delivery is
 /// dead (a dead letter) and no further attempt comes.
 async fn dead_letter(backend: common::Backend) {

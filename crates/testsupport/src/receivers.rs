@@ -4,7 +4,7 @@
 //! own thread, so synchronous and asynchronous tests use them alike; they live as long as
 //! the test process.
 
-use std::io::{BufRead as _, BufReader, Write as _};
+use std::io::{BufRead as _, BufReader};
 use std::sync::{Arc, Mutex};
 
 use axum::body::Bytes;
@@ -116,6 +116,37 @@ impl mailin::Handler for MailHandler {
 /// An SMTP server on loopback that accepts AUTH PLAIN with `user` and `password` (over
 /// plain TCP: a test relay); its port and the mails it accepted.
 pub fn smtp(user: &str, password: &str) -> (u16, Arc<Mutex<Vec<Mail>>>) {
+    smtp_server(user, password, None)
+}
+
+/// The same, offering STARTTLS with this certificate chain and key (PEM) and refusing AUTH
+/// before it.
+pub fn smtp_starttls(
+    user: &str,
+    password: &str,
+    cert_pem: &[u8],
+    key_pem: &[u8],
+) -> (u16, Arc<Mutex<Vec<Mail>>>) {
+    use rustls::pki_types::pem::PemObject as _;
+    use rustls::pki_types::{CertificateDer, PrivateKeyDer};
+    let certs: Vec<CertificateDer<'static>> =
+        CertificateDer::pem_slice_iter(cert_pem).collect::<Result<_, _>>().expect("a PEM certificate");
+    let key = PrivateKeyDer::from_pem_slice(key_pem).expect("a PEM key");
+    let config =
+        rustls::ServerConfig::builder_with_provider(Arc::new(rustls::crypto::ring::default_provider()))
+            .with_safe_default_protocol_versions()
+            .expect("TLS versions")
+            .with_no_client_auth()
+            .with_single_cert(certs, key)
+            .expect("a certificate and its key");
+    smtp_server(user, password, Some(Arc::new(config)))
+}
+
+fn smtp_server(
+    user: &str,
+    password: &str,
+    tls: Option<Arc<rustls::ServerConfig>>,
+) -> (u16, Arc<Mutex<Vec<Mail>>>) {
     let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let port = listener.local_addr().unwrap().port();
     let mails = Arc::new(Mutex::new(Vec::new()));
@@ -127,35 +158,60 @@ pub fn smtp(user: &str, password: &str) -> (u16, Arc<Mutex<Vec<Mail>>>) {
         user: None,
     };
     let mut builder = mailin::SessionBuilder::new("smtp.test");
-    builder.enable_auth(mailin::AuthMechanism::Plain).insecure_enable_plaintext_auth();
+    builder.enable_auth(mailin::AuthMechanism::Plain);
+    if tls.is_some() {
+        builder.enable_start_tls();
+    } else {
+        builder.insecure_enable_plaintext_auth();
+    }
     std::thread::spawn(move || {
         for stream in listener.incoming() {
-            let Ok(stream) = stream else { return };
+            let Ok(mut stream) = stream else { return };
             let Ok(peer) = stream.peer_addr() else { continue };
             let mut session = builder.build(peer.ip(), handler.clone());
+            let tls = tls.clone();
             std::thread::spawn(move || {
-                let mut out = stream.try_clone().unwrap();
-                let mut input = BufReader::new(stream);
-                session.greeting().write_to(&mut out).unwrap();
-                let mut line = Vec::new();
-                loop {
-                    line.clear();
-                    if input.read_until(b'\n', &mut line).unwrap_or(0) == 0 {
-                        return;
-                    }
-                    let res = session.process(&line);
-                    match res.action {
-                        mailin::Action::Reply => res.write_to(&mut out).unwrap(),
-                        mailin::Action::Close | mailin::Action::UpgradeTls => {
-                            res.write_to(&mut out).unwrap();
-                            return;
-                        }
-                        mailin::Action::NoReply => {}
-                    }
-                    out.flush().unwrap();
+                if session.greeting().write_to(&mut stream).is_err() {
+                    return;
                 }
+                let Some(plain) = converse(&mut session, stream) else { return };
+                let Some(config) = tls else { return };
+                let Ok(conn) = rustls::ServerConnection::new(config) else { return };
+                session.tls_active();
+                converse(&mut session, rustls::StreamOwned::new(conn, plain));
             });
         }
     });
     (port, mails)
+}
+
+/// Answer SMTP commands on `stream` until the client leaves (`None`) or asks for STARTTLS
+/// (the stream back, to wrap in TLS).
+fn converse<S: std::io::Read + std::io::Write>(
+    session: &mut mailin::Session<MailHandler>,
+    stream: S,
+) -> Option<S> {
+    let mut input = BufReader::new(stream);
+    let mut line = Vec::new();
+    loop {
+        line.clear();
+        if input.read_until(b'\n', &mut line).unwrap_or(0) == 0 {
+            return None;
+        }
+        let res = session.process(&line);
+        match res.action {
+            mailin::Action::Reply => res.write_to(input.get_mut()).ok()?,
+            mailin::Action::Close => {
+                let _ = res.write_to(input.get_mut());
+                return None;
+            }
+            mailin::Action::UpgradeTls => {
+                res.write_to(input.get_mut()).ok()?;
+                input.get_mut().flush().ok()?;
+                return Some(input.into_inner());
+            }
+            mailin::Action::NoReply => {}
+        }
+        input.get_mut().flush().ok()?;
+    }
 }

@@ -61,6 +61,10 @@ pub struct EmailSettings {
     pub username: Option<String>,
     pub from: String,
     pub to: Vec<String>,
+    /// A CA certificate (PEM) to trust besides the public ones, for a relay whose
+    /// certificate an internal CA issued (starttls and tls only).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ca_pem: Option<String>,
 }
 
 fn http_url(field: &'static str, url: &str) -> ServiceResult<()> {
@@ -126,6 +130,14 @@ fn checked(state: &AppState, input: ChannelInput, creating: bool) -> ServiceResu
             }
             for to in &s.to {
                 mailbox("settings.to", to)?;
+            }
+            if let Some(pem) = &s.ca_pem {
+                if s.security == SmtpSecurity::Plain {
+                    return Err(ServiceError::invalid("settings.ca_pem", "only with starttls or tls"));
+                }
+                lettre::transport::smtp::client::Certificate::from_pem(pem.as_bytes()).map_err(|e| {
+                    ServiceError::invalid("settings.ca_pem", format!("not a PEM certificate: {e}"))
+                })?;
             }
             json!(s)
         }

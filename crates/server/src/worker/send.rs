@@ -7,6 +7,7 @@ use std::time::Duration;
 
 use lettre::message::{Mailbox, MultiPart};
 use lettre::transport::smtp::authentication::Credentials;
+use lettre::transport::smtp::client::{Certificate, Tls, TlsParameters};
 use lettre::{AsyncSmtpTransport, AsyncTransport, Tokio1Executor};
 use openwatch_store::{Channel, ChannelKind, Delivery};
 use ring::hmac;
@@ -92,12 +93,21 @@ async fn email(channel: &Channel, secret: Option<&[u8]>, d: &Delivery) -> Result
     let message = builder
         .multipart(MultiPart::alternative_plain_html(d.text.clone(), d.html.clone()))
         .map_err(|e| format!("building the message: {e}"))?;
-    let relay = match s.security {
-        SmtpSecurity::Starttls => AsyncSmtpTransport::<Tokio1Executor>::starttls_relay(&s.host),
-        SmtpSecurity::Tls => AsyncSmtpTransport::<Tokio1Executor>::relay(&s.host),
-        SmtpSecurity::Plain => Ok(AsyncSmtpTransport::<Tokio1Executor>::builder_dangerous(&s.host)),
+    let tls = || -> Result<TlsParameters, String> {
+        let mut params = TlsParameters::builder(s.host.clone());
+        if let Some(pem) = &s.ca_pem {
+            let ca = Certificate::from_pem(pem.as_bytes()).map_err(|e| format!("the CA certificate: {e}"))?;
+            params = params.add_root_certificate(ca);
+        }
+        params.build_rustls().map_err(|e| format!("SMTP TLS setup: {e}"))
     };
-    let mut transport = relay.map_err(|e| format!("SMTP setup: {e}"))?.port(s.port).timeout(Some(TIMEOUT));
+    let relay = AsyncSmtpTransport::<Tokio1Executor>::builder_dangerous(&s.host);
+    let relay = match s.security {
+        SmtpSecurity::Starttls => relay.tls(Tls::Required(tls()?)),
+        SmtpSecurity::Tls => relay.tls(Tls::Wrapper(tls()?)),
+        SmtpSecurity::Plain => relay,
+    };
+    let mut transport = relay.port(s.port).timeout(Some(TIMEOUT));
     if let (Some(user), Some(password)) = (&s.username, secret) {
         let password =
             String::from_utf8(password.to_vec()).map_err(|_| "the SMTP password is not text".to_owned())?;
