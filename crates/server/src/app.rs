@@ -49,6 +49,8 @@ pub struct Inner {
     pub shutdown: watch::Receiver<bool>,
     /// A name unique to this process, used as the job lock owner prefix.
     pub instance: String,
+    /// This process's lock in the data directory, which tells others it is alive.
+    pub liveness: crate::instances::Liveness,
     /// Open event streams per user (capped).
     pub streams: crate::api::events::StreamSlots,
 }

@@ -15,6 +15,7 @@ pub mod bench;
 pub mod bench_alerts;
 pub mod config;
 pub mod http;
+pub mod instances;
 pub mod metrics;
 pub mod serve;
 pub mod service;

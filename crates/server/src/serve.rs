@@ -148,6 +148,9 @@ pub async fn state(
     role: Role,
 ) -> Result<(AppState, watch::Sender<bool>)> {
     let (store, key) = open(&cfg).await?;
+    let instance = instance_name(role);
+    let liveness = crate::instances::register(&cfg.data_dir, &instance)
+        .with_context(|| format!("taking this process's lock in {}", cfg.data_dir.display()))?;
     let (tx, rx) = watch::channel(false);
     let state = AppState::new(Inner {
         store,
@@ -159,7 +162,8 @@ pub async fn state(
         jobs_queued: Notify::new(),
         events_stored: Notify::new(),
         shutdown: rx,
-        instance: instance_name(role),
+        instance,
+        liveness,
         streams: Default::default(),
     });
     Ok((state, tx))

@@ -479,6 +479,9 @@ pub trait JobStore: Send + Sync {
     ) -> Result<bool>;
     /// Requeue (or fail, when out of attempts) running jobs whose lease expired.
     async fn reap(&self, now: Millis) -> Result<u64>;
+    /// End now the leases of the running jobs whose lock owner starts with `owner` (a process
+    /// known to be dead), so the next [`JobStore::reap`] requeues them; returns how many.
+    async fn expire_leases(&self, owner: &str, now: Millis) -> Result<u64>;
     async fn queue_depth(&self) -> Result<QueueDepth>;
     /// Wake `wake` whenever any process queues a job (PostgreSQL LISTEN); returns at once on
     /// SQLite, whose workers poll.

@@ -68,6 +68,7 @@ async fn fire(state: &AppState, s: &Schedule, now: i64) -> anyhow::Result<()> {
 /// One pass of every scheduler duty.
 pub async fn tick(state: &AppState) -> anyhow::Result<()> {
     let store = state.store();
+    crate::instances::reclaim(state).await?;
     let now = now_ms();
     let reaped = store.reap(now).await?;
     if reaped > 0 {

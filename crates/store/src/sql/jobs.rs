@@ -168,6 +168,23 @@ impl JobStore for Backend {
         Ok(expired.len() as u64)
     }
 
+    async fn expire_leases(&self, owner: &str, now: Millis) -> Result<u64> {
+        let running = sqlx::query("SELECT id, locked_by FROM jobs WHERE status = 'running'").fetch_all(self.r()).await?;
+        let mut n = 0;
+        for row in running {
+            let (id, by): (i64, Option<String>) = (row.try_get(0)?, row.try_get(1)?);
+            let Some(by) = by.filter(|b| b.starts_with(owner)) else { continue };
+            n += sqlx::query("UPDATE jobs SET lease_until = $1 WHERE id = $2 AND status = 'running' AND locked_by = $3")
+                .bind(now - 1)
+                .bind(id)
+                .bind(by)
+                .execute(self.w())
+                .await?
+                .rows_affected();
+        }
+        Ok(n)
+    }
+
     async fn queue_depth(&self) -> Result<QueueDepth> {
         let mut d = QueueDepth::default();
         for row in
