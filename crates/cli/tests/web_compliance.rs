@@ -114,6 +114,6 @@ async fn compliance_views_and_tailoring_in_chromium() {
     let csv = api.text(&href).await;
     let rows: Vec<&str> = csv.lines().collect();
     assert_eq!(rows.len(), 2, "{csv}");
-    assert!(rows[1].starts_with(&format!("edge-1,{id},{RULE},")) && rows[1].ends_with("5.1.16"), "{csv}");
+    assert!(rows[1].starts_with(&format!("edge-1,{id},{RULE},")) && rows[1].ends_with("5.1.16,"), "{csv}");
     b.c.clone().close().await.unwrap();
 }
