@@ -228,16 +228,31 @@ async fn ssh_host_key_approval_and_exactly_one_change() {
         );
         assert_eq!(c["scan_id"], s3["id"]);
 
+        // The value changes again and the verdict does not: still one change, with the values.
+        write(&root, "/etc/ssh/sshd_config.d/05-test.conf", "MaxAuthTries 8\n");
+        assert_eq!(api.scan(id).await["status"], "succeeded");
+        let changes = api.get(&format!("/api/v1/changes?host_id={id}")).await;
+        assert_eq!(changes["total"].as_i64().unwrap(), base + 2, "{backend}: {}", changes["items"][0]);
+        let c = &changes["items"][0];
+        assert_eq!(
+            (c["rule_id"].as_str(), c["old_verdict"].as_str(), c["new_verdict"].as_str()),
+            (Some("sshd_set_max_auth_tries"), Some("fail"), Some("fail"))
+        );
+        assert!(
+            c["values"].as_array().unwrap().iter().any(|v| v["before"] == "6" && v["after"] == "8"),
+            "{backend}: {c}"
+        );
+
         // A restart loses nothing.
         serve.stop();
         let serve = Proc::start("serve", dir.path(), &db, &[("OPENWATCH_REGISTER_LOCALHOST", "false")]);
         let api = Api::login(&serve.base).await;
         assert_eq!(
             api.get(&format!("/api/v1/hosts/{id}/changes?per_page=1")).await["total"].as_i64().unwrap(),
-            base + 1
+            base + 2
         );
-        // The first contact, the scan the key approval queued, the trusting host's and three more.
-        assert_eq!(api.get("/api/v1/scans").await["total"], 6);
+        // The first contact, the scan the key approval queued, the trusting host's and four more.
+        assert_eq!(api.get("/api/v1/scans").await["total"], 7);
 
         // The host comes back with a new key: scanning stops with a visible error.
         drop(fleet.up(n, |root| {

@@ -60,7 +60,8 @@ impl Backend {
         .await?
         .rows_affected()
             > 0;
-        // The change log: rules new to the host or whose verdict or severity differs.
+        // The change log: rules new to the host or whose verdict, severity or evidence (the
+        // values read: MaxAuthTries 4 -> 6, mode 0600 -> 0640) differs.
         let changes = if baseline {
             0
         } else {
@@ -69,7 +70,8 @@ impl Backend {
              old_evidence_hash, new_evidence_hash) \
              SELECT $1, n.rule_id, n.scan_id, o.verdict, n.verdict, o.severity, n.severity, $3, o.evidence_hash, n.evidence_hash \
              FROM scan_results n LEFT JOIN host_rule_state o ON o.host_id = $1 AND o.rule_id = n.rule_id \
-             WHERE n.scan_id = $2 AND (o.rule_id IS NULL OR o.verdict <> n.verdict OR o.severity <> n.severity) \
+             WHERE n.scan_id = $2 AND (o.rule_id IS NULL OR o.verdict <> n.verdict OR o.severity <> n.severity \
+                 OR COALESCE(o.evidence_hash, '') <> COALESCE(n.evidence_hash, '')) \
              ORDER BY n.rule_id",
         )
         .bind(host)
