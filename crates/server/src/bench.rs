@@ -260,6 +260,7 @@ pub async fn run(cfg: Config, library: Arc<Library>, o: &BenchOptions) -> Result
                 hosts: o.hosts as i64,
                 pass: 70 * o.hosts as i64,
                 fail: 30 * o.hosts as i64,
+                excepted: 0,
             })
         })
         .collect();

@@ -122,6 +122,12 @@ both_backends!(
             before["fail"].as_i64().unwrap() - 1,
             "{before} -> {after}"
         );
+        // The daily trend keeps the accepted failure apart too.
+        app.state.store().roll_up_trend(openwatch_server::app::now_ms()).await.unwrap();
+        let summary = app.get("/api/v1/fleet/summary").await;
+        let point =
+            summary["trend"].as_array().unwrap().iter().find(|t| t["framework"] == "cis_debian12").cloned();
+        assert_eq!(point.as_ref().map(|t| t["excepted"].clone()), Some(json!(1)), "{summary}");
         let shown = app.get(&format!("/api/v1/exceptions/{id}")).await;
         assert_eq!(
             (shown["in_force"].as_bool(), shown["decided_by"].as_str()),

@@ -50,6 +50,11 @@ pub(crate) const SQLITE: &[Migration] = &[
         sql: include_str!("../migrations/sqlite/0007_notifications.sql"),
     },
     Migration { version: 8, name: "alerts", sql: include_str!("../migrations/sqlite/0008_alerts.sql") },
+    Migration {
+        version: 9,
+        name: "trend_excepted",
+        sql: include_str!("../migrations/sqlite/0009_trend_excepted.sql"),
+    },
 ];
 
 pub(crate) const POSTGRES: &[Migration] = &[
@@ -85,6 +90,11 @@ pub(crate) const POSTGRES: &[Migration] = &[
         sql: include_str!("../migrations/postgres/0007_notifications.sql"),
     },
     Migration { version: 8, name: "alerts", sql: include_str!("../migrations/postgres/0008_alerts.sql") },
+    Migration {
+        version: 9,
+        name: "trend_excepted",
+        sql: include_str!("../migrations/postgres/0009_trend_excepted.sql"),
+    },
 ];
 
 pub(crate) const CREATE_TABLE: &str = "CREATE TABLE IF NOT EXISTS schema_migrations (

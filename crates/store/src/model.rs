@@ -432,6 +432,8 @@ pub struct TrendPoint {
     pub hosts: i64,
     pub pass: i64,
     pub fail: i64,
+    /// Failures accepted by an exception: a pass "with exceptions", a failure without.
+    pub excepted: i64,
 }
 
 #[derive(Debug, Clone, Serialize)]

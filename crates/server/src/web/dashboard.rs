@@ -38,7 +38,8 @@ pub async fn page(State(state): State<AppState>, v: Viewer<FleetRead>) -> Respon
     let f = &summary.failing_by_severity;
     let mut series: BTreeMap<String, Vec<(i64, f64)>> = BTreeMap::new();
     for t in &summary.trend {
-        if let Some(p) = score(t.pass, t.fail) {
+        // With exceptions, as today's live point below.
+        if let Some(p) = score(t.pass + t.excepted, t.fail) {
             series.entry(t.framework.clone()).or_default().push((t.day, p));
         }
     }

@@ -69,7 +69,7 @@ impl FleetStore for Backend {
             .await?,
         )?;
         let trend = sqlx::query(
-            "SELECT day, framework, hosts, pass, fail FROM fleet_daily WHERE day > $1 ORDER BY day, framework",
+            "SELECT day, framework, hosts, pass, fail, excepted FROM fleet_daily WHERE day > $1 ORDER BY day, framework",
         )
         .bind(day_of(now) - 31)
         .fetch_all(r)
@@ -82,6 +82,7 @@ impl FleetStore for Backend {
                 hosts: row.try_get(2)?,
                 pass: row.try_get(3)?,
                 fail: row.try_get(4)?,
+                excepted: row.try_get(5)?,
             })
         })
         .collect::<Result<_>>()?;
@@ -145,9 +146,10 @@ impl FleetStore for Backend {
 
     async fn roll_up_trend(&self, now: Millis) -> Result<()> {
         sqlx::query(
-            "INSERT INTO fleet_daily (day, framework, hosts, pass, fail) \
-             SELECT $1, framework, COUNT(*), SUM(pass), SUM(fail) FROM host_posture WHERE 1 = 1 GROUP BY framework \
-             ON CONFLICT (day, framework) DO UPDATE SET hosts = excluded.hosts, pass = excluded.pass, fail = excluded.fail",
+            "INSERT INTO fleet_daily (day, framework, hosts, pass, fail, excepted) \
+             SELECT $1, framework, COUNT(*), SUM(pass), SUM(fail), SUM(excepted) FROM host_posture WHERE 1 = 1 GROUP BY framework \
+             ON CONFLICT (day, framework) DO UPDATE SET hosts = excluded.hosts, pass = excluded.pass, fail = excluded.fail, \
+             excepted = excluded.excepted",
         )
         .bind(day_of(now))
         .execute(self.w())
@@ -192,7 +194,7 @@ impl FleetStore for Backend {
         }
         for t in &h.trend {
             sqlx::query(
-                "INSERT INTO fleet_daily (day, framework, hosts, pass, fail) VALUES ($1, $2, $3, $4, $5) \
+                "INSERT INTO fleet_daily (day, framework, hosts, pass, fail, excepted) VALUES ($1, $2, $3, $4, $5, $6) \
                  ON CONFLICT (day, framework) DO NOTHING",
             )
             .bind(t.day)
@@ -200,6 +202,7 @@ impl FleetStore for Backend {
             .bind(t.hosts)
             .bind(t.pass)
             .bind(t.fail)
+            .bind(t.excepted)
             .execute(&mut *tx)
             .await?;
         }
