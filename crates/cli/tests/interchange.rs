@@ -154,20 +154,25 @@ fn xccdf_and_sarif_of_a_fleet_scan_pass_their_validators() {
     // sshd_set_max_auth_tries maps to) not satisfied, both hosts in the inventory.
     let saved = dir.path().join("scan.json");
     std::fs::write(&saved, doc.to_string()).unwrap();
-    let ar_file = dir.path().join("ar.json");
-    let out = openwatch(
-        &[
-            "report",
-            "--input",
-            saved.to_str().unwrap(),
-            "--format",
-            "oscal-ar",
-            "--output",
-            ar_file.to_str().unwrap(),
-        ],
-        &[],
-    );
-    assert!(out.status.success(), "{}", text(&out.stderr));
+    // `openwatch report` of the saved scan into a file of the test directory.
+    let report_to = |format: &str, name: &str| {
+        let file = dir.path().join(name);
+        let out = openwatch(
+            &[
+                "report",
+                "--input",
+                saved.to_str().unwrap(),
+                "--format",
+                format,
+                "--output",
+                file.to_str().unwrap(),
+            ],
+            &[],
+        );
+        assert!(out.status.success(), "{format}: {}", text(&out.stderr));
+        file
+    };
+    let ar_file = report_to("oscal-ar", "ar.json");
     let (ok, why) = trestle_valid("assessment-results", &ar_file);
     assert!(ok, "{why}");
     let ar: Value = serde_json::from_slice(&std::fs::read(&ar_file).unwrap()).unwrap();
@@ -189,21 +194,8 @@ fn xccdf_and_sarif_of_a_fleet_scan_pass_their_validators() {
     std::fs::write(&ar_file, broken.to_string()).unwrap();
     let (ok, why) = trestle_valid("assessment-results", &ar_file);
     assert!(!ok && why.contains("state"), "trestle refuses a bad state: {why}");
-    // And as a POA&M: valid, one item per failing rule, the accepted one deviation-approved.
-    let poam_file = dir.path().join("poam.json");
-    let out = openwatch(
-        &[
-            "report",
-            "--input",
-            saved.to_str().unwrap(),
-            "--format",
-            "oscal-poam",
-            "--output",
-            poam_file.to_str().unwrap(),
-        ],
-        &[],
-    );
-    assert!(out.status.success(), "{}", text(&out.stderr));
+    // And as a POA&M: valid, one item per failing rule.
+    let poam_file = report_to("oscal-poam", "poam.json");
     let (ok, why) = trestle_valid("plan-of-action-and-milestones", &poam_file);
     assert!(ok, "{why}");
     let poam: Value = serde_json::from_slice(&std::fs::read(&poam_file).unwrap()).unwrap();
@@ -222,20 +214,7 @@ fn xccdf_and_sarif_of_a_fleet_scan_pass_their_validators() {
     assert_eq!(risk("sshd_set_max_auth_tries")["related-observations"].as_array().unwrap().len(), 2);
 
     // As an HTML report: Chromium renders it, and it carries the scan's own numbers.
-    let html_file = dir.path().join("report.html");
-    let out = openwatch(
-        &[
-            "report",
-            "--input",
-            saved.to_str().unwrap(),
-            "--format",
-            "html",
-            "--output",
-            html_file.to_str().unwrap(),
-        ],
-        &[],
-    );
-    assert!(out.status.success(), "{}", text(&out.stderr));
+    let html_file = report_to("html", "report.html");
     let html = std::fs::read_to_string(&html_file).unwrap();
     let v = &doc["summary"]["verdicts"];
     assert!(

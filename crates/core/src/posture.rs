@@ -51,6 +51,28 @@ pub struct FrameworkPosture {
     pub excepted: u32,
 }
 
+impl FrameworkPosture {
+    /// Count one result.
+    pub fn count(&mut self, verdict: Status) {
+        match verdict {
+            Status::Pass => self.pass += 1,
+            Status::Fail => self.fail += 1,
+            Status::Error => self.error += 1,
+            Status::NotApplicable | Status::Skipped => self.not_applicable += 1,
+            Status::Excepted => self.excepted += 1,
+        }
+    }
+
+    /// Add another's counts (another host's, say) to these.
+    pub fn add(&mut self, other: &FrameworkPosture) {
+        self.pass += other.pass;
+        self.fail += other.fail;
+        self.error += other.error;
+        self.not_applicable += other.not_applicable;
+        self.excepted += other.excepted;
+    }
+}
+
 /// Count each result under every framework of `frameworks` it cites. Frameworks no result
 /// cites are left out; the rest come sorted by name, the order the store writes rows in.
 pub fn by_framework<'a, 'r>(
@@ -66,17 +88,13 @@ pub fn by_framework<'a, 'r>(
             if refs.controls(fw).is_empty() {
                 continue;
             }
-            let p = counts.entry(fw).or_insert_with(|| FrameworkPosture {
-                framework: fw.to_owned(),
-                ..FrameworkPosture::default()
-            });
-            match verdict {
-                Status::Pass => p.pass += 1,
-                Status::Fail => p.fail += 1,
-                Status::Error => p.error += 1,
-                Status::NotApplicable | Status::Skipped => p.not_applicable += 1,
-                Status::Excepted => p.excepted += 1,
-            }
+            counts
+                .entry(fw)
+                .or_insert_with(|| FrameworkPosture {
+                    framework: fw.to_owned(),
+                    ..FrameworkPosture::default()
+                })
+                .count(verdict);
         }
     }
     counts.into_values().collect()

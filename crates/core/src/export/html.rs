@@ -51,13 +51,7 @@ fn score(p: &FrameworkPosture, with_exceptions: bool) -> f64 {
 fn host_posture(rep: &ScanReport) -> FrameworkPosture {
     let mut p = FrameworkPosture::default();
     for r in &rep.results {
-        match r.verdict {
-            Status::Pass => p.pass += 1,
-            Status::Fail => p.fail += 1,
-            Status::Error => p.error += 1,
-            Status::Excepted => p.excepted += 1,
-            Status::NotApplicable | Status::Skipped => p.not_applicable += 1,
-        }
+        p.count(r.verdict);
     }
     p
 }
@@ -66,8 +60,7 @@ fn host_posture(rep: &ScanReport) -> FrameworkPosture {
 /// guidance (a rule not in it is reported without).
 pub fn write(reports: &[ScanReport], rules: &[Rule], version: &str) -> String {
     let rules: HashMap<&str, &Rule> = rules.iter().map(|r| (r.id(), r)).collect();
-    let start = reports.iter().map(|r| r.started_at.as_str()).min().unwrap_or_default();
-    let end = reports.iter().map(|r| r.finished_at.as_str()).max().unwrap_or_default();
+    let (start, end) = super::period(reports);
     let mut x = String::new();
     let _ = write!(
         x,
@@ -95,24 +88,18 @@ pub fn write(reports: &[ScanReport], rules: &[Rule], version: &str) -> String {
             fws.iter().map(String::as_str),
             rep.results.iter().map(|r| (&r.references, r.verdict)),
         ) {
-            let t = totals.entry(fp.framework.clone()).or_insert_with(|| FrameworkPosture {
-                framework: fp.framework.clone(),
-                ..FrameworkPosture::default()
-            });
-            t.pass += fp.pass;
-            t.fail += fp.fail;
-            t.error += fp.error;
-            t.excepted += fp.excepted;
-            t.not_applicable += fp.not_applicable;
+            match totals.get_mut(&fp.framework) {
+                Some(t) => t.add(&fp),
+                None => {
+                    totals.insert(fp.framework.clone(), fp);
+                }
+            }
         }
     }
     // A framework none of whose checks was decided here says nothing: left out.
     totals.retain(|_, p| p.pass + p.fail + p.excepted + p.error > 0);
     let all = reports.iter().map(host_posture).fold(FrameworkPosture::default(), |mut a, p| {
-        a.pass += p.pass;
-        a.fail += p.fail;
-        a.error += p.error;
-        a.excepted += p.excepted;
+        a.add(&p);
         a
     });
     let _ = write!(

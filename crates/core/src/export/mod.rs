@@ -8,6 +8,22 @@ pub mod oscal;
 pub mod sarif;
 pub mod xccdf;
 
+use crate::eval::Evidence;
+use crate::report::ScanReport;
+
+/// When the reports' scans ran: the earliest start and the latest finish (RFC 3339), empty
+/// for no reports.
+pub(crate) fn period(reports: &[ScanReport]) -> (&str, &str) {
+    let start = reports.iter().map(|r| r.started_at.as_str()).min().unwrap_or_default();
+    let end = reports.iter().map(|r| r.finished_at.as_str()).max().unwrap_or_default();
+    (start, end)
+}
+
+/// One piece of evidence in a line: `source: expected X, found Y`.
+pub(crate) fn evidence_line(e: &Evidence) -> String {
+    format!("{}: expected {}, found {}", e.source, e.expected, e.actual)
+}
+
 /// Text and attribute values escaped for XML; characters XML 1.0 cannot carry at all
 /// (most C0 controls) become U+FFFD.
 pub(crate) fn escape(s: &str) -> String {

@@ -133,6 +133,17 @@ struct ArResult<'a> {
     findings: Vec<Finding>,
 }
 
+/// A document's metadata: OSCAL's required fields and who wrote it.
+fn metadata(title: &str, last_modified: &str, version: &str) -> Value {
+    json!({
+        "title": title,
+        "last-modified": last_modified,
+        "version": version,
+        "oscal-version": OSCAL_VERSION,
+        "props": [{"name": "generator", "ns": PROP_NS, "value": format!("OpenWatch {version}")}],
+    })
+}
+
 /// What every document about these reports shares: their time span and the seed of their
 /// UUIDs.
 struct Span<'a> {
@@ -142,8 +153,7 @@ struct Span<'a> {
 }
 
 fn span(reports: &[ScanReport]) -> Span<'_> {
-    let start = reports.iter().map(|r| r.started_at.as_str()).min().unwrap_or_default();
-    let end = reports.iter().map(|r| r.finished_at.as_str()).max().unwrap_or_default();
+    let (start, end) = super::period(reports);
     let hosts: Vec<&str> = reports.iter().map(|r| r.host.name.as_str()).collect();
     Span { start, end, seed: format!("{start}|{end}|{}", hosts.join(",")) }
 }
@@ -204,13 +214,7 @@ pub fn assessment_results<'a>(reports: &'a [ScanReport], version: &str) -> impl 
     ArDocument {
         body: ArBody {
             uuid: doc_uuid,
-            metadata: json!({
-                "title": "OpenWatch assessment results",
-                "last-modified": end,
-                "version": version,
-                "oscal-version": OSCAL_VERSION,
-                "props": [{"name": "generator", "ns": PROP_NS, "value": format!("OpenWatch {version}")}],
-            }),
+            metadata: metadata("OpenWatch assessment results", end, version),
             import_ap: json!({"href": format!("#{plan_uuid}")}),
             results: [ArResult {
                 uuid: result_uuid,
@@ -306,7 +310,7 @@ pub fn poam<'a>(reports: &'a [ScanReport], version: &str) -> Result<impl Seriali
                 if controls.is_empty() { "this rule's requirement".to_owned() } else { controls.join(", ") }),
             "props": [{"name": "rule-id", "ns": PROP_NS, "value": rule}],
             "status": if *accepted { "deviation-approved" } else { "open" },
-            "related-observations": related,
+            "related-observations": related.clone(),
         });
         if *accepted && let Some(d) = deadline {
             v["deadline"] = json!(d);
@@ -316,7 +320,7 @@ pub fn poam<'a>(reports: &'a [ScanReport], version: &str) -> Result<impl Seriali
             "uuid": uuid(&["poam-item", &seed, rule]),
             "title": format!("Fix: {}", r.title),
             "description": format!("Make {rule} pass on every host it fails on; `openwatch fix` previews and applies the rule's remediation."),
-            "related-observations": obs.iter().map(|o| json!({"observation-uuid": o})).collect::<Vec<_>>(),
+            "related-observations": related,
             "related-risks": [{"risk-uuid": risk}],
         }));
     }
@@ -324,13 +328,7 @@ pub fn poam<'a>(reports: &'a [ScanReport], version: &str) -> Result<impl Seriali
     Ok(PoamDocument {
         body: PoamBody {
             uuid: doc,
-            metadata: json!({
-                "title": "OpenWatch plan of action and milestones",
-                "last-modified": end,
-                "version": version,
-                "oscal-version": OSCAL_VERSION,
-                "props": [{"name": "generator", "ns": PROP_NS, "value": format!("OpenWatch {version}")}],
-            }),
+            metadata: metadata("OpenWatch plan of action and milestones", end, version),
             system_id: json!({"identifier-type": "http://ietf.org/rfc/rfc4122", "id": uuid(&["system", &hosts.join(",")])}),
             local_definitions: json!({"inventory-items": inventory}),
             observations: Observations { reports, seed, keep: failed },
@@ -434,11 +432,9 @@ fn observation(rep: &ScanReport, r: &RuleResult, obs: &str, item: &str) -> Value
         "collected": collected,
     });
     if !r.evidence.is_empty() {
-        v["relevant-evidence"] = json!(r
-            .evidence
-            .iter()
-            .map(|e| json!({"description": format!("{}: expected {}, found {}", e.source, e.expected, e.actual)}))
-            .collect::<Vec<_>>());
+        v["relevant-evidence"] = json!(
+            r.evidence.iter().map(|e| json!({"description": super::evidence_line(e)})).collect::<Vec<_>>()
+        );
     }
     v
 }

@@ -41,8 +41,7 @@ pub fn write<'a>(reports: &'a [ScanReport], version: &str) -> impl Serialize + '
             })
         })
         .collect();
-    let started = reports.iter().map(|r| r.started_at.as_str()).min().unwrap_or_default();
-    let finished = reports.iter().map(|r| r.finished_at.as_str()).max().unwrap_or_default();
+    let (started, finished) = super::period(reports);
     let mut invocation = json!({"executionSuccessful": reports.iter().all(|r| r.error.is_none())});
     if !started.is_empty() {
         invocation["startTimeUtc"] = json!(started);

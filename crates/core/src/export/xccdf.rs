@@ -197,13 +197,8 @@ fn rule_result(x: &mut String, report: &ScanReport, r: &RuleResult) {
     }
     if matches!(r.verdict, Status::Fail | Status::Excepted | Status::Error) {
         for e in &r.evidence {
-            let _ = writeln!(
-                x,
-                "      <message severity=\"info\">{}: expected {}, found {}</message>",
-                esc(&e.source),
-                esc(&e.expected),
-                esc(&e.actual)
-            );
+            let _ =
+                writeln!(x, "      <message severity=\"info\">{}</message>", esc(&super::evidence_line(e)));
         }
     }
     check(x, "      ", &r.rule_id);

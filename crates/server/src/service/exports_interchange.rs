@@ -13,12 +13,7 @@ use openwatch_store::{Scan, ScanStatus, StoredResult};
 use super::{Document, Export};
 use crate::app::AppState;
 use crate::service::{ServiceError, ServiceResult};
-
-fn rfc3339(ms: Option<i64>) -> String {
-    ms.and_then(|ms| time::OffsetDateTime::from_unix_timestamp_nanos(ms as i128 * 1_000_000).ok())
-        .and_then(|t| t.format(&time::format_description::well_known::Rfc3339).ok())
-        .unwrap_or_default()
-}
+use crate::timefmt::rfc3339;
 
 pub async fn scan_document(
     state: &AppState,
