@@ -64,6 +64,20 @@ pub struct ReportArgs {
     /// Rule directories the scan used besides the built-in library (for fix guidance).
     #[arg(long = "rules", value_name = "DIR")]
     pub rule_dirs: Vec<PathBuf>,
+    /// Only the rules that cite this framework (`cis_debian12`, `nist_800_53`, ...).
+    #[arg(long, value_name = "NAME")]
+    pub framework: Option<String>,
+    /// For html and pdf: the executive summary only, or also every host's findings.
+    #[arg(long, value_enum, default_value_t = ReportDetail::Full)]
+    pub detail: ReportDetail,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ReportDetail {
+    /// Scores per framework, trend, hosts worst first, top risks, accepted risks.
+    Executive,
+    /// The summary and every failing, accepted or undecided rule per host.
+    Full,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -79,6 +93,8 @@ pub enum ReportFormat {
     /// One self-contained HTML page: executive summary and findings per host with evidence
     /// and how to fix them.
     Html,
+    /// The same report as a PDF (laid out in-process, fonts embedded, vector charts).
+    Pdf,
 }
 
 #[derive(Debug, Clone, Args)]

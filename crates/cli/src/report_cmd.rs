@@ -8,17 +8,30 @@ use std::process::ExitCode;
 
 use anyhow::{Context as _, Result, anyhow};
 use openwatch_core::export;
-use openwatch_core::report::read_documents;
+use openwatch_core::export::summary::{self, Detail, Scope, Summary};
+use openwatch_core::report::{RuleResult, ScanReport, read_documents};
 use serde::Serialize;
 
-use crate::cli::{ReportArgs, ReportFormat};
+use crate::cli::{ReportArgs, ReportDetail, ReportFormat};
 
 pub fn run(args: &ReportArgs) -> Result<ExitCode> {
     let name = args.input.display().to_string();
     let text = std::fs::read_to_string(&args.input).with_context(|| format!("reading {name}"))?;
-    let reports = read_documents(&text).map_err(|e| anyhow!("{name}:{e}"))?;
+    let mut reports = read_documents(&text).map_err(|e| anyhow!("{name}:{e}"))?;
     drop(text);
+    if let Some(framework) = &args.framework {
+        only_framework(&mut reports, framework).map_err(|e| anyhow!("{name}: {e}"))?;
+    }
     let version = env!("CARGO_PKG_VERSION");
+    let summary = || -> Result<Summary> {
+        let lib = crate::library::load(&args.rule_dirs, true)?;
+        let detail = match args.detail {
+            ReportDetail::Executive => Detail::Executive,
+            ReportDetail::Full => Detail::Full,
+        };
+        let scope = Scope { framework: args.framework.as_deref(), detail, ..Scope::default() };
+        Ok(summary::build(&reports, &lib.rules, version, scope))
+    };
     match args.format {
         ReportFormat::Sarif => emit(args, |out| json(out, &export::sarif::write(&reports, version))),
         ReportFormat::Xccdf => {
@@ -28,11 +41,12 @@ pub fn run(args: &ReportArgs) -> Result<ExitCode> {
             emit(args, |out| json(out, &export::oscal::assessment_results(&reports, version)))
         }
         ReportFormat::Html => {
-            let lib = crate::library::load(&args.rule_dirs, true)?;
-            emit(
-                args,
-                |out| Ok(out.write_all(export::html::write(&reports, &lib.rules, version).as_bytes())?),
-            )
+            let page = export::html::write(&summary()?);
+            emit(args, |out| Ok(out.write_all(page.as_bytes())?))
+        }
+        ReportFormat::Pdf => {
+            let pdf = openwatch_pdf::render(&summary()?)?;
+            emit(args, |out| Ok(out.write_all(&pdf)?))
         }
         ReportFormat::OscalPoam => {
             // Refused (nothing to plan) before any file is touched.
@@ -41,6 +55,27 @@ pub fn run(args: &ReportArgs) -> Result<ExitCode> {
         }
     }?;
     Ok(ExitCode::SUCCESS)
+}
+
+/// Keep only the results that cite `framework`; a name no result cites is refused with the
+/// ones that are cited, since an empty report would look like a clean one.
+fn only_framework(reports: &mut [ScanReport], framework: &str) -> Result<()> {
+    let cited = |r: &RuleResult| summary::frameworks(&r.references).iter().any(|f| f == framework);
+    if !reports.iter().flat_map(|r| &r.results).any(cited) {
+        let mut known: Vec<String> = reports
+            .iter()
+            .flat_map(|r| &r.results)
+            .flat_map(|r| summary::frameworks(&r.references))
+            .collect();
+        known.sort();
+        known.dedup();
+        return Err(anyhow!("no result cites framework {framework} (cited: {})", known.join(", ")));
+    }
+    for r in reports.iter_mut() {
+        r.results.retain(cited);
+        r.summary = openwatch_core::report::summarize(&r.results);
+    }
+    Ok(())
 }
 
 fn json(out: &mut dyn Write, doc: &impl Serialize) -> Result<()> {

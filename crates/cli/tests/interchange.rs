@@ -234,6 +234,65 @@ fn xccdf_and_sarif_of_a_fleet_scan_pass_their_validators() {
         .arg(format!("file://{}", html_file.display())));
     assert!(std::fs::metadata(&png).unwrap().len() > 20_000, "a rendered page, not a blank one");
 
+    // As a PDF, laid out in-process: poppler draws its first page (kept in
+    // target/e2e-screenshots for people to look at) and reads the scan's own numbers back.
+    let pdf_file = report_to("pdf", "report.pdf");
+    assert!(std::fs::read(&pdf_file).unwrap().starts_with(b"%PDF-"), "a PDF");
+    let page = dir.path().join("page");
+    run(Command::new("pdftoppm").args(["-png", "-r", "60", "-singlefile"]).arg(&pdf_file).arg(&page));
+    let png = dir.path().join("page.png");
+    assert!(std::fs::metadata(&png).unwrap().len() > 20_000, "a drawn page, not a blank one");
+    let shots = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../target/e2e-screenshots");
+    std::fs::create_dir_all(&shots).unwrap();
+    std::fs::copy(&png, shots.join("report-pdf-page1.png")).unwrap();
+    let pdf_text = |file: &Path| {
+        let out = run(Command::new("pdftotext").args(["-enc", "UTF-8"]).arg(file).arg("-"));
+        text(&out.stdout).split_whitespace().collect::<Vec<_>>().join(" ")
+    };
+    let words = pdf_text(&pdf_file);
+    let count = |k: &str| v[k].as_u64().unwrap();
+    let decided = count("pass") + count("fail") + count("excepted") + count("error");
+    let score = |good: u64| format!("{:.1}%", good as f64 * 100.0 / decided as f64);
+    for said in [
+        format!("{} pass, {} fail, {} accepted risks", v["pass"], v["fail"], v["excepted"]),
+        format!(
+            "{} of decided checks pass with accepted risks counted as passing",
+            score(count("pass") + count("excepted"))
+        ),
+        format!("{} without", score(count("pass"))),
+        "Accepted risk EX-7 until 2999-12-31: legacy <jump> host & its tooling".to_owned(),
+        "How to fix:".to_owned(),
+        addr(H1),
+    ] {
+        assert!(words.contains(&said), "the PDF says {said:?}: {words}");
+    }
+    // The executive summary of one framework only: that framework's table, no findings.
+    let exec = dir.path().join("exec.pdf");
+    let out = openwatch(
+        &["report", "--input", saved.to_str().unwrap(), "--format", "pdf", "--detail", "executive"],
+        &[],
+    );
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    std::fs::write(&exec, &out.stdout).unwrap();
+    let words = pdf_text(&exec);
+    assert!(words.contains("Top risks") && !words.contains("Findings by host"), "{words}");
+    let framework = |name: &str| {
+        openwatch(
+            &["report", "--input", saved.to_str().unwrap(), "--format", "html", "--framework", name],
+            &[],
+        )
+    };
+    let out = framework("nist_800_53");
+    assert!(text(&out.stdout).contains("OpenWatch compliance report: nist_800_53"), "{}", text(&out.stderr));
+    assert!(!text(&out.stdout).contains("<td>cis_debian12</td>"), "only the framework asked for");
+    let out = framework("cis_bogus");
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        text(&out.stderr).contains("no result cites framework cis_bogus (cited: cis_debian12,"),
+        "{}",
+        text(&out.stderr)
+    );
+
     // The same saved scan as XCCDF, and a file that is not a scan.
     let out = openwatch(&["report", "--input", saved.to_str().unwrap(), "--format", "xccdf"], &[]);
     assert_eq!(xccdf_verdicts(&text(&out.stdout)), json_verdicts(&doc, true));

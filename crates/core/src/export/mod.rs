@@ -1,11 +1,13 @@
 //! Scan results in the interchange formats other tools read: XCCDF 1.2 results (OpenSCAP's
-//! consumers), SARIF 2.1.0 (CI systems), OSCAL (GRC tools) and a self-contained HTML report
-//! (people). Pure: documents are built in memory from
+//! consumers), SARIF 2.1.0 (CI systems), OSCAL (GRC tools), and for people the
+//! [`summary`] a report says, drawn as a self-contained HTML page here (and as a PDF by the
+//! `openwatch-pdf` crate). Pure: documents are built in memory from
 //! [`ScanReport`](crate::report::ScanReport)s; the caller writes them.
 
 pub mod html;
 pub mod oscal;
 pub mod sarif;
+pub mod summary;
 pub mod xccdf;
 
 use crate::eval::Evidence;

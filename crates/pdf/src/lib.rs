@@ -1,0 +1,174 @@
+//! PDF reports, laid out in-process by typst: no browser and no external program at run
+//! time, fonts built into the binary. The layout (`report.typ`, our own) reads the report's
+//! [`Summary`] as JSON data, so nothing from a host or a rule is ever parsed as markup.
+//! Charts are typst shapes, so they stay vectors in the PDF.
+//!
+//! Rendering is CPU-bound and can take seconds for a large fleet: async callers run it on
+//! a blocking thread.
+
+use std::sync::LazyLock;
+
+use openwatch_core::export::summary::Summary;
+use typst::diag::{FileError, FileResult, SourceDiagnostic};
+use typst::foundations::{Bytes, Datetime, Duration};
+use typst::syntax::{FileId, RootedPath, Source, VirtualPath, VirtualRoot};
+use typst::text::{Font, FontBook};
+use typst::utils::LazyHash;
+use typst::{Library, LibraryExt, World};
+use typst_layout::PagedDocument;
+
+const TEMPLATE: &str = include_str!("report.typ");
+
+/// Why a report could not be laid out: a defect of the layout, not of the input, since the
+/// input is data.
+#[derive(Debug, thiserror::Error)]
+pub enum PdfError {
+    #[error("the report could not be laid out: {0}")]
+    Layout(String),
+    #[error("the report's data could not be serialized: {0}")]
+    Data(#[from] serde_json::Error),
+}
+
+/// The fonts typst-assets ships (Libertinus Serif, New Computer Modern, DejaVu Sans Mono),
+/// parsed once per process.
+static FONTS: LazyLock<(LazyHash<FontBook>, Vec<Font>)> = LazyLock::new(|| {
+    let fonts: Vec<Font> = typst_assets::fonts().flat_map(|data| Font::iter(Bytes::new(data))).collect();
+    (LazyHash::new(FontBook::from_fonts(&fonts)), fonts)
+});
+
+static LIBRARY: LazyLock<LazyHash<Library>> = LazyLock::new(|| LazyHash::new(Library::default()));
+
+/// File ids are interned for the life of the process (at most 65,535), so the two virtual
+/// files have fixed paths, interned once.
+static MAIN: LazyLock<FileId> = LazyLock::new(|| file_id("/report.typ"));
+static DATA: LazyLock<FileId> = LazyLock::new(|| file_id("/data.json"));
+
+fn file_id(path: &str) -> FileId {
+    // A fixed, valid path: this cannot fail.
+    let vpath = VirtualPath::new(path).unwrap_or_else(|e| panic!("virtual path {path}: {e:?}"));
+    RootedPath::new(VirtualRoot::Project, vpath).intern()
+}
+
+/// The layout and one report's data; nothing else is reachable.
+struct ReportWorld {
+    main: Source,
+    data: Bytes,
+}
+
+impl World for ReportWorld {
+    fn library(&self) -> &LazyHash<Library> {
+        &LIBRARY
+    }
+
+    fn book(&self) -> &LazyHash<FontBook> {
+        &FONTS.0
+    }
+
+    fn main(&self) -> FileId {
+        *MAIN
+    }
+
+    fn source(&self, id: FileId) -> FileResult<Source> {
+        if id == *MAIN { Ok(self.main.clone()) } else { Err(FileError::AccessDenied) }
+    }
+
+    fn file(&self, id: FileId) -> FileResult<Bytes> {
+        if id == *DATA {
+            Ok(self.data.clone())
+        } else if id == *MAIN {
+            Ok(Bytes::from_string(self.main.clone()))
+        } else {
+            Err(FileError::AccessDenied)
+        }
+    }
+
+    fn font(&self, index: usize) -> Option<Font> {
+        FONTS.1.get(index).cloned()
+    }
+
+    /// No dates: a report says when its scans ran, not when it was drawn, so the same
+    /// data gives the same document.
+    fn today(&self, _offset: Option<Duration>) -> Option<Datetime> {
+        None
+    }
+}
+
+/// The PDF of this report.
+pub fn render(summary: &Summary) -> Result<Vec<u8>, PdfError> {
+    let world = ReportWorld {
+        main: Source::new(*MAIN, TEMPLATE.to_owned()),
+        data: Bytes::new(serde_json::to_vec(summary)?),
+    };
+    let compiled = typst::compile::<PagedDocument>(&world).output;
+    let pdf = compiled.and_then(|doc| typst_pdf::pdf(&doc, &typst_pdf::PdfOptions::default()));
+    // typst memoizes across compilations; a long-running server would keep every report's
+    // layout in memory without this.
+    typst::comemo::evict(0);
+    pdf.map_err(|diags| PdfError::Layout(describe(diags.as_slice())))
+}
+
+fn describe(diags: &[SourceDiagnostic]) -> String {
+    diags.iter().map(|d| d.message.to_string()).collect::<Vec<_>>().join("; ")
+}
+
+#[cfg(test)]
+mod tests {
+    use openwatch_core::eval::{Evidence, Status};
+    use openwatch_core::exceptions::{Date, Excepted};
+    use openwatch_core::export::summary::{self, Scope, TrendPoint};
+    use openwatch_core::report::{HostFacts, HostInfo, RuleResult, ScanReport, Stats};
+    use openwatch_core::rule::{References, Severity};
+
+    fn result(id: &str, title: &str, verdict: Status) -> RuleResult {
+        let references = References { nist_800_53: vec!["AC-7".to_owned()], ..References::default() };
+        RuleResult {
+            rule_id: id.to_owned(),
+            title: title.to_owned(),
+            severity: Severity::High,
+            verdict,
+            reason: "MaxAuthTries is 10".to_owned(),
+            implementation: None,
+            references,
+            evidence: vec![Evidence {
+                method: "config_value".to_owned(),
+                source: "/etc/ssh/sshd_config".to_owned(),
+                expected: "<= 4".to_owned(),
+                actual: "10".to_owned(),
+                observed: String::new(),
+                truncated: false,
+                collected_at: String::new(),
+            }],
+            exception: None,
+        }
+    }
+
+    /// Markup in the data is shown as text: a title that is typst code neither runs nor
+    /// breaks the layout.
+    #[test]
+    fn data_is_never_markup() {
+        let hostile = "#set page(width: 1pt) ] } $x$ <label> @ref *bold* // comment";
+        let mut accepted = result("b_rule", "Accepted one", Status::Excepted);
+        accepted.exception = Some(Excepted {
+            id: "EX-1".to_owned(),
+            justification: "legacy <jump> host & tooling".to_owned(),
+            expires: Date::parse("2999-12-31").unwrap(),
+        });
+        let info = HostInfo::new("web-1".to_owned(), "192.0.2.7:22".to_owned(), &HostFacts::default());
+        let report = ScanReport::new(
+            info,
+            "2026-12-01T10:00:00Z".to_owned(),
+            "2026-12-01T10:00:05Z".to_owned(),
+            Stats::default(),
+            vec![result("a_rule", hostile, Status::Fail), accepted, result("c_rule", "Fine", Status::Pass)],
+        );
+        let trend = vec![
+            TrendPoint::new("2026-11-30".to_owned(), 1, 2, 0, 0),
+            TrendPoint::new("2026-12-01".to_owned(), 1, 1, 1, 0),
+        ];
+        let sum = summary::build(&[report], &[], "test", Scope { trend, ..Scope::default() });
+        let pdf = super::render(&sum).unwrap();
+        assert!(pdf.starts_with(b"%PDF-"));
+        // Rendering again gives the same bytes: no date, no randomness.
+        assert_eq!(super::render(&sum).unwrap(), pdf);
+    }
+}
