@@ -9,7 +9,7 @@ use std::process::ExitCode;
 use anyhow::{Context as _, Result, anyhow};
 use openwatch_core::export;
 use openwatch_core::export::summary::{self, Detail, Scope, Summary};
-use openwatch_core::report::{RuleResult, ScanReport, read_documents};
+use openwatch_core::report::{ScanReport, read_documents};
 use serde::Serialize;
 
 use crate::cli::{ReportArgs, ReportDetail, ReportFormat};
@@ -58,22 +58,14 @@ pub fn run(args: &ReportArgs) -> Result<ExitCode> {
 }
 
 /// Keep only the results that cite `framework`; a name no result cites is refused with the
-/// ones that are cited, since an empty report would look like a clean one.
+/// ones that are cited.
 fn only_framework(reports: &mut [ScanReport], framework: &str) -> Result<()> {
-    let cited = |r: &RuleResult| summary::frameworks(&r.references).iter().any(|f| f == framework);
-    if !reports.iter().flat_map(|r| &r.results).any(cited) {
-        let mut known: Vec<String> = reports
-            .iter()
-            .flat_map(|r| &r.results)
-            .flat_map(|r| summary::frameworks(&r.references))
-            .collect();
+    let mut known: Vec<String> =
+        reports.iter().flat_map(|r| &r.results).flat_map(|r| summary::frameworks(&r.references)).collect();
+    if !summary::keep_framework(reports, framework) {
         known.sort();
         known.dedup();
         return Err(anyhow!("no result cites framework {framework} (cited: {})", known.join(", ")));
-    }
-    for r in reports.iter_mut() {
-        r.results.retain(cited);
-        r.summary = openwatch_core::report::summarize(&r.results);
     }
     Ok(())
 }

@@ -211,9 +211,12 @@ both_backends!(exports_keep_the_filters_and_carry_host_reason_and_controls, |bac
     let (_, _, ar) = app.download(&format!("/api/v1/scans/{scan_id}/export?format=oscal-ar")).await;
     let ar: Value = serde_json::from_str(&ar).unwrap();
     assert_eq!(ar["assessment-results"]["metadata"]["oscal-version"], "1.1.2");
-    let (s, _, err) = app.download(&format!("/api/v1/scans/{scan_id}/export?format=pdf")).await;
+    let (s, _, err) = app.download(&format!("/api/v1/scans/{scan_id}/export?format=docx")).await;
     assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY, "{err}");
-    assert!(err.contains("oscal-ar"), "{err}");
+    assert!(err.contains("oscal-ar, oscal-poam, pdf or html"), "{err}");
+    let (s, kind, pdf) = app.download_bytes(&format!("/scans/{scan_id}/report.pdf")).await;
+    assert_eq!((s, kind.as_str()), (StatusCode::OK, "application/pdf"));
+    assert!(pdf.starts_with(b"%PDF-"), "the scan page's PDF link");
 
     // The fleet-wide export, CSV and JSON, on both surfaces.
     let (s, disposition, web) = app.download("/compliance.csv?severity=high").await;

@@ -138,6 +138,33 @@ text_enum! {
 }
 
 text_enum! {
+    /// What a report covers.
+    ReportScope { Fleet = "fleet", Group = "group", Host = "host" }
+}
+
+text_enum! {
+    /// The file a report is drawn as.
+    ReportFormat {
+        Pdf = "pdf",
+        Html = "html",
+        OscalAr = "oscal-ar",
+        OscalPoam = "oscal-poam",
+        Xccdf = "xccdf",
+        Sarif = "sarif",
+    }
+}
+
+text_enum! {
+    /// Whether a people's report (PDF, HTML) has every host's findings or the summary only.
+    ReportDetail { Executive = "executive", Full = "full" }
+}
+
+text_enum! {
+    /// Where a report is: waiting for a worker, being drawn, ready to download, or failed.
+    ReportStatus { Queued = "queued", Running = "running", Succeeded = "succeeded", Failed = "failed" }
+}
+
+text_enum! {
     /// Where one host of a remediation request is.
     FixPhase {
         Previewing = "previewing",

@@ -82,6 +82,7 @@ pub trait Store:
     + ExceptionStore
     + ChannelStore
     + AlertStore
+    + ReportStore
     + Send
     + Sync
     + std::fmt::Debug
@@ -105,6 +106,7 @@ impl<T> Store for T where
         + ExceptionStore
         + ChannelStore
         + AlertStore
+        + ReportStore
         + Send
         + Sync
         + std::fmt::Debug
@@ -114,7 +116,7 @@ impl<T> Store for T where
 
 /// The store's traits, for `use openwatch_store::prelude::*`.
 pub mod prelude {
-    pub use crate::{AlertStore, ChannelStore};
+    pub use crate::{AlertStore, ChannelStore, ReportStore};
     pub use crate::{
         AuditStore, CredentialStore, EventStore, ExceptionStore, FleetStore, HostStore, JobStore,
         RemediationStore, ScanStore, ScheduleStore, StateStore, Store, SystemStore, TailoringStore,
@@ -148,6 +150,32 @@ pub trait AlertStore: Send + Sync {
     async fn unnotified_alerts(&self, limit: i64) -> Result<Vec<Alert>>;
     /// A framework's counts summed over the fleet's or a group's hosts: (pass, fail, excepted).
     async fn posture_totals(&self, framework: &str, group_id: Option<i64>) -> Result<(i64, i64, i64)>;
+}
+
+/// Reports drawn by workers: queued with their job in one transaction, their progress, and
+/// the drawn file kept with them.
+#[async_trait]
+pub trait ReportStore: Send + Sync {
+    async fn queue_report(&self, r: &NewReport, now: Millis) -> Result<Report>;
+    async fn report(&self, id: i64) -> Result<Option<Report>>;
+    /// Newest first.
+    async fn list_reports(&self, page: PageRequest) -> Result<Page<Report>>;
+    /// Hosts read so far; marks the report running (again, when its job is retried).
+    async fn report_progress(&self, id: i64, done: i64, total: i64) -> Result<()>;
+    /// Keep the drawn file and complete the job, atomically; false when the job's lease was
+    /// lost and nothing was written.
+    async fn complete_report(
+        &self,
+        job: &Job,
+        worker: &str,
+        id: i64,
+        file: &ReportFile,
+        now: Millis,
+    ) -> Result<bool>;
+    /// The report cannot be drawn (the reason is said to its requester).
+    async fn fail_report(&self, id: i64, error: &str, now: Millis) -> Result<()>;
+    /// The drawn file of a succeeded report.
+    async fn report_file(&self, id: i64) -> Result<Option<ReportFile>>;
 }
 
 /// Accepted risks: requested by one user, approved or rejected by another, revocable; an

@@ -55,6 +55,7 @@ pub(crate) const SQLITE: &[Migration] = &[
         name: "trend_excepted",
         sql: include_str!("../migrations/sqlite/0009_trend_excepted.sql"),
     },
+    Migration { version: 10, name: "reports", sql: include_str!("../migrations/sqlite/0010_reports.sql") },
 ];
 
 pub(crate) const POSTGRES: &[Migration] = &[
@@ -95,6 +96,7 @@ pub(crate) const POSTGRES: &[Migration] = &[
         name: "trend_excepted",
         sql: include_str!("../migrations/postgres/0009_trend_excepted.sql"),
     },
+    Migration { version: 10, name: "reports", sql: include_str!("../migrations/postgres/0010_reports.sql") },
 ];
 
 pub(crate) const CREATE_TABLE: &str = "CREATE TABLE IF NOT EXISTS schema_migrations (

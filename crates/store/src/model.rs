@@ -881,3 +881,48 @@ pub struct AlertQuery {
     pub kind: Option<crate::AlertKind>,
     pub host_id: Option<i64>,
 }
+
+/// A report to draw: its scope, framework, format and level of detail.
+#[derive(Debug, Clone)]
+pub struct NewReport {
+    pub scope: crate::ReportScope,
+    /// The host or group, for those scopes.
+    pub scope_id: Option<i64>,
+    /// The host's or group's name, or `fleet`, kept with the report.
+    pub scope_name: String,
+    pub framework: Option<String>,
+    pub format: crate::ReportFormat,
+    pub detail: crate::ReportDetail,
+    pub requested_by: String,
+}
+
+/// A report and where it is; the drawn file is fetched apart ([`crate::ReportStore::report_file`]).
+#[derive(Debug, Clone, Serialize)]
+pub struct Report {
+    pub id: i64,
+    pub scope: crate::ReportScope,
+    pub scope_id: Option<i64>,
+    pub scope_name: String,
+    pub framework: Option<String>,
+    pub format: crate::ReportFormat,
+    pub detail: crate::ReportDetail,
+    pub status: crate::ReportStatus,
+    /// Hosts read so far, of `total`.
+    pub done: i64,
+    pub total: i64,
+    pub requested_by: String,
+    pub requested_at: Millis,
+    pub finished_at: Option<Millis>,
+    pub error: Option<String>,
+    pub filename: Option<String>,
+    pub content_type: Option<String>,
+    pub size: Option<i64>,
+}
+
+/// A drawn report's file.
+#[derive(Debug, Clone)]
+pub struct ReportFile {
+    pub filename: String,
+    pub content_type: String,
+    pub body: Vec<u8>,
+}

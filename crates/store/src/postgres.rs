@@ -87,4 +87,5 @@ include!("sql/tailorings.rs");
 include!("sql/remediations.rs");
 include!("sql/channels.rs");
 include!("sql/exceptions.rs");
+include!("sql/reports.rs");
 include!("sql/alerts.rs");

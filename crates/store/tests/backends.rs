@@ -75,9 +75,9 @@ async fn scan_once(s: &dyn Store, host_id: i64, at: i64, results: Vec<ResultInpu
 #[tokio::test]
 async fn migrations_are_recorded_and_reopening_is_idempotent() {
     for b in backends().await {
-        assert_eq!(b.store.migrations().await.unwrap(), vec![1, 2, 3, 4, 5, 6, 7, 8, 9], "{}", b.url);
+        assert_eq!(b.store.migrations().await.unwrap(), vec![1, 2, 3, 4, 5, 6, 7, 8, 9, 10], "{}", b.url);
         let (again, _) = open(&b.url, 2, &b.keys).await.unwrap();
-        assert_eq!(again.migrations().await.unwrap(), vec![1, 2, 3, 4, 5, 6, 7, 8, 9]);
+        assert_eq!(again.migrations().await.unwrap(), vec![1, 2, 3, 4, 5, 6, 7, 8, 9, 10]);
         again.ping().await.unwrap();
     }
 }
@@ -748,5 +748,55 @@ async fn the_change_log_keeps_the_evidence_before_and_after_and_filters() {
         let later = 2_010 + lab.id.max(other.id);
         assert_eq!(count(ChangeQuery { since: Some(later), ..Default::default() }).await, 1);
         assert_eq!(count(ChangeQuery { until: Some(later), ..Default::default() }).await, 1);
+    }
+}
+
+/// A report is queued with its job, shows its progress, keeps its file with the job's
+/// completion, and reads as failed once its job has failed for good (its worker died
+/// before saying so).
+#[tokio::test]
+async fn reports_keep_progress_and_file_and_fail_with_their_job() {
+    for b in backends().await {
+        let s = &b.store;
+        let new = NewReport {
+            scope: ReportScope::Fleet,
+            scope_id: None,
+            scope_name: "fleet".into(),
+            framework: Some("cis_debian12".into()),
+            format: ReportFormat::Pdf,
+            detail: ReportDetail::Executive,
+            requested_by: "alice".into(),
+        };
+        let r = s.queue_report(&new, 1_000).await.unwrap();
+        assert_eq!((r.status, r.done, r.total), (ReportStatus::Queued, 0, 0));
+        let job = s.claim("w1", &["report"], 60_000, 1_001).await.unwrap().expect("the report's job");
+        assert_eq!(job.payload["report_id"], r.id);
+        s.report_progress(r.id, 3, 10).await.unwrap();
+        let now = s.report(r.id).await.unwrap().unwrap();
+        assert_eq!((now.status, now.done, now.total), (ReportStatus::Running, 3, 10), "{}", b.url);
+        assert!(s.report_file(r.id).await.unwrap().is_none(), "no file before it is drawn");
+        let file = ReportFile {
+            filename: "report-1-report.pdf".into(),
+            content_type: "application/pdf".into(),
+            body: b"%PDF-1.7 x".to_vec(),
+        };
+        assert!(!s.complete_report(&job, "w2", r.id, &file, 1_002).await.unwrap(), "another worker's lease");
+        assert!(s.complete_report(&job, "w1", r.id, &file, 1_002).await.unwrap());
+        let done = s.report(r.id).await.unwrap().unwrap();
+        assert_eq!((done.status, done.done, done.size), (ReportStatus::Succeeded, 10, Some(10)), "{}", b.url);
+        assert_eq!(s.report_file(r.id).await.unwrap().unwrap().body, file.body);
+
+        let lost = s.queue_report(&new, 2_000).await.unwrap();
+        let job = s.claim("w1", &["report"], 60_000, 2_001).await.unwrap().unwrap();
+        s.fail_job(&job, "w1", "worker killed", None, 2_002).await.unwrap();
+        let seen = s.report(lost.id).await.unwrap().unwrap();
+        assert_eq!(
+            (seen.status, seen.error.as_deref()),
+            (ReportStatus::Failed, Some("worker killed")),
+            "{}",
+            b.url
+        );
+        let page = s.list_reports(PageRequest::new(None, None)).await.unwrap();
+        assert_eq!(page.items.iter().map(|r| r.id).collect::<Vec<_>>(), [lost.id, r.id], "newest first");
     }
 }

@@ -215,6 +215,18 @@ fn readable_time(t: &str) -> String {
     }
 }
 
+/// Keep only the results that cite `framework` (their summaries counted again); false when
+/// no result cited it, since an empty report would look like a clean one.
+pub fn keep_framework(reports: &mut [ScanReport], framework: &str) -> bool {
+    let cited = |r: &RuleResult| frameworks(&r.references).iter().any(|f| f == framework);
+    let any = reports.iter().flat_map(|r| &r.results).any(cited);
+    for r in reports.iter_mut() {
+        r.results.retain(cited);
+        r.summary = crate::report::summarize(&r.results);
+    }
+    any
+}
+
 /// Percent of decided results that pass: with exceptions, accepted risks count as passing.
 fn score(p: &FrameworkPosture, with_exceptions: bool) -> f64 {
     let total = p.pass + p.fail + p.excepted + p.error;

@@ -14,6 +14,7 @@ pub(crate) mod hosts;
 mod library;
 mod ops;
 mod remediations;
+mod reports;
 pub(crate) mod scans;
 mod schedules;
 mod tailoring;
@@ -497,6 +498,26 @@ pub fn build(state: AppState) -> (Router<AppState>, Vec<RouteSpec>) {
             "alerts",
             "Delete an alert rule",
             alerts::delete_rule,
+        )
+        .route(
+            POST,
+            "/api/v1/reports",
+            Needs(P::ScansRead),
+            "report.request",
+            "reports",
+            "Ask for a report of the fleet, a group or a host (pdf, html, oscal-ar, oscal-poam, xccdf, sarif); a worker draws it",
+            reports::create,
+        )
+        .route(GET, "/api/v1/reports", Needs(P::ScansRead), "report.list", "reports", "List reports, newest first, with their progress", reports::list)
+        .route(GET, "/api/v1/reports/{id}", Needs(P::ScansRead), "report.get", "reports", "A report and its progress", reports::get)
+        .route(
+            GET,
+            "/api/v1/reports/{id}/file",
+            Needs(P::ScansRead),
+            "report.download",
+            "reports",
+            "A drawn report's file",
+            reports::file,
         )
         .route(
             POST,

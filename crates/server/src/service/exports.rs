@@ -3,9 +3,9 @@
 //! neutralised.
 
 #[path = "exports_interchange.rs"]
-mod interchange;
+pub(crate) mod interchange;
 
-use openwatch_store::PageRequest;
+use openwatch_store::{PageRequest, ReportFormat};
 use serde_json::json;
 
 use super::compliance::{self, Scope, StateParams};
@@ -35,30 +35,24 @@ impl Format {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ScanExport {
     Table(Format),
-    Document(Document),
-}
-
-/// The documents for other tools a scan can be exported as.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Document {
-    Xccdf,
-    Sarif,
-    OscalAr,
+    Document(ReportFormat),
 }
 
 impl ScanExport {
     pub fn parse(s: &str) -> ServiceResult<ScanExport> {
         Ok(match s {
-            "xccdf" => ScanExport::Document(Document::Xccdf),
-            "sarif" => ScanExport::Document(Document::Sarif),
-            "oscal-ar" => ScanExport::Document(Document::OscalAr),
             "csv" | "json" => ScanExport::Table(Format::parse(s)?),
-            other => {
-                return Err(ServiceError::invalid(
-                    "format",
-                    format!("`{other}` is not csv, json, xccdf, sarif or oscal-ar"),
-                ));
-            }
+            other => match ReportFormat::parse(other) {
+                Some(f) => ScanExport::Document(f),
+                None => {
+                    return Err(ServiceError::invalid(
+                        "format",
+                        format!(
+                            "`{other}` is not csv, json, xccdf, sarif, oscal-ar, oscal-poam, pdf or html"
+                        ),
+                    ));
+                }
+            },
         })
     }
 }
@@ -68,7 +62,7 @@ impl ScanExport {
 pub struct Export {
     pub filename: String,
     pub content_type: &'static str,
-    pub body: String,
+    pub body: Vec<u8>,
 }
 
 /// One CSV cell: quoted when needed; a leading `=`, `+`, `-`, `@`, tab or carriage return
@@ -78,13 +72,13 @@ pub fn csv_field(s: &str) -> String {
     if s.contains([',', '"', '\n', '\r']) { format!("\"{}\"", s.replace('"', "\"\"")) } else { s }
 }
 
-fn csv(header: &str, rows: impl Iterator<Item = Vec<String>>) -> String {
+fn csv(header: &str, rows: impl Iterator<Item = Vec<String>>) -> Vec<u8> {
     let mut out = format!("{header}\n");
     for r in rows {
         out.push_str(&r.iter().map(|f| csv_field(f)).collect::<Vec<_>>().join(","));
         out.push('\n');
     }
-    out
+    out.into_bytes()
 }
 
 fn title(state: &AppState, rule_id: &str) -> String {
@@ -150,7 +144,8 @@ pub async fn scan_results(
                 filename: format!("scan-{id}.json"),
                 content_type: "application/json",
                 body: json!({"scan_id": id, "host": scan.host_name, "host_id": scan.host_id, "results": results})
-                    .to_string(),
+                    .to_string()
+                    .into_bytes(),
             }
         }
     })
@@ -240,7 +235,8 @@ pub async fn current_state(
                 filename: format!("{stem}.json"),
                 content_type: "application/json",
                 body: json!({"filters": params, "generated_at": crate::app::now_ms(), "total": items.len(), "rows": items})
-                    .to_string(),
+                    .to_string()
+                    .into_bytes(),
             }
         }
     })

@@ -1,26 +1,30 @@
-//! A stored scan as the documents other tools read (XCCDF, SARIF, OSCAL Assessment Results),
-//! rebuilt as the core's report from the stored results, evidence and exceptions, and written
-//! by the same core writers as `openwatch scan --format` and `openwatch report`.
+//! Stored scans as the documents other tools and people read (XCCDF, SARIF, OSCAL, PDF,
+//! HTML): rebuilt as the core's report from the stored results, evidence and exceptions,
+//! and written by the same core writers as `openwatch scan --format` and `openwatch report`.
+//! A scan's download and the report jobs (`worker::report`) both draw through here.
 
 use std::collections::HashMap;
 
 use openwatch_core::eval::Evidence;
 use openwatch_core::exceptions::{Date, Excepted};
 use openwatch_core::export;
-use openwatch_core::report::{HostInfo, RuleResult, ScanReport, Stats};
-use openwatch_store::{Scan, ScanStatus, StoredResult};
+use openwatch_core::export::summary::{self, Scope};
+use openwatch_core::report::{HostInfo, PlatformInfo, RuleResult, ScanReport, Stats};
+use openwatch_core::rule::Rule;
+use openwatch_store::{ReportFormat, Scan, ScanStatus, StoredResult};
 
-use super::{Document, Export};
+use super::Export;
 use crate::app::AppState;
 use crate::service::{ServiceError, ServiceResult};
 use crate::timefmt::rfc3339;
 
-pub async fn scan_document(
+/// A succeeded scan as the core's report: results with their evidence and exceptions, the
+/// host's platform and capabilities as the scan found them.
+pub(crate) async fn scan_report(
     state: &AppState,
     scan: &Scan,
     rows: Vec<StoredResult>,
-    kind: Document,
-) -> ServiceResult<Export> {
+) -> ServiceResult<ScanReport> {
     if scan.status != ScanStatus::Succeeded {
         return Err(ServiceError::Conflict(format!(
             "scan {} has no results to export (it is {})",
@@ -73,24 +77,82 @@ pub async fn scan_document(
         });
     }
     let address = host.as_ref().map_or_else(String::new, |h| format!("{}:{}", h.address, h.port));
-    let info = HostInfo::new(scan.host_name.clone(), address, &Default::default());
-    let report = ScanReport::new(info, rfc3339(scan.started_at), finished, Stats::default(), results);
+    let mut info = HostInfo::new(scan.host_name.clone(), address, &Default::default());
+    // What the scan found about the system, so frameworks of another platform are not
+    // counted and the fix guidance fits the host.
+    let system = scan.summary.as_ref().map(|s| &s["system"]);
+    if let Some(p) = system.and_then(|s| serde_json::from_value::<PlatformInfo>(s["platform"].clone()).ok()) {
+        info.platform = p;
+    }
+    if let Some(c) = system.and_then(|s| serde_json::from_value(s["capabilities"].clone()).ok()) {
+        info.capabilities = c;
+    }
+    Ok(ScanReport::new(info, rfc3339(scan.started_at), finished, Stats::default(), results))
+}
+
+/// These reports drawn as `format`; `stem` names the file. CPU-bound for large fleets (PDF
+/// above all): async callers run it on a blocking thread.
+pub(crate) fn draw(
+    reports: &[ScanReport],
+    rules: &[Rule],
+    format: ReportFormat,
+    scope: Scope<'_>,
+    stem: &str,
+) -> ServiceResult<Export> {
     let version = env!("CARGO_PKG_VERSION");
-    let reports = std::slice::from_ref(&report);
-    let (ext, content_type, body) = match kind {
-        Document::Xccdf => ("xml", "application/xml", export::xccdf::write(reports, version)),
-        Document::Sarif => (
+    let json = |v: serde_json::Result<String>| v.map(String::into_bytes).map_err(ServiceError::internal);
+    let (ext, content_type, body) = match format {
+        ReportFormat::Xccdf => {
+            ("xml", "application/xml", export::xccdf::write(reports, version).into_bytes())
+        }
+        ReportFormat::Sarif => (
             "sarif",
             "application/sarif+json",
-            serde_json::to_string(&export::sarif::write(reports, version)).map_err(ServiceError::internal)?,
+            json(serde_json::to_string(&export::sarif::write(reports, version)))?,
         ),
-        Document::OscalAr => (
+        ReportFormat::OscalAr => (
             "json",
             "application/json",
-            serde_json::to_string(&export::oscal::assessment_results(reports, version))
+            json(serde_json::to_string(&export::oscal::assessment_results(reports, version)))?,
+        ),
+        ReportFormat::OscalPoam => {
+            let poam =
+                export::oscal::poam(reports, version).map_err(|e| ServiceError::Conflict(e.to_string()))?;
+            ("json", "application/json", json(serde_json::to_string(&poam))?)
+        }
+        ReportFormat::Html => (
+            "html",
+            "text/html; charset=utf-8",
+            export::html::write(&summary::build(reports, rules, version, scope)).into_bytes(),
+        ),
+        ReportFormat::Pdf => (
+            "pdf",
+            "application/pdf",
+            openwatch_pdf::render(&summary::build(reports, rules, version, scope))
                 .map_err(ServiceError::internal)?,
         ),
     };
-    let stem = if kind == Document::OscalAr { "assessment-results" } else { "results" };
-    Ok(Export { filename: format!("scan-{}-{stem}.{ext}", scan.id), content_type, body })
+    let kind = match format {
+        ReportFormat::OscalAr => "assessment-results",
+        ReportFormat::OscalPoam => "poam",
+        ReportFormat::Pdf | ReportFormat::Html => "report",
+        ReportFormat::Xccdf | ReportFormat::Sarif => "results",
+    };
+    Ok(Export { filename: format!("{stem}-{kind}.{ext}"), content_type, body })
+}
+
+/// One stored scan as a document.
+pub async fn scan_document(
+    state: &AppState,
+    scan: &Scan,
+    rows: Vec<StoredResult>,
+    format: ReportFormat,
+) -> ServiceResult<Export> {
+    let report = scan_report(state, scan, rows).await?;
+    let (rules, stem) = (state.library.rules.clone(), format!("scan-{}", scan.id));
+    tokio::task::spawn_blocking(move || {
+        draw(std::slice::from_ref(&report), &rules, format, Scope::default(), &stem)
+    })
+    .await
+    .map_err(ServiceError::internal)?
 }

@@ -16,6 +16,7 @@ pub mod hosts;
 pub mod import;
 pub mod notify;
 pub mod remediation;
+pub mod reports;
 pub mod scans;
 pub mod schedules;
 pub mod tailoring;

@@ -12,6 +12,7 @@ const NAV: &[(&str, &str, Option<Permission>)] = &[
     ("/hosts", "Hosts", Some(Permission::HostsRead)),
     ("/groups", "Groups", Some(Permission::HostsRead)),
     ("/scans", "Scans", Some(Permission::ScansRead)),
+    ("/reports", "Reports", Some(Permission::ScansRead)),
     ("/changes", "Changes", Some(Permission::HostsRead)),
     ("/rules", "Rules", Some(Permission::RulesRead)),
     ("/frameworks", "Frameworks", Some(Permission::RulesRead)),

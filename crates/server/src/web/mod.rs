@@ -21,6 +21,7 @@ mod keys;
 pub(crate) mod layout;
 mod login;
 mod remediations;
+mod reports;
 mod rules;
 mod scans;
 mod schedules;
@@ -142,6 +143,8 @@ pub fn pages(r: Routes) -> Routes {
         .page(GET, "/scans/{id}/results.json", Needs(P::ScansRead), "scan.export", scans::export_json)
         .page(GET, "/scans/{id}/results.xml", Needs(P::ScansRead), "scan.export", scans::export_xccdf)
         .page(GET, "/scans/{id}/results.sarif", Needs(P::ScansRead), "scan.export", scans::export_sarif)
+        .page(GET, "/scans/{id}/report.pdf", Needs(P::ScansRead), "scan.export", scans::export_pdf)
+        .page(GET, "/scans/{id}/report.html", Needs(P::ScansRead), "scan.export", scans::export_html)
         .page(
             GET,
             "/scans/{id}/assessment-results.json",
@@ -200,6 +203,9 @@ pub fn pages(r: Routes) -> Routes {
             "alert_rule.delete",
             alerts::delete_rule,
         )
+        .page(GET, "/reports", Needs(P::ScansRead), "web.reports", reports::list)
+        .page(POST, "/reports", Needs(P::ScansRead), "report.request", reports::create)
+        .page(GET, "/reports/{id}/file", Needs(P::ScansRead), "report.download", reports::file)
         .page(GET, "/exceptions", Needs(P::ExceptionsRead), "web.exceptions", exceptions::list)
         .page(POST, "/exceptions", Needs(P::ExceptionsRequest), "exception.request", exceptions::create)
         .page(

@@ -11,8 +11,9 @@ use super::guard::{ScansRead, Viewer};
 use super::layout::{self, Page, badge, pager, plural, render, verdict, when};
 use crate::app::AppState;
 use crate::service::ServiceError;
-use crate::service::exports::{self, Document, Format, ScanExport};
+use crate::service::exports::{self, Format, ScanExport};
 use crate::service::scans::ResultFilter as Filter;
+use openwatch_store::ReportFormat;
 
 #[derive(Debug, Deserialize, Default)]
 pub struct ListQuery {
@@ -119,6 +120,8 @@ pub async fn detail(
                 a href={"/scans/" (id) "/results.xml?verdict=" (q.verdict)} title="XCCDF 1.2 results, as OpenSCAP writes them" { "XCCDF" }
                 a href={"/scans/" (id) "/results.sarif?verdict=" (q.verdict)} title="SARIF 2.1.0, for code-scanning views" { "SARIF" }
                 a href={"/scans/" (id) "/assessment-results.json?verdict=" (q.verdict)} title="OSCAL 1.1.2 Assessment Results" { "OSCAL" }
+                a href={"/scans/" (id) "/report.pdf?verdict=" (q.verdict)} title="The report for people: summary and findings with evidence and fixes" { "PDF" }
+                a href={"/scans/" (id) "/report.html?verdict=" (q.verdict)} title="The same report as one HTML page" { "HTML" }
             }
         }
         table {
@@ -185,7 +188,7 @@ pub async fn export_xccdf(
     Path(id): Path<i64>,
     Query(filter): Query<Filter>,
 ) -> Response {
-    export(&state, &v, id, &filter, ScanExport::Document(Document::Xccdf)).await
+    export(&state, &v, id, &filter, ScanExport::Document(ReportFormat::Xccdf)).await
 }
 
 pub async fn export_sarif(
@@ -194,7 +197,7 @@ pub async fn export_sarif(
     Path(id): Path<i64>,
     Query(filter): Query<Filter>,
 ) -> Response {
-    export(&state, &v, id, &filter, ScanExport::Document(Document::Sarif)).await
+    export(&state, &v, id, &filter, ScanExport::Document(ReportFormat::Sarif)).await
 }
 
 pub async fn export_oscal(
@@ -203,5 +206,23 @@ pub async fn export_oscal(
     Path(id): Path<i64>,
     Query(filter): Query<Filter>,
 ) -> Response {
-    export(&state, &v, id, &filter, ScanExport::Document(Document::OscalAr)).await
+    export(&state, &v, id, &filter, ScanExport::Document(ReportFormat::OscalAr)).await
+}
+
+pub async fn export_pdf(
+    State(state): State<AppState>,
+    v: Viewer<ScansRead>,
+    Path(id): Path<i64>,
+    Query(filter): Query<Filter>,
+) -> Response {
+    export(&state, &v, id, &filter, ScanExport::Document(ReportFormat::Pdf)).await
+}
+
+pub async fn export_html(
+    State(state): State<AppState>,
+    v: Viewer<ScansRead>,
+    Path(id): Path<i64>,
+    Query(filter): Query<Filter>,
+) -> Response {
+    export(&state, &v, id, &filter, ScanExport::Document(ReportFormat::Html)).await
 }

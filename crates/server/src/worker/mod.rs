@@ -4,6 +4,7 @@
 pub mod alerts;
 pub mod deliver;
 pub mod fix;
+pub mod report;
 pub mod scan;
 pub mod scheduler;
 pub mod send;
@@ -15,7 +16,7 @@ use tokio::task::JoinSet;
 use crate::app::{AppState, now_ms};
 
 /// The job kinds workers run.
-pub const KINDS: &[&str] = &["scan", "fix", "fix_rollback", "deliver", "alerts"];
+pub const KINDS: &[&str] = &["scan", "fix", "fix_rollback", "deliver", "alerts", "report"];
 
 /// Start `n` workers; they return when shutdown is signalled, after finishing the job in hand.
 pub fn spawn(state: &AppState, n: usize, set: &mut JoinSet<()>) {
@@ -42,6 +43,7 @@ async fn work(state: AppState, name: String) {
                     "fix_rollback" => fix::rollback(&state, &job, &name).await,
                     "deliver" => deliver::run(&state, &job, &name).await,
                     "alerts" => alerts::run(&state, &job, &name).await,
+                    "report" => report::run(&state, &job, &name).await,
                     other => Err(anyhow::anyhow!("unknown job kind {other}")),
                 };
                 beat.abort();

@@ -206,6 +206,15 @@ impl TestApp {
         (status, disposition, resp.text().await.unwrap())
     }
 
+    /// A binary download with the session: status, `Content-Type` and bytes.
+    pub async fn download_bytes(&self, path: &str) -> (StatusCode, String, Vec<u8>) {
+        let resp = self.client.get(format!("{}{path}", self.base)).send().await.unwrap();
+        let status = resp.status();
+        let kind =
+            resp.headers().get("content-type").map(|v| v.to_str().unwrap().to_owned()).unwrap_or_default();
+        (status, kind, resp.bytes().await.unwrap().to_vec())
+    }
+
     /// Add a host through the API; its id.
     pub async fn host(&self, body: Value) -> i64 {
         let (s, h) = self.post("/api/v1/hosts", body).await;

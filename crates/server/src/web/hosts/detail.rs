@@ -160,6 +160,7 @@ pub async fn detail(
             a.button.secondary href={"/hosts/" (id) "/tailoring"} { "Tailoring" }
             a.button.secondary href={"/hosts/" (id) "/compliance.csv?" (export_filters)} { "Export CSV" }
             a.button.secondary href={"/hosts/" (id) "/compliance.json?" (export_filters)} { "Export JSON" }
+            @if v.caller.can(Permission::ScansRead) { a.button.secondary href={"/reports?host_id=" (id)} { "Report" } }
         }
         @if !keys.is_empty() {
             section.card aria-labelledby="keys-h" {
