@@ -108,6 +108,24 @@ pub struct ImportArgs {
     /// Rule directories to add to the built-in library when tying results to rules.
     #[arg(long = "rules", value_name = "DIR")]
     pub rule_dirs: Vec<PathBuf>,
+    /// The scanner that wrote the file (default: recognised from its content).
+    #[arg(long, value_enum)]
+    pub from: Option<ImportSource>,
+    /// The host the results are for, when the file does not say (Wazuh SCA results).
+    #[arg(long, value_name = "NAME")]
+    pub target: Option<String>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ImportSource {
+    /// XCCDF 1.2/1.1 results or an ARF report (OpenSCAP `--results`/`--results-arf`).
+    Xccdf,
+    /// Chef InSpec `--reporter json`.
+    Inspec,
+    /// Nessus `.nessus` (v2) compliance audit results.
+    Nessus,
+    /// Wazuh SCA results from its API (`/sca/{agent}/checks/{policy}`); needs --target.
+    Wazuh,
 }
 
 #[derive(Debug, Clone, Args)]

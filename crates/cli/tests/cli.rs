@@ -282,3 +282,54 @@ fn undecided_rules_fail_the_gate_only_when_asked() {
         openwatch(&["scan", "--facts", f, "--rule", "file_permissions_etc_passwd", "--fail-on-error"]);
     assert_eq!(strict.status.code(), Some(1));
 }
+
+/// Results of scanners that name no OpenWatch rule are related to the rules citing the same
+/// CIS section or NIST control; the scanner is recognised from the file, and Wazuh's results
+/// (which name no host) need --target.
+#[test]
+fn imports_from_inspec_nessus_and_wazuh_relate_by_control() {
+    let dir = tempfile::tempdir().unwrap();
+    let files = [
+        (
+            "inspec.json",
+            r#"{"platform": {"name": "debian", "release": "12", "target_id": "web-1"}, "version": "5.22.3",
+  "profiles": [{"name": "baseline", "controls": [{"id": "ssh-07", "impact": 0.7,
+  "tags": {"nist": ["AC-7"], "cis": "5.1.16"}, "results": [{"status": "failed", "code_desc": "MaxAuthTries <= 4"}]}]}]}"#,
+        ),
+        (
+            "scan.nessus",
+            r#"<NessusClientData_v2><Report name="r"><ReportHost name="192.0.2.9"><HostProperties/>
+<ReportItem severity="3" pluginID="21157"><cm:compliance-check-name xmlns:cm="http://www.nessus.org/cm">5.1.16 Ensure sshd MaxAuthTries is configured</cm:compliance-check-name>
+<cm:compliance-result xmlns:cm="http://www.nessus.org/cm">PASSED</cm:compliance-result></ReportItem></ReportHost></Report></NessusClientData_v2>"#,
+        ),
+        (
+            "sca.json",
+            r#"{"data": {"affected_items": [{"id": 28552, "title": "MaxAuthTries", "result": "failed",
+  "compliance": [{"key": "nist_800_53", "value": "AC-7"}]}]}}"#,
+        ),
+    ];
+    for (name, body) in files {
+        let file = dir.path().join(name);
+        std::fs::write(&file, body).unwrap();
+        let path = file.to_str().unwrap();
+        let mut args = vec!["import", path, "--format", "json"];
+        if name == "sca.json" {
+            let out = openwatch(&args);
+            assert_eq!(out.status.code(), Some(2));
+            assert!(text(&out.stderr).contains("--target NAME"), "{}", text(&out.stderr));
+            args.extend(["--target", "web-1"]);
+        }
+        let out = openwatch(&args);
+        assert!(out.status.success(), "{name}: {}", text(&out.stderr));
+        let doc: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+        let r = &doc["hosts"][0]["results"][0];
+        let related: Vec<&str> =
+            r["related_rules"].as_array().unwrap().iter().map(|v| v.as_str().unwrap()).collect();
+        assert!(related.contains(&"sshd_set_max_auth_tries"), "{name}: {r}");
+    }
+    let odd = dir.path().join("odd.json");
+    std::fs::write(&odd, "{\"hello\": 1}").unwrap();
+    let out = openwatch(&["import", odd.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(text(&out.stderr).contains("say which with --from"), "{}", text(&out.stderr));
+}

@@ -59,6 +59,8 @@ pub fn parse(file: &str, text: &str) -> Result<Vec<ImportedHost>, ImportError> {
                     .map(str::to_owned)
                     .collect(),
                 message: messages.into_iter().next(),
+                // A rule-result cites no framework; its rule id ties it (Correlator::rule).
+                references: Vec::new(),
             });
         }
         hosts.push(ImportedHost {
