@@ -138,6 +138,11 @@ text_enum! {
 }
 
 text_enum! {
+    /// The scanner whose results were imported.
+    ForeignSource { Xccdf = "xccdf", Inspec = "inspec", Nessus = "nessus", Wazuh = "wazuh" }
+}
+
+text_enum! {
     /// What a report covers.
     ReportScope { Fleet = "fleet", Group = "group", Host = "host" }
 }

@@ -83,6 +83,7 @@ pub trait Store:
     + ChannelStore
     + AlertStore
     + ReportStore
+    + ForeignResultStore
     + Send
     + Sync
     + std::fmt::Debug
@@ -107,6 +108,7 @@ impl<T> Store for T where
         + ChannelStore
         + AlertStore
         + ReportStore
+        + ForeignResultStore
         + Send
         + Sync
         + std::fmt::Debug
@@ -116,7 +118,7 @@ impl<T> Store for T where
 
 /// The store's traits, for `use openwatch_store::prelude::*`.
 pub mod prelude {
-    pub use crate::{AlertStore, ChannelStore, ReportStore};
+    pub use crate::{AlertStore, ChannelStore, ForeignResultStore, ReportStore};
     pub use crate::{
         AuditStore, CredentialStore, EventStore, ExceptionStore, FleetStore, HostStore, JobStore,
         RemediationStore, ScanStore, ScheduleStore, StateStore, Store, SystemStore, TailoringStore,
@@ -150,6 +152,17 @@ pub trait AlertStore: Send + Sync {
     async fn unnotified_alerts(&self, limit: i64) -> Result<Vec<Alert>>;
     /// A framework's counts summed over the fleet's or a group's hosts: (pass, fail, excepted).
     async fn posture_totals(&self, framework: &str, group_id: Option<i64>) -> Result<(i64, i64, i64)>;
+}
+
+/// Results of other scanners (OpenSCAP, InSpec, Nessus, Wazuh), kept beside OpenWatch's own.
+#[async_trait]
+pub trait ForeignResultStore: Send + Sync {
+    /// Keep an import whole, or nothing of it.
+    async fn store_import(&self, i: &NewImport, now: Millis) -> Result<StoredImport>;
+    /// Newest first.
+    async fn list_imports(&self, page: PageRequest) -> Result<Page<StoredImport>>;
+    /// A host's results from the newest import of each scanner that covered it.
+    async fn host_foreign_results(&self, host_id: i64) -> Result<Vec<HostForeignResult>>;
 }
 
 /// Reports drawn by workers: queued with their job in one transaction, their progress, and

@@ -56,6 +56,7 @@ pub(crate) const SQLITE: &[Migration] = &[
         sql: include_str!("../migrations/sqlite/0009_trend_excepted.sql"),
     },
     Migration { version: 10, name: "reports", sql: include_str!("../migrations/sqlite/0010_reports.sql") },
+    Migration { version: 11, name: "imports", sql: include_str!("../migrations/sqlite/0011_imports.sql") },
 ];
 
 pub(crate) const POSTGRES: &[Migration] = &[
@@ -97,6 +98,7 @@ pub(crate) const POSTGRES: &[Migration] = &[
         sql: include_str!("../migrations/postgres/0009_trend_excepted.sql"),
     },
     Migration { version: 10, name: "reports", sql: include_str!("../migrations/postgres/0010_reports.sql") },
+    Migration { version: 11, name: "imports", sql: include_str!("../migrations/postgres/0011_imports.sql") },
 ];
 
 pub(crate) const CREATE_TABLE: &str = "CREATE TABLE IF NOT EXISTS schema_migrations (

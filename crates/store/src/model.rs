@@ -926,3 +926,59 @@ pub struct ReportFile {
     pub content_type: String,
     pub body: Vec<u8>,
 }
+
+/// Another scanner's results to keep: the file's hosts, each matched to a host of the
+/// server when its name or address is known.
+#[derive(Debug, Clone)]
+pub struct NewImport {
+    pub source: crate::ForeignSource,
+    pub filename: String,
+    pub imported_by: String,
+    pub hosts: Vec<NewImportedHost>,
+}
+
+#[derive(Debug, Clone)]
+pub struct NewImportedHost {
+    pub host_id: Option<i64>,
+    pub target: String,
+    pub results: Vec<ForeignResult>,
+}
+
+/// One result of another scanner, with what it is tied or related to.
+#[derive(Debug, Clone, Serialize)]
+pub struct ForeignResult {
+    pub rule: String,
+    pub result: String,
+    pub verdict: Status,
+    pub severity: Option<String>,
+    pub message: Option<String>,
+    /// `scheme:id` (`cis:5.1.16`, `nist_800_53:AC-7`).
+    pub references: Vec<String>,
+    pub openwatch_rule: Option<String>,
+    pub related_rules: Vec<String>,
+}
+
+/// A kept import.
+#[derive(Debug, Clone, Serialize)]
+pub struct StoredImport {
+    pub id: i64,
+    pub source: crate::ForeignSource,
+    pub filename: String,
+    pub imported_by: String,
+    pub imported_at: Millis,
+    pub hosts: i64,
+    /// Hosts of the file that are hosts of the server.
+    pub matched_hosts: i64,
+    pub results: i64,
+}
+
+/// A host's result from another scanner, with the import it came in.
+#[derive(Debug, Clone, Serialize)]
+pub struct HostForeignResult {
+    pub import_id: i64,
+    pub source: crate::ForeignSource,
+    pub imported_at: Millis,
+    pub target: String,
+    #[serde(flatten)]
+    pub result: ForeignResult,
+}

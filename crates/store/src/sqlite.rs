@@ -100,4 +100,5 @@ include!("sql/remediations.rs");
 include!("sql/channels.rs");
 include!("sql/exceptions.rs");
 include!("sql/reports.rs");
+include!("sql/foreign.rs");
 include!("sql/alerts.rs");

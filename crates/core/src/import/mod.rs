@@ -126,7 +126,7 @@ impl Source {
                     file,
                     1,
                     1,
-                    "Wazuh SCA results do not name their host: say which it is (--target NAME)".to_owned(),
+                    "Wazuh SCA results do not name their host: give the target host (`--target NAME`; `target` in the API)".to_owned(),
                 )),
             },
         }

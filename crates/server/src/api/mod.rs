@@ -11,6 +11,7 @@ mod exceptions;
 mod fleet;
 mod groups;
 pub(crate) mod hosts;
+mod imports;
 mod library;
 mod ops;
 mod remediations;
@@ -21,6 +22,8 @@ mod tailoring;
 mod users;
 
 use axum::Router;
+use axum::extract::DefaultBodyLimit;
+use axum::handler::Handler as _;
 use axum::http::Method;
 
 use crate::app::AppState;
@@ -498,6 +501,25 @@ pub fn build(state: AppState) -> (Router<AppState>, Vec<RouteSpec>) {
             "alerts",
             "Delete an alert rule",
             alerts::delete_rule,
+        )
+        .route(
+            POST,
+            "/api/v1/imports",
+            Needs(P::HostsWrite),
+            "import.create",
+            "imports",
+            "Keep another scanner's results (the file as the body; XCCDF/ARF, InSpec JSON, Nessus, Wazuh SCA)",
+            imports::create.layer(DefaultBodyLimit::max(crate::service::foreign::MAX_BYTES)),
+        )
+        .route(GET, "/api/v1/imports", Needs(P::HostsRead), "import.list", "imports", "List imports, newest first", imports::list)
+        .route(
+            GET,
+            "/api/v1/hosts/{id}/foreign-results",
+            Needs(P::HostsRead),
+            "import.host_results",
+            "imports",
+            "A host's results from the newest import of each other scanner",
+            imports::host,
         )
         .route(
             POST,

@@ -13,6 +13,7 @@ const NAV: &[(&str, &str, Option<Permission>)] = &[
     ("/groups", "Groups", Some(Permission::HostsRead)),
     ("/scans", "Scans", Some(Permission::ScansRead)),
     ("/reports", "Reports", Some(Permission::ScansRead)),
+    ("/imports", "Imports", Some(Permission::HostsRead)),
     ("/changes", "Changes", Some(Permission::HostsRead)),
     ("/rules", "Rules", Some(Permission::RulesRead)),
     ("/frameworks", "Frameworks", Some(Permission::RulesRead)),

@@ -17,6 +17,7 @@ mod frameworks;
 mod groups;
 mod guard;
 mod hosts;
+mod imports;
 mod keys;
 pub(crate) mod layout;
 mod login;
@@ -29,6 +30,7 @@ pub mod svg;
 mod tailoring;
 pub(crate) mod verdicts;
 
+use axum::handler::Handler as _;
 use axum::http::{Method, header};
 use axum::response::{IntoResponse, Redirect, Response};
 
@@ -202,6 +204,14 @@ pub fn pages(r: Routes) -> Routes {
             Needs(P::AlertsManage),
             "alert_rule.delete",
             alerts::delete_rule,
+        )
+        .page(GET, "/imports", Needs(P::HostsRead), "web.imports", imports::list)
+        .page(
+            POST,
+            "/imports",
+            Needs(P::HostsWrite),
+            "import.create",
+            imports::upload.layer(axum::extract::DefaultBodyLimit::max(crate::service::foreign::MAX_BYTES)),
         )
         .page(GET, "/reports", Needs(P::ScansRead), "web.reports", reports::list)
         .page(POST, "/reports", Needs(P::ScansRead), "report.request", reports::create)

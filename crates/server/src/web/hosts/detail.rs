@@ -104,6 +104,7 @@ pub async fn detail(
         let keys = store.host_keys(id).await?;
         let groups: Vec<openwatch_store::Group> =
             store.list_groups().await?.into_iter().filter(|g| host.groups.contains(&g.name)).collect();
+        let foreign = store.host_foreign_results(id).await?;
         // Evidence is part of scan results: shown to those who may read them, as in the API.
         let evidence = if may_read_results {
             let hashes: Vec<String> = state_rows.iter().filter_map(|r| r.evidence_hash.clone()).collect();
@@ -111,9 +112,16 @@ pub async fn detail(
         } else {
             Default::default()
         };
-        Ok::<_, openwatch_store::StoreError>((state_rows, posture, scans, baseline, (keys, groups), evidence))
+        Ok::<_, openwatch_store::StoreError>((
+            state_rows,
+            posture,
+            scans,
+            baseline,
+            (keys, groups, foreign),
+            evidence,
+        ))
     };
-    let (rows, posture, scans, baseline, (keys, groups), evidence) = match loaded.await {
+    let (rows, posture, scans, baseline, (keys, groups, foreign), evidence) = match loaded.await {
         Ok(x) => x,
         Err(e) => return db_error(&v, e),
     };
@@ -266,6 +274,7 @@ pub async fn detail(
                     } } }
                 }
             }
+            @if !foreign.is_empty() { (super::foreign::section(&foreign)) }
             section.card aria-labelledby="chg-h" {
                 h2 #chg-h { "Changes" }
                 table {

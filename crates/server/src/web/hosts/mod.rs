@@ -3,6 +3,7 @@
 
 mod actions;
 mod detail;
+mod foreign;
 mod form;
 mod import_csv;
 
