@@ -103,6 +103,25 @@ both_backends!(imported_results_sit_beside_the_hosts_own, |backend: Backend| asy
     let page = resp.text().await.unwrap();
     assert!(page.contains("Import #3: 1 results of 1 host(s), 1 matched to hosts here"), "{page}");
 
+    // So does the control's page, for the control the InSpec result cites.
+    let (_, page) = app.page("/frameworks/nist_800_53/controls/AC-7").await;
+    let card = page.split_once("id=\"control-foreign\"").map(|(_, c)| common::text(c)).unwrap_or_default();
+    assert!(
+        card.contains("Other scanners Imported results") && card.contains("inspec 0 1 0 Hosts"),
+        "{card}"
+    );
+
+    // A report of the host says what the other scanners said.
+    let r = app
+        .drawn_report(json!({"scope": "host", "scope_id": id, "format": "html", "detail": "executive"}))
+        .await;
+    let (_, _, html) = app.download(&format!("/api/v1/reports/{}/file", r["id"])).await;
+    assert!(
+        html.contains("Results from other scanners")
+            && html.contains("<td>alpha</td><td>inspec</td><td>0</td><td>1</td>"),
+        "{html}"
+    );
+
     let actions: Vec<String> = app.get("/api/v1/audit/events?per_page=100").await["items"]
         .as_array()
         .unwrap()

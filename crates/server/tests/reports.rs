@@ -5,33 +5,9 @@
 
 mod common;
 
-use std::time::Duration;
-
 use common::{Backend, TestApp, text};
 use reqwest::StatusCode;
 use serde_json::{Value, json};
-
-/// Wait until a report is drawn or failed.
-async fn wait_report(app: &TestApp, id: i64) -> Value {
-    for _ in 0..1200 {
-        let r = app.get(&format!("/api/v1/reports/{id}")).await;
-        if r["status"] == "succeeded" || r["status"] == "failed" {
-            return r;
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-    panic!("report {id} was not drawn");
-}
-
-/// Ask for a report and wait for it; the report as the API shows it at the end.
-async fn drawn(app: &TestApp, ask: Value) -> Value {
-    let (s, r) = app.post("/api/v1/reports", ask).await;
-    assert_eq!(s, StatusCode::ACCEPTED, "{r}");
-    let r = wait_report(app, r["id"].as_i64().unwrap()).await;
-    assert_eq!(r["status"], "succeeded", "{r}");
-    assert_eq!(r["done"], r["total"], "{r}");
-    r
-}
 
 /// The words of a PDF, whitespace collapsed.
 fn pdf_words(pdf: &[u8]) -> String {
@@ -50,7 +26,7 @@ both_backends!(reports_are_drawn_by_a_worker_and_say_what_the_api_says, |backend
     let (_, scan_b) = app.scanned_local_host("beta").await;
 
     // The fleet as a PDF: both hosts read, and the verdict counts the scans' API gives.
-    let r = drawn(&app, json!({"format": "pdf"})).await;
+    let r = app.drawn_report(json!({"format": "pdf"})).await;
     assert_eq!((r["total"].as_i64(), r["scope"].as_str()), (Some(2), Some("fleet")), "{r}");
     let id = r["id"].as_i64().unwrap();
     let (s, kind, pdf) = app.download_bytes(&format!("/api/v1/reports/{id}/file")).await;
@@ -67,8 +43,7 @@ both_backends!(reports_are_drawn_by_a_worker_and_say_what_the_api_says, |backend
     // A group's executive HTML for one framework.
     let lab = app.get("/api/v1/groups").await;
     let lab = lab.as_array().or_else(|| lab["items"].as_array()).unwrap()[0]["id"].as_i64().unwrap();
-    let r = drawn(
-        &app,
+    let r = app.drawn_report(
         json!({"scope": "group", "scope_id": lab, "framework": "cis_debian12", "format": "html", "detail": "executive"}),
     )
     .await;
@@ -81,7 +56,7 @@ both_backends!(reports_are_drawn_by_a_worker_and_say_what_the_api_says, |backend
 
     // One host's POA&M and Assessment Results.
     for format in ["oscal-poam", "oscal-ar"] {
-        let r = drawn(&app, json!({"scope": "host", "scope_id": alpha, "format": format})).await;
+        let r = app.drawn_report(json!({"scope": "host", "scope_id": alpha, "format": format})).await;
         let (_, _, doc) = app.download(&format!("/api/v1/reports/{}/file", r["id"])).await;
         let doc: Value = serde_json::from_str(&doc).unwrap();
         assert!(
@@ -114,7 +89,7 @@ both_backends!(reports_are_drawn_by_a_worker_and_say_what_the_api_says, |backend
     let list = app.get("/api/v1/reports").await;
     let newest = list["items"][0]["id"].as_i64().unwrap();
     assert_eq!(list["items"][0]["format"], "sarif");
-    let r = wait_report(&app, newest).await;
+    let r = app.wait_report(newest).await;
     assert_eq!(r["status"], "succeeded", "{r}");
     let (_, page) = app.page("/reports").await;
     assert!(page.contains(&format!("/reports/{newest}/file")), "the list links the file");

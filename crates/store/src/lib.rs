@@ -163,6 +163,9 @@ pub trait ForeignResultStore: Send + Sync {
     async fn list_imports(&self, page: PageRequest) -> Result<Page<StoredImport>>;
     /// A host's results from the newest import of each scanner that covered it.
     async fn host_foreign_results(&self, host_id: i64) -> Result<Vec<HostForeignResult>>;
+    /// Results citing a control (`cis:5.1.16`, `nist_800_53:AC-7`) by scanner and verdict, over
+    /// the newest import of each scanner for each of its targets.
+    async fn control_foreign_counts(&self, reference: &str) -> Result<Vec<(ForeignSource, Status, i64)>>;
 }
 
 /// Reports drawn by workers: queued with their job in one transaction, their progress, and

@@ -101,6 +101,23 @@ pub fn write(sum: &Summary) -> String {
         x.push_str("</table>");
     }
 
+    if !sum.other_sources.is_empty() {
+        x.push_str("<h3>Results from other scanners</h3><table><tr><th>Host</th><th>Scanner</th><th>Pass</th><th>Fail</th><th>Other</th><th>Imported</th></tr>");
+        for o in &sum.other_sources {
+            let _ = write!(
+                x,
+                "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
+                esc(&o.host),
+                esc(&o.scanner),
+                o.pass,
+                o.fail,
+                o.other,
+                esc(&o.imported)
+            );
+        }
+        x.push_str("</table>");
+    }
+
     if !sum.findings.is_empty() {
         x.push_str("<h2>Findings by host</h2>");
     }

@@ -39,6 +39,20 @@ pub struct Scope<'a> {
     pub detail: Detail,
     /// Earlier daily figures (oldest first), from a store that keeps history.
     pub trend: Vec<TrendPoint>,
+    /// What other scanners said about these hosts, from a store that keeps imports.
+    pub other_sources: Vec<OtherSource>,
+}
+
+/// One host's results from another scanner, counted.
+#[derive(Debug, Clone, Serialize)]
+pub struct OtherSource {
+    pub host: String,
+    pub scanner: String,
+    pub pass: u32,
+    pub fail: u32,
+    pub other: u32,
+    /// When they were imported (readable text).
+    pub imported: String,
 }
 
 /// A percentage to one decimal, written the same way everywhere (`87.5%`).
@@ -184,6 +198,7 @@ pub struct Summary {
     pub top_risks: Vec<Risk>,
     pub accepted: Vec<Accepted>,
     pub trend: Vec<TrendPoint>,
+    pub other_sources: Vec<OtherSource>,
     /// Empty for an executive report.
     pub findings: Vec<HostFindings>,
 }
@@ -378,6 +393,7 @@ pub fn build(reports: &[ScanReport], rules: &[Rule], version: &str, scope: Scope
         top_risks,
         accepted,
         trend: scope.trend,
+        other_sources: scope.other_sources,
         findings,
     }
 }

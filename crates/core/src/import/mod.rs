@@ -62,6 +62,28 @@ impl ForeignRef {
         ForeignRef { scheme: scheme.to_owned(), id: id.trim().to_owned() }
     }
 
+    /// `scheme:id`, NIST controls written one way (`nist_800_53:AC-7(1)`), as stores keep
+    /// and look them up.
+    pub fn key(&self) -> String {
+        match self.scheme.as_str() {
+            "nist_800_53" => format!("nist_800_53:{}", ForeignRef::nist_key(&self.id)),
+            _ => format!("{}:{}", self.scheme, self.id),
+        }
+    }
+
+    /// The key of a framework's control, as [`ForeignRef::key`] writes a foreign reference
+    /// to it: CIS benchmarks by section, NIST SP 800-53 by control; `None` for frameworks
+    /// other scanners' references do not name.
+    pub fn control_key(framework: &str, control: &str) -> Option<String> {
+        if framework.starts_with("cis_") {
+            Some(ForeignRef::new("cis", control).key())
+        } else if framework == "nist_800_53" {
+            Some(ForeignRef::new("nist_800_53", control).key())
+        } else {
+            None
+        }
+    }
+
     /// A NIST control as the catalog writes it: `ac-7`, `AC-7 (1)` and `AC-7(1)` alike.
     fn nist_key(id: &str) -> String {
         id.chars().filter(|c| !c.is_whitespace()).collect::<String>().to_ascii_uppercase()

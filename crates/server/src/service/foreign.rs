@@ -7,7 +7,7 @@
 
 use std::collections::HashMap;
 
-use openwatch_core::import::{Correlator, ImportedHost, Source};
+use openwatch_core::import::{Correlator, ForeignRef, ImportedHost, Source};
 use openwatch_store::{
     ForeignResult, ForeignSource, HostForeignResult, HostQuery, NewImport, NewImportedHost, Page,
     PageRequest, StoredImport,
@@ -17,7 +17,7 @@ use serde_json::json;
 
 use super::{Done, ServiceError, ServiceResult, note};
 use crate::app::{AppState, now_ms};
-use crate::auth::need::{HostsRead, HostsWrite};
+use crate::auth::need::{HostsRead, HostsWrite, RulesRead};
 use crate::http::guard::Grant;
 
 /// The largest file taken (an ARF of a large benchmark is tens of megabytes).
@@ -122,7 +122,7 @@ fn imported_host(h: &ImportedHost, known: &HashMap<String, i64>, correlator: &Co
                 verdict: r.verdict,
                 severity: r.severity.clone(),
                 message: r.message.clone(),
-                references: r.references.iter().map(|x| format!("{}:{}", x.scheme, x.id)).collect(),
+                references: r.references.iter().map(ForeignRef::key).collect(),
                 openwatch_rule: correlator.rule(&r.rule).map(str::to_owned),
                 related_rules: correlator.related(&r.references).into_iter().map(str::to_owned).collect(),
             })
@@ -152,4 +152,18 @@ pub async fn host_results(
 ) -> ServiceResult<Vec<HostForeignResult>> {
     state.store().host(host_id).await?.ok_or(ServiceError::NotFound("host"))?;
     Ok(state.store().host_foreign_results(host_id).await?)
+}
+
+/// What other scanners said about a framework's control, by scanner and verdict, over the
+/// newest import of each scanner for each host; empty for frameworks they do not cite.
+pub async fn control_counts(
+    state: &AppState,
+    _g: &Grant<RulesRead>,
+    framework: &str,
+    control: &str,
+) -> ServiceResult<Vec<(ForeignSource, openwatch_core::eval::Status, i64)>> {
+    match ForeignRef::control_key(framework, control) {
+        Some(key) => Ok(state.store().control_foreign_counts(&key).await?),
+        None => Ok(Vec::new()),
+    }
 }

@@ -4,7 +4,8 @@
 //! progress, so a thousand-host PDF does not hold a request open. The same for the API and
 //! the pages.
 
-use openwatch_core::export::summary::{Detail, Scope, TrendPoint};
+use openwatch_core::eval::Status;
+use openwatch_core::export::summary::{Detail, OtherSource, Scope, TrendPoint};
 use openwatch_core::report::ScanReport;
 use openwatch_store::{
     HostQuery, NewReport, Page, PageRequest, Report, ReportDetail, ReportFile, ReportFormat, ReportScope,
@@ -230,12 +231,41 @@ pub(crate) async fn trend(state: &AppState, report: &Report) -> ServiceResult<Ve
         .collect())
 }
 
+/// What other scanners said about these hosts (the newest import of each), counted.
+pub(crate) async fn other_sources(
+    state: &AppState,
+    hosts: &[(i64, String)],
+) -> ServiceResult<Vec<OtherSource>> {
+    let mut out = Vec::new();
+    for (id, name) in hosts {
+        let mut by: std::collections::BTreeMap<&'static str, OtherSource> = std::collections::BTreeMap::new();
+        for r in state.store().host_foreign_results(*id).await? {
+            let o = by.entry(r.source.as_str()).or_insert_with(|| OtherSource {
+                host: name.clone(),
+                scanner: r.source.as_str().to_owned(),
+                pass: 0,
+                fail: 0,
+                other: 0,
+                imported: crate::timefmt::when(Some(r.imported_at)),
+            });
+            match r.result.verdict {
+                Status::Pass => o.pass += 1,
+                Status::Fail => o.fail += 1,
+                _ => o.other += 1,
+            }
+        }
+        out.extend(by.into_values());
+    }
+    Ok(out)
+}
+
 /// Draw the report from these hosts' reports (on a blocking thread: layout is CPU-bound).
 pub(crate) async fn render(
     state: &AppState,
     report: &Report,
     reports: Vec<ScanReport>,
     trend: Vec<TrendPoint>,
+    other_sources: Vec<OtherSource>,
 ) -> ServiceResult<ReportFile> {
     let rules = state.library.rules.clone();
     let r = report.clone();
@@ -253,6 +283,7 @@ pub(crate) async fn render(
                 ReportDetail::Full => Detail::Full,
             },
             trend,
+            other_sources,
         };
         let mut reports = reports;
         if let Some(f) = r.framework.as_deref() {

@@ -137,6 +137,16 @@ pub async fn control(
     params.control = Some(entry.id.clone());
     let action = format!("/frameworks/{}/controls/{}", c.framework, super::form::urlencode(&entry.id));
     let hosts = verdicts::section(&state, &v, &action, &params).await;
+    let others =
+        match crate::service::foreign::control_counts(&state, &v.grant, &c.framework, &entry.id).await {
+            Ok(o) => o,
+            Err(e) => return super::page_error(&v.caller, &e),
+        };
+    let mut scanners: Vec<&str> = others.iter().map(|(s, _, _)| s.as_str()).collect();
+    scanners.dedup();
+    let other = |scanner: &str, pick: &dyn Fn(Status) -> bool| -> i64 {
+        others.iter().filter(|(s, v, _)| s.as_str() == scanner && pick(*v)).map(|(_, _, n)| n).sum()
+    };
     let body = html! {
         h1 { (c.framework) " " (entry.id) }
         p { (entry.title.as_str()) }
@@ -152,6 +162,21 @@ pub async fn control(
                         td.right { (count(r.id(), Status::Error)) }
                         td.right { (count(r.id(), Status::NotApplicable) + count(r.id(), Status::Skipped)) }
                     }
+                }
+            }
+        }
+        @if !scanners.is_empty() {
+            section #control-foreign aria-labelledby="foreign-h" {
+                h2 #foreign-h { "Other scanners" }
+                p.muted { "Imported results citing this control (each target's newest import of each scanner)." }
+                table {
+                    thead { tr { th { "Scanner" } th.right { "Pass" } th.right { "Fail" } th.right { "Other" } } }
+                    tbody { @for s in &scanners { tr {
+                        td { (s) }
+                        td.right { (other(s, &|v| v == Status::Pass)) }
+                        td.right { (other(s, &|v| v == Status::Fail)) }
+                        td.right { (other(s, &|v| !matches!(v, Status::Pass | Status::Fail))) }
+                    } } }
                 }
             }
         }

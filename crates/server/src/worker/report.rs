@@ -10,7 +10,7 @@ use serde_json::json;
 
 use crate::app::{AppState, now_ms};
 use crate::service::ServiceError;
-use crate::service::reports::{hosts_in_scope, latest_report, render, trend};
+use crate::service::reports::{hosts_in_scope, latest_report, other_sources, render, trend};
 
 pub async fn run(state: &AppState, job: &Job, worker: &str) -> anyhow::Result<()> {
     let id = job.payload["report_id"].as_i64().ok_or_else(|| anyhow!("a report job without a report id"))?;
@@ -37,7 +37,8 @@ pub async fn run(state: &AppState, job: &Job, worker: &str) -> anyhow::Result<()
         Err(format!("no host of {} has a successful scan yet", report.scope_name))
     } else {
         let trend = trend(state, &report).await.map_err(|e| anyhow!("{e}"))?;
-        match render(state, &report, reports, trend).await {
+        let others = other_sources(state, &hosts).await.map_err(|e| anyhow!("{e}"))?;
+        match render(state, &report, reports, trend, others).await {
             Ok(file) => Ok(file),
             // The report's own problem (nothing to plan): said, not retried.
             Err(ServiceError::Conflict(why)) => Err(why),

@@ -246,6 +246,28 @@ impl TestApp {
         panic!("scan {id} did not finish");
     }
 
+    /// Wait until a report is drawn or failed; the report as the API shows it then.
+    pub async fn wait_report(&self, id: i64) -> Value {
+        for _ in 0..1200 {
+            let r = self.get(&format!("/api/v1/reports/{id}")).await;
+            if r["status"] == "succeeded" || r["status"] == "failed" {
+                return r;
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        panic!("report {id} was not drawn");
+    }
+
+    /// Ask for a report and wait until it is drawn (it must succeed, every host read).
+    pub async fn drawn_report(&self, ask: Value) -> Value {
+        let (s, r) = self.post("/api/v1/reports", ask).await;
+        assert_eq!(s, StatusCode::ACCEPTED, "{r}");
+        let r = self.wait_report(r["id"].as_i64().unwrap()).await;
+        assert_eq!(r["status"], "succeeded", "{r}");
+        assert_eq!(r["done"], r["total"], "{r}");
+        r
+    }
+
     pub async fn stop(self) {
         let _ = self.stop.send(true);
         self.state.jobs_queued.notify_waiters();

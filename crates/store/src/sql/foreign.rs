@@ -115,4 +115,27 @@ impl ForeignResultStore for Backend {
             })
             .collect()
     }
+
+    async fn control_foreign_counts(&self, reference: &str) -> Result<Vec<(ForeignSource, Status, i64)>> {
+        // refs holds a JSON list of strings: the quoted key matches one whole entry.
+        let pattern = format!("%{}%", serde_json::json!(reference));
+        let rows = sqlx::query(
+            "SELECT i.source, r.verdict, COUNT(*) AS n FROM import_results r JOIN imports i ON i.id = r.import_id \
+             WHERE r.refs LIKE $1 AND r.import_id = (SELECT MAX(r2.import_id) FROM import_results r2 \
+               JOIN imports i2 ON i2.id = r2.import_id WHERE r2.target = r.target AND i2.source = i.source) \
+             GROUP BY i.source, r.verdict ORDER BY i.source, r.verdict",
+        )
+        .bind(pattern)
+        .fetch_all(self.r())
+        .await?;
+        rows.iter()
+            .map(|row| {
+                Ok((
+                    text_col(row, "source", ForeignSource::parse)?,
+                    text_col(row, "verdict", Status::parse)?,
+                    row.try_get("n")?,
+                ))
+            })
+            .collect()
+    }
 }
