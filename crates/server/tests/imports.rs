@@ -122,12 +122,7 @@ both_backends!(imported_results_sit_beside_the_hosts_own, |backend: Backend| asy
         "{html}"
     );
 
-    let actions: Vec<String> = app.get("/api/v1/audit/events?per_page=100").await["items"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|e| format!("{}:{}", e["action"].as_str().unwrap(), e["outcome"].as_str().unwrap()))
-        .collect();
+    let actions = app.audit_actions().await;
     assert!(actions.iter().filter(|a| *a == "import.create:success").count() == 3, "{actions:?}");
     app.stop().await;
 });

@@ -97,12 +97,7 @@ both_backends!(reports_are_drawn_by_a_worker_and_say_what_the_api_says, |backend
     assert_eq!(s, StatusCode::OK);
     assert_eq!(serde_json::from_str::<Value>(&sarif).unwrap()["version"], "2.1.0");
 
-    let actions: Vec<String> = app.get("/api/v1/audit/events?per_page=100").await["items"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|e| format!("{}:{}", e["action"].as_str().unwrap(), e["outcome"].as_str().unwrap()))
-        .collect();
+    let actions = app.audit_actions().await;
     for a in ["report.request:success", "report.drawn:success"] {
         assert!(actions.iter().any(|x| x == a), "{a} audited: {actions:?}");
     }

@@ -62,17 +62,8 @@ struct TestResult {
 
 /// Parse an InSpec JSON report; `file` names it in errors.
 pub fn parse(file: &str, text: &str) -> Result<Vec<ImportedHost>, ImportError> {
-    let report: Report = serde_json::from_str(text).map_err(|e| {
-        let what = e.to_string();
-        let at = format!(" at line {} column {}", e.line(), e.column());
-        let what = what.strip_suffix(&at).unwrap_or(&what).to_owned();
-        ImportError::new(
-            file,
-            to_u32(e.line()),
-            to_u32(e.column()),
-            format!("not an InSpec JSON report: {what}"),
-        )
-    })?;
+    let report: Report =
+        serde_json::from_str(text).map_err(|e| super::json_error(file, "not an InSpec JSON report", &e))?;
     let mut results = Vec::new();
     let mut started: Option<String> = None;
     for profile in &report.profiles {
@@ -146,10 +137,6 @@ pub fn parse(file: &str, text: &str) -> Result<Vec<ImportedHost>, ImportError> {
         test_system: Some(format!("inspec {}", report.version.as_deref().unwrap_or("")).trim().to_owned()),
         results,
     }])
-}
-
-fn to_u32(n: usize) -> u32 {
-    u32::try_from(n).unwrap_or(u32::MAX)
 }
 
 /// InSpec's impact (0 to 1) as a severity word, as InSpec itself names the bands.

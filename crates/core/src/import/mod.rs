@@ -187,6 +187,26 @@ pub(crate) fn position(text: &str, needles: &[&str]) -> (u32, u32) {
     (u32::try_from(line).unwrap_or(u32::MAX), u32::try_from(col).unwrap_or(u32::MAX))
 }
 
+/// The file parsed as XML, or where it is not well-formed.
+pub(crate) fn xml<'t>(file: &str, text: &'t str) -> Result<roxmltree::Document<'t>, ImportError> {
+    roxmltree::Document::parse(text).map_err(|e| {
+        let pos = e.pos();
+        let what = e.to_string();
+        let what = what.strip_suffix(&format!(" at {}:{}", pos.row, pos.col)).unwrap_or(&what);
+        ImportError::new(file, pos.row, pos.col, format!("not well-formed XML: {what}"))
+    })
+}
+
+/// A JSON error where serde_json found it, saying what the file is not (`not an InSpec
+/// JSON report: ...`).
+pub(crate) fn json_error(file: &str, not: &str, e: &serde_json::Error) -> ImportError {
+    let what = e.to_string();
+    let at = format!(" at line {} column {}", e.line(), e.column());
+    let what = what.strip_suffix(&at).unwrap_or(&what);
+    let n = |x: usize| u32::try_from(x).unwrap_or(u32::MAX);
+    ImportError::new(file, n(e.line()), n(e.column()), format!("{not}: {what}"))
+}
+
 /// The XCCDF id prefix of ComplianceAsCode's rules.
 pub const SSG_RULE_PREFIX: &str = "xccdf_org.ssgproject.content_rule_";
 

@@ -5,19 +5,14 @@
 //! audits, the section number that starts its name. All or nothing: one bad item fails the
 //! whole file, naming where.
 
-use roxmltree::{Document, Node};
+use roxmltree::Node;
 
 use super::{ForeignRef, ImportError, ImportedHost, ImportedResult};
 use crate::eval::Status;
 
 /// Parse a `.nessus` file; `file` names it in errors.
 pub fn parse(file: &str, text: &str) -> Result<Vec<ImportedHost>, ImportError> {
-    let doc = Document::parse(text).map_err(|e| {
-        let pos = e.pos();
-        let what = e.to_string();
-        let what = what.strip_suffix(&format!(" at {}:{}", pos.row, pos.col)).unwrap_or(&what);
-        ImportError::new(file, pos.row, pos.col, format!("not well-formed XML: {what}"))
-    })?;
+    let doc = super::xml(file, text)?;
     let at = |n: Node, what: String| {
         let pos = doc.text_pos_at(n.range().start);
         ImportError::new(file, pos.row, pos.col, what)

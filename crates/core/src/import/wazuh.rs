@@ -47,15 +47,10 @@ struct Compliance {
 /// Parse Wazuh SCA results for the host `target`; `file` names it in errors.
 pub fn parse(file: &str, text: &str, target: &str) -> Result<Vec<ImportedHost>, ImportError> {
     let json_error = |e: serde_json::Error| {
-        let what = e.to_string();
-        let at = format!(" at line {} column {}", e.line(), e.column());
-        let what = what.strip_suffix(&at).unwrap_or(&what).to_owned();
-        let n = |x: usize| u32::try_from(x).unwrap_or(u32::MAX);
-        ImportError::new(
+        super::json_error(
             file,
-            n(e.line()),
-            n(e.column()),
-            format!("not Wazuh SCA results (the API's data.affected_items, or a list of checks): {what}"),
+            "not Wazuh SCA results (the API's data.affected_items, or a list of checks)",
+            &e,
         )
     };
     // The API's envelope, or the list of checks on its own.

@@ -3,7 +3,7 @@
 //! (a Benchmark, an ARF report, or on its own), in XCCDF 1.2 or 1.1, whatever the namespace
 //! prefixes. All or nothing: one bad element fails the whole file, naming where.
 
-use roxmltree::{Document, Node};
+use roxmltree::Node;
 
 use super::{ImportError, ImportedHost, ImportedResult};
 use crate::eval::Status;
@@ -13,12 +13,7 @@ const XCCDF_11: &str = "http://checklists.nist.gov/xccdf/1.1";
 
 /// Parse an XCCDF (or ARF) results document; `file` names it in errors.
 pub fn parse(file: &str, text: &str) -> Result<Vec<ImportedHost>, ImportError> {
-    let doc = Document::parse(text).map_err(|e| {
-        let pos = e.pos();
-        let what = e.to_string();
-        let what = what.strip_suffix(&format!(" at {}:{}", pos.row, pos.col)).unwrap_or(&what);
-        ImportError::new(file, pos.row, pos.col, format!("not well-formed XML: {what}"))
-    })?;
+    let doc = super::xml(file, text)?;
     let at = |n: Node, what: String| {
         let pos = doc.text_pos_at(n.range().start);
         ImportError::new(file, pos.row, pos.col, what)

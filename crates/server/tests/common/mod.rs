@@ -268,6 +268,16 @@ impl TestApp {
         r
     }
 
+    /// The audit log's newest events as `action:outcome`.
+    pub async fn audit_actions(&self) -> Vec<String> {
+        self.get("/api/v1/audit/events?per_page=100").await["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|e| format!("{}:{}", e["action"].as_str().unwrap(), e["outcome"].as_str().unwrap()))
+            .collect()
+    }
+
     pub async fn stop(self) {
         let _ = self.stop.send(true);
         self.state.jobs_queued.notify_waiters();
