@@ -3,12 +3,18 @@
 //! [`Summary`] as JSON data, so nothing from a host or a rule is ever parsed as markup.
 //! Charts are typst shapes, so they stay vectors in the PDF.
 //!
-//! Rendering is CPU-bound and can take seconds for a large fleet: async callers run it on
-//! a blocking thread.
+//! Rendering is CPU-bound and can take minutes for a large fleet: async callers run it on
+//! a blocking thread. typst holds a whole document's layout in memory (about 1.5 MB a page;
+//! a thousand hosts' findings are 30,000 pages), so a report with many hosts is laid out in
+//! parts (the summary, then the findings of a few hosts at a time, page numbers carried on)
+//! and the parts' pages joined into one PDF (`merge`).
+
+mod merge;
 
 use std::sync::LazyLock;
 
 use openwatch_core::export::summary::Summary;
+use serde::Serialize;
 use typst::diag::{FileError, FileResult, SourceDiagnostic};
 use typst::foundations::{Bytes, Datetime, Duration};
 use typst::syntax::{FileId, RootedPath, Source, VirtualPath, VirtualRoot};
@@ -27,6 +33,31 @@ pub enum PdfError {
     Layout(String),
     #[error("the report's data could not be serialized: {0}")]
     Data(#[from] serde_json::Error),
+    #[error("the report's parts could not be joined: {0}")]
+    Join(String),
+}
+
+/// Hosts' findings laid out in one part: about 30 pages a host, well under a gigabyte.
+const HOSTS_PER_PART: usize = 20;
+
+/// Which piece of the report one layout draws.
+#[derive(Serialize)]
+struct Part {
+    /// The executive summary (the first part).
+    executive: bool,
+    /// The "Findings by host" heading before this part's hosts.
+    findings_heading: bool,
+    /// The number of the part's first page.
+    first_page: usize,
+}
+
+/// What the layout reads: the summary's fields (of which a findings part uses the title and
+/// its hosts) and which part this is.
+#[derive(Serialize)]
+struct Data<'a> {
+    #[serde(flatten)]
+    summary: &'a Summary,
+    part: Part,
 }
 
 /// The fonts typst-assets ships (Libertinus Serif, New Computer Modern, DejaVu Sans Mono),
@@ -95,12 +126,37 @@ impl World for ReportWorld {
 
 /// The PDF of this report.
 pub fn render(summary: &Summary) -> Result<Vec<u8>, PdfError> {
+    if summary.findings.len() <= HOSTS_PER_PART {
+        let part = Part { executive: true, findings_heading: !summary.findings.is_empty(), first_page: 1 };
+        return lay_out(&Data { summary, part }).map(|(pdf, _)| pdf);
+    }
+    let head = Summary { findings: Vec::new(), ..summary.clone() };
+    let (first, mut pages) = lay_out(&Data {
+        summary: &head,
+        part: Part { executive: true, findings_heading: false, first_page: 1 },
+    })?;
+    let mut parts = vec![first];
+    for (i, hosts) in summary.findings.chunks(HOSTS_PER_PART).enumerate() {
+        let chunk = Summary { findings: hosts.to_vec(), ..head.clone() };
+        let part = Part { executive: false, findings_heading: i == 0, first_page: pages + 1 };
+        let (pdf, n) = lay_out(&Data { summary: &chunk, part })?;
+        pages += n;
+        parts.push(pdf);
+    }
+    merge::join(&parts, &summary.title)
+}
+
+/// One layout: the PDF and its page count.
+fn lay_out(data: &Data<'_>) -> Result<(Vec<u8>, usize), PdfError> {
     let world = ReportWorld {
         main: Source::new(*MAIN, TEMPLATE.to_owned()),
-        data: Bytes::new(serde_json::to_vec(summary)?),
+        data: Bytes::new(serde_json::to_vec(data)?),
     };
     let compiled = typst::compile::<PagedDocument>(&world).output;
-    let pdf = compiled.and_then(|doc| typst_pdf::pdf(&doc, &typst_pdf::PdfOptions::default()));
+    let pdf = compiled.and_then(|doc| {
+        let pages = doc.pages().len();
+        typst_pdf::pdf(&doc, &typst_pdf::PdfOptions::default()).map(|pdf| (pdf, pages))
+    });
     // typst memoizes across compilations; a long-running server would keep every report's
     // layout in memory without this.
     typst::comemo::evict(0);
@@ -170,5 +226,37 @@ mod tests {
         assert!(pdf.starts_with(b"%PDF-"));
         // Rendering again gives the same bytes: no date, no randomness.
         assert_eq!(super::render(&sum).unwrap(), pdf);
+    }
+
+    /// Many hosts are laid out in parts and joined: every host's page is there, in order,
+    /// under one page tree.
+    #[test]
+    fn large_reports_are_joined_from_parts() {
+        let hosts = super::HOSTS_PER_PART * 2 + 3;
+        let reports: Vec<ScanReport> = (0..hosts)
+            .map(|i| {
+                let info = HostInfo::new(format!("host-{i:03}"), String::new(), &HostFacts::default());
+                let results =
+                    vec![result("a_rule", "Failing", Status::Fail), result("c_rule", "Fine", Status::Pass)];
+                ScanReport::new(
+                    info,
+                    "2026-12-01T10:00:00Z".to_owned(),
+                    "2026-12-01T10:00:05Z".to_owned(),
+                    Stats::default(),
+                    results,
+                )
+            })
+            .collect();
+        let sum = summary::build(&reports, &[], "test", Scope::default());
+        let pdf = super::render(&sum).unwrap();
+        let doc = lopdf::Document::load_mem(&pdf).unwrap();
+        let pages = doc.get_pages();
+        // The summary (a page or two), then a page per host.
+        assert!(pages.len() > hosts && pages.len() <= hosts + 3, "{} pages", pages.len());
+        let text = doc.extract_text(&[*pages.keys().last().unwrap()]).unwrap_or_default();
+        assert!(
+            text.contains(&format!("host-{:03}", hosts - 1)) || text.is_empty(),
+            "the last host last: {text}"
+        );
     }
 }
