@@ -6,7 +6,7 @@
 //! Rendering is CPU-bound and can take minutes for a large fleet: async callers run it on
 //! a blocking thread. typst holds a whole document's layout in memory (about 1.5 MB a page;
 //! a thousand hosts' findings are 30,000 pages), so a report with many hosts is laid out in
-//! parts (the summary, then the findings of a few hosts at a time, page numbers carried on)
+//! parts (the summary, then the findings of two hosts at a time, page numbers carried on)
 //! and the parts' pages joined into one PDF (`merge`).
 
 mod merge;
@@ -37,8 +37,10 @@ pub enum PdfError {
     Join(String),
 }
 
-/// Hosts' findings laid out in one part: about 30 pages a host, well under a gigabyte.
-const HOSTS_PER_PART: usize = 20;
+/// Hosts' findings laid out in one part (about 30 pages a host). Small parts, because
+/// reading a part back to join it costs time in proportion to its size for each of its
+/// objects (lopdf's parser counts lines up to each object).
+const HOSTS_PER_PART: usize = 2;
 
 /// Which piece of the report one layout draws.
 #[derive(Serialize)]
