@@ -255,6 +255,22 @@ mod tests {
         let pages = doc.get_pages();
         // The summary (a page or two), then a page per host.
         assert!(pages.len() > hosts && pages.len() <= hosts + 3, "{} pages", pages.len());
+        // Poppler (installed by scripts/install-test-deps) reads the joined file: the last
+        // page is the last host's, numbered on from the parts before.
+        let file = std::env::temp_dir().join(format!("openwatch-joined-{}.pdf", std::process::id()));
+        std::fs::write(&file, &pdf).unwrap();
+        let last = pages.len().to_string();
+        let out = std::process::Command::new("pdftotext")
+            .args(["-f", &last, "-l", &last])
+            .arg(&file)
+            .arg("-")
+            .output();
+        std::fs::remove_file(&file).unwrap();
+        let text = String::from_utf8_lossy(&out.expect("pdftotext (poppler-utils)").stdout).into_owned();
+        assert!(
+            text.contains(&format!("host-{:03}", hosts - 1)) && text.contains(&format!("page {last}")),
+            "{text}"
+        );
         let text = doc.extract_text(&[*pages.keys().last().unwrap()]).unwrap_or_default();
         assert!(
             text.contains(&format!("host-{:03}", hosts - 1)) || text.is_empty(),

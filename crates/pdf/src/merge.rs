@@ -2,7 +2,7 @@
 //! space, their pages in order under one page tree, one catalog. What only made sense
 //! inside a part (its catalog, page tree, outline and structure tree) is dropped.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashSet};
 
 use lopdf::{Dictionary, Document, Object, ObjectId};
 
@@ -64,12 +64,37 @@ pub(crate) fn join(parts: &[Vec<u8>], title: &str) -> Result<Vec<u8>, PdfError> 
     out.trailer.set("Root", catalog_id);
     out.trailer.set("Info", info_id);
     out.max_id = info_id.0;
-    // Structure trees and outlines of the parts hang from their dropped catalogs.
-    out.prune_objects();
-    out.renumber_objects();
+    // Structure trees and outlines of the parts hung from their dropped catalogs: keep only
+    // what the new trailer reaches (lopdf's own pruning is quadratic in the object count).
+    let keep = reachable(&out);
+    out.objects.retain(|id, _| keep.contains(id));
     let mut pdf = Vec::new();
     out.save_to(&mut pdf).map_err(|e| PdfError::Join(e.to_string()))?;
     Ok(pdf)
+}
+
+/// The objects the trailer reaches, directly or through others.
+fn reachable(doc: &Document) -> HashSet<ObjectId> {
+    fn refs(obj: &Object, out: &mut Vec<ObjectId>) {
+        match obj {
+            Object::Reference(id) => out.push(*id),
+            Object::Array(items) => items.iter().for_each(|o| refs(o, out)),
+            Object::Dictionary(d) => d.iter().for_each(|(_, o)| refs(o, out)),
+            Object::Stream(s) => s.dict.iter().for_each(|(_, o)| refs(o, out)),
+            _ => {}
+        }
+    }
+    let mut todo = Vec::new();
+    doc.trailer.iter().for_each(|(_, o)| refs(o, &mut todo));
+    let mut seen = HashSet::new();
+    while let Some(id) = todo.pop() {
+        if seen.insert(id)
+            && let Some(obj) = doc.objects.get(&id)
+        {
+            refs(obj, &mut todo);
+        }
+    }
+    seen
 }
 
 fn is_type(obj: &Object, name: &[u8]) -> bool {
