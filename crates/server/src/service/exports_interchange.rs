@@ -101,33 +101,24 @@ pub(crate) fn draw(
 ) -> ServiceResult<Export> {
     let version = env!("CARGO_PKG_VERSION");
     let json = |v: serde_json::Result<String>| v.map(String::into_bytes).map_err(ServiceError::internal);
-    let (ext, content_type, body) = match format {
-        ReportFormat::Xccdf => {
-            ("xml", "application/xml", export::xccdf::write(reports, version).into_bytes())
+    let (ext, body) = match format {
+        ReportFormat::Xccdf => ("xml", export::xccdf::write(reports, version).into_bytes()),
+        ReportFormat::Sarif => {
+            ("sarif", json(serde_json::to_string(&export::sarif::write(reports, version)))?)
         }
-        ReportFormat::Sarif => (
-            "sarif",
-            "application/sarif+json",
-            json(serde_json::to_string(&export::sarif::write(reports, version)))?,
-        ),
-        ReportFormat::OscalAr => (
-            "json",
-            "application/json",
-            json(serde_json::to_string(&export::oscal::assessment_results(reports, version)))?,
-        ),
+        ReportFormat::OscalAr => {
+            ("json", json(serde_json::to_string(&export::oscal::assessment_results(reports, version)))?)
+        }
         ReportFormat::OscalPoam => {
             let poam =
                 export::oscal::poam(reports, version).map_err(|e| ServiceError::Conflict(e.to_string()))?;
-            ("json", "application/json", json(serde_json::to_string(&poam))?)
+            ("json", json(serde_json::to_string(&poam))?)
         }
-        ReportFormat::Html => (
-            "html",
-            "text/html; charset=utf-8",
-            export::html::write(&summary::build(reports, rules, version, scope)).into_bytes(),
-        ),
+        ReportFormat::Html => {
+            ("html", export::html::write(&summary::build(reports, rules, version, scope)).into_bytes())
+        }
         ReportFormat::Pdf => (
             "pdf",
-            "application/pdf",
             openwatch_pdf::render(&summary::build(reports, rules, version, scope))
                 .map_err(ServiceError::internal)?,
         ),
@@ -138,7 +129,18 @@ pub(crate) fn draw(
         ReportFormat::Pdf | ReportFormat::Html => "report",
         ReportFormat::Xccdf | ReportFormat::Sarif => "results",
     };
-    Ok(Export { filename: format!("{stem}-{kind}.{ext}"), content_type, body })
+    Ok(Export { filename: format!("{stem}-{kind}.{ext}"), content_type: content_type(format), body })
+}
+
+/// The media type a format is served with.
+pub(crate) fn content_type(format: ReportFormat) -> &'static str {
+    match format {
+        ReportFormat::Pdf => "application/pdf",
+        ReportFormat::Html => "text/html; charset=utf-8",
+        ReportFormat::Xccdf => "application/xml",
+        ReportFormat::Sarif => "application/sarif+json",
+        ReportFormat::OscalAr | ReportFormat::OscalPoam => "application/json",
+    }
 }
 
 /// One stored scan as a document.

@@ -10,7 +10,7 @@ use std::collections::HashMap;
 use openwatch_core::import::{Correlator, ForeignRef, ImportedHost, Source};
 use openwatch_store::{
     ForeignResult, ForeignSource, HostForeignResult, HostQuery, NewImport, NewImportedHost, Page,
-    PageRequest, StoredImport,
+    StoredImport,
 };
 use serde::Deserialize;
 use serde_json::json;
@@ -84,21 +84,11 @@ pub async fn import(
 /// Every host of the server by name and by address (with and without its port).
 async fn known_hosts(state: &AppState) -> ServiceResult<HashMap<String, i64>> {
     let mut known = HashMap::new();
-    for n in 1.. {
-        let page = state
-            .store()
-            .list_hosts(&HostQuery::default(), PageRequest::new(Some(n), Some(PageRequest::MAX_PER_PAGE)))
-            .await?;
-        let len = page.items.len();
-        for h in page.items {
-            known.entry(h.address.clone()).or_insert(h.id);
-            known.entry(format!("{}:{}", h.address, h.port)).or_insert(h.id);
-            // A name wins over an address that happens to equal another host's name.
-            known.insert(h.name, h.id);
-        }
-        if len < PageRequest::MAX_PER_PAGE as usize {
-            break;
-        }
+    for h in super::hosts::all_hosts(state, &HostQuery::default()).await? {
+        known.entry(h.address.clone()).or_insert(h.id);
+        known.entry(format!("{}:{}", h.address, h.port)).or_insert(h.id);
+        // A name wins over an address that happens to equal another host's name.
+        known.insert(h.name, h.id);
     }
     Ok(known)
 }

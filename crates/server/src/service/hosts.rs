@@ -135,6 +135,22 @@ pub fn check_trust(g: &Grant<HostsWrite>, before: Option<&Host>, input: &HostInp
     Ok(())
 }
 
+/// Every host matching `q`, page after page (for work over all of them: reports, imports).
+pub(crate) async fn all_hosts(state: &AppState, q: &openwatch_store::HostQuery) -> ServiceResult<Vec<Host>> {
+    let per_page = openwatch_store::PageRequest::MAX_PER_PAGE;
+    let mut out = Vec::new();
+    for n in 1.. {
+        let page =
+            state.store().list_hosts(q, openwatch_store::PageRequest::new(Some(n), Some(per_page))).await?;
+        let last = page.items.len() < per_page as usize;
+        out.extend(page.items);
+        if last {
+            break;
+        }
+    }
+    Ok(out)
+}
+
 pub async fn create(state: &AppState, g: &Grant<HostsWrite>, body: HostBody) -> ServiceResult<Done<Host>> {
     let input = validate(state.store(), body).await?;
     check_trust(g, None, &input)?;

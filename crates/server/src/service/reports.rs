@@ -15,7 +15,7 @@ use serde::Deserialize;
 use serde_json::json;
 
 use super::exports::Export;
-use super::exports::interchange::{draw, scan_report};
+use super::exports::interchange::{content_type, draw, scan_report};
 use super::{Done, ServiceError, ServiceResult, note};
 use crate::app::{AppState, now_ms};
 use crate::auth::need::ScansRead;
@@ -144,23 +144,7 @@ pub async fn file(state: &AppState, g: &Grant<ScansRead>, id: i64) -> ServiceRes
             }
         })
     })?;
-    let content_type = ReportFormat::ALL
-        .iter()
-        .map(|&fmt| content_type(fmt))
-        .find(|t| *t == f.content_type)
-        .unwrap_or("application/octet-stream");
-    Ok(Export { filename: f.filename, content_type, body: f.body })
-}
-
-/// The media type a format is served with.
-pub fn content_type(format: ReportFormat) -> &'static str {
-    match format {
-        ReportFormat::Pdf => "application/pdf",
-        ReportFormat::Html => "text/html; charset=utf-8",
-        ReportFormat::Xccdf => "application/xml",
-        ReportFormat::Sarif => "application/sarif+json",
-        ReportFormat::OscalAr | ReportFormat::OscalPoam => "application/json",
-    }
+    Ok(Export { filename: f.filename, content_type: content_type(report.format), body: f.body })
 }
 
 /// The hosts a report covers, by id.
@@ -173,17 +157,7 @@ pub(crate) async fn hosts_in_scope(state: &AppState, report: &Report) -> Service
         group: (report.scope == ReportScope::Group).then(|| report.scope_name.clone()),
         ..HostQuery::default()
     };
-    let mut out = Vec::new();
-    for n in 1.. {
-        let page =
-            state.store().list_hosts(&q, PageRequest::new(Some(n), Some(PageRequest::MAX_PER_PAGE))).await?;
-        let len = page.items.len();
-        out.extend(page.items.into_iter().map(|h| (h.id, h.name)));
-        if len < PageRequest::MAX_PER_PAGE as usize {
-            break;
-        }
-    }
-    Ok(out)
+    Ok(super::hosts::all_hosts(state, &q).await?.into_iter().map(|h| (h.id, h.name)).collect())
 }
 
 /// A host's latest successful scan as the core's report; `None` for a host never scanned.
