@@ -13,7 +13,7 @@ mod merge;
 
 use std::sync::LazyLock;
 
-use openwatch_core::export::summary::Summary;
+use openwatch_core::export::summary::{HostFindings, Summary};
 use serde::Serialize;
 use typst::diag::{FileError, FileResult, SourceDiagnostic};
 use typst::foundations::{Bytes, Datetime, Duration};
@@ -53,12 +53,20 @@ struct Part {
     first_page: usize,
 }
 
-/// What the layout reads: the summary's fields (of which a findings part uses the title and
-/// its hosts) and which part this is.
+/// What the layout reads for the summary: the summary's fields and which part this is.
 #[derive(Serialize)]
 struct Data<'a> {
     #[serde(flatten)]
     summary: &'a Summary,
+    part: Part,
+}
+
+/// What the layout reads for a part of the findings: only the title and its hosts, so the
+/// rest of the summary is neither copied nor read again for every part.
+#[derive(Serialize)]
+struct FindingsPart<'a> {
+    title: &'a str,
+    findings: &'a [HostFindings],
     part: Part,
 }
 
@@ -132,16 +140,30 @@ pub fn render(summary: &Summary) -> Result<Vec<u8>, PdfError> {
         let part = Part { executive: true, findings_heading: !summary.findings.is_empty(), first_page: 1 };
         return lay_out(&Data { summary, part }).map(|(pdf, _)| pdf);
     }
-    let head = Summary { findings: Vec::new(), ..summary.clone() };
+    // The summary without its findings, copied field by field: cloning it whole would copy
+    // every finding only to drop them.
+    let head = Summary {
+        title: summary.title.clone(),
+        subtitle: summary.subtitle.clone(),
+        framework: summary.framework.clone(),
+        hosts_count: summary.hosts_count,
+        overall: summary.overall.clone(),
+        frameworks: summary.frameworks.clone(),
+        hosts: summary.hosts.clone(),
+        top_risks: summary.top_risks.clone(),
+        accepted: summary.accepted.clone(),
+        trend: summary.trend.clone(),
+        other_sources: summary.other_sources.clone(),
+        findings: Vec::new(),
+    };
     let (first, mut pages) = lay_out(&Data {
         summary: &head,
         part: Part { executive: true, findings_heading: false, first_page: 1 },
     })?;
     let mut parts = vec![first];
     for (i, hosts) in summary.findings.chunks(HOSTS_PER_PART).enumerate() {
-        let chunk = Summary { findings: hosts.to_vec(), ..head.clone() };
         let part = Part { executive: false, findings_heading: i == 0, first_page: pages + 1 };
-        let (pdf, n) = lay_out(&Data { summary: &chunk, part })?;
+        let (pdf, n) = lay_out(&FindingsPart { title: &summary.title, findings: hosts, part })?;
         pages += n;
         parts.push(pdf);
     }
@@ -149,7 +171,7 @@ pub fn render(summary: &Summary) -> Result<Vec<u8>, PdfError> {
 }
 
 /// One layout: the PDF and its page count.
-fn lay_out(data: &Data<'_>) -> Result<(Vec<u8>, usize), PdfError> {
+fn lay_out(data: &impl Serialize) -> Result<(Vec<u8>, usize), PdfError> {
     let world = ReportWorld {
         main: Source::new(*MAIN, TEMPLATE.to_owned()),
         data: Bytes::new(serde_json::to_vec(data)?),
