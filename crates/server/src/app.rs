@@ -41,6 +41,10 @@ pub struct Inner {
     pub library: Arc<Library>,
     pub key: SecretKey,
     pub limiter: LoginLimiter,
+    /// Second-factor attempts per account (a guesser already holds the password).
+    pub factor_limiter: LoginLimiter,
+    /// Identity providers' cached discovery documents.
+    pub oidc: crate::auth::oidc::Providers,
     pub metrics: Metrics,
     /// Woken when this process queues a job (PostgreSQL also wakes other processes).
     pub jobs_queued: Notify,

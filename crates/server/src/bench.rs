@@ -319,6 +319,11 @@ pub async fn run(cfg: Config, library: Arc<Library>, o: &BenchOptions) -> Result
             created_at: now,
             last_seen_at: now_ms(),
             expires_at: now_ms() + 3_600_000,
+            stage: openwatch_store::SessionStage::Full,
+            method: openwatch_store::SignInMethod::Password,
+            provider: None,
+            second_factor_at: None,
+            source: "127.0.0.1".into(),
         })
         .await?;
     let cookie = format!("Cookie:{}={session}", crate::auth::SESSION_COOKIE);

@@ -79,6 +79,101 @@ pub struct Config {
     pub fix_deadman_secs: u32,
     /// The longest an exception may run, in days from the day it is requested.
     pub exception_max_days: u32,
+    /// Roles whose members must use a second factor (an authenticator app or a security
+    /// key); a member without one enrols one before anything else.
+    pub second_factor_roles: Vec<String>,
+    /// Who may sign in with a password: `all`, or `break_glass` (only `break_glass_users`;
+    /// everyone else through an identity provider or a security key).
+    pub local_sign_in: LocalSignIn,
+    pub break_glass_users: Vec<String>,
+    /// The WebAuthn relying party: a domain, the host of `public_origin` when empty (or of
+    /// the request when that is empty too).
+    pub webauthn_rp_id: String,
+    /// OpenID Connect identity providers offered on the sign-in page.
+    pub oidc_providers: Vec<OidcProvider>,
+}
+
+/// Who may sign in with a password.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum LocalSignIn {
+    All,
+    BreakGlass,
+}
+
+/// One OpenID Connect provider (authorization code flow with PKCE).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct OidcProvider {
+    /// In addresses (`/auth/oidc/<name>`) and audit events: lower-case letters, digits, `-`.
+    pub name: String,
+    /// The sign-in button's text; `Sign in with <name>` when empty.
+    #[serde(default)]
+    pub title: String,
+    /// The issuer; its discovery document is `<issuer>/.well-known/openid-configuration`.
+    pub issuer: String,
+    pub client_id: String,
+    /// A file holding the client secret (kept out of this file and off command lines); none
+    /// for a public client.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub client_secret_file: Option<PathBuf>,
+    #[serde(default = "OidcProvider::default_scopes")]
+    pub scopes: Vec<String>,
+    /// The ID token claim that names the OpenWatch user.
+    #[serde(default = "OidcProvider::default_username_claim")]
+    pub username_claim: String,
+    /// The ID token claim listing the user's groups or roles at the provider.
+    #[serde(default = "OidcProvider::default_groups_claim")]
+    pub groups_claim: String,
+    /// Provider groups to OpenWatch roles, first match wins; applied at every sign-in.
+    #[serde(default)]
+    pub role_mapping: Vec<RoleMapping>,
+    /// The role of a user no mapping matches; none refuses them.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub default_role: Option<String>,
+    /// Create users on their first sign-in; otherwise an account of that name must exist.
+    #[serde(default = "OidcProvider::yes")]
+    pub create_users: bool,
+    /// Trust the provider's own second factor: `second_factor_roles` then asks nothing more
+    /// of users who sign in here.
+    #[serde(default)]
+    pub provider_second_factor: bool,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RoleMapping {
+    pub group: String,
+    pub role: String,
+}
+
+impl OidcProvider {
+    fn default_scopes() -> Vec<String> {
+        ["openid", "profile", "email"].map(String::from).to_vec()
+    }
+    fn default_username_claim() -> String {
+        "preferred_username".into()
+    }
+    fn default_groups_claim() -> String {
+        "groups".into()
+    }
+    fn yes() -> bool {
+        true
+    }
+
+    /// The role for these provider groups, if any.
+    pub fn role_for(&self, groups: &[String]) -> Option<String> {
+        self.role_mapping
+            .iter()
+            .find(|m| groups.contains(&m.group))
+            .map(|m| m.role.clone())
+            .or_else(|| self.default_role.clone())
+    }
+
+    /// The button's text.
+    pub fn label(&self) -> String {
+        if self.title.is_empty() { format!("Sign in with {}", self.name) } else { self.title.clone() }
+    }
 }
 
 impl Default for Config {
@@ -117,6 +212,11 @@ impl Default for Config {
             fix_journal_dir: openwatch_collect::txn::JOURNAL_DIR.into(),
             fix_deadman_secs: openwatch_collect::deadman::DEFAULT_SECS,
             exception_max_days: 365,
+            second_factor_roles: Vec::new(),
+            local_sign_in: LocalSignIn::All,
+            break_glass_users: vec!["admin".into()],
+            webauthn_rp_id: String::new(),
+            oidc_providers: Vec::new(),
         }
     }
 }
@@ -186,6 +286,23 @@ impl Config {
         }
         if !(1..=3650).contains(&self.exception_max_days) {
             bail!("exception_max_days must be between 1 and 3650, not {}", self.exception_max_days);
+        }
+        let mut names = std::collections::BTreeSet::new();
+        for p in &self.oidc_providers {
+            if p.name.is_empty()
+                || !p.name.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
+            {
+                bail!("oidc_providers: name `{}` must be lower-case letters, digits and -", p.name);
+            }
+            if !names.insert(p.name.as_str()) {
+                bail!("oidc_providers: `{}` is configured twice", p.name);
+            }
+            if !(p.issuer.starts_with("https://") || p.issuer.starts_with("http://")) {
+                bail!("oidc_providers.{}: issuer must be an http(s) address, not `{}`", p.name, p.issuer);
+            }
+            if !p.scopes.iter().any(|s| s == "openid") {
+                bail!("oidc_providers.{}: scopes must include openid", p.name);
+            }
         }
         if !["text", "json"].contains(&self.log_format.as_str()) {
             bail!("log_format must be `text` or `json`, not `{}`", self.log_format);

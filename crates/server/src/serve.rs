@@ -155,6 +155,8 @@ pub async fn state(
     let state = AppState::new(Inner {
         store,
         limiter: LoginLimiter::new(cfg.login_max_failures),
+        factor_limiter: LoginLimiter::new(crate::auth::second_factor::MAX_FAILURES),
+        oidc: crate::auth::oidc::Providers::new().map_err(anyhow::Error::msg)?,
         config: cfg,
         library,
         key,

@@ -206,3 +206,23 @@ text_enum! {
     /// How one delivery attempt ended.
     AttemptOutcome { Delivered = "delivered", Failed = "failed" }
 }
+
+text_enum! {
+    /// Where a session stands: signed in, waiting for a second factor, or allowed only to
+    /// enrol one (the policy requires it and the account has none).
+    SessionStage { Full = "full", SecondFactor = "second_factor", Enrol = "enrol" }
+}
+
+text_enum! {
+    /// How a session was first authenticated.
+    SignInMethod { Password = "password", SecurityKey = "security_key", Sso = "sso" }
+}
+
+text_enum! {
+    /// What a ceremony in flight is for.
+    ChallengeKind {
+        SecurityKeyRegistration = "security_key_registration",
+        SecurityKeyAuthentication = "security_key_authentication",
+        Sso = "sso",
+    }
+}

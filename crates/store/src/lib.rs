@@ -84,6 +84,7 @@ pub trait Store:
     + AlertStore
     + ReportStore
     + ForeignResultStore
+    + FactorStore
     + Send
     + Sync
     + std::fmt::Debug
@@ -109,6 +110,7 @@ impl<T> Store for T where
         + AlertStore
         + ReportStore
         + ForeignResultStore
+        + FactorStore
         + Send
         + Sync
         + std::fmt::Debug
@@ -118,7 +120,7 @@ impl<T> Store for T where
 
 /// The store's traits, for `use openwatch_store::prelude::*`.
 pub mod prelude {
-    pub use crate::{AlertStore, ChannelStore, ForeignResultStore, ReportStore};
+    pub use crate::{AlertStore, ChannelStore, FactorStore, ForeignResultStore, ReportStore};
     pub use crate::{
         AuditStore, CredentialStore, EventStore, ExceptionStore, FleetStore, HostStore, JobStore,
         RemediationStore, ScanStore, ScheduleStore, StateStore, Store, SystemStore, TailoringStore,
@@ -372,6 +374,53 @@ pub trait UserStore: Send + Sync {
     async fn use_token(&self, token_hash: &str, now: Millis) -> Result<Option<ApiToken>>;
     async fn list_tokens(&self, user_id: Option<i64>) -> Result<Vec<ApiToken>>;
     async fn revoke_token(&self, id: i64, now: Millis) -> Result<bool>;
+}
+
+/// Second factors (authenticator apps, recovery codes, security keys), single sign-on
+/// identities, ceremonies in flight and the sign-in state of sessions.
+#[async_trait]
+pub trait FactorStore: Send + Sync {
+    /// Start (or restart) enrolling an authenticator app with a secret sealed for transit; a
+    /// conflict when the user already has a confirmed one.
+    async fn begin_totp(&self, user_id: i64, sealed_secret: &[u8], now: Millis) -> Result<()>;
+    /// The user's authenticator app, its secret sealed for transit.
+    async fn totp(&self, user_id: i64) -> Result<Option<TotpFactor>>;
+    /// Accept time step `step` if it is later than every step accepted before (so a code
+    /// works once), confirming an enrolment on its first use. Whether it was accepted.
+    async fn use_totp_step(&self, user_id: i64, step: i64, now: Millis) -> Result<bool>;
+    async fn delete_totp(&self, user_id: i64) -> Result<bool>;
+    /// Replace the user's recovery codes with these hashes.
+    async fn replace_recovery_codes(&self, user_id: i64, hashes: &[String], now: Millis) -> Result<()>;
+    /// Use the unused recovery code with this hash; whether there was one.
+    async fn use_recovery_code(&self, user_id: i64, hash: &str, now: Millis) -> Result<bool>;
+    async fn recovery_codes_left(&self, user_id: i64) -> Result<i64>;
+    async fn delete_recovery_codes(&self, user_id: i64) -> Result<()>;
+    async fn add_security_key(&self, k: &NewSecurityKey, now: Millis) -> Result<SecurityKey>;
+    async fn security_keys(&self, user_id: i64) -> Result<Vec<SecurityKey>>;
+    /// Record a use of a key: its updated record (the counter) and when.
+    async fn used_security_key(&self, id: i64, passkey: &str, now: Millis) -> Result<()>;
+    async fn delete_security_key(&self, user_id: i64, id: i64) -> Result<Option<SecurityKey>>;
+    /// Keep a ceremony in flight (expired ones are dropped on the way).
+    async fn put_challenge(&self, c: &AuthChallenge, now: Millis) -> Result<()>;
+    /// Take (and delete) an unexpired ceremony of this kind: it can be finished once.
+    async fn take_challenge(
+        &self,
+        id_hash: &str,
+        kind: ChallengeKind,
+        now: Millis,
+    ) -> Result<Option<AuthChallenge>>;
+    /// The user an identity provider's subject is linked to.
+    async fn sso_user(&self, provider: &str, subject: &str) -> Result<Option<i64>>;
+    /// Link a subject to a user (or record another sign-in of a linked one).
+    async fn link_sso(&self, provider: &str, subject: &str, user_id: i64, now: Millis) -> Result<()>;
+    async fn sso_identities(&self, user_id: i64) -> Result<Vec<SsoIdentity>>;
+    /// The user's sessions, newest first.
+    async fn user_sessions(&self, user_id: i64) -> Result<Vec<Session>>;
+    /// A second factor was checked: the session is signed in (whatever its stage was) and
+    /// its second-factor time is now. False when the session is gone.
+    async fn second_factor_checked(&self, id_hash: &str, now: Millis) -> Result<bool>;
+    /// Count a failed second-factor attempt of a session; the count so far.
+    async fn count_second_factor_failure(&self, id_hash: &str) -> Result<i64>;
 }
 
 /// Credentials, kept as sealed secrets only (see `secrets`). Callers seal secrets for transit

@@ -57,6 +57,11 @@ pub(crate) const SQLITE: &[Migration] = &[
     },
     Migration { version: 10, name: "reports", sql: include_str!("../migrations/sqlite/0010_reports.sql") },
     Migration { version: 11, name: "imports", sql: include_str!("../migrations/sqlite/0011_imports.sql") },
+    Migration {
+        version: 12,
+        name: "sign_in_factors",
+        sql: include_str!("../migrations/sqlite/0012_sign_in_factors.sql"),
+    },
 ];
 
 pub(crate) const POSTGRES: &[Migration] = &[
@@ -99,6 +104,11 @@ pub(crate) const POSTGRES: &[Migration] = &[
     },
     Migration { version: 10, name: "reports", sql: include_str!("../migrations/postgres/0010_reports.sql") },
     Migration { version: 11, name: "imports", sql: include_str!("../migrations/postgres/0011_imports.sql") },
+    Migration {
+        version: 12,
+        name: "sign_in_factors",
+        sql: include_str!("../migrations/postgres/0012_sign_in_factors.sql"),
+    },
 ];
 
 pub(crate) const CREATE_TABLE: &str = "CREATE TABLE IF NOT EXISTS schema_migrations (

@@ -68,6 +68,72 @@ pub struct Session {
     pub created_at: Millis,
     pub last_seen_at: Millis,
     pub expires_at: Millis,
+    pub stage: SessionStage,
+    pub method: SignInMethod,
+    /// The identity provider of a single sign-on session.
+    pub provider: Option<String>,
+    /// When a second factor was last checked in this session.
+    pub second_factor_at: Option<Millis>,
+    /// The client address it signed in from.
+    pub source: String,
+}
+
+/// An authenticator app (RFC 6238) of a user; the secret sealed for transit.
+#[derive(Clone)]
+pub struct TotpFactor {
+    pub user_id: i64,
+    pub sealed_secret: Vec<u8>,
+    pub confirmed_at: Option<Millis>,
+    pub last_step: i64,
+    pub created_at: Millis,
+}
+
+impl std::fmt::Debug for TotpFactor {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("TotpFactor").field("user_id", &self.user_id).finish_non_exhaustive()
+    }
+}
+
+/// A WebAuthn credential: `passkey` is the relying party's serialized record of it (public
+/// key, counter), nothing secret.
+#[derive(Debug, Clone, Serialize)]
+pub struct SecurityKey {
+    pub id: i64,
+    pub user_id: i64,
+    pub name: String,
+    pub credential_id: String,
+    #[serde(skip)]
+    pub passkey: String,
+    pub created_at: Millis,
+    pub last_used_at: Option<Millis>,
+}
+
+#[derive(Debug, Clone)]
+pub struct NewSecurityKey {
+    pub user_id: i64,
+    pub name: String,
+    pub credential_id: String,
+    pub passkey: String,
+}
+
+/// A ceremony in flight, found by the hash of a value only its initiator holds.
+#[derive(Debug, Clone)]
+pub struct AuthChallenge {
+    pub id_hash: String,
+    pub kind: ChallengeKind,
+    pub user_id: Option<i64>,
+    pub state: String,
+    pub expires_at: Millis,
+}
+
+/// A user's account at an identity provider.
+#[derive(Debug, Clone, Serialize)]
+pub struct SsoIdentity {
+    pub provider: String,
+    pub subject: String,
+    pub user_id: i64,
+    pub created_at: Millis,
+    pub last_sign_in_at: Millis,
 }
 
 #[derive(Debug, Clone, Serialize)]

@@ -102,3 +102,4 @@ include!("sql/exceptions.rs");
 include!("sql/reports.rs");
 include!("sql/foreign.rs");
 include!("sql/alerts.rs");
+include!("sql/factors.rs");

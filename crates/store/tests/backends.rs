@@ -75,9 +75,9 @@ async fn scan_once(s: &dyn Store, host_id: i64, at: i64, results: Vec<ResultInpu
 #[tokio::test]
 async fn migrations_are_recorded_and_reopening_is_idempotent() {
     for b in backends().await {
-        assert_eq!(b.store.migrations().await.unwrap(), vec![1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11], "{}", b.url);
+        assert_eq!(b.store.migrations().await.unwrap(), (1..=12).collect::<Vec<i64>>(), "{}", b.url);
         let (again, _) = open(&b.url, 2, &b.keys).await.unwrap();
-        assert_eq!(again.migrations().await.unwrap(), vec![1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11]);
+        assert_eq!(again.migrations().await.unwrap(), (1..=12).collect::<Vec<i64>>());
         again.ping().await.unwrap();
     }
 }
@@ -113,12 +113,100 @@ async fn users_sessions_and_tokens() {
             created_at: 1,
             last_seen_at: 1,
             expires_at: 99,
+            stage: SessionStage::SecondFactor,
+            method: SignInMethod::Password,
+            provider: None,
+            second_factor_at: None,
+            source: "192.0.2.1".into(),
         };
         s.create_session(&sess).await.unwrap();
         s.touch_session("abc", 5).await.unwrap();
         assert_eq!(s.session("abc").await.unwrap().unwrap().last_seen_at, 5);
+        assert_eq!(s.count_second_factor_failure("abc").await.unwrap(), 1);
+        assert_eq!(s.count_second_factor_failure("abc").await.unwrap(), 2);
+        assert!(s.second_factor_checked("abc", 7).await.unwrap());
+        let done = s.session("abc").await.unwrap().unwrap();
+        assert_eq!(
+            (done.stage, done.second_factor_at, done.source.as_str()),
+            (SessionStage::Full, Some(7), "192.0.2.1")
+        );
+        assert_eq!(s.user_sessions(u.id).await.unwrap().len(), 1);
         s.delete_user_sessions(u.id).await.unwrap();
         assert!(s.session("abc").await.unwrap().is_none());
+        assert!(!s.second_factor_checked("abc", 8).await.unwrap(), "a gone session is not revived");
+
+        // An authenticator app: sealed at rest, confirmed by its first step, steps used once.
+        let key = &b.key;
+        s.begin_totp(u.id, &key.seal(b"twenty-byte-secret!!").unwrap(), 10).await.unwrap();
+        s.begin_totp(u.id, &key.seal(b"another-secret-bytes").unwrap(), 11).await.unwrap();
+        let f = s.totp(u.id).await.unwrap().unwrap();
+        assert_eq!(
+            (key.open(&f.sealed_secret).unwrap(), f.confirmed_at),
+            (b"another-secret-bytes".to_vec(), None)
+        );
+        assert!(s.use_totp_step(u.id, 100, 12).await.unwrap());
+        assert!(!s.use_totp_step(u.id, 100, 13).await.unwrap(), "a step is accepted once");
+        assert!(!s.use_totp_step(u.id, 99, 13).await.unwrap(), "and no earlier one after it");
+        assert!(s.use_totp_step(u.id, 101, 14).await.unwrap());
+        assert_eq!(s.totp(u.id).await.unwrap().unwrap().confirmed_at, Some(12));
+        let again = s.begin_totp(u.id, &key.seal(b"third-secret-bytes!!").unwrap(), 15).await;
+        assert!(matches!(again, Err(StoreError::Conflict(_))), "a confirmed app is removed first");
+        s.replace_recovery_codes(u.id, &["h1".into(), "h2".into()], 16).await.unwrap();
+        assert!(s.use_recovery_code(u.id, "h1", 17).await.unwrap());
+        assert!(!s.use_recovery_code(u.id, "h1", 18).await.unwrap(), "a recovery code works once");
+        assert_eq!(s.recovery_codes_left(u.id).await.unwrap(), 1);
+        assert!(s.delete_totp(u.id).await.unwrap());
+
+        // Security keys, ceremonies taken once, identity links.
+        let k = s
+            .add_security_key(
+                &NewSecurityKey {
+                    user_id: u.id,
+                    name: "yubi".into(),
+                    credential_id: "cred1".into(),
+                    passkey: "{}".into(),
+                },
+                20,
+            )
+            .await
+            .unwrap();
+        let dup = s
+            .add_security_key(
+                &NewSecurityKey {
+                    user_id: u.id,
+                    name: "again".into(),
+                    credential_id: "cred1".into(),
+                    passkey: "{}".into(),
+                },
+                21,
+            )
+            .await;
+        assert!(matches!(dup, Err(StoreError::Conflict(_))));
+        s.used_security_key(k.id, "{\"n\":1}", 22).await.unwrap();
+        assert_eq!(s.security_keys(u.id).await.unwrap()[0].last_used_at, Some(22));
+        assert!(s.delete_security_key(u.id + 1, k.id).await.unwrap().is_none(), "only the owner's keys");
+        assert!(s.delete_security_key(u.id, k.id).await.unwrap().is_some());
+        let c = AuthChallenge {
+            id_hash: "ch".into(),
+            kind: ChallengeKind::Sso,
+            user_id: None,
+            state: "{}".into(),
+            expires_at: 100,
+        };
+        s.put_challenge(&c, 30).await.unwrap();
+        assert!(
+            s.take_challenge("ch", ChallengeKind::SecurityKeyRegistration, 31).await.unwrap().is_none(),
+            "another kind"
+        );
+        s.put_challenge(&AuthChallenge { id_hash: "ch2".into(), ..c.clone() }, 30).await.unwrap();
+        assert!(s.take_challenge("ch2", ChallengeKind::Sso, 31).await.unwrap().is_some());
+        assert!(s.take_challenge("ch2", ChallengeKind::Sso, 32).await.unwrap().is_none(), "taken once");
+        s.put_challenge(&AuthChallenge { id_hash: "ch3".into(), ..c.clone() }, 30).await.unwrap();
+        assert!(s.take_challenge("ch3", ChallengeKind::Sso, 100).await.unwrap().is_none(), "expired");
+        s.link_sso("corp", "sub-1", u.id, 40).await.unwrap();
+        s.link_sso("corp", "sub-1", u.id, 41).await.unwrap();
+        assert_eq!(s.sso_user("corp", "sub-1").await.unwrap(), Some(u.id));
+        assert_eq!(s.sso_identities(u.id).await.unwrap()[0].last_sign_in_at, 41);
 
         let t = s
             .create_token(
@@ -174,6 +262,16 @@ async fn hosts_groups_and_credentials() {
         let sealed = b.store.credential_secrets(cred.id).await.unwrap().unwrap();
         assert_eq!(key.open(&sealed.secret).unwrap(), b"PRIVATE");
 
+        // An authenticator secret is sealed under the same key and re-sealed with it.
+        let owner = b
+            .store
+            .create_user(
+                &NewUser { username: "tia".into(), password_hash: "h".into(), role: "admin".into() },
+                1,
+            )
+            .await
+            .unwrap();
+        b.store.begin_totp(owner.id, &key.seal(b"totp-secret-20-bytes").unwrap(), 1).await.unwrap();
         let old_file = std::fs::read_to_string(&b.keys.credential).unwrap();
         assert_eq!(b.store.rotate_credential_key(2).await.unwrap(), 1);
         assert_ne!(std::fs::read_to_string(&b.keys.credential).unwrap(), old_file, "a new key file");
@@ -181,6 +279,8 @@ async fn hosts_groups_and_credentials() {
         let sealed = b.store.credential_secrets(cred.id).await.unwrap().unwrap();
         assert_eq!(b.key.open(&sealed.secret).unwrap(), b"PRIVATE");
         assert!(key.open(&sealed.secret).is_err());
+        let totp = b.store.totp(owner.id).await.unwrap().unwrap();
+        assert_eq!(b.key.open(&totp.sealed_secret).unwrap(), b"totp-secret-20-bytes");
         let s = &*b.store;
 
         let mut ids = Vec::new();

@@ -8,6 +8,7 @@ mod channels;
 pub(crate) mod credentials;
 pub(crate) mod events;
 mod exceptions;
+mod factors;
 mod fleet;
 mod groups;
 pub(crate) mod hosts;
@@ -57,6 +58,96 @@ pub fn build(state: AppState) -> (Router<AppState>, Vec<RouteSpec>) {
             "auth",
             "The signed-in caller and its permissions",
             auth_routes::me,
+        )
+        .route(
+            POST,
+            "/api/v1/auth/second-factor",
+            Public,
+            "auth.second_factor",
+            "auth",
+            "Finish a waiting sign-in with an authenticator or recovery code",
+            auth_routes::second_factor,
+        )
+        .route(
+            POST,
+            "/api/v1/auth/second-factor/enrol",
+            Public,
+            "auth.second_factor_enrol",
+            "auth",
+            "In a sign-in waiting for enrolment: the authenticator app secret to enrol",
+            auth_routes::second_factor_enrol,
+        )
+        .route(
+            POST,
+            "/api/v1/auth/verify",
+            SignedIn,
+            "auth.verify",
+            "auth",
+            "Check a second factor now, for sensitive changes in the next minutes",
+            factors::verify,
+        )
+        .route(
+            GET,
+            "/api/v1/me/factors",
+            SignedIn,
+            "factor.list",
+            "auth",
+            "Your second factors and sessions",
+            factors::overview,
+        )
+        .route(
+            POST,
+            "/api/v1/me/totp",
+            SignedIn,
+            "factor.totp_begin",
+            "auth",
+            "Start enrolling an authenticator app",
+            factors::begin_totp,
+        )
+        .route(
+            POST,
+            "/api/v1/me/totp/confirm",
+            SignedIn,
+            "factor.enrol",
+            "auth",
+            "Finish enrolling an authenticator app; returns recovery codes once",
+            factors::confirm_totp,
+        )
+        .route(
+            DELETE,
+            "/api/v1/me/totp",
+            SignedIn,
+            "factor.remove",
+            "auth",
+            "Remove your authenticator app",
+            factors::remove_totp,
+        )
+        .route(
+            POST,
+            "/api/v1/me/recovery-codes",
+            SignedIn,
+            "factor.recovery_codes",
+            "auth",
+            "New recovery codes (the old ones stop working)",
+            factors::recovery_codes,
+        )
+        .route(
+            DELETE,
+            "/api/v1/me/sessions/{id}",
+            SignedIn,
+            "session.end",
+            "auth",
+            "End one of your sessions",
+            factors::end_session,
+        )
+        .route(
+            POST,
+            "/api/v1/users/{id}/factors/reset",
+            Needs(P::UsersWrite),
+            "user.factors_reset",
+            "users",
+            "Remove a user's second factors (they enrol again if their role requires one)",
+            factors::reset,
         )
         .route(GET, "/api/v1/users", Needs(P::UsersRead), "user.list", "users", "List users", users::list)
         .route(

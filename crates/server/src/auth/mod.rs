@@ -4,14 +4,20 @@
 
 pub mod limiter;
 pub mod need;
+pub mod oidc;
+pub mod pending;
 pub mod rbac;
+pub mod recovery;
+pub mod second_factor;
 pub mod secret;
 pub mod sign_in;
+pub mod sso;
+pub mod totp;
 
 use std::collections::BTreeSet;
 
 use axum::http::HeaderMap;
-use openwatch_store::{Millis, Store, StoreError};
+use openwatch_store::{Millis, Session, SessionStage, Store, StoreError, User};
 
 use crate::http::error::{ApiError, ApiResult, forbidden, unauthenticated};
 use rbac::{Permission, builtin_permissions};
@@ -157,6 +163,10 @@ async fn resolve_as(
         store.delete_session(&id_hash).await?;
         return Err(unauthenticated("the account is disabled"));
     };
+    if session.stage != SessionStage::Full {
+        return Err(unauthenticated("signing in is not finished: a second factor is needed")
+            .with_code("second_factor_required"));
+    }
     if touch && now - session.last_seen_at > 30_000 {
         store.touch_session(&id_hash, now).await?;
     }
@@ -168,6 +178,34 @@ async fn resolve_as(
         permissions,
         via: Via::Session { id_hash, csrf_token: session.csrf_token },
     }))
+}
+
+/// How long a sign-in may wait for its second factor.
+pub const PENDING_MS: i64 = 5 * 60_000;
+
+/// The session of a sign-in waiting for a second factor (or for one to be enrolled), and
+/// its user; `None` when the request has no such session (none, ended, or already signed in).
+pub async fn pending(
+    store: &dyn Store,
+    headers: &HeaderMap,
+    now: Millis,
+) -> ApiResult<Option<(Session, User)>> {
+    let cookie = cookie_value(headers, SESSION_COOKIE_TLS).or_else(|| cookie_value(headers, SESSION_COOKIE));
+    let Some(cookie) = cookie else { return Ok(None) };
+    let id_hash = secret::token_hash(&cookie);
+    let Some(session) = store.session(&id_hash).await? else { return Ok(None) };
+    if session.stage == SessionStage::Full {
+        return Ok(None);
+    }
+    if now - session.created_at > PENDING_MS {
+        store.delete_session(&id_hash).await?;
+        return Ok(None);
+    }
+    let Some(user) = store.user(session.user_id).await?.filter(|u| !u.disabled) else {
+        store.delete_session(&id_hash).await?;
+        return Ok(None);
+    };
+    Ok(Some((session, user)))
 }
 
 impl ApiError {

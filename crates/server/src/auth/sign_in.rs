@@ -4,20 +4,86 @@
 
 use std::time::Instant;
 
-use openwatch_store::{NewAuditEvent, Session, User};
+use openwatch_store::{Millis, NewAuditEvent, Session, SessionStage, SignInMethod, StoreError, User};
 use serde_json::json;
 
 use super::secret::{GateError, PasswordGate, decoy_hash, random_token, token_hash, verify_password};
 use super::{SESSION_COOKIE, SESSION_COOKIE_TLS, SESSION_PREFIX};
 use crate::app::{AppState, now_ms};
 
-/// A successful sign-in: the user, the session cookie's value and the session's CSRF token.
+/// A successful sign-in: the user, the session cookie's value, the session's CSRF token and
+/// whether the session still waits for a second factor.
 #[derive(Debug)]
 pub struct SignedIn {
     pub user: User,
     pub token: String,
     pub csrf: String,
     pub expires_at: i64,
+    pub stage: SessionStage,
+}
+
+/// How a new session starts.
+#[derive(Debug)]
+pub struct SessionStart<'a> {
+    pub method: SignInMethod,
+    pub provider: Option<&'a str>,
+    pub source: &'a str,
+    /// The sign-in itself proved a second factor (a security key with user verification, or
+    /// a provider trusted for it).
+    pub second_factor: bool,
+}
+
+/// Where a user's new session stands: signed in, waiting for their second factor, or
+/// waiting for one to be enrolled because their role requires it.
+pub async fn stage_for(
+    state: &AppState,
+    user: &User,
+    second_factor: bool,
+) -> Result<SessionStage, StoreError> {
+    if second_factor {
+        return Ok(SessionStage::Full);
+    }
+    if super::second_factor::enrolled(state.store(), user.id).await?.any() {
+        return Ok(SessionStage::SecondFactor);
+    }
+    if crate::service::factors::required(state, &user.role) {
+        return Ok(SessionStage::Enrol);
+    }
+    Ok(SessionStage::Full)
+}
+
+/// Create the session of a user who has just proved who they are.
+pub async fn start_session(
+    state: &AppState,
+    user: User,
+    how: SessionStart<'_>,
+) -> Result<SignedIn, StoreError> {
+    let stage = stage_for(state, &user, how.second_factor).await?;
+    let now: Millis = now_ms();
+    let token = random_token(SESSION_PREFIX);
+    let csrf = random_token("");
+    let expires_at = now + state.session_limits().absolute_ms;
+    let session = Session {
+        id_hash: token_hash(&token),
+        user_id: user.id,
+        csrf_token: csrf.clone(),
+        created_at: now,
+        last_seen_at: now,
+        expires_at,
+        stage,
+        method: how.method,
+        provider: how.provider.map(str::to_owned),
+        second_factor_at: how.second_factor.then_some(now),
+        source: how.source.to_owned(),
+    };
+    state.store().create_session(&session).await?;
+    Ok(SignedIn { user, token, csrf, expires_at, stage })
+}
+
+/// May this user sign in with a password under the server's policy?
+pub fn password_allowed(state: &AppState, username: &str) -> bool {
+    state.config.local_sign_in == crate::config::LocalSignIn::All
+        || state.config.break_glass_users.iter().any(|u| u == username)
 }
 
 #[derive(Debug)]
@@ -28,6 +94,8 @@ pub enum Refused {
     Busy(u64),
     /// Wrong user name, wrong password or disabled account: deliberately indistinguishable.
     Invalid,
+    /// Password sign-in is reserved to break-glass accounts.
+    PasswordsDisabled,
     Internal(String),
 }
 
@@ -56,6 +124,10 @@ pub async fn sign_in(
     let record = |e: NewAuditEvent| async move {
         state.store().append_audit(&e).await.map_err(|e| Refused::Internal(e.to_string()))
     };
+    if !password_allowed(state, username) {
+        record(audit("denied", "password sign-in disabled")).await?;
+        return Err(Refused::PasswordsDisabled);
+    }
     let attempt = match state.limiter.begin(source, username, Instant::now()) {
         Ok(a) => a,
         Err(wait) => {
@@ -105,21 +177,12 @@ pub async fn sign_in(
         }
     };
     state.limiter.succeeded(attempt);
-    let now = now_ms();
-    let token = random_token(SESSION_PREFIX);
-    let csrf = random_token("");
-    let expires_at = now + state.session_limits().absolute_ms;
-    let session = Session {
-        id_hash: token_hash(&token),
-        user_id: user.id,
-        csrf_token: csrf.clone(),
-        created_at: now,
-        last_seen_at: now,
-        expires_at,
-    };
-    state.store().create_session(&session).await.map_err(|e| Refused::Internal(e.to_string()))?;
-    record(audit("success", "")).await?;
-    Ok(SignedIn { user, token, csrf, expires_at })
+    let how = SessionStart { method: SignInMethod::Password, provider: None, source, second_factor: false };
+    let signed = start_session(state, user, how).await.map_err(|e| Refused::Internal(e.to_string()))?;
+    let mut event = audit("success", "");
+    event.details["stage"] = json!(signed.stage.as_str());
+    record(event).await?;
+    Ok(signed)
 }
 
 /// The `Set-Cookie` value for a session (`value` empty and `max_age` 0 to clear it).

@@ -100,6 +100,8 @@ pub fn classify(e: &ServiceError) -> Failure {
         }
         ServiceError::Conflict(_) => (StatusCode::CONFLICT, "conflict"),
         ServiceError::Forbidden(_) => (StatusCode::FORBIDDEN, "forbidden"),
+        ServiceError::FreshSecondFactor(_) => (StatusCode::FORBIDDEN, "second_factor_check_required"),
+        ServiceError::RateLimited(_) => (StatusCode::TOO_MANY_REQUESTS, "rate_limited"),
         ServiceError::Internal(_) => (StatusCode::INTERNAL_SERVER_ERROR, "internal"),
     };
     Failure { code, status }
@@ -112,6 +114,7 @@ impl From<ServiceError> for ApiError {
         let Failure { code, status } = classify(&e);
         let details = match &e {
             ServiceError::Invalid { field, problem } => json!({ "field": field, "problem": problem }),
+            ServiceError::RateLimited(secs) => json!({ "retry_after_secs": secs }),
             _ => Value::Null,
         };
         ApiError { status, code, message: e.to_string(), details }

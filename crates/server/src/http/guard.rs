@@ -106,13 +106,13 @@ fn request_id(req: &Request) -> String {
         .unwrap_or_else(|| crate::auth::secret::random_token("")[..22].to_owned())
 }
 
-fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
+pub(crate) fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
     a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
 }
 
 /// A cookie-authenticated write must carry the CSRF token in the header or come from our
 /// own origin; the form field is checked separately (it needs the body).
-fn csrf_header_or_origin(state: &AppState, headers: &HeaderMap, csrf_token: &str) -> bool {
+pub(crate) fn csrf_header_or_origin(state: &AppState, headers: &HeaderMap, csrf_token: &str) -> bool {
     if let Some(sent) = headers.get(CSRF_HEADER).and_then(|v| v.to_str().ok()) {
         return constant_time_eq(sent.as_bytes(), csrf_token.as_bytes());
     }

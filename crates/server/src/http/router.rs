@@ -45,9 +45,20 @@ pub enum AuditMode {
 }
 
 impl AuditMode {
-    /// Sign-in has no caller until it succeeds, so it records its own events.
+    /// Sign-in has no caller until it succeeds, so its steps record their own events.
     fn for_action(action: &str) -> AuditMode {
-        if action == "auth.login" { AuditMode::Handler } else { AuditMode::Auto }
+        if matches!(
+            action,
+            "auth.login"
+                | "auth.second_factor"
+                | "auth.second_factor_enrol"
+                | "auth.sso"
+                | "auth.security_key"
+        ) {
+            AuditMode::Handler
+        } else {
+            AuditMode::Auto
+        }
     }
 }
 

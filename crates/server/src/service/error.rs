@@ -15,6 +15,12 @@ pub enum ServiceError {
     Conflict(String),
     #[error("{0}")]
     Forbidden(String),
+    /// The change needs a second factor checked in this session within the last minutes.
+    #[error("{0}")]
+    FreshSecondFactor(String),
+    /// Too many failed attempts; retry after this many seconds.
+    #[error("too many failed attempts; try again in {0} s")]
+    RateLimited(u64),
     /// A failure of ours (storage, hashing, sealing); the text is logged, not shown.
     #[error("an internal error occurred; see the server log")]
     Internal(String),

@@ -11,6 +11,7 @@ pub mod drift;
 pub mod error;
 pub mod exceptions;
 pub mod exports;
+pub mod factors;
 pub mod foreign;
 pub mod groups;
 pub mod hosts;

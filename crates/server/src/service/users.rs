@@ -277,6 +277,7 @@ pub async fn create_token(
     if name.is_empty() || name.len() > 100 {
         return Err(ServiceError::invalid("name", "1-100 characters"));
     }
+    super::factors::require_fresh(state, g.caller(), "creating an API token").await?;
     let wanted = known_role(state, &input.role).await?;
     within(g.caller(), &wanted, &format!("a token with the role `{}`", input.role))?;
     let days = input.expires_in_days.unwrap_or(90);

@@ -66,7 +66,7 @@ pub fn shell(p: &Page<'_>, body: Markup) -> Markup {
                         }
                     }
                     div.who {
-                        span { (p.caller.username) " (" (p.caller.role) ")" }
+                        a href="/profile" aria-current=[(p.section == "Account").then_some("page")] { (p.caller.username) " (" (p.caller.role) ")" }
                         form method="post" action="/logout" {
                             input type="hidden" name="_csrf" value=(p.csrf);
                             button.secondary type="submit" { "Sign out" }

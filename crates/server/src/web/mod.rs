@@ -21,11 +21,14 @@ mod imports;
 mod keys;
 pub(crate) mod layout;
 mod login;
+mod profile;
 mod remediations;
 mod reports;
 mod rules;
 mod scans;
 mod schedules;
+mod second_factor;
+mod sso;
 pub mod svg;
 mod tailoring;
 pub(crate) mod verdicts;
@@ -99,7 +102,19 @@ pub fn pages(r: Routes) -> Routes {
         })
         .page(GET, "/login", Public, "web.login_form", login::form)
         .page(POST, "/login", Public, "auth.login", login::submit)
+        .page(GET, "/auth/oidc/{name}", Public, "web.sso_start", sso::start)
+        .page(GET, "/auth/oidc/{name}/callback", Public, "auth.sso", sso::callback)
+        .page(GET, "/login/second-factor", Public, "web.second_factor_form", second_factor::form)
+        .page(POST, "/login/second-factor", Public, "auth.second_factor", second_factor::submit)
         .page(POST, "/logout", SignedIn, "auth.logout", login::logout)
+        .page(GET, "/profile", SignedIn, "web.profile", profile::page)
+        .page(POST, "/profile/verify", SignedIn, "auth.verify", profile::verify)
+        .page(POST, "/profile/totp", SignedIn, "factor.totp_begin", profile::begin_totp)
+        .page(POST, "/profile/totp/confirm", SignedIn, "factor.enrol", profile::confirm_totp)
+        .page(POST, "/profile/totp/remove", SignedIn, "factor.remove", profile::remove_totp)
+        .page(POST, "/profile/recovery-codes", SignedIn, "factor.recovery_codes", profile::recovery_codes)
+        .page(POST, "/profile/sessions/{id}/end", SignedIn, "session.end", profile::end_session)
+        .page(POST, "/profile/tokens", Needs(P::TokensWrite), "token.create", profile::create_token)
         .page(GET, "/", Needs(P::FleetRead), "web.dashboard", dashboard::page)
         .page(GET, "/hosts", Needs(P::HostsRead), "web.hosts", hosts::list)
         .page(POST, "/hosts", Needs(P::HostsWrite), "host.create", hosts::create)

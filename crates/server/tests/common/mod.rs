@@ -82,7 +82,11 @@ impl TestApp {
 
     pub async fn start_with(backend: Backend, tweak: impl FnOnce(&mut Config)) -> TestApp {
         let dir = tempfile::tempdir().unwrap();
+        // Bound first, so `tweak` knows the address (identity providers need it).
+        let std_listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        std_listener.set_nonblocking(true).unwrap();
         let mut cfg = Config {
+            listen: std_listener.local_addr().unwrap(),
             data_dir: dir.path().to_path_buf(),
             database_url: database_url(backend, dir.path()),
             scan_walks: false,
@@ -101,7 +105,7 @@ impl TestApp {
         openwatch_server::worker::spawn_listener(&state, &mut tasks);
         openwatch_server::worker::scheduler::spawn(&state, &mut tasks);
         tokio::spawn(async move { while tasks.join_next().await.is_some() {} });
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let listener = tokio::net::TcpListener::from_std(std_listener).unwrap();
         let base = format!("http://{}", listener.local_addr().unwrap());
         let app = openwatch_server::api::app(state.clone())
             .into_make_service_with_connect_info::<std::net::SocketAddr>();

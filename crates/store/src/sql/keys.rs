@@ -261,6 +261,7 @@ impl Backend {
             .await?;
         }
         reseal_channels(&mut tx, old, &new, now).await?;
+        reseal_totp(&mut tx, old, &new).await?;
         tx.commit().await?;
         keys::install(&pending, path)?;
         Ok(rows.len())

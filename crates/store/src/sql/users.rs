@@ -32,6 +32,11 @@ fn session_from(row: &DbRow) -> Result<Session> {
         created_at: row.try_get("created_at")?,
         last_seen_at: row.try_get("last_seen_at")?,
         expires_at: row.try_get("expires_at")?,
+        stage: text_col(row, "stage", SessionStage::parse)?,
+        method: text_col(row, "method", SignInMethod::parse)?,
+        provider: row.try_get("provider")?,
+        second_factor_at: row.try_get("second_factor_at")?,
+        source: row.try_get("source")?,
     })
 }
 
@@ -151,8 +156,9 @@ impl UserStore for Backend {
 
     async fn create_session(&self, s: &Session) -> Result<()> {
         sqlx::query(
-            "INSERT INTO sessions (id_hash, user_id, csrf_token, created_at, last_seen_at, expires_at) \
-             VALUES ($1, $2, $3, $4, $5, $6)",
+            "INSERT INTO sessions (id_hash, user_id, csrf_token, created_at, last_seen_at, expires_at, \
+             stage, method, provider, second_factor_at, source) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
         )
         .bind(&s.id_hash)
         .bind(s.user_id)
@@ -160,6 +166,11 @@ impl UserStore for Backend {
         .bind(s.created_at)
         .bind(s.last_seen_at)
         .bind(s.expires_at)
+        .bind(s.stage.as_str())
+        .bind(s.method.as_str())
+        .bind(&s.provider)
+        .bind(s.second_factor_at)
+        .bind(&s.source)
         .execute(self.w())
         .await?;
         Ok(())
