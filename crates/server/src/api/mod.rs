@@ -19,6 +19,7 @@ mod remediations;
 mod reports;
 pub(crate) mod scans;
 mod schedules;
+mod security_keys;
 mod tailoring;
 mod users;
 
@@ -76,6 +77,51 @@ pub fn build(state: AppState) -> (Router<AppState>, Vec<RouteSpec>) {
             "auth",
             "In a sign-in waiting for enrolment: the authenticator app secret to enrol",
             auth_routes::second_factor_enrol,
+        )
+        .route(
+            POST,
+            "/api/v1/auth/security-key/begin",
+            Public,
+            "auth.security_key_begin",
+            "auth",
+            "Start signing in with a security key (the waiting sign-in's, or by user name)",
+            security_keys::begin_sign_in,
+        )
+        .route(
+            POST,
+            "/api/v1/auth/security-key",
+            Public,
+            "auth.security_key",
+            "auth",
+            "Finish signing in with a security key",
+            security_keys::finish_sign_in,
+        )
+        .route(
+            POST,
+            "/api/v1/me/security-keys/begin",
+            SignedIn,
+            "factor.security_key_begin",
+            "auth",
+            "Start registering a security key or passkey",
+            security_keys::begin_registration,
+        )
+        .route(
+            POST,
+            "/api/v1/me/security-keys",
+            SignedIn,
+            "factor.enrol",
+            "auth",
+            "Finish registering a security key or passkey",
+            security_keys::finish_registration,
+        )
+        .route(
+            DELETE,
+            "/api/v1/me/security-keys/{id}",
+            SignedIn,
+            "factor.remove",
+            "auth",
+            "Remove a security key",
+            security_keys::remove,
         )
         .route(
             POST,

@@ -13,6 +13,7 @@ pub mod secret;
 pub mod sign_in;
 pub mod sso;
 pub mod totp;
+pub mod webauthn;
 
 use std::collections::BTreeSet;
 
@@ -212,5 +213,31 @@ impl ApiError {
     pub fn with_code(mut self, code: &'static str) -> ApiError {
         self.code = code;
         self
+    }
+}
+
+/// Audit a sign-in attempt that has no caller yet (single sign-on, security keys); a
+/// failure to record it is logged, as the attempt's own outcome stands.
+pub async fn record_attempt(
+    state: &crate::app::AppState,
+    action: &str,
+    who: &str,
+    source: &str,
+    rid: &str,
+    outcome: &str,
+    details: serde_json::Value,
+) {
+    let e = openwatch_store::NewAuditEvent {
+        at: crate::app::now_ms(),
+        actor: if who.is_empty() { "anonymous".into() } else { who.to_owned() },
+        action: action.into(),
+        target: if who.is_empty() { String::new() } else { format!("user:{who}") },
+        outcome: outcome.into(),
+        source: source.to_owned(),
+        correlation_id: rid.to_owned(),
+        details,
+    };
+    if let Err(err) = state.store().append_audit(&e).await {
+        tracing::error!(error = %err, action, "recording a sign-in attempt");
     }
 }

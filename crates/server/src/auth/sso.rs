@@ -5,7 +5,7 @@
 //! require pre-existing accounts (an administrator created it for that person). Every
 //! attempt is audited as `auth.sso`.
 
-use openwatch_store::{NewAuditEvent, NewUser, SignInMethod};
+use openwatch_store::{NewUser, SignInMethod};
 use serde_json::{Value, json};
 
 use super::oidc::{Identity, SsoError, provider};
@@ -27,19 +27,7 @@ pub async fn audit(
 ) {
     let mut details = details;
     details["provider"] = json!(provider);
-    let e = NewAuditEvent {
-        at: now_ms(),
-        actor: if who.is_empty() { "anonymous".into() } else { who.to_owned() },
-        action: "auth.sso".into(),
-        target: if who.is_empty() { format!("provider:{provider}") } else { format!("user:{who}") },
-        outcome: outcome.into(),
-        source: source.to_owned(),
-        correlation_id: rid.to_owned(),
-        details,
-    };
-    if let Err(err) = state.store().append_audit(&e).await {
-        tracing::error!(error = %err, "recording a single sign-on attempt");
-    }
+    super::record_attempt(state, "auth.sso", who, source, rid, outcome, details).await;
 }
 
 /// Sign in (or create) the account for `id`; its role from the provider's groups.

@@ -39,3 +39,13 @@ pub fn download(e: crate::service::exports::Export) -> Response {
     ([(header::CONTENT_TYPE, e.content_type.to_owned()), (header::CONTENT_DISPOSITION, disposition)], e.body)
         .into_response()
 }
+
+/// This server's origin as browsers reach it: `public_origin`, else the request's Host.
+pub fn origin(state: &crate::app::AppState, headers: &axum::http::HeaderMap) -> String {
+    if !state.config.public_origin.is_empty() {
+        return state.config.public_origin.trim_end_matches('/').to_owned();
+    }
+    let host = headers.get(axum::http::header::HOST).and_then(|v| v.to_str().ok()).unwrap_or("localhost");
+    let scheme = if state.config.tls() { "https" } else { "http" };
+    format!("{scheme}://{host}")
+}

@@ -12,7 +12,7 @@ use super::{Done, ServiceError, ServiceResult, note};
 use crate::app::{AppState, now_ms};
 use crate::auth::need::{SignedIn, UsersWrite};
 use crate::auth::second_factor::{self, Context, FRESH_MS, Refused, enrolled};
-use crate::auth::{Caller, Via, lookup_role, recovery, totp};
+use crate::auth::{Caller, Via, lookup_role, recovery, totp, webauthn};
 use crate::http::guard::Grant;
 
 /// An authenticator app being enrolled: what the person scans or types. Shown once.
@@ -276,4 +276,61 @@ pub async fn reset(state: &AppState, g: &Grant<UsersWrite>, user_id: i64) -> Ser
     state.store().delete_user_sessions(user_id).await?;
     let audit = note(format!("user:{}", user.username), json!({"totp": totp, "security_keys": keys}));
     Ok(Done::new((), audit))
+}
+
+/// Start registering a security key for the caller; `origin` is where the browser is.
+pub async fn begin_own_key(
+    state: &AppState,
+    g: &Grant<SignedIn>,
+    origin: &str,
+) -> ServiceResult<webauthn::Ceremony<webauthn_rs::prelude::CreationChallengeResponse>> {
+    require_fresh(state, g.caller(), "adding a second factor").await?;
+    let rp = webauthn::relying_party(state, origin)?;
+    webauthn::begin_registration(state, &rp, &user_of(state, g.caller()).await?).await
+}
+
+/// A key just registered, and recovery codes (shown once) when the account had none.
+#[derive(Debug, Serialize)]
+pub struct KeyAdded {
+    pub key: SecurityKey,
+    pub recovery_codes: Option<Vec<String>>,
+}
+
+pub async fn finish_own_key(
+    state: &AppState,
+    g: &Grant<SignedIn>,
+    origin: &str,
+    challenge_id: &str,
+    name: &str,
+    answer: &webauthn_rs::prelude::RegisterPublicKeyCredential,
+) -> ServiceResult<Done<KeyAdded>> {
+    let rp = webauthn::relying_party(state, origin)?;
+    let user = user_of(state, g.caller()).await?;
+    let key = webauthn::finish_registration(state, &rp, &user, challenge_id, name, answer).await?;
+    let recovery_codes = if state.store().recovery_codes_left(user.id).await? == 0 {
+        let codes = recovery::generate();
+        let hashes: Vec<String> = codes.iter().map(|c| recovery::hash(c)).collect();
+        state.store().replace_recovery_codes(user.id, &hashes, now_ms()).await?;
+        Some(codes)
+    } else {
+        None
+    };
+    let audit = note(format!("user:{}", user.username), json!({"factor": "security_key", "name": key.name}));
+    Ok(Done::new(KeyAdded { key, recovery_codes }, audit))
+}
+
+pub async fn remove_key(state: &AppState, g: &Grant<SignedIn>, id: i64) -> ServiceResult<Done<()>> {
+    require_fresh(state, g.caller(), "removing a second factor").await?;
+    let e = enrolled(state.store(), g.caller().user_id).await?;
+    keep_one(state, g.caller(), usize::from(e.totp) + e.security_keys.saturating_sub(1))?;
+    let Some(k) = state.store().delete_security_key(g.caller().user_id, id).await? else {
+        return Err(ServiceError::NotFound("security key"));
+    };
+    if !enrolled(state.store(), g.caller().user_id).await?.any() {
+        state.store().delete_recovery_codes(g.caller().user_id).await?;
+    }
+    Ok(Done::new(
+        (),
+        note(format!("user:{}", g.username()), json!({"factor": "security_key", "name": k.name})),
+    ))
 }

@@ -76,6 +76,10 @@ pub(super) fn form_page(state: &AppState, next: &str, message: Option<&str>, sta
             label { "Password" input #password name="password" type="password" autocomplete="current-password" required; }
             button type="submit" { "Sign in" }
         }
+        p {
+            button.secondary #passwordless type="button" data-webauthn="sign-in" data-next=(next) { "Sign in with a security key" }
+        }
+        p #webauthn-error.flash.error hidden role="alert" {}
         @if !state.config.oidc_providers.is_empty() {
             div.sso {
                 @for p in &state.config.oidc_providers {
@@ -188,7 +192,7 @@ pub async fn logout(State(state): State<AppState>, headers: HeaderMap, v: Viewer
     let mut resp = match end {
         // Signed out here; the provider's own session is the person's to end, offered.
         Some((p, url)) => {
-            let back = format!("{}/login", super::sso::origin(&state, &headers));
+            let back = format!("{}/login", crate::http::origin(&state, &headers));
             let link = format!(
                 "{url}?client_id={}&post_logout_redirect_uri={}",
                 super::form::urlencode(&p.client_id),

@@ -114,6 +114,7 @@ pub fn pages(r: Routes) -> Routes {
         .page(POST, "/profile/totp/remove", SignedIn, "factor.remove", profile::remove_totp)
         .page(POST, "/profile/recovery-codes", SignedIn, "factor.recovery_codes", profile::recovery_codes)
         .page(POST, "/profile/sessions/{id}/end", SignedIn, "session.end", profile::end_session)
+        .page(POST, "/profile/security-keys/{id}/remove", SignedIn, "factor.remove", profile::remove_key)
         .page(POST, "/profile/tokens", Needs(P::TokensWrite), "token.create", profile::create_token)
         .page(GET, "/", Needs(P::FleetRead), "web.dashboard", dashboard::page)
         .page(GET, "/hosts", Needs(P::HostsRead), "web.hosts", hosts::list)

@@ -315,3 +315,10 @@ pub async fn create_token(
         Err(e) => super::after_post(&v.csrf, "/profile", &e.to_string(), Err(&e)),
     }
 }
+
+pub async fn remove_key(State(state): State<AppState>, v: Viewer<SignedIn>, Path(id): Path<i64>) -> Response {
+    match factors::remove_key(&state, &v.grant, id).await {
+        Ok(d) => back(&v.csrf, "Security key removed", Ok(d.audit)),
+        Err(e) => back(&v.csrf, &e.to_string(), Err(&e)),
+    }
+}

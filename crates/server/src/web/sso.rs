@@ -18,20 +18,11 @@ use crate::auth::secret::random_token;
 use crate::auth::sign_in::session_cookie;
 use crate::auth::{cookie_value, sso};
 use crate::http::client_addr::client_ip;
+use crate::http::origin;
 
 #[derive(Debug, Deserialize)]
 pub struct Next {
     next: Option<String>,
-}
-
-/// This server's origin as browsers reach it.
-pub fn origin(state: &AppState, headers: &HeaderMap) -> String {
-    if !state.config.public_origin.is_empty() {
-        return state.config.public_origin.trim_end_matches('/').to_owned();
-    }
-    let host = headers.get(header::HOST).and_then(|v| v.to_str().ok()).unwrap_or("localhost");
-    let scheme = if state.config.tls() { "https" } else { "http" };
-    format!("{scheme}://{host}")
 }
 
 fn https(state: &AppState) -> bool {
