@@ -20,8 +20,9 @@ fn now_secs() -> i64 {
     std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs() as i64
 }
 
-/// Enrol an authenticator app for the signed-in caller; its secret and recovery codes.
-async fn enrol(app: &TestApp) -> (String, Vec<String>) {
+/// Enrol an authenticator app for the signed-in caller; its secret, recovery codes and the
+/// time whose code enrolled it.
+async fn enrol(app: &TestApp) -> (String, Vec<String>, i64) {
     let (s, b) = app.post("/api/v1/me/totp", json!({})).await;
     assert_eq!(s, StatusCode::OK, "{b}");
     let secret = b["secret"].as_str().unwrap().to_owned();
@@ -29,12 +30,13 @@ async fn enrol(app: &TestApp) -> (String, Vec<String>) {
     assert!(b["qr_svg"].as_str().unwrap().contains("<svg"), "the QR code is drawn by the server");
     let (s, b) = app.post("/api/v1/me/totp/confirm", json!({"code": "000000"})).await;
     assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY, "a wrong first code enrols nothing: {b}");
-    let (s, b) = app.post("/api/v1/me/totp/confirm", json!({"code": code(&secret, now_secs())})).await;
+    let at = now_secs();
+    let (s, b) = app.post("/api/v1/me/totp/confirm", json!({"code": code(&secret, at)})).await;
     assert_eq!(s, StatusCode::OK, "{b}");
     let codes: Vec<String> =
         b["recovery_codes"].as_array().unwrap().iter().map(|c| c.as_str().unwrap().to_owned()).collect();
     assert_eq!(codes.len(), 10);
-    (secret, codes)
+    (secret, codes, at)
 }
 
 /// Sign out and sign in again with the password: the body of the sign-in.
@@ -51,7 +53,7 @@ async fn events(app: &TestApp, action: &str) -> Vec<Value> {
 
 both_backends!(an_authenticator_app_guards_sign_in, |backend: Backend| async move {
     let mut app = TestApp::start(backend).await;
-    let (secret, recovery) = enrol(&app).await;
+    let (secret, recovery, at) = enrol(&app).await;
     let f = app.get("/api/v1/me/factors").await;
     assert_eq!((f["totp"].as_bool(), f["recovery_codes_left"].as_i64()), (Some(true), Some(10)), "{f}");
 
@@ -69,9 +71,9 @@ both_backends!(an_authenticator_app_guards_sign_in, |backend: Backend| async mov
     assert_eq!(s, StatusCode::UNAUTHORIZED, "nothing else is reachable either");
 
     // The code used at enrolment is refused (replay); the next step's code signs in.
-    let (s, b) = app.post("/api/v1/auth/second-factor", json!({"code": code(&secret, now_secs())})).await;
+    let (s, b) = app.post("/api/v1/auth/second-factor", json!({"code": code(&secret, at)})).await;
     assert_eq!((s, b["error"]["code"].as_str()), (StatusCode::UNAUTHORIZED, Some("invalid_code")), "{b}");
-    let next = code(&secret, now_secs() + 30);
+    let next = code(&secret, at + 30);
     let (s, b) = app.post("/api/v1/auth/second-factor", json!({"code": next})).await;
     assert_eq!(s, StatusCode::OK, "{b}");
     assert!(b["permissions"].as_array().is_some_and(|p| !p.is_empty()), "{b}");
@@ -125,7 +127,7 @@ both_backends!(an_authenticator_app_guards_sign_in, |backend: Backend| async mov
 
 both_backends!(guessing_codes_is_limited_and_audited, |backend: Backend| async move {
     let mut app = TestApp::start(backend).await;
-    let (secret, _) = enrol(&app).await;
+    let (secret, _, at) = enrol(&app).await;
     // Five wrong codes end a waiting sign-in.
     for round in 0..2 {
         password_again(&mut app, "admin", ADMIN_PASSWORD).await;
@@ -140,8 +142,7 @@ both_backends!(guessing_codes_is_limited_and_audited, |backend: Backend| async m
     }
     // Ten wrong codes for the account in 15 minutes: even the right code now waits.
     password_again(&mut app, "admin", ADMIN_PASSWORD).await;
-    let (s, b) =
-        app.post("/api/v1/auth/second-factor", json!({"code": code(&secret, now_secs() + 30)})).await;
+    let (s, b) = app.post("/api/v1/auth/second-factor", json!({"code": code(&secret, at + 30)})).await;
     assert_eq!(
         (s, b["error"]["code"].as_str()),
         (StatusCode::TOO_MANY_REQUESTS, Some("rate_limited")),
@@ -248,7 +249,7 @@ both_backends!(
     the_web_sign_in_asks_for_the_code_and_the_profile_shows_factors,
     |backend: Backend| async move {
         let app = TestApp::start(backend).await;
-        let (secret, _) = enrol(&app).await;
+        let (secret, _, at) = enrol(&app).await;
         let (s, _) = app.post("/api/v1/auth/logout", json!({})).await;
         assert!(s.is_success());
         // The sign-in form leads to the second-factor step.
@@ -275,7 +276,7 @@ both_backends!(
             .unwrap();
         assert_eq!(resp.status(), StatusCode::UNAUTHORIZED);
         assert!(text(&resp.text().await.unwrap()).contains("That code is wrong"));
-        let good = code(&secret, now_secs() + 30);
+        let good = code(&secret, at + 30);
         let resp = app
             .client
             .post(format!("{}/login/second-factor", app.base))

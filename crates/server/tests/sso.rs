@@ -49,7 +49,7 @@ impl Idp {
             .arg(&script)
             .current_dir(&dir)
             .env("PORT", port.to_string())
-            .env("REDIRECT_URI", format!("{base}/auth/oidc/corp/callback"))
+            .env("REDIRECT_URI", format!("{base}/auth/oidc/corp/callback,{base}/auth/oidc/strict/callback"))
             .env("POST_LOGOUT_URI", format!("{base}/login"))
             .env("CLIENT_SECRET", "test-client-secret")
             .stdout(Stdio::piped())
@@ -90,7 +90,11 @@ fn browser() -> reqwest::Client {
 
 /// Sign in through the provider with `b`: the final status, path and page text.
 async fn sso(app: &TestApp, b: &reqwest::Client) -> (StatusCode, String, String) {
-    let resp = b.get(format!("{}/auth/oidc/corp?next=/hosts", app.base)).send().await.unwrap();
+    sso_via(app, b, "corp").await
+}
+
+async fn sso_via(app: &TestApp, b: &reqwest::Client, provider: &str) -> (StatusCode, String, String) {
+    let resp = b.get(format!("{}/auth/oidc/{provider}?next=/hosts", app.base)).send().await.unwrap();
     let (status, path) = (resp.status(), resp.url().path().to_owned());
     let html = resp.text().await.unwrap();
     // The callback's page moves on by itself (meta refresh), as a browser would follow it.
@@ -137,6 +141,14 @@ both_backends!(sign_in_through_a_real_openid_provider, |backend: Backend| async 
             create_users: true,
             provider_second_factor: false,
         }];
+        // The same provider again, for accounts an administrator creates beforehand.
+        let strict = OidcProvider {
+            name: "strict".into(),
+            title: String::new(),
+            create_users: false,
+            ..c.oidc_providers[0].clone()
+        };
+        c.oidc_providers.push(strict);
     })
     .await;
     let idp = idp.unwrap();
@@ -181,6 +193,34 @@ both_backends!(sign_in_through_a_real_openid_provider, |backend: Backend| async 
     let (s, _, body) = sso(&app, &browser()).await;
     assert_eq!(s, StatusCode::UNAUTHORIZED, "{body}");
     assert!(body.contains("carol is in no group that maps to an OpenWatch role"), "{body}");
+
+    // A provider account named like an unlinked local one never takes it over.
+    idp.mode("admin", "").await;
+    let (s, _, body) = sso(&app, &browser()).await;
+    assert_eq!(s, StatusCode::UNAUTHORIZED, "{body}");
+    assert!(body.contains("an account named admin already exists and is not linked to corp"), "{body}");
+
+    // Where accounts must exist beforehand: refused until an administrator creates it.
+    idp.mode("dave", "").await;
+    let (s, _, body) = sso_via(&app, &browser(), "strict").await;
+    assert_eq!(s, StatusCode::UNAUTHORIZED, "{body}");
+    assert!(body.contains("no account named dave exists here"), "{body}");
+    let (s, b) = app
+        .post(
+            "/api/v1/users",
+            json!({"username": "dave", "password": "dave-local-password", "role": "viewer"}),
+        )
+        .await;
+    assert_eq!(s, StatusCode::CREATED, "{b}");
+    let dave = browser();
+    assert_eq!(sso_via(&app, &dave, "strict").await.1, "/hosts");
+    assert_eq!(me(&app, &dave).await["user"]["username"], "dave");
+
+    // The administration page shows the providers and their role mappings.
+    let (_, admin_page) = app.page("/admin").await;
+    let admin_text = text(&admin_page);
+    assert!(admin_text.contains("ow-admins → admin"), "{admin_text}");
+    assert!(admin_text.contains("must exist"), "{admin_text}");
 
     // ID tokens that must not be believed.
     for (tamper, why) in [
@@ -250,6 +290,6 @@ both_backends!(sign_in_through_a_real_openid_provider, |backend: Backend| async 
     assert!(failures.iter().any(|r| r.contains("expired")), "{failures:?}");
     assert!(failures.iter().any(|r| r.contains("no group")), "{failures:?}");
     let ok = events.iter().filter(|e| e["outcome"] == "success").count();
-    assert_eq!(ok, 4, "alice, bob twice, alice after the rotation");
+    assert_eq!(ok, 5, "alice, bob twice, dave, alice after the rotation");
     app.stop().await;
 });

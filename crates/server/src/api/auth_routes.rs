@@ -213,3 +213,14 @@ pub async fn second_factor_enrol(State(state): State<AppState>, headers: HeaderM
     }
     Ok(Json(crate::service::factors::begin_totp(&state, &user).await?).into_response())
 }
+
+/// The identity providers a person can sign in with (for sign-in pages of other clients).
+pub async fn providers(State(state): State<AppState>) -> Json<Value> {
+    let items: Vec<Value> = state
+        .config
+        .oidc_providers
+        .iter()
+        .map(|p| json!({"name": p.name, "title": p.label(), "start": format!("/auth/oidc/{}", p.name)}))
+        .collect();
+    Json(json!({"items": items, "password_sign_in": state.config.local_sign_in}))
+}

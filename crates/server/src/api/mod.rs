@@ -61,6 +61,15 @@ pub fn build(state: AppState) -> (Router<AppState>, Vec<RouteSpec>) {
             auth_routes::me,
         )
         .route(
+            GET,
+            "/api/v1/auth/providers",
+            Public,
+            "auth.providers",
+            "auth",
+            "The identity providers to sign in with, and whether passwords are accepted",
+            auth_routes::providers,
+        )
+        .route(
             POST,
             "/api/v1/auth/second-factor",
             Public,

@@ -90,6 +90,10 @@ async fn render_page<N: super::guard::Need>(
         } else {
             vec![]
         };
+        let mut factors = std::collections::HashMap::new();
+        for u in &users {
+            factors.insert(u.id, crate::auth::second_factor::enrolled(store, u.id).await?);
+        }
         let creds = if c.can(Permission::CredentialsRead) { store.list_credentials().await? } else { vec![] };
         let audit = if c.can(Permission::AuditRead) {
             let query = AuditQuery {
@@ -101,9 +105,9 @@ async fn render_page<N: super::guard::Need>(
         } else {
             vec![]
         };
-        Ok::<_, openwatch_store::StoreError>((users, tokens, custom_roles, creds, audit))
+        Ok::<_, openwatch_store::StoreError>((users, factors, tokens, custom_roles, creds, audit))
     };
-    let (users, tokens, custom_roles, creds, audit) = match loaded.await {
+    let (users, factors, tokens, custom_roles, creds, audit) = match loaded.await {
         Ok(x) => x,
         Err(e) => return super::page_error(&v.caller, &crate::service::ServiceError::from(e)),
     };
@@ -114,7 +118,7 @@ async fn render_page<N: super::guard::Need>(
                 section.card aria-labelledby="users-h" {
                     h2 #users-h { "Users" }
                     table {
-                        thead { tr { th { "User" } th { "Role" } th { "State" } th { "Created" } @if c.can(Permission::UsersWrite) { th { "Password" } } } }
+                        thead { tr { th { "User" } th { "Role" } th { "State" } th { "Second factor" } th { "Created" } @if c.can(Permission::UsersWrite) { th { "Password" } } } }
                         tbody { @for u in &users { tr {
                             td { (u.username) }
                             td {
@@ -128,6 +132,17 @@ async fn render_page<N: super::guard::Need>(
                                 } @else { (u.role) }
                             }
                             td { @if u.disabled { "disabled" } @else { "active" } }
+                            @let f = factors.get(&u.id).copied().unwrap_or_default();
+                            td {
+                                (factor_summary(&f))
+                                @if crate::service::factors::required(state, &u.role) { " " span.muted { "(required)" } }
+                                @if f.any() && c.can(Permission::UsersWrite) && u.id != c.user_id {
+                                    form method="post" action={"/admin/users/" (u.id) "/factors/reset"} {
+                                        (csrf_field(&v.csrf))
+                                        button.secondary type="submit" aria-label={"Reset the second factors of " (u.username)} { "Reset" }
+                                    }
+                                }
+                            }
                             td.muted { (when(Some(u.created_at))) }
                             @if c.can(Permission::UsersWrite) { td {
                                 form.filters method="post" action={"/admin/users/" (u.id) "/password"} {
@@ -138,6 +153,8 @@ async fn render_page<N: super::guard::Need>(
                             } }
                         } } }
                     }
+                    h2 #sign-in-h { "Sign-in" }
+                    (sign_in_policy(state))
                     h2 { "Roles" }
                     table {
                         thead { tr { th { "Role" } th { "Permissions" } } }
@@ -196,6 +213,7 @@ async fn render_page<N: super::guard::Need>(
                         } } }
                     }
                     h2 { "Create a token" }
+                    p.muted { "If you have a second factor, confirm a code on " a href="/profile" { "your account page" } " first (valid ten minutes)." }
                     form.filters method="post" action="/admin/tokens" {
                         (csrf_field(&v.csrf))
                         label { "Name" input name="name" required value=(kept.get("token", "name", "")); }
@@ -514,4 +532,64 @@ pub async fn put_role(State(state): State<AppState>, v: Viewer<UsersWrite>, body
         Ok(d) => back(&v.csrf, &format!("Role {} saved", d.value.name), Ok(d.audit)),
         Err(e) => failed(&state, &v, kept, e).await,
     }
+}
+
+/// What second factors an account has, in a few words.
+fn factor_summary(f: &crate::auth::second_factor::Enrolled) -> String {
+    let mut parts = Vec::new();
+    if f.totp {
+        parts.push("app".to_owned());
+    }
+    match f.security_keys {
+        0 => {}
+        1 => parts.push("1 key".into()),
+        n => parts.push(format!("{n} keys")),
+    }
+    if parts.is_empty() { "none".into() } else { parts.join(", ") }
+}
+
+/// The sign-in policy and identity providers as configured (openwatch.toml).
+fn sign_in_policy(state: &AppState) -> maud::Markup {
+    let cfg = &state.config;
+    html! {
+        p.muted { "Set in openwatch.toml (see docs/server.md, \"Sign-in\")." }
+        dl #sign-in-policy {
+            dt { "Second factor required for" }
+            dd { @if cfg.second_factor_roles.is_empty() { "no role" } @else { (cfg.second_factor_roles.join(", ")) } }
+            dt { "Password sign-in" }
+            dd { @match cfg.local_sign_in {
+                crate::config::LocalSignIn::All => "everyone",
+                crate::config::LocalSignIn::BreakGlass => { "break-glass accounts only: " (cfg.break_glass_users.join(", ")) },
+            } }
+        }
+        @if cfg.oidc_providers.is_empty() { p { "No identity provider is configured." } }
+        @else {
+            table #providers {
+                thead { tr { th { "Provider" } th { "Issuer" } th { "Client" } th { "Groups to roles" } th { "Accounts" } th { "Second factor" } } }
+                tbody { @for p in &cfg.oidc_providers { tr {
+                    td { (p.name) }
+                    td.mono { (p.issuer) }
+                    td.mono { (p.client_id) }
+                    td {
+                        @for m in &p.role_mapping { (m.group) " → " (m.role) br; }
+                        @if let Some(r) = &p.default_role { "anyone else → " (r) } @else { "anyone else refused" }
+                        " (claim " code { (p.groups_claim) } ")"
+                    }
+                    td { @if p.create_users { "created at first sign-in" } @else { "must exist" } }
+                    td { @if p.provider_second_factor { "the provider's" } @else { "OpenWatch policy" } }
+                } } }
+            }
+        }
+    }
+}
+
+/// Remove someone's second factors (a lost phone); they enrol again if their role requires.
+pub async fn reset_factors(
+    State(state): State<AppState>,
+    v: Viewer<UsersWrite>,
+    Path(id): Path<i64>,
+) -> Response {
+    outcome(&v.csrf, crate::service::factors::reset(&state, &v.grant, id).await, |_| {
+        "Second factors removed; the user's sessions were ended".to_owned()
+    })
 }

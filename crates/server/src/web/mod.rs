@@ -313,6 +313,13 @@ pub fn pages(r: Routes) -> Routes {
             admin::reset_password,
         )
         .page(POST, "/admin/users/{id}", Needs(P::UsersWrite), "user.update", admin::update_user)
+        .page(
+            POST,
+            "/admin/users/{id}/factors/reset",
+            Needs(P::UsersWrite),
+            "user.factors_reset",
+            admin::reset_factors,
+        )
         .page(POST, "/admin/tokens", Needs(P::TokensWrite), "token.create", admin::create_token)
         .page(POST, "/admin/roles", Needs(P::UsersWrite), "role.put", admin::put_role)
         .page(POST, "/admin/tokens/{id}/revoke", Needs(P::TokensWrite), "token.revoke", admin::revoke_token)

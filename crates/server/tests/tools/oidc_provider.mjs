@@ -6,7 +6,7 @@
 // one for another audience or an expired one (re-signed with the provider's own key), to
 // prove the relying party refuses them.
 //
-// Environment: PORT, REDIRECT_URI, POST_LOGOUT_URI, CLIENT_SECRET. Prints "ready" when
+// Environment: PORT, REDIRECT_URI (comma-separated), POST_LOGOUT_URI, CLIENT_SECRET. Prints "ready" when
 // listening. Control: POST /__test/mode {"user": "...", "tamper": "" | "signature" |
 // "audience" | "expired"}.
 import Provider from 'oidc-provider';
@@ -21,6 +21,8 @@ const accounts = {
   alice: ['ow-admins', 'staff'],
   bob: ['ow-viewers'],
   carol: ['contractors'],
+  dave: ['ow-viewers'],
+  admin: ['ow-admins'],
 };
 const mode = { user: 'alice', tamper: '' };
 
@@ -28,7 +30,7 @@ const provider = new Provider(issuer, {
   clients: [{
     client_id: 'openwatch',
     client_secret: process.env.CLIENT_SECRET,
-    redirect_uris: [process.env.REDIRECT_URI],
+    redirect_uris: process.env.REDIRECT_URI.split(','),
     post_logout_redirect_uris: [process.env.POST_LOGOUT_URI],
     grant_types: ['authorization_code'],
     response_types: ['code'],
