@@ -21,12 +21,14 @@ use serde_json::{Value, json};
 struct Idp {
     child: Child,
     issuer: String,
+    script: PathBuf,
 }
 
 impl Drop for Idp {
     fn drop(&mut self) {
         let _ = self.child.kill();
         let _ = self.child.wait();
+        let _ = std::fs::remove_file(&self.script);
     }
 }
 
@@ -42,8 +44,9 @@ impl Idp {
             dir.join("node_modules/oidc-provider/package.json").exists(),
             "oidc-provider is missing: run scripts/install-test-deps"
         );
-        // Beside its node_modules, so the script's imports resolve.
-        let script = dir.join("oidc_provider.mjs");
+        // Beside its node_modules, so the script's imports resolve; one per provider, as
+        // tests run at once.
+        let script = dir.join(format!("oidc_provider-{port}.mjs"));
         std::fs::write(&script, include_str!("tools/oidc_provider.mjs")).unwrap();
         let mut child = Command::new("node")
             .arg(&script)
@@ -64,7 +67,7 @@ impl Idp {
         }
         // Keep reading: the provider's notices would kill it on a closed pipe.
         std::thread::spawn(move || std::io::copy(&mut out, &mut std::io::sink()));
-        Idp { child, issuer: format!("http://127.0.0.1:{port}") }
+        Idp { child, issuer: format!("http://127.0.0.1:{port}"), script }
     }
 
     /// Who the provider signs in next, and how it spoils the ID token (if at all).
