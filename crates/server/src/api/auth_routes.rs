@@ -8,6 +8,7 @@ use openwatch_store::{SessionStage, User};
 use serde::Deserialize;
 use serde_json::{Value, json};
 
+use super::factors::CodeBody;
 use crate::app::AppState;
 use crate::app::now_ms;
 use crate::auth::need::SignedIn;
@@ -134,17 +135,6 @@ async fn methods(state: &AppState, user: &User, stage: SessionStage) -> ApiResul
         m.push("recovery_code");
     }
     Ok(m)
-}
-
-#[derive(Deserialize)]
-pub struct CodeBody {
-    code: String,
-}
-
-impl std::fmt::Debug for CodeBody {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("CodeBody")
-    }
 }
 
 /// The waiting session of this request, its CSRF token checked.

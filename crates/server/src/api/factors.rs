@@ -20,9 +20,10 @@ use crate::http::router::RequestId;
 use crate::http::{done, respond};
 use crate::service::factors;
 
+/// A code typed by a person (never logged).
 #[derive(Deserialize)]
 pub struct CodeBody {
-    code: String,
+    pub(super) code: String,
 }
 
 impl std::fmt::Debug for CodeBody {

@@ -473,11 +473,12 @@ pub async fn update_user(
     outcome(&v.csrf, r, |u| format!("User {} saved", u.username))
 }
 
+/// A new API token as a form sends it (the administration and account pages).
 #[derive(Debug, Deserialize)]
 pub struct TokenForm {
-    name: String,
-    role: String,
-    expires_in_days: Option<i64>,
+    pub(super) name: String,
+    pub(super) role: String,
+    pub(super) expires_in_days: Option<i64>,
 }
 
 pub async fn create_token(

@@ -9,6 +9,7 @@ use axum::response::Response;
 use maud::{PreEscaped, html};
 use serde::Deserialize;
 
+use super::admin::TokenForm;
 use super::guard::{SignedIn, TokensWrite, Viewer};
 use super::layout::{Page, render};
 use crate::app::AppState;
@@ -287,13 +288,6 @@ pub async fn end_session(
         Ok(d) => back(&v.csrf, "Session ended", Ok(d.audit)),
         Err(e) => back(&v.csrf, &e.to_string(), Err(&e)),
     }
-}
-
-#[derive(Debug, Deserialize)]
-pub struct TokenForm {
-    name: String,
-    role: String,
-    expires_in_days: Option<i64>,
 }
 
 pub async fn create_token(
