@@ -67,6 +67,16 @@ fn fleet_scans_real_hosts_over_ssh() {
         run(Command::new("chmod").args(["0666", root.join("srv/shared-notes").to_str().unwrap()]));
         std::fs::copy(root.join("usr/bin/id"), root.join("usr/local/bin/id-root")).unwrap();
         run(Command::new("chmod").args(["4755", root.join("usr/local/bin/id-root").to_str().unwrap()]));
+        // Owned by no account (found), and by an account other than root (not found).
+        write(root, "/srv/orphan", "left behind\n");
+        std::os::unix::fs::chown(root.join("srv/orphan"), Some(4242), Some(4343)).unwrap();
+        write(root, "/srv/tester-owned", "mine\n");
+        run(Command::new("chroot").args([
+            root.to_str().unwrap(),
+            "chown",
+            "tester:tester",
+            "/srv/tester-owned",
+        ]));
     });
     host_sh(&["exec", &H2.to_string(), "sysctl", "-qw", "net.ipv4.ip_forward=1"]);
     fleet.up_on(H3, 2200, |root| {
@@ -131,6 +141,7 @@ fn fleet_scans_real_hosts_over_ssh() {
         "file_permissions_unauthorized_world_writable",
         "file_permissions_unauthorized_suid",
         "no_files_unowned_by_user",
+        "file_permissions_ungroupowned",
     ];
     let walked = |n: u32| {
         let mut args = vec![
@@ -149,11 +160,19 @@ fn fleet_scans_real_hosts_over_ssh() {
         let args: Vec<&str> = args.iter().map(String::as_str).collect();
         json(&openwatch(&args, &[]))
     };
-    let (w1, w2) = (verdicts(&walked(H1)), verdicts(&walked(H2)));
-    assert_eq!(w1.values().collect::<Vec<_>>(), ["pass", "pass", "pass"], "{w1:?}");
+    let w2_doc = walked(H2);
+    let (w1, w2) = (verdicts(&walked(H1)), verdicts(&w2_doc));
+    assert_eq!(w1.values().collect::<Vec<_>>(), ["pass", "pass", "pass", "pass"], "{w1:?}");
     assert_eq!(w2["file_permissions_unauthorized_world_writable"], "fail");
     assert_eq!(w2["file_permissions_unauthorized_suid"], "fail");
-    assert_eq!(w2["no_files_unowned_by_user"], "pass");
+    assert_eq!(w2["no_files_unowned_by_user"], "fail");
+    assert_eq!(w2["file_permissions_ungroupowned"], "fail");
+    for rule in ["no_files_unowned_by_user", "file_permissions_ungroupowned"] {
+        let r =
+            w2_doc["results"].as_array().unwrap().iter().find(|r| r["rule_id"] == rule).unwrap().to_string();
+        assert!(r.contains("/srv/orphan"), "{rule}: {r}");
+        assert!(!r.contains("/srv/tester-owned"), "{rule}: an account's file is not unowned: {r}");
+    }
 
     // Password login, sudo with a password on stdin, an encrypted ECDSA key.
     let env =
