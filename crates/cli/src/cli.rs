@@ -45,6 +45,10 @@ pub enum Command {
     /// Check the audit log.
     #[command(subcommand_required = true)]
     Audit(AuditArgs),
+    /// Copy the server's SQLite database (consistent, while it runs) and, on request, its keys.
+    Backup(BackupArgs),
+    /// Restore a backup into an empty data directory and verify its audit chain.
+    Restore(RestoreArgs),
     /// Measure the server at fleet scale on generated data: ingest rate and API read latency.
     BenchServer(BenchServerArgs),
     /// Measure alert evaluation and notification fan-out at fleet scale on generated data.
@@ -213,6 +217,32 @@ pub enum AdminCommand {
     ResetPassword { username: String },
     /// Re-encrypt every stored credential under a new key.
     RotateKey,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct BackupArgs {
+    /// A new (or empty) directory for the backup.
+    #[arg(long, value_name = "DIR")]
+    pub to: std::path::PathBuf,
+    /// Also copy the credential key and the audit key. Without them the backup's secrets
+    /// cannot be read and its audit chain cannot be verified; with them, guard the backup
+    /// like the keys.
+    #[arg(long)]
+    pub with_keys: bool,
+    #[command(flatten)]
+    pub server: ServerArgs,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct RestoreArgs {
+    /// A directory written by `openwatch backup`.
+    #[arg(long, value_name = "DIR")]
+    pub from: std::path::PathBuf,
+    /// Replace an existing database (and keys that differ) in the data directory.
+    #[arg(long)]
+    pub force: bool,
+    #[command(flatten)]
+    pub server: ServerArgs,
 }
 
 #[derive(Debug, Clone, Args)]

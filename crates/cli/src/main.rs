@@ -3,6 +3,7 @@
 //! Exit codes: 0 nothing failed, 1 something failed (at or above `--fail-on`), 2 usage or
 //! runtime error.
 
+mod backup_cmd;
 mod bench;
 mod cli;
 mod exceptions_file;
@@ -39,6 +40,8 @@ fn main() -> ExitCode {
         Command::Migrate(args) => server_cmd::migrate(&args),
         Command::Admin(args) => server_cmd::admin(&args),
         Command::Audit(args) => server_cmd::audit(&args),
+        Command::Backup(args) => backup_cmd::backup(&args),
+        Command::Restore(args) => backup_cmd::restore(&args),
         Command::BenchServer(args) => server_cmd::bench(&args),
         Command::BenchAlerts(args) => server_cmd::bench_alerts(&args),
     };

@@ -15,7 +15,7 @@ use crate::cli::{
 };
 use crate::library;
 
-fn config(args: &ServerArgs) -> Result<Config> {
+pub(crate) fn config(args: &ServerArgs) -> Result<Config> {
     let mut cfg = Config::load(args.config.as_deref())?;
     if let Some(v) = args.listen {
         cfg.listen = v;
@@ -37,7 +37,7 @@ fn config(args: &ServerArgs) -> Result<Config> {
     Ok(cfg)
 }
 
-fn runtime() -> Result<tokio::runtime::Runtime> {
+pub(crate) fn runtime() -> Result<tokio::runtime::Runtime> {
     tokio::runtime::Builder::new_multi_thread().enable_all().build().context("starting the async runtime")
 }
 
@@ -110,7 +110,12 @@ fn cli_actor() -> String {
 
 /// Record an admin command in the audit log, as the API records its calls: what was done
 /// to what, by whom, and whether it worked (with the error when it did not).
-async fn audit_admin(store: &dyn Store, action: &str, target: &str, outcome: &Result<Value>) -> Result<()> {
+pub(crate) async fn audit_admin(
+    store: &dyn Store,
+    action: &str,
+    target: &str,
+    outcome: &Result<Value>,
+) -> Result<()> {
     let now = openwatch_server::app::now_ms();
     let (result, details) = match outcome {
         Ok(d) => ("success", d.clone()),

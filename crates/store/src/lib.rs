@@ -348,6 +348,10 @@ pub trait SystemStore: Send + Sync {
     /// The applied migration versions, oldest first.
     async fn migrations(&self) -> Result<Vec<i64>>;
     async fn ping(&self) -> Result<()>;
+    /// Write a consistent copy of the whole database to `dest` (a new file) while the
+    /// store stays in use: SQLite's `VACUUM INTO`. PostgreSQL is refused: it is backed up
+    /// with its own tools (`pg_dump`), which know its roles, extensions and versions.
+    async fn backup_to(&self, dest: &std::path::Path) -> Result<()>;
 }
 
 /// Users, custom roles, sessions and API tokens.

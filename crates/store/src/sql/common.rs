@@ -170,4 +170,18 @@ impl SystemStore for Backend {
         sqlx::query("SELECT 1").execute(self.r()).await?;
         Ok(())
     }
+
+    async fn backup_to(&self, dest: &std::path::Path) -> Result<()> {
+        if BACKEND != "sqlite" {
+            return Err(StoreError::Invalid(
+                "a PostgreSQL database is backed up with PostgreSQL's own tools (pg_dump; docs/server.md, Backup)".into(),
+            ));
+        }
+        if dest.exists() {
+            return Err(StoreError::Invalid(format!("{} already exists", dest.display())));
+        }
+        let path = dest.to_str().ok_or_else(|| StoreError::Invalid(format!("{} is not UTF-8", dest.display())))?;
+        sqlx::query("VACUUM INTO $1").bind(path).execute(self.w()).await?;
+        Ok(())
+    }
 }
