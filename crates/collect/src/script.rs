@@ -127,8 +127,8 @@ const WALK: &str = r#"while read -r ow_dev ow_mp ow_type ow_rest; do
   set -f
   ow_uids=$(awk -F: '$3 ~ /^[0-9]+$/ && $3 != 0 { print "! -uid " $3 }' /etc/passwd 2>/dev/null | sort -u)
   ow_gids=$(awk -F: '$3 ~ /^[0-9]+$/ && $3 != 0 { print "! -gid " $3 }' /etc/group 2>/dev/null | sort -u)
-  while IFS= read -r ow_r; do
-    find "$ow_r" -xdev \( -path /proc -o -path /sys -o -path /dev \) -prune -o \
+  ow_find() {
+    find "$1" -xdev \( -path /proc -o -path /sys -o -path /dev -o -path "$2" \) -prune -o \
       \( -perm /6002 -o ! -uid 0 -o ! -gid 0 \) \( \
       \( -type f -perm -0002 -printf 'W\t%m\t%U\t%G\t%p\0' \) , \
       \( -type d -perm -0002 ! -perm -1000 -printf 'D\t%m\t%U\t%G\t%p\0' \) , \
@@ -136,6 +136,19 @@ const WALK: &str = r#"while read -r ow_dev ow_mp ow_type ow_rest; do
       \( ! -gid 0 $ow_gids -nogroup -printf 'G\t%m\t%U\t%G\t%p\0' \) , \
       \( -type f -perm -4000 -printf 'S\t%m\t%U\t%G\t%p\0' \) , \
       \( -type f -perm -2000 -printf 's\t%m\t%U\t%G\t%p\0' \) \) 2>/dev/null
+  }
+  while IFS= read -r ow_r; do
+    # /usr, on the root's own file system, is walked beside the rest (a second core halves
+    # the wait); each entry is still seen exactly once, /usr itself by its own walk.
+    ow_d1=$(stat -c %d / 2>/dev/null); ow_d2=$(stat -c %d /usr 2>/dev/null)
+    if [ "$ow_r" = / ] && [ -d /usr ] && [ ! -L /usr ] && [ -n "$ow_d1" ] && [ "$ow_d1" = "$ow_d2" ]; then
+      ow_find /usr /proc > "$ow_tmp/walk-usr" &
+      ow_find / /usr
+      wait
+      cat "$ow_tmp/walk-usr"
+    else
+      ow_find "$ow_r" /proc
+    fi
   done < "$ow_tmp/roots"
   exit 0"#;
 
