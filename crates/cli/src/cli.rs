@@ -53,6 +53,17 @@ pub enum Command {
     BenchServer(BenchServerArgs),
     /// Measure alert evaluation and notification fan-out at fleet scale on generated data.
     BenchAlerts(BenchAlertsArgs),
+    /// Print a shell completion script to standard output (e.g. `openwatch completions bash
+    /// > /etc/bash_completion.d/openwatch`).
+    Completions {
+        #[arg(value_enum)]
+        shell: clap_complete::Shell,
+    },
+    /// Write the manual pages (openwatch.1 and one per command) into a directory.
+    Man {
+        #[arg(long, value_name = "DIR")]
+        out: PathBuf,
+    },
 }
 
 #[derive(Debug, Clone, Args)]

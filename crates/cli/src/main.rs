@@ -6,6 +6,7 @@
 mod backup_cmd;
 mod bench;
 mod cli;
+mod docs_cmd;
 mod exceptions_file;
 mod facts_file;
 mod fix_cmd;
@@ -44,6 +45,8 @@ fn main() -> ExitCode {
         Command::Restore(args) => backup_cmd::restore(&args),
         Command::BenchServer(args) => server_cmd::bench(&args),
         Command::BenchAlerts(args) => server_cmd::bench_alerts(&args),
+        Command::Completions { shell } => docs_cmd::completions(shell),
+        Command::Man { out } => docs_cmd::man(&out),
     };
     match result {
         Ok(code) => code,

@@ -333,3 +333,35 @@ fn imports_from_inspec_nessus_and_wazuh_relate_by_control() {
     assert_eq!(out.status.code(), Some(2));
     assert!(text(&out.stderr).contains("say which with --from"), "{}", text(&out.stderr));
 }
+
+#[test]
+fn completions_and_manual_pages_come_from_the_command_line_definition() {
+    for (shell, marker) in
+        [("bash", "_openwatch()"), ("zsh", "#compdef openwatch"), ("fish", "complete -c openwatch")]
+    {
+        let out = openwatch(&["completions", shell]);
+        assert!(out.status.success(), "{shell}: {}", text(&out.stderr));
+        let script = text(&out.stdout);
+        assert!(script.contains(marker), "{shell}: {}", &script[..script.len().min(300)]);
+        assert!(
+            script.contains("backup") && script.contains("with-keys"),
+            "{shell} knows the commands and flags"
+        );
+    }
+    // bash reads the script without complaint.
+    let out = openwatch(&["completions", "bash"]);
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("openwatch.bash"), &out.stdout).unwrap();
+    let check = Command::new("bash").arg("-n").arg(dir.path().join("openwatch.bash")).output().unwrap();
+    assert!(check.status.success(), "{}", text(&check.stderr));
+
+    let man = dir.path().join("man");
+    let out = openwatch(&["man", "--out", man.to_str().unwrap()]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    for page in ["openwatch.1", "openwatch-scan.1", "openwatch-backup.1", "openwatch-serve.1"] {
+        let roff = std::fs::read_to_string(man.join(page)).unwrap_or_else(|e| panic!("{page}: {e}"));
+        assert!(roff.contains(".TH"), "{page} is a manual page");
+    }
+    let scan = std::fs::read_to_string(man.join("openwatch-scan.1")).unwrap();
+    assert!(scan.contains("no\\-walk"), "the scan page lists its options");
+}
