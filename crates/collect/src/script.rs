@@ -137,10 +137,10 @@ const WALK: &str = r#"while read -r ow_dev ow_mp ow_type ow_rest; do
       \( -type f -perm -4000 -printf 'S\t%m\t%U\t%G\t%p\0' \) , \
       \( -type f -perm -2000 -printf 's\t%m\t%U\t%G\t%p\0' \) \) 2>/dev/null
   }
+  # /usr, on the root's own file system, is walked beside the rest (a second core halves
+  # the wait); each entry is still seen exactly once, /usr itself by its own walk.
+  ow_d1=$(stat -c %d / 2>/dev/null); ow_d2=$(stat -c %d /usr 2>/dev/null)
   while IFS= read -r ow_r; do
-    # /usr, on the root's own file system, is walked beside the rest (a second core halves
-    # the wait); each entry is still seen exactly once, /usr itself by its own walk.
-    ow_d1=$(stat -c %d / 2>/dev/null); ow_d2=$(stat -c %d /usr 2>/dev/null)
     if [ "$ow_r" = / ] && [ -d /usr ] && [ ! -L /usr ] && [ -n "$ow_d1" ] && [ "$ow_d1" = "$ow_d2" ]; then
       ow_find /usr /proc > "$ow_tmp/walk-usr" &
       ow_find / /usr

@@ -112,7 +112,12 @@ pub async fn me(g: Grant<SignedIn>, Extension(_): Extension<RequestId>) -> Json<
 }
 
 /// What a fully signed-in session's client needs: who, what they may do, the CSRF token.
-async fn signed_in_body(state: &AppState, user: &User, csrf: &str, expires_at: i64) -> ApiResult<Value> {
+pub(super) async fn signed_in_body(
+    state: &AppState,
+    user: &User,
+    csrf: &str,
+    expires_at: i64,
+) -> ApiResult<Value> {
     let permissions = role_permissions(state.store(), &user.role).await?;
     Ok(json!({"user": {"id": user.id, "username": user.username, "role": user.role},
         "permissions": permissions, "csrf_token": csrf, "expires_at": expires_at}))

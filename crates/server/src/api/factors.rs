@@ -45,12 +45,7 @@ pub async fn overview(
 }
 
 pub async fn begin_totp(State(state): State<AppState>, g: Grant<SignedIn>) -> ApiResult<Response> {
-    let enrolment = factors::begin_own_totp(&state, &g).await?;
-    Ok(crate::http::audited(
-        StatusCode::OK,
-        enrolment,
-        crate::service::note(format!("user:{}", g.username()), json!({})),
-    ))
+    Ok(respond(StatusCode::OK, factors::begin_own_totp(&state, &g).await?))
 }
 
 pub async fn confirm_totp(

@@ -11,17 +11,18 @@ use serde::Deserialize;
 use serde_json::json;
 use webauthn_rs::prelude::{PublicKeyCredential, RegisterPublicKeyCredential};
 
+use super::auth_routes::signed_in_body;
 use crate::app::{AppState, now_ms};
 use crate::auth::need::SignedIn;
 use crate::auth::second_factor::{self, Context, Method, Purpose};
 use crate::auth::secret::random_token;
 use crate::auth::sign_in::{SessionStart, session_cookie, start_session};
-use crate::auth::{pending, record_attempt, role_permissions, webauthn};
+use crate::auth::{pending, record_attempt, webauthn};
 use crate::http::client_addr::client_ip;
-use crate::http::error::{ApiResult, forbidden};
+use crate::http::error::{ApiResult, bad_request, forbidden};
 use crate::http::guard::{Grant, csrf_header_or_origin};
 use crate::http::json::ApiJson;
-use crate::http::{audited, done, origin, respond};
+use crate::http::{done, origin, respond};
 use crate::service::{ServiceError, factors};
 
 pub async fn begin_registration(
@@ -29,8 +30,7 @@ pub async fn begin_registration(
     g: Grant<SignedIn>,
     headers: HeaderMap,
 ) -> ApiResult<Response> {
-    let c = factors::begin_own_key(&state, &g, &origin(&state, &headers)).await?;
-    Ok(audited(StatusCode::OK, c, crate::service::note(format!("user:{}", g.username()), json!({}))))
+    Ok(respond(StatusCode::OK, factors::begin_own_key(&state, &g, &origin(&state, &headers)).await?))
 }
 
 #[derive(Debug, Deserialize)]
@@ -79,8 +79,12 @@ pub async fn begin_sign_in(
     headers: HeaderMap,
     body: axum::body::Bytes,
 ) -> ApiResult<Response> {
-    let b: Begin =
-        if body.is_empty() { Begin::default() } else { serde_json::from_slice(&body).unwrap_or_default() };
+    let b: Begin = if body.is_empty() {
+        Begin::default()
+    } else {
+        serde_json::from_slice(&body)
+            .map_err(|e| bad_request(format!("expected {{\"username\"}} or nothing: {e}")))?
+    };
     let rp = webauthn::relying_party(&state, &origin(&state, &headers))?;
     let user = match pending(state.store(), &headers, now_ms()).await? {
         Some((session, user)) if session.stage == SessionStage::SecondFactor => user,
@@ -145,15 +149,13 @@ pub async fn finish_sign_in(
     let Some(user) = user else {
         return Err(ServiceError::Forbidden("the account is disabled".into()).into());
     };
-    let permissions = role_permissions(state.store(), &user.role).await?;
     match waiting {
         Some((session, waiting_user)) if waiting_user.id == user.id => {
             state.store().second_factor_checked(&session.id_hash, now_ms()).await?;
             let ctx = Context { source: &source, correlation_id: &rid, via: "api", purpose: Purpose::SignIn };
             second_factor::audit(&state, &user, &ctx, Some(Method::SecurityKey), "success", "").await?;
-            Ok(Json(json!({"user": {"id": user.id, "username": user.username, "role": user.role},
-                "permissions": permissions, "csrf_token": session.csrf_token, "expires_at": session.expires_at}))
-            .into_response())
+            Ok(Json(signed_in_body(&state, &user, &session.csrf_token, session.expires_at).await?)
+                .into_response())
         }
         _ => {
             let how = SessionStart {
@@ -166,9 +168,8 @@ pub async fn finish_sign_in(
             let details = json!({"passwordless": true});
             record_attempt(&state, "auth.security_key", &s.user.username, &source, &rid, "success", details)
                 .await;
-            let body = json!({"user": {"id": s.user.id, "username": s.user.username, "role": s.user.role},
-                "permissions": permissions, "csrf_token": s.csrf, "expires_at": s.expires_at});
-            let mut resp = Json(body).into_response();
+            let mut resp =
+                Json(signed_in_body(&state, &s.user, &s.csrf, s.expires_at).await?).into_response();
             let cookie = session_cookie(&state, &s.token, state.session_limits().absolute_ms / 1000);
             resp.headers_mut().insert(header::SET_COOKIE, cookie.parse().expect("cookie text is ASCII"));
             Ok(resp)

@@ -92,6 +92,11 @@ pub fn cookie_value(headers: &HeaderMap, name: &str) -> Option<String> {
     })
 }
 
+/// The session cookie's value, under either of its names.
+fn session_cookie_value(headers: &HeaderMap) -> Option<String> {
+    cookie_value(headers, SESSION_COOKIE_TLS).or_else(|| cookie_value(headers, SESSION_COOKIE))
+}
+
 /// Session timing: idle and absolute limits, in milliseconds.
 #[derive(Debug, Clone, Copy)]
 pub struct SessionLimits {
@@ -150,8 +155,7 @@ async fn resolve_as(
             via: Via::Token { id: t.id, expires_at: t.expires_at },
         }));
     }
-    let cookie = cookie_value(headers, SESSION_COOKIE_TLS).or_else(|| cookie_value(headers, SESSION_COOKIE));
-    let Some(cookie) = cookie else { return Ok(None) };
+    let Some(cookie) = session_cookie_value(headers) else { return Ok(None) };
     let id_hash = secret::token_hash(&cookie);
     let Some(session) = store.session(&id_hash).await? else {
         return Err(unauthenticated("the session has ended; log in again").with_code("session_expired"));
@@ -191,8 +195,7 @@ pub async fn pending(
     headers: &HeaderMap,
     now: Millis,
 ) -> ApiResult<Option<(Session, User)>> {
-    let cookie = cookie_value(headers, SESSION_COOKIE_TLS).or_else(|| cookie_value(headers, SESSION_COOKIE));
-    let Some(cookie) = cookie else { return Ok(None) };
+    let Some(cookie) = session_cookie_value(headers) else { return Ok(None) };
     let id_hash = secret::token_hash(&cookie);
     let Some(session) = store.session(&id_hash).await? else { return Ok(None) };
     if session.stage == SessionStage::Full {
@@ -216,6 +219,28 @@ impl ApiError {
     }
 }
 
+/// The audit event of a sign-in step, which has no caller yet: the person it is about (if
+/// known) is the actor and the target.
+pub fn attempt_event(
+    action: &str,
+    who: &str,
+    source: &str,
+    rid: &str,
+    outcome: &str,
+    details: serde_json::Value,
+) -> openwatch_store::NewAuditEvent {
+    openwatch_store::NewAuditEvent {
+        at: crate::app::now_ms(),
+        actor: if who.is_empty() { "anonymous".into() } else { who.to_owned() },
+        action: action.into(),
+        target: if who.is_empty() { String::new() } else { format!("user:{who}") },
+        outcome: outcome.into(),
+        source: source.to_owned(),
+        correlation_id: rid.to_owned(),
+        details,
+    }
+}
+
 /// Audit a sign-in attempt that has no caller yet (single sign-on, security keys); a
 /// failure to record it is logged, as the attempt's own outcome stands.
 pub async fn record_attempt(
@@ -227,16 +252,7 @@ pub async fn record_attempt(
     outcome: &str,
     details: serde_json::Value,
 ) {
-    let e = openwatch_store::NewAuditEvent {
-        at: crate::app::now_ms(),
-        actor: if who.is_empty() { "anonymous".into() } else { who.to_owned() },
-        action: action.into(),
-        target: if who.is_empty() { String::new() } else { format!("user:{who}") },
-        outcome: outcome.into(),
-        source: source.to_owned(),
-        correlation_id: rid.to_owned(),
-        details,
-    };
+    let e = attempt_event(action, who, source, rid, outcome, details);
     if let Err(err) = state.store().append_audit(&e).await {
         tracing::error!(error = %err, action, "recording a sign-in attempt");
     }

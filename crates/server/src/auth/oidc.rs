@@ -19,8 +19,8 @@ use openidconnect::core::{
 };
 use openidconnect::{
     AdditionalProviderMetadata, AuthenticationFlow, AuthorizationCode, ClaimsVerificationError, ClientId,
-    ClientSecret, CsrfToken, IssuerUrl, Nonce, PkceCodeChallenge, PkceCodeVerifier, ProviderMetadata,
-    RedirectUrl, Scope, TokenResponse as _,
+    ClientSecret, CsrfToken, EndpointMaybeSet, EndpointNotSet, EndpointSet, IssuerUrl, Nonce,
+    PkceCodeChallenge, PkceCodeVerifier, ProviderMetadata, RedirectUrl, Scope, TokenResponse as _,
 };
 use openwatch_store::{AuthChallenge, ChallengeKind};
 use serde::{Deserialize, Serialize};
@@ -158,6 +158,26 @@ fn error_chain(e: &dyn std::error::Error) -> String {
     s
 }
 
+/// This server as the provider's client, for one sign-in's redirect address.
+type Rp = CoreClient<
+    EndpointSet,
+    EndpointNotSet,
+    EndpointNotSet,
+    EndpointNotSet,
+    EndpointMaybeSet,
+    EndpointMaybeSet,
+>;
+
+fn relying_party(
+    p: &OidcProvider,
+    metadata: Metadata,
+    secret: Option<ClientSecret>,
+    redirect: RedirectUrl,
+) -> Rp {
+    CoreClient::from_provider_metadata(metadata, ClientId::new(p.client_id.clone()), secret)
+        .set_redirect_uri(redirect)
+}
+
 pub fn provider<'a>(state: &'a AppState, name: &str) -> Result<&'a OidcProvider, SsoError> {
     state
         .config
@@ -179,11 +199,8 @@ pub async fn begin(state: &AppState, name: &str, origin: &str, next: &str) -> Re
     let p = provider(state, name)?;
     let metadata = state.oidc.metadata(p, false).await?;
     let redirect_uri = format!("{origin}/auth/oidc/{}/callback", p.name);
-    let client =
-        CoreClient::from_provider_metadata(metadata, ClientId::new(p.client_id.clone()), client_secret(p)?)
-            .set_redirect_uri(
-                RedirectUrl::new(redirect_uri.clone()).map_err(|e| SsoError::Internal(e.to_string()))?,
-            );
+    let redirect = RedirectUrl::new(redirect_uri.clone()).map_err(|e| SsoError::Internal(e.to_string()))?;
+    let client = relying_party(p, metadata, client_secret(p)?, redirect);
     let (challenge, verifier) = PkceCodeChallenge::new_random_sha256();
     let mut request = client
         .authorize_url(
@@ -258,7 +275,7 @@ pub async fn finish(
         ));
     }
     let Some(code) = cb.code.clone() else { return Err(SsoError::Denied("no authorization code".into())) };
-    let mut metadata = state.oidc.metadata(p, false).await?;
+    let metadata = state.oidc.metadata(p, false).await?;
     // RFC 9207: a provider that names itself must be the one this sign-in went to.
     if let Some(iss) = &cb.iss
         && iss.trim_end_matches('/') != metadata.issuer().as_str().trim_end_matches('/')
@@ -268,12 +285,7 @@ pub async fn finish(
     let secret = client_secret(p)?;
     let redirect =
         RedirectUrl::new(flow.redirect_uri.clone()).map_err(|e| SsoError::Internal(e.to_string()))?;
-    let client = CoreClient::from_provider_metadata(
-        metadata.clone(),
-        ClientId::new(p.client_id.clone()),
-        secret.clone(),
-    )
-    .set_redirect_uri(redirect.clone());
+    let client = relying_party(p, metadata.clone(), secret.clone(), redirect.clone());
     let response = client
         .exchange_code(AuthorizationCode::new(code))
         .map_err(|e| SsoError::Provider(e.to_string()))?
@@ -284,13 +296,13 @@ pub async fn finish(
     let id_token =
         response.id_token().ok_or_else(|| SsoError::Token("the provider sent no ID token".into()))?;
     let nonce = Nonce::new(flow.nonce.clone());
-    let mut verified = id_token.claims(&client.id_token_verifier(), &nonce).map(|c| c.subject().to_string());
+    let subject_by =
+        |client: &Rp| id_token.claims(&client.id_token_verifier(), &nonce).map(|c| c.subject().to_string());
+    let mut verified = subject_by(&client);
     if let Err(ClaimsVerificationError::SignatureVerification(_)) = &verified {
         // Perhaps the provider rotated its keys since the document was cached: fetch it again.
-        metadata = state.oidc.metadata(p, true).await?;
-        let client = CoreClient::from_provider_metadata(metadata, ClientId::new(p.client_id.clone()), secret)
-            .set_redirect_uri(redirect);
-        verified = id_token.claims(&client.id_token_verifier(), &nonce).map(|c| c.subject().to_string());
+        let fresh = state.oidc.metadata(p, true).await?;
+        verified = subject_by(&relying_party(p, fresh, secret, redirect));
     }
     let subject = verified.map_err(|e| SsoError::Token(token_error(&e)))?;
     // The signature is verified: the payload's other claims can be read as they are.

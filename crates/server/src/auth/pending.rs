@@ -3,12 +3,12 @@
 //! sign-in page. A waiting sign-in allows five wrong codes; then it ends and the password
 //! is asked again (the account-wide limit of [`second_factor`] applies as well).
 
-use openwatch_store::{NewAuditEvent, Session, SessionStage, User};
+use openwatch_store::{Session, SessionStage, User};
 use serde_json::json;
 
 use super::second_factor::{self, Context, Purpose, Refused, SESSION_FAILURES};
 use crate::app::{AppState, now_ms};
-use crate::service::{ServiceError, factors};
+use crate::service::factors;
 
 /// A finished sign-in; after an enrolment, the recovery codes to show once.
 #[derive(Debug)]
@@ -45,33 +45,23 @@ pub async fn finish(
     let enrolling = session.stage == SessionStage::Enrol;
     let purpose = if enrolling { Purpose::Enrolment } else { Purpose::SignIn };
     let ctx = Context { source, correlation_id, via, purpose };
-    let checked = if enrolling {
-        factors::confirm_totp(state, user, code, &ctx).await.map(|done| Some(done.value)).map_err(|e| match e
-        {
-            ServiceError::RateLimited(s) => Refused::RateLimited(s),
-            ServiceError::Invalid { .. } => Refused::Invalid,
-            other => Refused::Internal(other.to_string()),
-        })
-    } else {
-        second_factor::check_code(state, user, code, &ctx).await.map(|_| None)
-    };
-    match checked {
-        Ok(codes) => {
+    match second_factor::check_code(state, user, code, &ctx).await {
+        Ok(_) => {
+            // The first code of the app being enrolled finishes the enrolment too.
+            let codes =
+                if enrolling { Some(factors::replace_recovery_codes(state, user.id).await?) } else { None };
             state.store().second_factor_checked(&session.id_hash, now_ms()).await?;
             if enrolling {
-                state
-                    .store()
-                    .append_audit(&NewAuditEvent {
-                        at: now_ms(),
-                        actor: user.username.clone(),
-                        action: "factor.enrol".into(),
-                        target: format!("user:{}", user.username),
-                        outcome: "success".into(),
-                        source: source.to_owned(),
-                        correlation_id: correlation_id.to_owned(),
-                        details: json!({"factor": "totp", "via": via, "at_sign_in": true}),
-                    })
-                    .await?;
+                let details = json!({"factor": "totp", "via": via, "at_sign_in": true});
+                let e = super::attempt_event(
+                    "factor.enrol",
+                    &user.username,
+                    source,
+                    correlation_id,
+                    "success",
+                    details,
+                );
+                state.store().append_audit(&e).await?;
             }
             Ok(Finished { recovery_codes: codes })
         }

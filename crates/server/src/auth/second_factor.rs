@@ -6,7 +6,7 @@
 
 use std::time::Instant;
 
-use openwatch_store::{NewAuditEvent, Store, StoreError, User};
+use openwatch_store::{Store, StoreError, User};
 use serde_json::json;
 
 use super::{recovery, totp};
@@ -118,20 +118,15 @@ pub async fn audit(
     if !reason.is_empty() {
         details["reason"] = json!(reason);
     }
-    state
-        .store()
-        .append_audit(&NewAuditEvent {
-            at: now_ms(),
-            actor: user.username.clone(),
-            action: "auth.second_factor".into(),
-            target: format!("user:{}", user.username),
-            outcome: outcome.into(),
-            source: ctx.source.to_owned(),
-            correlation_id: ctx.correlation_id.to_owned(),
-            details,
-        })
-        .await
-        .map(|_| ())
+    let e = super::attempt_event(
+        "auth.second_factor",
+        &user.username,
+        ctx.source,
+        ctx.correlation_id,
+        outcome,
+        details,
+    );
+    state.store().append_audit(&e).await.map(|_| ())
 }
 
 /// Check `code` for `user`: six digits from their authenticator app (for enrolment, the

@@ -185,11 +185,16 @@ pub async fn sign_in(
     Ok(signed)
 }
 
+/// Whether browsers reach this server over https. Behind a TLS-terminating proxy the server
+/// speaks HTTP but browsers use https: the public origin decides, so cookies never travel in
+/// clear text.
+pub fn browsers_use_https(state: &AppState) -> bool {
+    state.config.tls() || state.config.public_origin.starts_with("https://")
+}
+
 /// The `Set-Cookie` value for a session (`value` empty and `max_age` 0 to clear it).
 pub fn session_cookie(state: &AppState, value: &str, max_age_secs: i64) -> String {
-    // Behind a TLS-terminating proxy the server speaks HTTP but browsers use https: the
-    // public origin decides, so the cookie never travels in clear text.
-    let https = state.config.tls() || state.config.public_origin.starts_with("https://");
-    let (name, secure) = if https { (SESSION_COOKIE_TLS, "; Secure") } else { (SESSION_COOKIE, "") };
+    let (name, secure) =
+        if browsers_use_https(state) { (SESSION_COOKIE_TLS, "; Secure") } else { (SESSION_COOKIE, "") };
     format!("{name}={value}; Path=/; HttpOnly; SameSite=Strict; Max-Age={max_age_secs}{secure}")
 }

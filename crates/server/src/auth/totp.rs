@@ -54,7 +54,7 @@ pub fn matching_step(secret: &[u8], code: &str, now_secs: u64) -> Option<i64> {
     let mut found = None;
     for step in [now_step.saturating_sub(1), now_step, now_step + 1] {
         let expected = t.generate(step * STEP_SECS).to_string();
-        if constant_time_eq(expected.as_bytes(), code.as_bytes()) && found.is_none() {
+        if crate::http::guard::constant_time_eq(expected.as_bytes(), code.as_bytes()) && found.is_none() {
             found = Some(step as i64);
         }
     }
@@ -64,10 +64,6 @@ pub fn matching_step(secret: &[u8], code: &str, now_secs: u64) -> Option<i64> {
 /// The code an app shows at `secs` (for tests and the enrolment check).
 pub fn code_at(secret: &[u8], secs: u64) -> String {
     totp(secret, "check").map(|t| t.generate(secs).to_string()).unwrap_or_default()
-}
-
-fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
-    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
 }
 
 #[cfg(test)]

@@ -128,6 +128,17 @@ pub async fn overview(state: &AppState, g: &Grant<SignedIn>) -> ServiceResult<Ov
     })
 }
 
+/// New recovery codes for an account, replacing any it had; the codes, to show once.
+pub async fn replace_recovery_codes(
+    state: &AppState,
+    user_id: i64,
+) -> Result<Vec<String>, openwatch_store::StoreError> {
+    let codes = recovery::generate();
+    let hashes: Vec<String> = codes.iter().map(|c| recovery::hash(c)).collect();
+    state.store().replace_recovery_codes(user_id, &hashes, now_ms()).await?;
+    Ok(codes)
+}
+
 /// Start enrolling an authenticator app for `user`; while unconfirmed for ten minutes the
 /// same secret is shown again, so reloading the page keeps the scanned code valid.
 pub async fn begin_totp(state: &AppState, user: &User) -> ServiceResult<TotpEnrolment> {
@@ -158,18 +169,17 @@ pub async fn confirm_totp(
     ctx: &Context<'_>,
 ) -> ServiceResult<Done<Vec<String>>> {
     second_factor::check_code(state, user, code, ctx).await.map_err(refused)?;
-    let codes = recovery::generate();
-    let hashes: Vec<String> = codes.iter().map(|c| recovery::hash(c)).collect();
-    state.store().replace_recovery_codes(user.id, &hashes, now_ms()).await?;
+    let codes = replace_recovery_codes(state, user.id).await?;
     let audit =
         note(format!("user:{}", user.username), json!({"factor": "totp", "recovery_codes": codes.len()}));
     Ok(Done::new(codes, audit))
 }
 
 /// Start enrolling an app from a signed-in session.
-pub async fn begin_own_totp(state: &AppState, g: &Grant<SignedIn>) -> ServiceResult<TotpEnrolment> {
+pub async fn begin_own_totp(state: &AppState, g: &Grant<SignedIn>) -> ServiceResult<Done<TotpEnrolment>> {
     require_fresh(state, g.caller(), "adding a second factor").await?;
-    begin_totp(state, &user_of(state, g.caller()).await?).await
+    let enrolment = begin_totp(state, &user_of(state, g.caller()).await?).await?;
+    Ok(Done::new(enrolment, note(format!("user:{}", g.username()), json!({"factor": "totp"}))))
 }
 
 pub async fn confirm_own_totp(
@@ -221,10 +231,11 @@ pub async fn new_recovery_codes(state: &AppState, g: &Grant<SignedIn>) -> Servic
             "recovery codes stand in for a second factor: enrol one first".into(),
         ));
     }
-    let codes = recovery::generate();
-    let hashes: Vec<String> = codes.iter().map(|c| recovery::hash(c)).collect();
-    state.store().replace_recovery_codes(g.caller().user_id, &hashes, now_ms()).await?;
-    Ok(Done::new(codes, note(format!("user:{}", g.username()), json!({"recovery_codes": hashes.len()}))))
+    let codes = replace_recovery_codes(state, g.caller().user_id).await?;
+    Ok(Done::new(
+        codes.clone(),
+        note(format!("user:{}", g.username()), json!({"recovery_codes": codes.len()})),
+    ))
 }
 
 /// Check a code now, so sensitive changes in the next minutes are allowed.
@@ -283,10 +294,11 @@ pub async fn begin_own_key(
     state: &AppState,
     g: &Grant<SignedIn>,
     origin: &str,
-) -> ServiceResult<webauthn::Ceremony<webauthn_rs::prelude::CreationChallengeResponse>> {
+) -> ServiceResult<Done<webauthn::Ceremony<webauthn_rs::prelude::CreationChallengeResponse>>> {
     require_fresh(state, g.caller(), "adding a second factor").await?;
     let rp = webauthn::relying_party(state, origin)?;
-    webauthn::begin_registration(state, &rp, &user_of(state, g.caller()).await?).await
+    let ceremony = webauthn::begin_registration(state, &rp, &user_of(state, g.caller()).await?).await?;
+    Ok(Done::new(ceremony, note(format!("user:{}", g.username()), json!({"factor": "security_key"}))))
 }
 
 /// A key just registered, and recovery codes (shown once) when the account had none.
@@ -308,10 +320,7 @@ pub async fn finish_own_key(
     let user = user_of(state, g.caller()).await?;
     let key = webauthn::finish_registration(state, &rp, &user, challenge_id, name, answer).await?;
     let recovery_codes = if state.store().recovery_codes_left(user.id).await? == 0 {
-        let codes = recovery::generate();
-        let hashes: Vec<String> = codes.iter().map(|c| recovery::hash(c)).collect();
-        state.store().replace_recovery_codes(user.id, &hashes, now_ms()).await?;
-        Some(codes)
+        Some(replace_recovery_codes(state, user.id).await?)
     } else {
         None
     };

@@ -54,12 +54,10 @@ async fn show(
         Err(e) => return super::page_error(&v.caller, &e),
     };
     let tokens = match v.grant.also::<TokensWrite>() {
-        Ok(g) => users::list_tokens(state, &g)
-            .await
-            .unwrap_or_default()
-            .into_iter()
-            .filter(|t| t.user_id == v.caller.user_id)
-            .collect(),
+        Ok(g) => match users::list_tokens(state, &g).await {
+            Ok(all) => all.into_iter().filter(|t| t.user_id == v.caller.user_id).collect(),
+            Err(e) => return super::page_error(&v.caller, &e),
+        },
         Err(_) => Vec::new(),
     };
     let csrf = &v.csrf;
@@ -232,10 +230,9 @@ pub async fn verify(
 
 pub async fn begin_totp(State(state): State<AppState>, v: Viewer<SignedIn>) -> Response {
     match factors::begin_own_totp(&state, &v.grant).await {
-        Ok(e) => {
-            let mut resp = show(&state, &v, None, Some(e), None).await;
-            resp.extensions_mut()
-                .insert(crate::service::note(format!("user:{}", v.caller.username), serde_json::json!({})));
+        Ok(d) => {
+            let mut resp = show(&state, &v, None, Some(d.value), None).await;
+            resp.extensions_mut().insert(d.audit);
             resp
         }
         Err(e) => back(&v.csrf, &e.to_string(), Err(&e)),

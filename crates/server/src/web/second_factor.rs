@@ -17,7 +17,7 @@ use crate::auth::secret::random_token;
 use crate::auth::sign_in::session_cookie;
 use crate::http::client_addr::client_ip;
 use crate::http::guard::{constant_time_eq, csrf_header_or_origin};
-use crate::service::factors;
+use crate::service::{ServiceError, factors};
 
 #[derive(Debug, Deserialize)]
 pub struct Next {
@@ -26,6 +26,12 @@ pub struct Next {
 
 fn to_login(next: &str) -> Response {
     Redirect::to(&format!("/login?next={}", super::form::urlencode(next))).into_response()
+}
+
+/// A use case's failure on this bare page (storage details stay in the log).
+fn failed(e: &ServiceError) -> Response {
+    let status = crate::http::error::classify(e).status;
+    bare_page("Second factor", html! { div.flash.error role="alert" { (e.to_string()) } }, status)
 }
 
 /// The step's page: the code form (and the security key button), or the enrolment.
@@ -40,18 +46,15 @@ async fn step_page(
     let enrol = if session.stage == SessionStage::Enrol {
         match factors::begin_totp(state, user).await {
             Ok(e) => Some(e),
-            Err(e) => {
-                return bare_page(
-                    "Second factor",
-                    html! { div.flash.error role="alert" { (e.to_string()) } },
-                    StatusCode::CONFLICT,
-                );
-            }
+            Err(e) => return failed(&e),
         }
     } else {
         None
     };
-    let keys = enrolled(state.store(), user.id).await.map(|e| e.security_keys).unwrap_or(0);
+    let keys = match enrolled(state.store(), user.id).await {
+        Ok(e) => e.security_keys,
+        Err(e) => return failed(&ServiceError::from(e)),
+    };
     let content = html! {
         @if let Some(m) = message { div.flash.error role="alert" { (m) } }
         @if let Some(e) = &enrol {

@@ -15,7 +15,7 @@ use super::login::{form_page, safe_next};
 use crate::app::AppState;
 use crate::auth::oidc::{self, BINDING_COOKIE, Callback, SsoError};
 use crate::auth::secret::random_token;
-use crate::auth::sign_in::session_cookie;
+use crate::auth::sign_in::{browsers_use_https, session_cookie};
 use crate::auth::{cookie_value, sso};
 use crate::http::client_addr::client_ip;
 use crate::http::origin;
@@ -25,13 +25,9 @@ pub struct Next {
     next: Option<String>,
 }
 
-fn https(state: &AppState) -> bool {
-    state.config.tls() || state.config.public_origin.starts_with("https://")
-}
-
 /// The binding cookie: Lax, so the provider's redirect back to us carries it.
 fn binding_cookie(state: &AppState, value: &str, max_age: i64) -> String {
-    let secure = if https(state) { "; Secure" } else { "" };
+    let secure = if browsers_use_https(state) { "; Secure" } else { "" };
     format!("{BINDING_COOKIE}={value}; Path=/auth/oidc; HttpOnly; SameSite=Lax; Max-Age={max_age}{secure}")
 }
 
