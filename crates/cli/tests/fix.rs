@@ -2,7 +2,9 @@
 //! nothing; applying fixes the rules (verified by the tool and by a new scan); rolling back
 //! restores every touched file byte for byte with its mode and owner; a file edited after
 //! the fix makes the rollback refuse, naming it, and stay untouched; a run killed between
-//! applying and committing leaves a transaction the next run finds and rolls back.
+//! applying and committing leaves a transaction the next run finds and rolls back; an
+//! inventory of two hosts, one reached as root and one as a user with sudo, is fixed with
+//! the scan's filters and rolled back.
 
 mod common;
 
@@ -17,6 +19,8 @@ use common::*;
 use serde_json::Value;
 
 const N: u32 = 192;
+const ROOT_HOST: u32 = 106;
+const SUDO_HOST: u32 = 107;
 /// Failing on a fresh Debian test host and fixed by file changes alone.
 const RULES: &[&str] = &["account_disable_post_pw_expiration", "banner_etc_issue_cis"];
 const FILES: &[&str] = &["etc/default/useradd", "etc/issue"];
@@ -123,6 +127,102 @@ fn dry_run_fix_verify_rollback_and_conflict_on_a_real_host() {
     let err = text(&out.stderr);
     assert!(err.contains("/etc/default/useradd") && err.contains("changed since the fix"), "{err}");
     assert_eq!(std::fs::read(root.join("etc/default/useradd")).unwrap(), edited, "left untouched");
+}
+
+/// The same fixes through an inventory: one host logged into as root, one as `tester`
+/// with `sudo -n`; `--severity` and `--control` choose the rules as they do for `scan`; each
+/// host's transactions roll back to its exact pre-state, root-owned files included.
+#[test]
+fn an_inventory_is_fixed_as_root_and_through_sudo_with_the_scan_filters() {
+    if !fleet_available() {
+        return;
+    }
+    let (mut fleet, key) = Fleet::with_key();
+    let pubkey = fleet.path("id_ed25519.pub");
+    let roots = [
+        fleet.up_root(ROOT_HOST, |_| {}),
+        fleet.up(SUDO_HOST, |root| {
+            authorize(root, "/home/tester", 1000, &pubkey);
+            write(root, "/etc/sudoers.d/tester", "tester ALL=(ALL) NOPASSWD: ALL\n");
+        }),
+    ];
+    let inventory = fleet.path("inventory.yml");
+    std::fs::write(
+        &inventory,
+        format!(
+            "defaults: {{identity_file: {}, known_hosts: {}}}\nhosts:\n  - {{name: as-root, address: {}, user: root}}\n  \
+             - {{name: as-tester, address: {}, user: tester, sudo: true}}\n",
+            key.display(),
+            fleet.path("known_hosts").display(),
+            addr(ROOT_HOST),
+            addr(SUDO_HOST)
+        ),
+    )
+    .unwrap();
+    let inv = inventory.display().to_string();
+    let ow = |extra: &[&str]| {
+        let mut a = vec!["fix", "--inventory", &inv, "--no-walk", "--rule", RULES[0], "--rule", RULES[1]];
+        a.extend(extra);
+        openwatch(&a, &[])
+    };
+    let pristine: Vec<_> = roots.iter().map(|r| files(r)).collect();
+    let fixed = |extra: &[&str]| -> Vec<(String, String, String)> {
+        let mut args = vec!["--yes", "--format", "json"];
+        args.extend(extra);
+        let out = ow(&args);
+        let doc: Value = serde_json::from_slice(&out.stdout)
+            .unwrap_or_else(|e| panic!("{e}: {}\n{}", text(&out.stdout), text(&out.stderr)));
+        assert_eq!(out.status.code(), Some(0), "{doc:#}\n{}", text(&out.stderr));
+        doc.as_array()
+            .unwrap()
+            .iter()
+            .flat_map(|h| {
+                assert!(h["error"].is_null(), "{h:#}");
+                h["rules"].as_array().unwrap().iter().map(move |r| {
+                    assert_eq!(r["status"], "fixed", "{r:#}");
+                    (
+                        h["host"].as_str().unwrap().to_owned(),
+                        r["rule_id"].as_str().unwrap().to_owned(),
+                        r["transaction_id"].as_str().unwrap().to_owned(),
+                    )
+                })
+            })
+            .collect()
+    };
+
+    // `--severity medium` leaves the low-severity banner rule alone on both hosts.
+    let first = fixed(&["--severity", "medium"]);
+    let hosts_rules: Vec<(&str, &str)> = first.iter().map(|(h, r, _)| (h.as_str(), r.as_str())).collect();
+    assert_eq!(hosts_rules, [("as-root", RULES[0]), ("as-tester", RULES[0])]);
+    // `--control AC-8` picks the banner rule only (the other is fixed already anyway).
+    let second = fixed(&["--control", "AC-8"]);
+    let hosts_rules: Vec<(&str, &str)> = second.iter().map(|(h, r, _)| (h.as_str(), r.as_str())).collect();
+    assert_eq!(hosts_rules, [("as-root", RULES[1]), ("as-tester", RULES[1])]);
+    for root in &roots {
+        assert!(std::fs::read_to_string(root.join("etc/default/useradd")).unwrap().contains("INACTIVE=45"));
+        let issue = std::fs::metadata(root.join("etc/issue")).unwrap();
+        assert_eq!((issue.uid(), issue.gid()), (0, 0), "written as root through sudo");
+    }
+
+    // Rolled back host by host, newest first, through the same inventory entry.
+    for (host, _, id) in second.iter().chain(&first).rev() {
+        let target = if host == "as-root" { format!("root@{}", addr(ROOT_HOST)) } else { String::new() };
+        let out = if target.is_empty() {
+            openwatch(&["fix", "--inventory", &inv, "--rollback", id], &[])
+        } else {
+            let (k, kh) = (key.display().to_string(), fleet.path("known_hosts").display().to_string());
+            openwatch(&["fix", &target, "--identity", &k, "--known-hosts", &kh, "--rollback", id], &[])
+        };
+        let said = format!("{}\n{}", text(&out.stdout), text(&out.stderr));
+        if target.is_empty() {
+            // Tried on both inventory hosts: rolled back on its own, unknown on the other.
+            assert!(said.contains(&format!("as-tester: transaction {id} rolled back")), "{said}");
+        } else {
+            assert_eq!(out.status.code(), Some(0), "{said}");
+        }
+    }
+    let after: Vec<_> = roots.iter().map(|r| files(r)).collect();
+    assert_eq!(after, pristine, "both hosts are exactly as before, bytes, modes and owners");
 }
 
 /// The state of the one transaction in the host's journal, if any.

@@ -3,6 +3,7 @@
 
 pub mod actions;
 pub mod capture;
+pub mod chain;
 pub mod collector;
 pub mod deadman;
 pub mod local;

@@ -96,6 +96,9 @@ ow_state() {
   elif [ -e "$1" ]; then echo other
   else echo absent; fi
 }
+# ow_meta PATH: mode, owner and group ("absent" when there is none), kept beside the content
+# hash so a rollback also notices a file whose permissions were changed after the fix.
+ow_meta() { stat -c '%a %U %G' -- "$1" 2>/dev/null || echo absent; }
 ow_sync() { sync -f "$1" 2>/dev/null || sync; }
 # ow_put SOURCE PATH: replace PATH with a copy of SOURCE (mode and owner kept) by a rename in
 # PATH's own directory, so readers see the old file or the new one, never a mix.
@@ -132,7 +135,7 @@ pub fn apply_all_script(
         s,
         "[ -e \"$ow_j\" ] && {{ echo exists; exit 75; }}\n\
          mkdir -p -m 0700 {jr} && chmod 0700 {jr} || exit 74\n\
-         mkdir -m 0700 \"$ow_j\" \"$ow_j/pre\" \"$ow_j/new\" || exit 74\n\
+         mkdir -m 0700 \"$ow_j\" \"$ow_j/pre\" \"$ow_j/new\" \"$ow_j/post\" || exit 74\n\
          ow_conflict=0",
         jr = quote(journal)?
     );
@@ -163,6 +166,7 @@ pub fn apply_all_script(
     // The journal: the pre-state copies and the new files, then the manifest, all synced.
     for (i, c) in changes.iter().enumerate() {
         let p = quote(&c.path)?;
+        let _ = writeln!(s, "ow_meta {p} > \"$ow_j/pre/{i}.meta\" || exit 74");
         if matches!(c.before, PathState::Regular { .. }) {
             let _ = writeln!(s, "cp -p -- {p} \"$ow_j/pre/{i}\" || exit 74");
         }
@@ -212,6 +216,7 @@ pub fn apply_all_script(
                 );
             }
         }
+        let _ = writeln!(s, "ow_meta {p} > \"$ow_j/post/{i}.meta\" || exit 74");
     }
     // Package scripts and boot loader tools create files of their own: not with the
     // journal's umask.
@@ -241,11 +246,15 @@ pub fn rollback_script(journal: &str, id: &str) -> Result<String, TxnError> {
         r#"[ -f "$ow_j/manifest" ] || { echo unknown; exit 76; }
 ow_conflict=0
 # Each path is as the fix left it (restore it), or still as before (an interrupted apply
-# never reached it, or an interrupted rollback already restored it), or else it changed.
+# never reached it, or an interrupted rollback already restored it), or else it changed:
+# content, or mode, owner or group (journals of older versions record content only).
+ow_same() { [ ! -f "$1" ] || [ "$(cat "$1")" = "$ow_nm" ]; }
 while read -r ow_i ow_pre ow_post ow_pb; do
   ow_p=$(printf '%s' "$ow_pb" | base64 -d) || exit 74
-  ow_now=$(ow_state "$ow_p")
-  [ "$ow_now" = "$ow_post" ] || [ "$ow_now" = "$ow_pre" ] || { printf 'conflict %s\n' "$ow_pb"; ow_conflict=1; }
+  ow_now=$(ow_state "$ow_p"); ow_nm=$(ow_meta "$ow_p")
+  { [ "$ow_now" = "$ow_post" ] && ow_same "$ow_j/post/$ow_i.meta"; } ||
+    { [ "$ow_now" = "$ow_pre" ] && ow_same "$ow_j/pre/$ow_i.meta"; } ||
+    { printf 'conflict %s\n' "$ow_pb"; ow_conflict=1; }
 done < "$ow_j/manifest"
 [ $ow_conflict = 0 ] || exit 77
 echo rolling_back > "$ow_j/state" && ow_sync "$ow_j/state" || exit 74

@@ -112,6 +112,30 @@ fn a_file_changed_after_the_fix_is_reported_and_nothing_is_rolled_back() {
     assert_eq!(std::fs::read(&a).unwrap(), b"fixed\n", "and nothing else was rolled back");
 }
 
+/// Permissions are part of what the fix left: a mode changed afterwards is a conflict too,
+/// and the file keeps the mode someone gave it.
+#[test]
+fn a_mode_changed_after_the_fix_is_reported_and_nothing_is_rolled_back() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let journal = d.join("journal").display().to_string();
+    let (a, b) = two_files(d);
+    let paths = vec![a.display().to_string(), b.display().to_string()];
+    let pre = capture(&paths, &mut LocalTransport).unwrap();
+    apply(&mut LocalTransport, &journal, "tx-m", &all_fixed(&paths, &pre, 0o600)).unwrap();
+    std::fs::set_permissions(&a, std::fs::Permissions::from_mode(0o666)).unwrap();
+    match rollback(&mut LocalTransport, &journal, "tx-m") {
+        Err(TxnError::Conflict { paths: p, .. }) => assert_eq!(p, vec![paths[0].clone()]),
+        other => panic!("{other:?}"),
+    }
+    assert_eq!(snapshot(&a).unwrap().1, 0o666, "the changed mode is left alone");
+    assert_eq!(std::fs::read(&b).unwrap(), b"fixed\n", "and nothing else was rolled back");
+    // Put back as the fix left it, the rollback goes through.
+    std::fs::set_permissions(&a, std::fs::Permissions::from_mode(0o600)).unwrap();
+    rollback(&mut LocalTransport, &journal, "tx-m").unwrap();
+    assert_eq!(std::fs::read(&a).unwrap(), b"a=1\n");
+}
+
 #[test]
 fn a_file_changed_since_the_capture_stops_the_apply() {
     let dir = tempfile::tempdir().unwrap();

@@ -18,6 +18,7 @@ use tokio::sync::Semaphore;
 use tokio::task::JoinSet;
 
 use openwatch_collect::capture::{self, PathState};
+use openwatch_collect::chain::chain;
 use openwatch_collect::deadman;
 use openwatch_collect::txn::{self, After, FileChange as TxnChange};
 use openwatch_collect::{CollectError, LocalTransport, Scan, ScriptOutput, Transport};
@@ -281,12 +282,141 @@ struct Host<'a> {
     target: FixTarget<'a>,
     opts: &'a FixOptions,
     round_trips: u32,
+    /// The last rule's commit or rollback, decided but not yet sent: it rides along with the
+    /// next script the host runs (or is sent alone at the end), saving a round trip per rule.
+    pending: Option<Settle>,
+    /// Each settled rule's final outcome, by its index in [`HostFix::rules`].
+    settled: Vec<(usize, Outcome)>,
+}
+
+/// A transaction whose fate is decided: keep it (the rule passes), or undo it.
+struct Settle {
+    /// The rule's index in [`HostFix::rules`].
+    index: usize,
+    id: String,
+    kind: SettleKind,
+}
+
+enum SettleKind {
+    Commit,
+    /// The rule still did not pass after the change.
+    Rollback {
+        verdict: Status,
+        reason: String,
+    },
+    /// An action failed after the files changed.
+    Undo {
+        why: String,
+    },
+}
+
+impl Settle {
+    fn script(&self, journal: &str) -> Result<String, txn::TxnError> {
+        match self.kind {
+            SettleKind::Commit => txn::commit_script(journal, &self.id),
+            SettleKind::Rollback { .. } | SettleKind::Undo { .. } => txn::rollback_script(journal, &self.id),
+        }
+    }
+
+    /// The rule's outcome from what the host answered (`Err`: the script never ran there).
+    fn outcome(self, answer: Result<ScriptOutput, String>) -> Outcome {
+        let id = self.id;
+        let done = answer.and_then(|out| {
+            let notes = txn::notes(&out);
+            txn::read_outcome(&id, "the fix", out).map(|()| notes).map_err(|e| e.to_string())
+        });
+        match (self.kind, done) {
+            (SettleKind::Commit, Ok(_)) => Outcome::Fixed { transaction_id: id },
+            (SettleKind::Commit, Err(e)) => Outcome::Failed {
+                message: format!(
+                    "the rule passed after the change, but keeping it failed ({e}); the next fix run finds the \
+                     transaction open and rolls it back"
+                ),
+                transaction_id: Some(id),
+            },
+            (SettleKind::Rollback { verdict, reason }, Ok(notes)) => Outcome::RolledBack {
+                transaction_id: id,
+                verdict,
+                reason: format!("{reason}{}", notes_text(&notes)),
+            },
+            (SettleKind::Rollback { verdict, .. }, Err(e)) => Outcome::Failed {
+                transaction_id: Some(id),
+                message: format!(
+                    "the rule is still {} after the fix and rolling back failed: {e}",
+                    verdict.as_str()
+                ),
+            },
+            (SettleKind::Undo { why }, Ok(notes)) => Outcome::Failed {
+                transaction_id: Some(id),
+                message: format!("{why}; rolled back{}", notes_text(&notes)),
+            },
+            (SettleKind::Undo { why }, Err(e)) => Outcome::Failed {
+                transaction_id: Some(id),
+                message: format!("{why}; rolling back failed: {e}"),
+            },
+        }
+    }
 }
 
 impl Host<'_> {
     async fn run(&mut self, script: &str) -> Result<ScriptOutput, HostError> {
+        let mut outs = self.run_parts(&[script]).await?;
+        Ok(outs.remove(0))
+    }
+
+    /// Run `parts` in one round trip (after the pending settle, if any), each answering as
+    /// if it had run alone.
+    async fn run_parts(&mut self, parts: &[&str]) -> Result<Vec<ScriptOutput>, HostError> {
+        let (settle, settle_script) = match self.pending.take() {
+            Some(settle) => match settle.script(&self.opts.journal) {
+                Ok(script) => (Some(settle), Some(script)),
+                Err(e) => {
+                    self.settled.push((settle.index, settle.outcome(Err(e.to_string()))));
+                    (None, None)
+                }
+            },
+            None => (None, None),
+        };
+        let mut all: Vec<&str> = settle_script.iter().map(String::as_str).collect();
+        all.extend_from_slice(parts);
+        if all.is_empty() {
+            return Ok(Vec::new());
+        }
         self.round_trips += 1;
-        self.conn.run(script).await
+        let answered = if all.len() == 1 {
+            self.conn.run(all[0]).await.map(|out| vec![out])
+        } else {
+            match chain(&all) {
+                Ok(c) => match self.conn.run(&c.text).await {
+                    Ok(out) => c.split(&out).map_err(|e| host_error("protocol", e.to_string())),
+                    Err(e) => Err(e),
+                },
+                Err(e) => Err(host_error("internal", e.to_string())),
+            }
+        };
+        match answered {
+            Ok(mut outs) => {
+                if let Some(settle) = settle {
+                    let out = outs.remove(0);
+                    self.settled.push((settle.index, settle.outcome(Ok(out))));
+                }
+                Ok(outs)
+            }
+            Err(e) => {
+                if let Some(settle) = settle {
+                    self.settled.push((settle.index, settle.outcome(Err(e.message.clone()))));
+                }
+                Err(e)
+            }
+        }
+    }
+
+    /// Send the pending settle, if any, on its own.
+    async fn flush(&mut self) {
+        if self.pending.is_some() {
+            // Its outcome is recorded whatever the answer; a lost connection is the host's error.
+            let _ = self.run_parts(&[]).await;
+        }
     }
 
     /// Prove access still works after a change: a new connection (new handshake, new
@@ -322,18 +452,34 @@ impl Host<'_> {
         Ok(found)
     }
 
-    async fn scan(&mut self, rules: &[&Rule]) -> Result<ScanReport, HostError> {
+    /// A scan of `rules` on this host, not yet collected.
+    fn new_scan<'r>(&self, rules: &[&'r Rule]) -> Scan<'r> {
         let plan = FactPlan::for_rules(rules.iter().copied(), self.opts.walks);
         let eval = EvalOptions { overrides: self.target.overrides().clone(), walks_enabled: self.opts.walks };
-        let mut scan = Scan::new(rules.iter().copied(), [Cow::Borrowed(&plan)], eval);
+        Scan::new(rules.iter().copied(), [Cow::Owned(plan)], eval)
+    }
+
+    fn collection_error(&self) -> impl Fn(CollectError) -> HostError + use<> {
         let name = self.target.name();
-        let collection = |e: CollectError| host_error("collection", format!("{name}: {e}"));
-        while let Some(script) = scan.next_script().map_err(collection)? {
+        move |e| host_error("collection", format!("{name}: {e}"))
+    }
+
+    async fn scan(&mut self, rules: &[&Rule]) -> Result<ScanReport, HostError> {
+        let mut scan = self.new_scan(rules);
+        self.finish_scan(&mut scan).await?;
+        let name = self.target.name();
+        Ok(scan.finish(name, self.target.address()).report)
+    }
+
+    /// Run the scripts `scan` still has to run.
+    async fn finish_scan(&mut self, scan: &mut Scan<'_>) -> Result<(), HostError> {
+        let (name, collection) = (self.target.name(), self.collection_error());
+        while let Some(script) = scan.next_script().map_err(&collection)? {
             let script = script.to_owned();
             let out = self.run(&script).await?;
-            scan.record(&name, &out).map_err(collection)?;
+            scan.record(&name, &out).map_err(&collection)?;
         }
-        Ok(scan.finish(name.clone(), self.target.address()).report)
+        Ok(())
     }
 
     async fn capture(&mut self, paths: &[String]) -> Result<BTreeMap<String, PathState>, String> {
@@ -383,8 +529,16 @@ impl Host<'_> {
         Ok(notes)
     }
 
-    /// Apply one plan, verify the rule, keep or roll back.
-    async fn apply(&mut self, rule: &Rule, plan: &Plan, captured: &BTreeMap<String, PathState>) -> Outcome {
+    /// Apply one plan and verify the rule; whether to keep it or roll it back is decided
+    /// here and sent with the next script (see [`Host::pending`]). The outcome returned is
+    /// what that decision will give; the host's answer to it replaces it.
+    async fn apply(
+        &mut self,
+        index: usize,
+        rule: &Rule,
+        plan: &Plan,
+        captured: &BTreeMap<String, PathState>,
+    ) -> Outcome {
         let changes: Vec<TxnChange> = plan
             .changes
             .iter()
@@ -420,19 +574,27 @@ impl Host<'_> {
             Ok(s) => s,
             Err(e) => return Outcome::NotApplied { reason: e.to_string() },
         };
-        let applied = match self.run(&script).await {
-            Ok(out) => txn::read_outcome(&id, "the fix was planned", out),
+        // The verifying scan rides with the apply, unless access must be confirmed in between
+        // (a change under the deadman): its answer is used only if the apply succeeded.
+        let mut scan = self.new_scan(&[rule]);
+        let scan_script = match deadman {
+            true => None,
+            false => match scan.next_script() {
+                Ok(s) => s.map(str::to_owned),
+                Err(e) => return Outcome::NotApplied { reason: e.to_string() },
+            },
+        };
+        let parts: Vec<&str> = std::iter::once(script.as_str()).chain(scan_script.as_deref()).collect();
+        let mut outs = match self.run_parts(&parts).await {
+            Ok(outs) => outs.into_iter(),
             Err(e) => return Outcome::Failed { transaction_id: Some(id), message: e.message },
         };
-        match applied {
+        let applied_out = outs.next().expect("the apply's answer");
+        match txn::read_outcome(&id, "the fix was planned", applied_out) {
             Ok(()) => {}
             // An action failed after the files changed: undo everything it did.
             Err(txn::TxnError::ActionFailed(why)) => {
-                let message = match self.rollback(&id).await {
-                    Ok(notes) => format!("{why}; rolled back{}", notes_text(&notes)),
-                    Err(e) => format!("{why}; rolling back failed: {e}"),
-                };
-                return Outcome::Failed { transaction_id: Some(id), message };
+                return self.settle(index, id, SettleKind::Undo { why });
             }
             Err(e) => {
                 return Outcome::Failed { transaction_id: Some(id), message: format!("not applied: {e}") };
@@ -447,31 +609,43 @@ impl Host<'_> {
                 ),
             };
         }
-        let verdict = match self.scan(&[rule]).await {
-            Ok(r) => r.results.into_iter().next().map(|r| (r.verdict, r.reason)),
+        let name = self.target.name();
+        let collected = match outs.next() {
+            Some(out) => scan.record(&name, &out).map_err(self.collection_error()),
+            None => Ok(()),
+        };
+        let verdict = match collected {
+            Ok(()) => match self.finish_scan(&mut scan).await {
+                Ok(()) => {
+                    let report = scan.finish(name, self.target.address()).report;
+                    report.results.into_iter().next().map(|r| (r.verdict, r.reason))
+                }
+                Err(e) => Some((Status::Error, e.message)),
+            },
             Err(e) => Some((Status::Error, e.message)),
         };
         let (verdict, reason) = verdict.unwrap_or((Status::Error, "the rule was not evaluated".into()));
         if verdict == Status::Pass {
-            return match self.txn(txn::commit_script(&journal, &id), &id, "the fix").await {
-                Ok(()) => Outcome::Fixed { transaction_id: id },
-                Err(message) => Outcome::Failed { transaction_id: Some(id), message },
-            };
+            self.settle(index, id, SettleKind::Commit)
+        } else {
+            self.settle(index, id, SettleKind::Rollback { verdict, reason })
         }
-        match self.rollback(&id).await {
-            Ok(notes) => Outcome::RolledBack {
-                transaction_id: id,
-                verdict,
-                reason: format!("{reason}{}", notes_text(&notes)),
-            },
-            Err(message) => Outcome::Failed {
-                transaction_id: Some(id),
-                message: format!(
-                    "the rule is still {} after the fix and rolling back failed: {message}",
-                    verdict.as_str()
-                ),
-            },
-        }
+    }
+
+    /// Leave the transaction's commit or rollback for the next script; the outcome it will
+    /// give if the host carries it out.
+    fn settle(&mut self, index: usize, id: String, kind: SettleKind) -> Outcome {
+        let provisional = match &kind {
+            SettleKind::Commit => Outcome::Fixed { transaction_id: id.clone() },
+            SettleKind::Rollback { verdict, reason } => {
+                Outcome::RolledBack { transaction_id: id.clone(), verdict: *verdict, reason: reason.clone() }
+            }
+            SettleKind::Undo { why } => {
+                Outcome::Failed { transaction_id: Some(id.clone()), message: why.clone() }
+            }
+        };
+        self.pending = Some(Settle { index, id, kind });
+        provisional
     }
 }
 
@@ -492,7 +666,7 @@ pub async fn fix_host(target: FixTarget<'_>, rules: &[Rule], opts: &FixOptions) 
             return out;
         }
     };
-    let mut host = Host { conn, target, opts, round_trips: 0 };
+    let mut host = Host { conn, target, opts, round_trips: 0, pending: None, settled: Vec::new() };
     match host.recover().await {
         Ok(r) => out.recovered = r,
         Err(e) => {
@@ -556,7 +730,7 @@ pub async fn fix_host(target: FixTarget<'_>, rules: &[Rule], opts: &FixOptions) 
                 } else if plan.changes.is_empty() && plan.actions.is_empty() {
                     Outcome::NotApplied { reason: "the fix changes nothing on this host".into() }
                 } else {
-                    host.apply(rule, &plan, &captured).await
+                    host.apply(out.rules.len(), rule, &plan, &captured).await
                 };
                 RuleFix {
                     rule_id: rule.id().to_owned(),
@@ -577,6 +751,10 @@ pub async fn fix_host(target: FixTarget<'_>, rules: &[Rule], opts: &FixOptions) 
             }
         };
         out.rules.push(fixed);
+    }
+    host.flush().await;
+    for (index, outcome) in std::mem::take(&mut host.settled) {
+        out.rules[index].outcome = outcome;
     }
     host.conn.close().await;
     out.round_trips = host.round_trips;
@@ -622,7 +800,7 @@ pub async fn rollback_host(target: FixTarget<'_>, journal: &str, id: &str) -> Re
         deadman_secs: 0,
         approved: None,
     };
-    let mut host = Host { conn, target, opts: &opts, round_trips: 0 };
+    let mut host = Host { conn, target, opts: &opts, round_trips: 0, pending: None, settled: Vec::new() };
     let result = host.rollback(id).await;
     host.conn.close().await;
     result
