@@ -10,7 +10,9 @@ use std::sync::Arc;
 use anyhow::{Context as _, Result, bail};
 use openwatch_core::rule::Rule;
 use openwatch_core::vars::parse_overrides;
-use openwatch_fleet::fix::{FixOptions, FixTarget, HostFix, Outcome, fix_fleet, fix_host, rollback_host};
+use openwatch_fleet::fix::{
+    FixOptions, FixProgress, FixTarget, HostFix, Outcome, fix_fleet, fix_host, rollback_host,
+};
 
 use crate::cli::{FixArgs, FixFormat};
 use crate::{fleet_cmd, library};
@@ -63,17 +65,35 @@ pub fn run(args: &FixArgs) -> Result<ExitCode> {
         walks: !args.no_walk,
         deadman_secs: args.deadman_secs,
         approved: None,
+        progress: None,
     };
     let shared: Arc<[Rule]> = rules.iter().cloned().collect();
-    let run_all = |o: FixOptions| -> Vec<HostFix> {
-        if local.is_some() {
-            return targets.iter().map(|t| runtime.block_on(fix_host(*t, &rules, &o))).collect();
-        }
-        let progress = fleet_cmd::progress_bar(jobs.len());
-        let done = runtime.block_on(fix_fleet(jobs.clone(), shared.clone(), o, args.ssh.concurrency, |h| {
+    let run_all = |mut o: FixOptions| -> Vec<HostFix> {
+        let progress = fleet_cmd::progress_bar(targets.len());
+        // The bar names the rule each host is on; it is hidden when stderr is no terminal.
+        let (tx, mut steps) = tokio::sync::mpsc::unbounded_channel::<FixProgress>();
+        o.progress = Some(tx);
+        let bar = progress.clone();
+        let shown = runtime.spawn(async move {
+            while let Some(p) = steps.recv().await {
+                bar.set_message(format!("{}: rule {} of {} ({})", p.host, p.done + 1, p.total, p.rule_id));
+            }
+        });
+        let done = if local.is_some() {
+            let done = targets.iter().map(|t| runtime.block_on(fix_host(*t, &rules, &o))).collect();
             progress.inc(1);
-            progress.set_message(h.host.clone());
-        }));
+            done
+        } else {
+            runtime.block_on(fix_fleet(jobs.clone(), shared.clone(), o.clone(), args.ssh.concurrency, |h| {
+                progress.inc(1);
+                progress.set_message(h.host.clone());
+            }))
+        };
+        drop(o);
+        // The display task ends once the last sender (the options) is gone.
+        if let Err(e) = runtime.block_on(shown) {
+            eprintln!("openwatch: the progress display stopped: {e}");
+        }
         progress.finish_and_clear();
         done
     };

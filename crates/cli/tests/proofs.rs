@@ -819,6 +819,7 @@ fn every_fixable_rule_is_fixed_verified_and_rolled_back_on_a_real_host() {
         walks: false,
         deadman_secs: 30,
         approved: None,
+        progress: None,
     };
     let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build().unwrap();
     let fixed_host = openwatch_fleet::fix::FixTarget::Ssh(&job);

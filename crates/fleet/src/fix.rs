@@ -15,6 +15,7 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use tokio::sync::Semaphore;
+use tokio::sync::mpsc::UnboundedSender;
 use tokio::task::JoinSet;
 
 use openwatch_collect::capture::{self, PathState};
@@ -48,6 +49,19 @@ pub struct FixOptions {
     /// approved: (host name, rule id) → the approved plan's [`RuleFix::fingerprint`]. A host
     /// that changed since the preview gets no unreviewed change.
     pub approved: Option<BTreeMap<(String, String), String>>,
+    /// Told of each failing rule as its fix starts, so a long run shows where it is.
+    pub progress: Option<UnboundedSender<FixProgress>>,
+}
+
+/// A host's fix reaching its next failing rule.
+#[derive(Debug, Clone)]
+pub struct FixProgress {
+    pub host: String,
+    pub rule_id: String,
+    /// Rules of this host worked on before this one.
+    pub done: usize,
+    /// The host's failing rules.
+    pub total: usize,
 }
 
 impl FixOptions {
@@ -690,7 +704,13 @@ pub async fn fix_host(target: FixTarget<'_>, rules: &[Rule], opts: &FixOptions) 
         .iter()
         .filter(|r| report.results.iter().any(|x| x.rule_id == r.id() && x.verdict == Status::Fail))
         .collect();
-    for rule in failing {
+    let total = failing.len();
+    for (done, rule) in failing.into_iter().enumerate() {
+        if let Some(progress) = &opts.progress {
+            // A caller that stopped listening only loses the display.
+            let step = FixProgress { host: out.host.clone(), rule_id: rule.id().to_owned(), done, total };
+            let _ = progress.send(step);
+        }
         let key = (out.host.clone(), rule.id().to_owned());
         let approved = match &opts.approved {
             None => None,
@@ -799,6 +819,7 @@ pub async fn rollback_host(target: FixTarget<'_>, journal: &str, id: &str) -> Re
         walks: false,
         deadman_secs: 0,
         approved: None,
+        progress: None,
     };
     let mut host = Host { conn, target, opts: &opts, round_trips: 0, pending: None, settled: Vec::new() };
     let result = host.rollback(id).await;

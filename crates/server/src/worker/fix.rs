@@ -51,6 +51,7 @@ fn options(state: &AppState, dry_run: bool) -> FixOptions {
         walks: state.config.scan_walks,
         deadman_secs: state.config.fix_deadman_secs,
         approved: None,
+        progress: None,
     }
 }
 
