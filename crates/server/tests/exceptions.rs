@@ -39,6 +39,16 @@ async fn cis(app: &TestApp, host: i64) -> Value {
     c["frameworks"].as_array().unwrap().iter().find(|f| f["framework"] == "cis_debian12").unwrap().clone()
 }
 
+/// A CSV export's `exception_id` column by rule.
+fn exception_ids(csv: &str) -> std::collections::BTreeMap<String, String> {
+    let mut r = csv::Reader::from_reader(csv.as_bytes());
+    let header = r.headers().unwrap().clone();
+    let col =
+        |name: &str| header.iter().position(|h| h == name).unwrap_or_else(|| panic!("{name}: {header:?}"));
+    let (rule, exception) = (col("rule_id"), col("exception_id"));
+    r.records().map(|row| row.unwrap()).map(|row| (row[rule].to_owned(), row[exception].to_owned())).collect()
+}
+
 /// Wait for the scans a decision queued to finish.
 async fn settle(app: &TestApp, host: i64) {
     for _ in 0..600 {
@@ -142,6 +152,25 @@ both_backends!(
         let results = app.get(&format!("/api/v1/scans/{scan_id}/results?verdict=excepted")).await;
         assert_eq!(results["items"][0]["rule_id"], rule.as_str(), "{results}");
         assert_eq!(results["items"][0]["exception_id"], id, "{results}");
+        // The scan page names the exception; both CSV exports of the scan carry its id on
+        // that row, and on no other.
+        let (_, page) = app.page(&format!("/scans/{scan_id}?verdict=excepted")).await;
+        assert!(page.contains(&format!("status=approved#exception-{id}\"")), "{page}");
+        assert!(
+            common::text(&page).contains(&format!("excepted exception #{id}")),
+            "{}",
+            common::text(&page)
+        );
+        for path in
+            [format!("/api/v1/scans/{scan_id}/export?format=csv"), format!("/scans/{scan_id}/results.csv")]
+        {
+            let (s, _, body) = app.download(&path).await;
+            assert_eq!(s, StatusCode::OK, "{path}: {body}");
+            let ids = exception_ids(&body);
+            assert_eq!(ids.get(&rule).map(String::as_str), Some(id.to_string().as_str()), "{path}: {body}");
+            assert!(ids.iter().all(|(r, e)| *r == rule || e.is_empty()), "{path}: {body}");
+            assert!(ids.len() > 1, "every result is exported: {body}");
+        }
 
         // Revoked: the failure is back.
         let (s, d) = app.post(&format!("/api/v1/exceptions/{id}/revoke"), json!({"note": "upgraded"})).await;
