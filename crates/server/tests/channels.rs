@@ -273,6 +273,56 @@ async fn email_starttls(backend: common::Backend) {
 
 both_backends!(email_over_starttls_trusts_only_the_named_ca, email_starttls);
 
+/// Email over implicit TLS (`security: "tls"`, SMTPS) to a relay speaking TLS from its first
+/// byte, certified by an internal CA: delivered and authenticated when the channel trusts
+/// that CA, refused with a certificate error when it does not.
+async fn email_tls(backend: common::Backend) {
+    let app = TestApp::start_with(backend, |c| c.job_retry_base_secs = 0).await;
+    let dir = tempfile::tempdir().unwrap();
+    let (ca, cert, key) = internal_ca(dir.path());
+    let (port, mails) = receivers::smtp_tls(SMTP_USER, SMTP_PASSWORD, &cert, &key);
+    let settings = |ca: Option<&str>, security: &str| {
+        let mut s = json!({"host": "127.0.0.1", "port": port, "security": security, "username": SMTP_USER,
+            "from": "openwatch@example.test", "to": ["ops@example.test"]});
+        if let Some(ca) = ca {
+            s["ca_pem"] = json!(ca);
+        }
+        s
+    };
+    let send = |name: &'static str, settings: Value| {
+        let app = &app;
+        async move {
+            let c = create(
+                app,
+                json!({"name": name, "kind": "email", "secret": SMTP_PASSWORD, "settings": settings}),
+            )
+            .await;
+            let (st, d) = app.post(&format!("/api/v1/channels/{}/test", c["id"]), json!({})).await;
+            assert_eq!(st, StatusCode::ACCEPTED, "{d}");
+            settled(&app.state, d["id"].as_i64().unwrap()).await
+        }
+    };
+    let d = send("tls-mail", settings(Some(&ca), "tls")).await;
+    assert_eq!(d.status, DeliveryStatus::Delivered, "{:?}", d.attempt_log);
+    assert!(d.attempt_log[0].detail.starts_with("SMTP 250"), "{:?}", d.attempt_log);
+    let got = mails.lock().unwrap().clone();
+    assert_eq!(got.len(), 1);
+    assert_eq!(got[0].authenticated_as.as_deref(), Some(SMTP_USER), "authenticated, over TLS");
+    assert!(got[0].data.contains("Subject: OpenWatch test message (tls-mail)"), "{}", got[0].data);
+
+    let d = send("no-ca", settings(None, "tls")).await;
+    assert_eq!(d.status, DeliveryStatus::Dead);
+    assert!(
+        d.attempt_log.iter().all(|a| a.detail.to_lowercase().contains("certificate")),
+        "{:?}",
+        d.attempt_log
+    );
+    assert_eq!(mails.lock().unwrap().len(), 1, "nothing sent to a relay that is not trusted");
+    app.stop().await;
+}
+
+both_backends!(email_over_implicit_tls_trusts_only_the_named_ca, email_tls);
+
 /// A receiver that always fails: every attempt is made and recorded, then the delivery is
 /// dead (a dead letter) and no further attempt comes.
 async fn dead_letter(backend: common::Backend) {

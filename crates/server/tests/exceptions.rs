@@ -1,11 +1,12 @@
 //! Exceptions on both backends, from real local scans: one approved by a second user turns
 //! a failure into `excepted` (with its id) and moves the compliance figure; self-approval
-//! is refused and audited; revocation and expiry bring the failure back; bad requests get
-//! the field at fault.
+//! is refused and audited; revocation and expiry bring the failure back, and an end is
+//! alerted to the channels with no alert rule; bad requests get the field at fault.
 
 mod common;
 
 use common::{Backend, TestApp};
+use openwatch_testsupport::receivers;
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 
@@ -36,6 +37,16 @@ async fn latest(app: &TestApp, host: i64, rule: &str) -> (String, Value) {
 async fn cis(app: &TestApp, host: i64) -> Value {
     let c = app.get(&format!("/api/v1/hosts/{host}/compliance")).await;
     c["frameworks"].as_array().unwrap().iter().find(|f| f["framework"] == "cis_debian12").unwrap().clone()
+}
+
+/// A CSV export's `exception_id` column by rule.
+fn exception_ids(csv: &str) -> std::collections::BTreeMap<String, String> {
+    let mut r = csv::Reader::from_reader(csv.as_bytes());
+    let header = r.headers().unwrap().clone();
+    let col =
+        |name: &str| header.iter().position(|h| h == name).unwrap_or_else(|| panic!("{name}: {header:?}"));
+    let (rule, exception) = (col("rule_id"), col("exception_id"));
+    r.records().map(|row| row.unwrap()).map(|row| (row[rule].to_owned(), row[exception].to_owned())).collect()
 }
 
 /// Wait for the scans a decision queued to finish.
@@ -141,6 +152,25 @@ both_backends!(
         let results = app.get(&format!("/api/v1/scans/{scan_id}/results?verdict=excepted")).await;
         assert_eq!(results["items"][0]["rule_id"], rule.as_str(), "{results}");
         assert_eq!(results["items"][0]["exception_id"], id, "{results}");
+        // The scan page names the exception; both CSV exports of the scan carry its id on
+        // that row, and on no other.
+        let (_, page) = app.page(&format!("/scans/{scan_id}?verdict=excepted")).await;
+        assert!(page.contains(&format!("status=approved#exception-{id}\"")), "{page}");
+        assert!(
+            common::text(&page).contains(&format!("excepted exception #{id}")),
+            "{}",
+            common::text(&page)
+        );
+        for path in
+            [format!("/api/v1/scans/{scan_id}/export?format=csv"), format!("/scans/{scan_id}/results.csv")]
+        {
+            let (s, _, body) = app.download(&path).await;
+            assert_eq!(s, StatusCode::OK, "{path}: {body}");
+            let ids = exception_ids(&body);
+            assert_eq!(ids.get(&rule).map(String::as_str), Some(id.to_string().as_str()), "{path}: {body}");
+            assert!(ids.iter().all(|(r, e)| *r == rule || e.is_empty()), "{path}: {body}");
+            assert!(ids.len() > 1, "every result is exported: {body}");
+        }
 
         // Revoked: the failure is back.
         let (s, d) = app.post(&format!("/api/v1/exceptions/{id}/revoke"), json!({"note": "upgraded"})).await;
@@ -201,6 +231,118 @@ both_backends!(an_expired_exception_no_longer_accepts_the_failure, |backend: Bac
     );
     app.stop().await;
 });
+
+/// Scan the host again and wait for the scan.
+async fn rescan(app: &TestApp, host: i64) {
+    let (s, q) = app.post(&format!("/api/v1/hosts/{host}/scans"), json!({})).await;
+    assert_eq!(s, StatusCode::ACCEPTED, "{q}");
+    let scan = app.wait_scan(q["scan_id"].as_i64().unwrap()).await;
+    assert_eq!(scan["status"], "succeeded", "{scan}");
+}
+
+async fn ended_alerts(app: &TestApp) -> Vec<Value> {
+    let all = app.get("/api/v1/alerts?kind=exception_expiring&status=").await;
+    all["items"].as_array().unwrap().clone()
+}
+
+both_backends!(
+    an_exception_past_its_last_day_brings_the_failure_back_and_alerts,
+    |backend: Backend| async move {
+        let app = TestApp::start(backend).await;
+        // A channel and no alert rule at all: the end of an exception is told anyway.
+        let (hook_url, hook) = receivers::http(0);
+        let (s, c) = app
+            .post(
+                "/api/v1/channels",
+                json!({"name": "ops-hook", "kind": "webhook", "settings": {"url": hook_url}, "secret": "k"}),
+            )
+            .await;
+        assert_eq!(s, StatusCode::CREATED, "{c}");
+        let (host, scan) = app.scanned_local_host("here").await;
+        let rule = failing_rule(&app, &scan).await;
+        let before = cis(&app, host).await;
+        let store = app.state.store();
+        let new = openwatch_store::NewException {
+            rule_id: rule.clone(),
+            scope: openwatch_store::ExceptionScope::Host(host),
+            justification: "until the migration".into(),
+            expires_on: in_days(0),
+            requested_by: "olga".into(),
+        };
+        let e = store.create_exception(&new, 1).await.unwrap();
+        store.decide_exception(e.id, true, "admin", "", 2).await.unwrap().unwrap();
+        rescan(&app, host).await;
+        assert_eq!(
+            latest(&app, host, &rule).await,
+            ("excepted".into(), json!(e.id)),
+            "in force through today"
+        );
+        let during = cis(&app, host).await;
+        assert_eq!(
+            (during["excepted"].as_i64(), during["fail"].as_i64()),
+            (Some(1), Some(before["fail"].as_i64().unwrap() - 1)),
+            "{before} -> {during}"
+        );
+        assert!(ended_alerts(&app).await.is_empty(), "its last day is not its end");
+
+        // The day passes (no request moves a date into the past).
+        let yesterday = in_days(-1);
+        let changed =
+            app.sql(&format!("UPDATE exceptions SET expires_on = '{yesterday}' WHERE id = {}", e.id)).await;
+        assert_eq!(changed, 1);
+        let mut ended = Vec::new();
+        for _ in 0..300 {
+            ended = ended_alerts(&app).await;
+            if !ended.is_empty() {
+                break;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        }
+        assert_eq!(ended.len(), 1, "one alert for the end, from the scheduler: {ended:?}");
+        let a = &ended[0];
+        assert_eq!(a["subject"], format!("Exception #{} for {rule} has ended", e.id), "{a}");
+        assert_eq!((a["rule_id"].clone(), a["host_id"].clone()), (Value::Null, json!(host)), "{a}");
+        assert_eq!(a["details"]["expired_on"], yesterday.as_str(), "{a}");
+        let told = |id: &Value| {
+            hook.seen
+                .lock()
+                .unwrap()
+                .iter()
+                .filter(|s| serde_json::from_slice::<Value>(&s.body).unwrap()["alert_id"] == *id)
+                .count()
+        };
+        for _ in 0..300 {
+            if told(&a["id"]) > 0 {
+                break;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        }
+        assert_eq!(told(&a["id"]), 1, "the channel is told, with no alert rule");
+
+        // The next evaluation reports the failure again and the figure is what it was.
+        rescan(&app, host).await;
+        assert_eq!(latest(&app, host, &rule).await, ("fail".into(), Value::Null));
+        let after = cis(&app, host).await;
+        assert_eq!(
+            (after["excepted"].as_i64(), after["fail"].as_i64()),
+            (Some(0), before["fail"].as_i64()),
+            "{during} -> {after}"
+        );
+
+        // An end happens once: resolved, it is not raised again by later ticks.
+        let (s, r) = app.post(&format!("/api/v1/alerts/{}/resolve", a["id"]), json!({})).await;
+        assert_eq!(s, StatusCode::OK, "{r}");
+        openwatch_server::worker::alerts::tick(&app.state).await.unwrap();
+        let ended = ended_alerts(&app).await;
+        assert_eq!(ended.len(), 1, "{ended:?}");
+        assert_eq!(
+            (ended[0]["status"].as_str(), ended[0]["occurrences"].as_i64()),
+            (Some("resolved"), Some(1))
+        );
+        assert_eq!(told(&a["id"]), 1);
+        app.stop().await;
+    }
+);
 
 both_backends!(bad_requests_name_the_field_at_fault, |backend: Backend| async move {
     let app = TestApp::start_with(backend, |c| c.exception_max_days = 90).await;

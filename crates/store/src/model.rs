@@ -946,6 +946,7 @@ pub struct AlertQuery {
     pub status: Option<crate::AlertStatus>,
     pub kind: Option<crate::AlertKind>,
     pub host_id: Option<i64>,
+    pub dedup_key: Option<String>,
 }
 
 /// A report to draw: its scope, framework, format and level of detail.

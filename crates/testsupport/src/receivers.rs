@@ -1,10 +1,10 @@
 //! Real receivers for notification tests, on loopback: an HTTP server (axum) that records
 //! every request (and answers 500 to the first N, to prove retries), and an SMTP server (the
-//! `mailin` crate's SMTP engine over a TCP socket) that records every mail. Each runs on its
-//! own thread, so synchronous and asynchronous tests use them alike; they live as long as
-//! the test process.
+//! `mailin` crate's SMTP engine over a TCP socket: plain, STARTTLS or implicit TLS) that
+//! records every mail. Each runs on its own thread, so synchronous and asynchronous tests use
+//! them alike; they live as long as the test process.
 
-use std::io::{BufRead as _, BufReader};
+use std::io::{BufRead as _, BufReader, Write as _};
 use std::sync::{Arc, Mutex};
 
 use axum::body::Bytes;
@@ -116,7 +116,7 @@ impl mailin::Handler for MailHandler {
 /// An SMTP server on loopback that accepts AUTH PLAIN with `user` and `password` (over
 /// plain TCP: a test relay); its port and the mails it accepted.
 pub fn smtp(user: &str, password: &str) -> (u16, Arc<Mutex<Vec<Mail>>>) {
-    smtp_server(user, password, None)
+    smtp_server(user, password, Security::Plain)
 }
 
 /// The same, offering STARTTLS with this certificate chain and key (PEM) and refusing AUTH
@@ -127,6 +127,15 @@ pub fn smtp_starttls(
     cert_pem: &[u8],
     key_pem: &[u8],
 ) -> (u16, Arc<Mutex<Vec<Mail>>>) {
+    smtp_server(user, password, Security::StartTls(tls_config(cert_pem, key_pem)))
+}
+
+/// The same over implicit TLS (SMTPS, as on port 465): TLS from the first byte, no STARTTLS.
+pub fn smtp_tls(user: &str, password: &str, cert_pem: &[u8], key_pem: &[u8]) -> (u16, Arc<Mutex<Vec<Mail>>>) {
+    smtp_server(user, password, Security::Implicit(tls_config(cert_pem, key_pem)))
+}
+
+fn tls_config(cert_pem: &[u8], key_pem: &[u8]) -> Arc<rustls::ServerConfig> {
     use rustls::pki_types::pem::PemObject as _;
     use rustls::pki_types::{CertificateDer, PrivateKeyDer};
     let certs: Vec<CertificateDer<'static>> =
@@ -139,14 +148,21 @@ pub fn smtp_starttls(
             .with_no_client_auth()
             .with_single_cert(certs, key)
             .expect("a certificate and its key");
-    smtp_server(user, password, Some(Arc::new(config)))
+    Arc::new(config)
 }
 
-fn smtp_server(
-    user: &str,
-    password: &str,
-    tls: Option<Arc<rustls::ServerConfig>>,
-) -> (u16, Arc<Mutex<Vec<Mail>>>) {
+/// How the SMTP server meets TLS.
+#[derive(Clone)]
+enum Security {
+    /// None: AUTH over plain TCP (a test relay).
+    Plain,
+    /// Offered by STARTTLS; AUTH only after it.
+    StartTls(Arc<rustls::ServerConfig>),
+    /// From the first byte.
+    Implicit(Arc<rustls::ServerConfig>),
+}
+
+fn smtp_server(user: &str, password: &str, security: Security) -> (u16, Arc<Mutex<Vec<Mail>>>) {
     let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let port = listener.local_addr().unwrap().port();
     let mails = Arc::new(Mutex::new(Vec::new()));
@@ -159,26 +175,41 @@ fn smtp_server(
     };
     let mut builder = mailin::SessionBuilder::new("smtp.test");
     builder.enable_auth(mailin::AuthMechanism::Plain);
-    if tls.is_some() {
-        builder.enable_start_tls();
-    } else {
-        builder.insecure_enable_plaintext_auth();
+    match security {
+        Security::Plain => {
+            builder.insecure_enable_plaintext_auth();
+        }
+        // Implicit TLS too: the session is told TLS is active before the greeting.
+        Security::StartTls(_) | Security::Implicit(_) => {
+            builder.enable_start_tls();
+        }
     }
     std::thread::spawn(move || {
         for stream in listener.incoming() {
             let Ok(mut stream) = stream else { return };
             let Ok(peer) = stream.peer_addr() else { continue };
             let mut session = builder.build(peer.ip(), handler.clone());
-            let tls = tls.clone();
-            std::thread::spawn(move || {
-                if session.greeting().write_to(&mut stream).is_err() {
-                    return;
+            let security = security.clone();
+            std::thread::spawn(move || match security {
+                Security::Implicit(config) => {
+                    let Ok(conn) = rustls::ServerConnection::new(config) else { return };
+                    session.tls_active();
+                    let mut tls = rustls::StreamOwned::new(conn, stream);
+                    if session.greeting().write_to(&mut tls).is_err() || tls.flush().is_err() {
+                        return;
+                    }
+                    converse(&mut session, tls);
                 }
-                let Some(plain) = converse(&mut session, stream) else { return };
-                let Some(config) = tls else { return };
-                let Ok(conn) = rustls::ServerConnection::new(config) else { return };
-                session.tls_active();
-                converse(&mut session, rustls::StreamOwned::new(conn, plain));
+                Security::Plain | Security::StartTls(_) => {
+                    if session.greeting().write_to(&mut stream).is_err() {
+                        return;
+                    }
+                    let Some(plain) = converse(&mut session, stream) else { return };
+                    let Security::StartTls(config) = security else { return };
+                    let Ok(conn) = rustls::ServerConnection::new(config) else { return };
+                    session.tls_active();
+                    converse(&mut session, rustls::StreamOwned::new(conn, plain));
+                }
             });
         }
     });

@@ -33,7 +33,8 @@ pub enum Params {
         attempts: i64,
     },
     HostKeyChanged,
-    /// An approved exception ending within so many days, and its end.
+    /// An approved exception ending within so many days (its end alerts without any rule:
+    /// `worker::alerts::tick`).
     ExceptionExpiring {
         days: i64,
     },
@@ -214,7 +215,7 @@ pub async fn list(state: &AppState, _g: &Grant<AlertsRead>, f: &ListFilter) -> S
                 .ok_or_else(|| ServiceError::invalid("kind", format!("unknown kind `{k}`")))?,
         ),
     };
-    let q = AlertQuery { status, kind, host_id: f.host_id };
+    let q = AlertQuery { status, kind, host_id: f.host_id, dedup_key: None };
     Ok(state.store().list_alerts(&q, super::page(f.page, f.per_page)?).await?)
 }
 

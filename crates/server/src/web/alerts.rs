@@ -37,7 +37,7 @@ fn describe(kind: AlertKind) -> &'static str {
         AlertKind::HostUnreachable => "a host cannot be scanned so many times in a row (and when it is back)",
         AlertKind::HostKeyChanged => "a host presents an SSH key other than the approved one",
         AlertKind::ExceptionExpiring => {
-            "an approved exception ends within so many days (and when it has ended)"
+            "an approved exception ends within so many days (its end is alerted with or without a rule)"
         }
         AlertKind::RemediationAwaitingApproval => "a fix request waits for someone's approval",
     }

@@ -131,7 +131,12 @@ pub async fn detail(
                     tr {
                         td { (state.library.rule(&r.rule_id).map_or(r.rule_id.as_str(), |x| x.raw.title.as_str())) br; span.muted.mono { (r.rule_id) } }
                         td { (r.severity) }
-                        td { (verdict(r.verdict)) }
+                        td {
+                            (verdict(r.verdict))
+                            @if let Some(e) = r.exception_id {
+                                br; a href={"/exceptions?host_id=" (scan.host_id) "&status=approved#exception-" (e)} { "exception #" (e) }
+                            }
+                        }
                         td { (r.reason) }
                     }
                 }

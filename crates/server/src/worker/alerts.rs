@@ -1,8 +1,9 @@
 //! The alert rules at work. After each finished scan (an `alerts` job queued with its outcome,
 //! so none is missed): new failures at or above a severity, a framework's score falling
 //! below a threshold, a host unreachable for so many scans in a row (and back), a changed host
-//! key. On each scheduler tick: exceptions about to end (and ended), fix requests waiting for
-//! approval, and messages of alerts raised but not yet queued (a crash in between).
+//! key. On each scheduler tick: exceptions about to end, fix requests waiting for approval,
+//! exceptions that ended (with or without a rule), and messages of alerts raised but not yet
+//! queued (a crash in between).
 //!
 //! Every alert has a dedup key naming its condition, so evaluating twice (a retried job, two
 //! servers) raises it once; its messages go out through `service::notify` with the dedup key
@@ -11,8 +12,8 @@
 use openwatch_core::eval::Status;
 use openwatch_core::exceptions::Date;
 use openwatch_store::{
-    Alert, AlertKind, AlertRule, ChangeQuery, Job, NewAlert, NewMessage, PageRequest, Reachability,
-    RemediationQuery, RemediationStatus, Scan, ScanQuery, ScanStatus,
+    Alert, AlertKind, AlertQuery, AlertRule, ChangeQuery, Job, NewAlert, NewMessage, PageRequest,
+    Reachability, RemediationQuery, RemediationStatus, Scan, ScanQuery, ScanStatus,
 };
 use serde_json::json;
 
@@ -245,7 +246,7 @@ async fn on_scan(state: &AppState, (rule, params): &(AlertRule, Params), scan: &
     }
 }
 
-/// The tick-driven rules, and messages left unqueued by a crash.
+/// The tick-driven rules, ended exceptions, and messages left unqueued by a crash.
 pub async fn tick(state: &AppState) -> anyhow::Result<()> {
     for (rule, params) in enabled(state).await? {
         match &params {
@@ -269,31 +270,6 @@ pub async fn tick(state: &AppState) -> anyhow::Result<()> {
                                 e.id, e.rule_id, e.justification, e.expires_on
                             ),
                             details: json!({"exception_id": e.id, "rule_id": e.rule_id, "expires_on": e.expires_on}),
-                            host_id: e.host_id,
-                        },
-                    )
-                    .await?;
-                }
-                // Ended within the last week: the failures are back from the next scan.
-                let week_ago = Date::from_unix_days(today.unix_days() - 7);
-                let yesterday = Date::from_unix_days(today.unix_days() - 1);
-                for e in
-                    state.store().expiring_exceptions(&week_ago.to_string(), &yesterday.to_string()).await?
-                {
-                    raise(
-                        state,
-                        &rule,
-                        NewAlert {
-                            rule_id: Some(rule.id),
-                            kind: AlertKind::ExceptionExpiring,
-                            dedup_key: format!("exception_expired:{}:{}", rule.id, e.id),
-                            severity: "high".into(),
-                            subject: format!("Exception #{} for {} has ended", e.id, e.rule_id),
-                            body: format!(
-                                "Exception #{} for {} ended on {}: the failures it accepted are reported as failures again.",
-                                e.id, e.rule_id, e.expires_on
-                            ),
-                            details: json!({"exception_id": e.id, "rule_id": e.rule_id, "expired_on": e.expires_on}),
                             host_id: e.host_id,
                         },
                     )
@@ -329,15 +305,54 @@ pub async fn tick(state: &AppState) -> anyhow::Result<()> {
             _ => {}
         }
     }
+    ended_exceptions(state).await?;
     for a in state.store().unnotified_alerts(100).await? {
         tell(state, &a).await?;
     }
     Ok(())
 }
 
-/// Raise an alert and tell people if it is new (and nobody was told yet).
+/// Exceptions whose last day was within the past week, each alerted once whether or not an
+/// `exception_expiring` rule exists: the failures they accepted count again from the next
+/// scan, and whoever relied on the exception must hear it without having asked beforehand.
+/// A week covers a server that was down when the day passed.
+async fn ended_exceptions(state: &AppState) -> anyhow::Result<()> {
+    let today = exceptions::today();
+    let week_ago = Date::from_unix_days(today.unix_days() - 7);
+    let yesterday = Date::from_unix_days(today.unix_days() - 1);
+    for e in state.store().expiring_exceptions(&week_ago.to_string(), &yesterday.to_string()).await? {
+        let dedup_key = format!("exception_expired:{}", e.id);
+        // An end happens once: an alert people resolved is not raised again.
+        let q = AlertQuery { dedup_key: Some(dedup_key.clone()), ..AlertQuery::default() };
+        if state.store().list_alerts(&q, PageRequest::new(None, Some(1))).await?.total > 0 {
+            continue;
+        }
+        let a = NewAlert {
+            rule_id: None,
+            kind: AlertKind::ExceptionExpiring,
+            dedup_key,
+            severity: "high".into(),
+            subject: format!("Exception #{} for {} has ended", e.id, e.rule_id),
+            body: format!(
+                "Exception #{} for {} ended on {}: the failures it accepted are reported as failures again.",
+                e.id, e.rule_id, e.expires_on
+            ),
+            details: json!({"exception_id": e.id, "rule_id": e.rule_id, "expired_on": e.expires_on}),
+            host_id: e.host_id,
+        };
+        announce(state, &a, 0).await?;
+    }
+    Ok(())
+}
+
+/// Raise an alert of a rule, quiet for the rule's quiet period after it was resolved.
 async fn raise(state: &AppState, rule: &AlertRule, a: NewAlert) -> anyhow::Result<()> {
-    let raised = state.store().raise_alert(&a, rule.quiet_secs * 1000, now_ms()).await?;
+    announce(state, &a, rule.quiet_secs * 1000).await
+}
+
+/// Raise an alert and tell people if it is new (and nobody was told yet).
+async fn announce(state: &AppState, a: &NewAlert, quiet_ms: i64) -> anyhow::Result<()> {
+    let raised = state.store().raise_alert(a, quiet_ms, now_ms()).await?;
     if raised.alert.notified_at.is_none() {
         tell(state, &raised.alert).await?;
     }

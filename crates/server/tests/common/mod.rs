@@ -282,6 +282,27 @@ impl TestApp {
             .collect()
     }
 
+    /// Run one SQL statement on the server's database, for what no request can do (a day
+    /// passing); the rows it changed.
+    pub async fn sql(&self, statement: &str) -> u64 {
+        let url = &self.state.config.database_url;
+        if url.starts_with("sqlite:") {
+            let pool = sqlx::SqlitePool::connect(url).await.unwrap();
+            sqlx::query(sqlx::AssertSqlSafe(statement.to_owned()))
+                .execute(&pool)
+                .await
+                .unwrap()
+                .rows_affected()
+        } else {
+            let pool = sqlx::PgPool::connect(url).await.unwrap();
+            sqlx::query(sqlx::AssertSqlSafe(statement.to_owned()))
+                .execute(&pool)
+                .await
+                .unwrap()
+                .rows_affected()
+        }
+    }
+
     pub async fn stop(self) {
         let _ = self.stop.send(true);
         self.state.jobs_queued.notify_waiters();

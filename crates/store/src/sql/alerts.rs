@@ -221,6 +221,9 @@ impl AlertStore for Backend {
             if let Some(h) = q.host_id {
                 qb.push(" AND host_id = ").push_bind(h);
             }
+            if let Some(k) = &q.dedup_key {
+                qb.push(" AND dedup_key = ").push_bind(k.clone());
+            }
         }
         let mut cq = QueryBuilder::<Db>::new("SELECT COUNT(*) FROM alerts");
         filters(&mut cq, q);
