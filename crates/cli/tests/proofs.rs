@@ -859,6 +859,11 @@ fn every_fixable_rule_is_fixed_verified_and_rolled_back_on_a_real_host() {
                 why_not.insert(id, "did not fail on the host".into());
                 break 'proof;
             };
+            // A running kernel value's fix reports the value it found (the caller's record).
+            if id.starts_with("sysctl_") && !r.action_pre_state.iter().any(|a| a.captured.contains_key("pre"))
+            {
+                problems.push(format!("{id}: no pre-state of its running value: {:?}", r.action_pre_state));
+            }
             let tx = match &r.outcome {
                 openwatch_fleet::fix::Outcome::Fixed { transaction_id } => transaction_id.clone(),
                 other => {

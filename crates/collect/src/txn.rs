@@ -191,6 +191,11 @@ pub fn apply_all_script(
             undo = quote(&sh.undo)?,
             capture = sh.capture
         );
+        // What was captured also goes back to the caller, for its own record.
+        let _ = writeln!(
+            s,
+            "for ow_f in {PRE_STATE_FILES}; do [ ! -f \"$ow_A.$ow_f\" ] || printf 'prestate {i} %s %s\\n' \"$ow_f\" \"$(base64 < \"$ow_A.$ow_f\" | tr -d '\\n')\"; done"
+        );
     }
     if !shells.is_empty() {
         let list: String = (0..shells.len()).map(|i| format!("{i}\n")).collect();
@@ -322,6 +327,33 @@ pub fn read_outcome(id: &str, when: &'static str, out: ScriptOutput) -> Result<(
             Err(TxnError::Failed { code, stderr: String::from_utf8_lossy(&out.stderr).trim().to_owned() })
         }
     }
+}
+
+/// The journal files in which an action keeps its pre-state: the running value or package
+/// version (`pre`), a value kept beside it (`side`), and a unit's `enabled` and `active` state.
+const PRE_STATE_FILES: &str = "pre side enabled active";
+
+/// One action's captured pre-state, as the apply script reported it: the action's index in
+/// the transaction, the journal file's name and its content.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ActionPreState {
+    pub index: usize,
+    pub name: String,
+    pub value: String,
+}
+
+/// The pre-state of every action, from the apply script's `prestate` lines.
+pub fn action_pre_states(out: &ScriptOutput) -> Vec<ActionPreState> {
+    String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .filter_map(|l| {
+            let mut f = l.strip_prefix("prestate ")?.splitn(3, ' ');
+            let index = f.next()?.parse().ok()?;
+            let name = f.next()?.to_owned();
+            let bytes = base64::engine::general_purpose::STANDARD.decode(f.next().unwrap_or("")).ok()?;
+            Some(ActionPreState { index, name, value: String::from_utf8_lossy(&bytes).trim_end().to_owned() })
+        })
+        .collect()
 }
 
 /// What a rollback could not restore exactly (its `note` lines), in the order it undid.

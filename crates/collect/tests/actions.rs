@@ -140,6 +140,14 @@ fn every_action_is_applied_with_quoted_argv_and_undone_in_reverse_from_the_journ
     let systemd = Path::new("/run/systemd/system").exists();
     let changes = vec![file_change(&conf, "MaxAuthTries 4\n")];
     let out = stubs.run(&txn::apply_all_script(&journal, "tx-a", &changes, &actions).unwrap());
+    // The pre-state each action captured into the journal is reported back to the caller.
+    let pre = txn::action_pre_states(&out);
+    let value =
+        |i: usize, name: &str| pre.iter().find(|p| p.index == i && p.name == name).map(|p| p.value.clone());
+    assert_eq!(value(0, "pre"), Some(forward.clone()), "{pre:?}");
+    assert_eq!(value(0, "side"), Some(redirects.clone()), "{pre:?}");
+    assert_eq!(value(2, "pre"), Some(String::new()), "not installed before: {pre:?}");
+    assert!(value(3, "pre").is_some_and(|v| !v.is_empty()), "installed before: {pre:?}");
     let applied = txn::read_outcome("tx-a", "the fix was planned", out);
     let mut expected = vec![
         // The captures, before anything changes.

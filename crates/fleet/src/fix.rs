@@ -120,6 +120,37 @@ pub struct RuleFix {
     /// What the change found before it, file by file: the record kept beside the host's
     /// journal (content as a hash: the bytes themselves stay on the host).
     pub pre_state: Vec<PreState>,
+    /// What each step other than a file change found before it (a running kernel value, a
+    /// unit's enabled and active state, a package's version), as captured into the journal.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub action_pre_state: Vec<ActionPre>,
+}
+
+/// One non-file step's state before a change.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct ActionPre {
+    /// The step, as [`RuleFix::actions`] describes it.
+    pub action: String,
+    /// Each captured value by name (`pre`, `side`, `enabled`, `active`); an empty `pre` of a
+    /// package means it was not installed.
+    pub captured: BTreeMap<String, String>,
+}
+
+impl ActionPre {
+    fn from_report(plan: &Plan, states: &[txn::ActionPreState]) -> Vec<ActionPre> {
+        plan.actions
+            .iter()
+            .enumerate()
+            .filter_map(|(i, a)| {
+                let captured: BTreeMap<String, String> = states
+                    .iter()
+                    .filter(|s| s.index == i)
+                    .map(|s| (s.name.clone(), s.value.clone()))
+                    .collect();
+                (!captured.is_empty()).then(|| ActionPre { action: a.to_string(), captured })
+            })
+            .collect()
+    }
 }
 
 /// One file's state before a change.
@@ -301,6 +332,8 @@ struct Host<'a> {
     pending: Option<Settle>,
     /// Each settled rule's final outcome, by its index in [`HostFix::rules`].
     settled: Vec<(usize, Outcome)>,
+    /// What the last apply captured of its steps other than file changes.
+    action_pre: Vec<ActionPre>,
 }
 
 /// A transaction whose fate is decided: keep it (the rule passes), or undo it.
@@ -604,6 +637,7 @@ impl Host<'_> {
             Err(e) => return Outcome::Failed { transaction_id: Some(id), message: e.message },
         };
         let applied_out = outs.next().expect("the apply's answer");
+        self.action_pre = ActionPre::from_report(plan, &txn::action_pre_states(&applied_out));
         match txn::read_outcome(&id, "the fix was planned", applied_out) {
             Ok(()) => {}
             // An action failed after the files changed: undo everything it did.
@@ -680,7 +714,15 @@ pub async fn fix_host(target: FixTarget<'_>, rules: &[Rule], opts: &FixOptions) 
             return out;
         }
     };
-    let mut host = Host { conn, target, opts, round_trips: 0, pending: None, settled: Vec::new() };
+    let mut host = Host {
+        conn,
+        target,
+        opts,
+        round_trips: 0,
+        pending: None,
+        settled: Vec::new(),
+        action_pre: Vec::new(),
+    };
     match host.recover().await {
         Ok(r) => out.recovered = r,
         Err(e) => {
@@ -732,6 +774,7 @@ pub async fn fix_host(target: FixTarget<'_>, rules: &[Rule], opts: &FixOptions) 
                 deadman: false,
                 fingerprint: String::new(),
                 pre_state: Vec::new(),
+                action_pre_state: Vec::new(),
             },
             Ok((plan, captured)) => {
                 let diff: String = plan.changes.iter().map(fix::unified_diff).collect();
@@ -752,6 +795,7 @@ pub async fn fix_host(target: FixTarget<'_>, rules: &[Rule], opts: &FixOptions) 
                 } else {
                     host.apply(out.rules.len(), rule, &plan, &captured).await
                 };
+                let action_pre_state = std::mem::take(&mut host.action_pre);
                 RuleFix {
                     rule_id: rule.id().to_owned(),
                     outcome,
@@ -767,6 +811,7 @@ pub async fn fix_host(target: FixTarget<'_>, rules: &[Rule], opts: &FixOptions) 
                         .iter()
                         .map(|c| PreState::of(&c.path, captured.get(&c.path).unwrap_or(&PathState::Absent)))
                         .collect(),
+                    action_pre_state,
                 }
             }
         };
@@ -821,7 +866,15 @@ pub async fn rollback_host(target: FixTarget<'_>, journal: &str, id: &str) -> Re
         approved: None,
         progress: None,
     };
-    let mut host = Host { conn, target, opts: &opts, round_trips: 0, pending: None, settled: Vec::new() };
+    let mut host = Host {
+        conn,
+        target,
+        opts: &opts,
+        round_trips: 0,
+        pending: None,
+        settled: Vec::new(),
+        action_pre: Vec::new(),
+    };
     let result = host.rollback(id).await;
     host.conn.close().await;
     result

@@ -9,7 +9,7 @@ use openwatch_fleet::{FleetJob, ResolvedHost};
 use openwatch_store::{
     Host, HostFixRun, HostPreview, Job, NewFixTransaction, RemediationStatus, Transport, TxnOutcome,
 };
-use serde_json::json;
+use serde_json::{Value, json};
 
 use super::scan::{Failure, ssh_target, tailored};
 use crate::app::{AppState, now_ms};
@@ -68,6 +68,14 @@ fn would_change(fixed: &HostFix) -> impl Iterator<Item = &openwatch_fleet::fix::
     })
 }
 
+/// A transaction's pre-state as the store keeps it: each file (`path`, `exists`, `mode`, ...),
+/// then each step other than a file change (`action`, `captured`).
+fn pre_state_record(r: &openwatch_fleet::fix::RuleFix) -> Value {
+    let files = r.pre_state.iter().map(|p| json!(p));
+    let actions = r.action_pre_state.iter().map(|a| json!(a));
+    Value::Array(files.chain(actions).collect())
+}
+
 fn transactions(fixed: &HostFix) -> Vec<NewFixTransaction> {
     fixed
         .rules
@@ -92,7 +100,7 @@ fn transactions(fixed: &HostFix) -> Vec<NewFixTransaction> {
                 risk: r.risk,
                 diff: r.diff.clone(),
                 actions: json!(r.actions),
-                pre_state: json!(r.pre_state),
+                pre_state: pre_state_record(r),
                 message,
             })
         })
