@@ -655,6 +655,17 @@ macro_rules! kernel_value {
 const PWHISTORY_LINE_IN: &str =
     "sed -i '1i password\\trequired\\tpam_pwhistory.so remember=24' /etc/pam.d/common-password";
 const SETUPS: &[(&str, &str, &str)] = &[
+    // Its fix installs AIDE (with a mail server), whose removal leaves system accounts: the
+    // packages and the accounts they created go again afterwards, so the later AIDE proof
+    // starts from the same host as it would alone.
+    (
+        "aide_periodic_checking_systemd_timer",
+        "cut -d: -f1 /etc/passwd > /root/.ow-users; cut -d: -f1 /etc/group > /root/.ow-groups",
+        "apt-get purge -y -q --autoremove aide aide-common; \
+         for u in $(cut -d: -f1 /etc/passwd | grep -vxFf /root/.ow-users); do userdel \"$u\"; done; \
+         for g in $(cut -d: -f1 /etc/group | grep -vxFf /root/.ow-groups); do groupdel \"$g\"; done; \
+         rm -f /root/.ow-users /root/.ow-groups",
+    ),
     // These add an argument to an existing pam_pwhistory line (another rule adds the line):
     // the proofs' fail side has none, so the line is put in, without the argument, and out.
     (
