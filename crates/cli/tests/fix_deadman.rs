@@ -140,8 +140,9 @@ fn an_sshd_change_that_locks_the_scanner_out_is_undone_within_the_timeout() {
     assert!(shown.contains("[risk high, under the deadman]"), "{shown}");
 
     // Locked out now (sshd restarted with DenyUsers root), let in again once the deadman
-    // has fired: the first scan that reaches the host comes within the timeout plus the
-    // time sshd takes to restart, counted from the end of the fix (the timer started before).
+    // has fired: the first scan that reaches the host comes within the timeout plus the time
+    // sshd takes to restart and a scan attempt takes on a loaded machine, counted from the
+    // end of the fix (the timer started before).
     let mut scan = vec!["scan", &target];
     scan.extend(base);
     let mut locked_out = false;
@@ -160,7 +161,7 @@ fn an_sshd_change_that_locks_the_scanner_out_is_undone_within_the_timeout() {
     };
     assert!(locked_out, "the change did shut root out before the deadman fired");
     assert!(
-        reached < Duration::from_secs(DEADMAN_SECS + 10),
+        reached < Duration::from_secs(DEADMAN_SECS + 15),
         "access came back after {reached:?}, not within the {DEADMAN_SECS} s deadman"
     );
     assert!(!dropin.exists(), "the drop-in the fix wrote is gone");
