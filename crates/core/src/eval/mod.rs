@@ -256,11 +256,18 @@ pub fn evaluate(check: &Check, ctx: &Context<'_>) -> Outcome {
     }
 }
 
+/// The picked outcomes as one: their reasons' clauses each said once, in order (two checks of
+/// one setting in two places would otherwise repeat the same clause), and all evidence.
 fn merge(outcomes: &[Outcome], status: Status, pick: impl Fn(&Outcome) -> bool) -> Outcome {
-    let reasons: Vec<&str> = outcomes.iter().filter(|o| pick(o)).map(|o| o.reason.as_str()).collect();
+    let mut clauses: Vec<&str> = Vec::new();
+    for clause in outcomes.iter().filter(|o| pick(o)).flat_map(|o| o.reason.split("; ")) {
+        if !clause.is_empty() && !clauses.contains(&clause) {
+            clauses.push(clause);
+        }
+    }
     Outcome {
         status,
-        reason: reasons.join("; "),
+        reason: clauses.join("; "),
         evidence: outcomes.iter().flat_map(|o| o.evidence.iter().cloned()).collect(),
     }
 }
@@ -324,6 +331,14 @@ mod tests {
         assert_eq!(combine_all(vec![o(Status::Fail), o(Status::Error)]).status, Status::Fail);
         assert_eq!(combine_all(vec![o(Status::Pass), o(Status::NotApplicable)]).status, Status::Pass);
         assert_eq!(combine_all(vec![o(Status::NotApplicable)]).status, Status::NotApplicable);
+    }
+
+    #[test]
+    fn a_clause_two_checks_give_is_said_once() {
+        let unset = || Outcome::new(Status::Fail, "INACTIVE is not set in /etc/default/useradd");
+        let other = Outcome::new(Status::Fail, "umask is 022; INACTIVE is not set in /etc/default/useradd");
+        let merged = combine_all(vec![unset(), unset(), other]);
+        assert_eq!(merged.reason, "INACTIVE is not set in /etc/default/useradd; umask is 022");
     }
 
     #[test]
