@@ -332,8 +332,6 @@ struct Host<'a> {
     pending: Option<Settle>,
     /// Each settled rule's final outcome, by its index in [`HostFix::rules`].
     settled: Vec<(usize, Outcome)>,
-    /// What the last apply captured of its steps other than file changes.
-    action_pre: Vec<ActionPre>,
 }
 
 /// A transaction whose fate is decided: keep it (the rule passes), or undo it.
@@ -368,10 +366,7 @@ impl Settle {
     /// The rule's outcome from what the host answered (`Err`: the script never ran there).
     fn outcome(self, answer: Result<ScriptOutput, String>) -> Outcome {
         let id = self.id;
-        let done = answer.and_then(|out| {
-            let notes = txn::notes(&out);
-            txn::read_outcome(&id, "the fix", out).map(|()| notes).map_err(|e| e.to_string())
-        });
+        let done = answer.and_then(|out| settled_notes(&id, out));
         match (self.kind, done) {
             (SettleKind::Commit, Ok(_)) => Outcome::Fixed { transaction_id: id },
             (SettleKind::Commit, Err(e)) => Outcome::Failed {
@@ -571,21 +566,20 @@ impl Host<'_> {
     async fn rollback(&mut self, id: &str) -> Result<Vec<String>, String> {
         let script = txn::rollback_script(&self.opts.journal, id).map_err(|e| e.to_string())?;
         let out = self.run(&script).await.map_err(|e| e.message)?;
-        let notes = txn::notes(&out);
-        txn::read_outcome(id, "the fix", out).map_err(|e| e.to_string())?;
-        Ok(notes)
+        settled_notes(id, out)
     }
 
     /// Apply one plan and verify the rule; whether to keep it or roll it back is decided
     /// here and sent with the next script (see [`Host::pending`]). The outcome returned is
-    /// what that decision will give; the host's answer to it replaces it.
+    /// what that decision will give; the host's answer to it replaces it. Beside it, what the
+    /// apply captured of its steps other than file changes.
     async fn apply(
         &mut self,
         index: usize,
         rule: &Rule,
         plan: &Plan,
         captured: &BTreeMap<String, PathState>,
-    ) -> Outcome {
+    ) -> (Outcome, Vec<ActionPre>) {
         let changes: Vec<TxnChange> = plan
             .changes
             .iter()
@@ -611,15 +605,13 @@ impl Host<'_> {
         if deadman {
             let arm = deadman::arm_script(&journal, &id, self.opts.deadman_secs);
             if let Err(why) = self.txn(arm, &id, "the fix").await {
-                return Outcome::Failed {
-                    transaction_id: None,
-                    message: format!("not applied: the deadman could not be armed: {why}"),
-                };
+                let message = format!("not applied: the deadman could not be armed: {why}");
+                return (Outcome::Failed { transaction_id: None, message }, Vec::new());
             }
         }
         let script = match txn::apply_all_script(&journal, &id, &changes, &plan.actions) {
             Ok(s) => s,
-            Err(e) => return Outcome::NotApplied { reason: e.to_string() },
+            Err(e) => return (Outcome::NotApplied { reason: e.to_string() }, Vec::new()),
         };
         // The verifying scan rides with the apply, unless access must be confirmed in between
         // (a change under the deadman): its answer is used only if the apply succeeded.
@@ -628,16 +620,33 @@ impl Host<'_> {
             true => None,
             false => match scan.next_script() {
                 Ok(s) => s.map(str::to_owned),
-                Err(e) => return Outcome::NotApplied { reason: e.to_string() },
+                Err(e) => return (Outcome::NotApplied { reason: e.to_string() }, Vec::new()),
             },
         };
         let parts: Vec<&str> = std::iter::once(script.as_str()).chain(scan_script.as_deref()).collect();
         let mut outs = match self.run_parts(&parts).await {
             Ok(outs) => outs.into_iter(),
-            Err(e) => return Outcome::Failed { transaction_id: Some(id), message: e.message },
+            Err(e) => return (Outcome::Failed { transaction_id: Some(id), message: e.message }, Vec::new()),
         };
         let applied_out = outs.next().expect("the apply's answer");
-        self.action_pre = ActionPre::from_report(plan, &txn::action_pre_states(&applied_out));
+        let action_pre = ActionPre::from_report(plan, &txn::action_pre_states(&applied_out));
+        let verified = outs.next();
+        let outcome = self.verify(index, id, deadman, scan, applied_out, verified).await;
+        (outcome, action_pre)
+    }
+
+    /// Judge an apply from the host's answer and, when it went through, the verifying scan's
+    /// (collected now when it could not ride along), and leave the commit or rollback pending.
+    async fn verify(
+        &mut self,
+        index: usize,
+        id: String,
+        deadman: bool,
+        mut scan: Scan<'_>,
+        applied_out: ScriptOutput,
+        verified: Option<ScriptOutput>,
+    ) -> Outcome {
+        let journal = self.opts.journal.clone();
         match txn::read_outcome(&id, "the fix was planned", applied_out) {
             Ok(()) => {}
             // An action failed after the files changed: undo everything it did.
@@ -658,7 +667,7 @@ impl Host<'_> {
             };
         }
         let name = self.target.name();
-        let collected = match outs.next() {
+        let collected = match verified {
             Some(out) => scan.record(&name, &out).map_err(self.collection_error()),
             None => Ok(()),
         };
@@ -714,15 +723,7 @@ pub async fn fix_host(target: FixTarget<'_>, rules: &[Rule], opts: &FixOptions) 
             return out;
         }
     };
-    let mut host = Host {
-        conn,
-        target,
-        opts,
-        round_trips: 0,
-        pending: None,
-        settled: Vec::new(),
-        action_pre: Vec::new(),
-    };
+    let mut host = Host { conn, target, opts, round_trips: 0, pending: None, settled: Vec::new() };
     match host.recover().await {
         Ok(r) => out.recovered = r,
         Err(e) => {
@@ -780,22 +781,21 @@ pub async fn fix_host(target: FixTarget<'_>, rules: &[Rule], opts: &FixOptions) 
                 let diff: String = plan.changes.iter().map(fix::unified_diff).collect();
                 let actions: Vec<String> = plan.actions.iter().map(ToString::to_string).collect();
                 let print = fingerprint(&diff, &actions);
-                let outcome = if opts.dry_run {
-                    Outcome::Planned
+                let not_applied = |reason: &str| (Outcome::NotApplied { reason: reason.into() }, Vec::new());
+                let (outcome, action_pre_state) = if opts.dry_run {
+                    (Outcome::Planned, Vec::new())
                 } else if approved.is_some_and(|a| a != print) {
-                    Outcome::NotApplied {
-                        reason: "the host changed since the fix was previewed and approved, so the change \
-                                 is no longer the one approved; request a new preview"
-                            .into(),
-                    }
+                    not_applied(
+                        "the host changed since the fix was previewed and approved, so the change is no \
+                         longer the one approved; request a new preview",
+                    )
                 } else if !plan.manual.is_empty() {
-                    Outcome::NotApplied { reason: "the rule has manual steps; do them by hand".into() }
+                    not_applied("the rule has manual steps; do them by hand")
                 } else if plan.changes.is_empty() && plan.actions.is_empty() {
-                    Outcome::NotApplied { reason: "the fix changes nothing on this host".into() }
+                    not_applied("the fix changes nothing on this host")
                 } else {
                     host.apply(out.rules.len(), rule, &plan, &captured).await
                 };
-                let action_pre_state = std::mem::take(&mut host.action_pre);
                 RuleFix {
                     rule_id: rule.id().to_owned(),
                     outcome,
@@ -866,18 +866,18 @@ pub async fn rollback_host(target: FixTarget<'_>, journal: &str, id: &str) -> Re
         approved: None,
         progress: None,
     };
-    let mut host = Host {
-        conn,
-        target,
-        opts: &opts,
-        round_trips: 0,
-        pending: None,
-        settled: Vec::new(),
-        action_pre: Vec::new(),
-    };
+    let mut host = Host { conn, target, opts: &opts, round_trips: 0, pending: None, settled: Vec::new() };
     let result = host.rollback(id).await;
     host.conn.close().await;
     result
+}
+
+/// What the host said to a commit or rollback of transaction `id`: the rollback's notes (what
+/// it could not restore exactly), or why it was not carried out.
+fn settled_notes(id: &str, out: ScriptOutput) -> Result<Vec<String>, String> {
+    let notes = txn::notes(&out);
+    txn::read_outcome(id, "the fix", out).map_err(|e| e.to_string())?;
+    Ok(notes)
 }
 
 /// Rollback notes appended to a message.
